@@ -1,0 +1,5 @@
+"""Reading medical images into arrays."""
+
+from ._readers import read_image
+
+__all__ = ["read_image"]
