@@ -1,0 +1,91 @@
+"""MedMNIST npz files and the BreastMNIST copy bundled with skmedtl."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_medmnist", "load_breastmnist"]
+
+SPLITS = ("train", "val", "test")
+
+
+def load_medmnist(
+    path: str | os.PathLike, split: str = "train"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of one split of a MedMNIST ``.npz`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A MedMNIST v2 / MedMNIST+ file with keys ``<split>_images`` and
+        ``<split>_labels`` (2D or 3D, any resolution).
+    split : {"train", "val", "test"}, default="train"
+
+    Returns
+    -------
+    images : ndarray
+        ``(n, h, w)``, ``(n, h, w, 3)`` or ``(n, d, h, w)`` (3D sets), as stored.
+    labels : ndarray of shape (n,)
+        Integer labels. Single-label files store ``(n, 1)``; that axis is removed.
+        Multi-label files (ChestMNIST) keep ``(n, n_labels)``.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}.")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MedMNIST file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+            needed = {f"{split}_images", f"{split}_labels"}
+            if not needed <= keys:
+                raise ValueError(
+                    f"{path} is not a MedMNIST file with a {split!r} split: it has "
+                    f"keys {sorted(keys)}, expected {sorted(needed)}."
+                )
+            images = data[f"{split}_images"]
+            labels = data[f"{split}_labels"]
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"Cannot read MedMNIST file {path}: {e}") from e
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{path}: {len(images)} {split} images but {len(labels)} labels."
+        )
+    return images, labels
+
+
+def load_breastmnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """The BreastMNIST data set shipped with skmedtl (28×28 breast ultrasound).
+
+    780 greyscale images in two classes (0 malignant, 1 normal or benign), with
+    the official 546 / 78 / 156 split. From MedMNIST v2 (Yang et al., Scientific
+    Data 2023, CC BY 4.0), derived from BUSI (Al-Dhabyani et al., Data in Brief
+    2020). Please cite both when you use it.
+
+    Parameters
+    ----------
+    split : {"train", "val", "test"}, default="train"
+
+    Returns
+    -------
+    images : ndarray of shape (n, 28, 28), uint8
+    labels : ndarray of shape (n,), uint8
+
+    Examples
+    --------
+    >>> from skmedtl.datasets import load_breastmnist
+    >>> X, y = load_breastmnist("test")
+    >>> X.shape, y.shape
+    ((156, 28, 28), (156,))
+    """
+    with resources.as_file(
+        resources.files("skmedtl.datasets") / "data" / "breastmnist.npz"
+    ) as path:
+        return load_medmnist(path, split)
