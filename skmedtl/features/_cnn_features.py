@@ -252,7 +252,13 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_runtime", None)  # device copy: rebuilt on first use
+        state.pop("backbone_spec_", None)  # registry entry: looked up again
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "model_" in state:
+            self.backbone_spec_ = get_backbone(self.backbone)
 
 
 def _seed(random_state) -> int | None:

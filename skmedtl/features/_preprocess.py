@@ -163,26 +163,30 @@ def _to_unit_range(
 ) -> torch.Tensor:
     kind = batch.dtype.kind
     if kind == "b":
-        return torch.from_numpy(batch.astype(np.float32)).to(device)
+        return _tensor(batch, np.float32, device)
     if kind == "f":
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device)
+        x = _tensor(batch, np.float32, device)
         _check_finite(x, names)
         if policy == "minmax":
             return _minmax(x)
         _check_unit_range(x, names)
-        return x.clamp_(0.0, 1.0)
+        return x.clamp(0.0, 1.0)  # not in place: x may share the caller's memory
     # integers
     if kind == "u" and batch.dtype.itemsize == 1 and policy in ("auto", "dtype"):
         # uint8 goes to the device as uint8: 4x less to copy.
-        return torch.from_numpy(np.ascontiguousarray(batch)).to(device).float().div_(255)
+        return _tensor(batch, np.uint8, device).float().div_(255)
     if policy == "dtype":
         peak = float(np.iinfo(batch.dtype).max)
-        x = torch.from_numpy(batch.astype(np.float32)).to(device)
-        return x.clamp_(min=0).div_(peak)
+        return _tensor(batch, np.float32, device).clamp_(min=0).div_(peak)
     # auto (integers wider than 8 bits) and minmax. float64 keeps 32-bit ints exact.
     wide = batch.dtype.itemsize >= 4
-    x = torch.from_numpy(batch.astype(np.float64 if wide else np.float32)).to(device)
-    return _minmax(x).float()
+    return _minmax(_tensor(batch, np.float64 if wide else np.float32, device)).float()
+
+
+def _tensor(batch: np.ndarray, dtype, device) -> torch.Tensor:
+    # Copies only when needed: another dtype, not contiguous, or read-only (torch
+    # cannot wrap read-only memory, e.g. arrays decoded by Pillow).
+    return torch.from_numpy(np.require(batch, dtype, ["C", "W"])).to(device)
 
 
 def _minmax(x: torch.Tensor) -> torch.Tensor:
