@@ -14,8 +14,13 @@ from .datasets import load_breastmnist
 from .features import CNNFeatures
 
 
-def run_demo(backbone: str = "efficientnet_lite0", *, batch_size: int = 32,
-             device: str = "auto", verbose: int = 1) -> dict:
+def run_demo(
+    backbone: str = "efficientnet_lite0",
+    *,
+    batch_size: int = 32,
+    device: str = "auto",
+    verbose: int = 1,
+) -> dict:
     """Frozen ImageNet CNN features + SVM on BreastMNIST; returns scores and timings.
 
     The feature-extractor hybrid of Kim et al. (2022): embeddings from a frozen
@@ -35,8 +40,9 @@ def run_demo(backbone: str = "efficientnet_lite0", *, batch_size: int = 32,
     seconds["load data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    features = CNNFeatures(backbone, batch_size=batch_size, device=device,
-                           verbose=verbose).fit(X_train)
+    features = CNNFeatures(
+        backbone, batch_size=batch_size, device=device, verbose=verbose
+    ).fit(X_train)
     seconds["load backbone"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

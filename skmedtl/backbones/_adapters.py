@@ -42,7 +42,8 @@ class SequentialAdapter(BackboneAdapter):
         self,
         groups: Callable[[nn.Module], Groups],
         head: list[str],
-        input_transform: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+        input_transform: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+        | None = None,
         final_activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
         self._groups = groups
@@ -144,7 +145,7 @@ def _is_within(name: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def _group_name(names: list[str], index: int) -> str:
-    """"stem", else the shared prefix of the group's modules (``"blocks.6"``).
+    """ "stem", else the shared prefix of the group's modules (``"blocks.6"``).
 
     Groups can mix a stage with the layers timm merges into it (``conv_head``
     joins the last stage), so only names under the first one's parent count.

@@ -1,4 +1,4 @@
-"""Backbones built into skmedtl: LeNet-5, the small CNN of the review's early studies."""
+"""Backbones built into skmedtl: LeNet-5, the small CNN of the early studies."""
 
 from __future__ import annotations
 
@@ -54,8 +54,11 @@ register_backbone(
         ),
         weights={},
         default_data_config=DataConfig(
-            input_size=(32, 32), interpolation="bilinear", mean=(0.5,) * 3,
-            std=(0.5,) * 3, crop_pct=1.0,
+            input_size=(32, 32),
+            interpolation="bilinear",
+            mean=(0.5,) * 3,
+            std=(0.5,) * 3,
+            crop_pct=1.0,
         ),
     )
 )

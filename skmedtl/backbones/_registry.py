@@ -26,7 +26,9 @@ def register_backbone(spec: BackboneSpec) -> BackboneSpec:
     return spec
 
 
-def list_backbones(pattern: str | None = None, *, pretrained: bool = False) -> list[str]:
+def list_backbones(
+    pattern: str | None = None, *, pretrained: bool = False
+) -> list[str]:
     """Names of the registered backbones.
 
     Any timm model is also available as ``"timm:<name>"``; those are not listed
@@ -71,14 +73,14 @@ def get_backbone(name: str) -> BackboneSpec:
     if name in _REGISTRY:
         return _REGISTRY[name]
     if name.startswith(TIMM_PREFIX):
-        return _timm_spec(name[len(TIMM_PREFIX):])
+        return _timm_spec(name[len(TIMM_PREFIX) :])
     raise UnknownBackboneError(
         f"Unknown backbone {name!r}.{did_you_mean(name, _REGISTRY)} "
         "See skmedtl.list_backbones(), or use 'timm:<name>' for any timm model."
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _timm_spec(model_name: str) -> BackboneSpec:
     import timm
 
@@ -137,5 +139,7 @@ def create_backbone(
     from ._weights import build_with_weights
 
     spec = get_backbone(name)
-    model, _ = build_with_weights(spec, weights, random_state=random_state, progress=progress)
+    model, _ = build_with_weights(
+        spec, weights, random_state=random_state, progress=progress
+    )
     return model.eval()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -199,8 +199,11 @@ class BackboneSpec:
             "n_weight_layers": self.n_weight_layers,
             "block_groups": self.block_group_names,
             "weights": {
-                tag: {"source": w.source, "identifier": w.identifier,
-                      "license": w.license}
+                tag: {
+                    "source": w.source,
+                    "identifier": w.identifier,
+                    "license": w.license,
+                }
                 for tag, w in self.weights.items()
             },
         }

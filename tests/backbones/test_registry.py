@@ -16,11 +16,29 @@ from skmedtl.exceptions import UnknownBackboneError
 from skmedtl.features._extractor import FeatureExtractor
 
 REQUIRED = [
-    "lenet5", "alexnet", "vgg16", "vgg19", "googlenet", "inception_v3", "resnet18",
-    "resnet34", "resnet50", "resnet101", "resnet152", "densenet121", "densenet169",
-    "densenet201", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
-    "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "xception",
-    "inception_resnet_v2", "inception_v4",
+    "lenet5",
+    "alexnet",
+    "vgg16",
+    "vgg19",
+    "googlenet",
+    "inception_v3",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "densenet121",
+    "densenet169",
+    "densenet201",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "xception",
+    "inception_resnet_v2",
+    "inception_v4",
 ]
 
 
@@ -33,8 +51,13 @@ def test_review_models_and_modern_peers_are_registered():
 
 @pytest.mark.parametrize(
     "name, total, features",
-    [("resnet50", 25.6, 23.5), ("vgg16", 138.4, 14.7), ("inception_v3", 23.8, 21.8),
-     ("alexnet", 61.1, 2.5), ("densenet121", 8.0, 7.0)],
+    [
+        ("resnet50", 25.6, 23.5),
+        ("vgg16", 138.4, 14.7),
+        ("inception_v3", 23.8, 21.8),
+        ("alexnet", 61.1, 2.5),
+        ("densenet121", 8.0, 7.0),
+    ],
 )
 def test_parameter_counts_match_the_published_table(name, total, features):
     spec = get_backbone(name)

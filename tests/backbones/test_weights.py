@@ -41,7 +41,9 @@ def _state_dict_equal(a: torch.nn.Module, b: dict) -> bool:
     return all(torch.equal(a.state_dict()[k], v) for k, v in b.items())
 
 
-def test_torchvision_weights_load_offline_from_the_torch_hub_cache(tmp_path, monkeypatch):
+def test_torchvision_weights_load_offline_from_the_torch_hub_cache(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     from torchvision.models import ResNet18_Weights
 
@@ -53,7 +55,9 @@ def test_torchvision_weights_load_offline_from_the_torch_hub_cache(tmp_path, mon
 
     model = create_backbone("resnet18", weights="imagenet")
     assert _state_dict_equal(model, state)
-    features = CNNFeatures("resnet18", input_size=32, verbose=0).fit(np.zeros((1, 8, 8)))
+    features = CNNFeatures("resnet18", input_size=32, verbose=0).fit(
+        np.zeros((1, 8, 8))
+    )
     assert _state_dict_equal(features.model_, state)
 
 
@@ -64,21 +68,26 @@ def test_torchvision_densenet_file_with_legacy_key_names_loads(tmp_path, monkeyp
     state = create_backbone("densenet121", weights=None, random_state=3).state_dict()
     # torchvision's published DenseNet files spell "norm1" as "norm.1" (and
     # predate BatchNorm's num_batches_tracked).
-    legacy = {k.replace(".norm1.", ".norm.1.").replace(".conv2.", ".conv.2."): v
-              for k, v in state.items()
-              if not (k.endswith("num_batches_tracked") and "denselayer" in k)}
+    legacy = {
+        k.replace(".norm1.", ".norm.1.").replace(".conv2.", ".conv.2."): v
+        for k, v in state.items()
+        if not (k.endswith("num_batches_tracked") and "denselayer" in k)
+    }
     assert legacy.keys() != state.keys()
     target = torch_hub_checkpoint(DenseNet121_Weights.DEFAULT.url)
     target.parent.mkdir(parents=True)
     torch.save(legacy, target)
     model = create_backbone("densenet121")
-    assert _state_dict_equal(model, {k: v for k, v in state.items()
-                                     if not k.endswith("num_batches_tracked")})
+    assert _state_dict_equal(
+        model, {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    )
     path = tmp_path / "legacy_densenet.pth"  # the same file given as a path
     torch.save(legacy, path)
     assert torch.equal(
-        create_backbone("densenet121", weights=path).features.denseblock4.denselayer16
-        .norm1.weight, state["features.denseblock4.denselayer16.norm1.weight"],
+        create_backbone(
+            "densenet121", weights=path
+        ).features.denseblock4.denselayer16.norm1.weight,
+        state["features.denseblock4.denselayer16.norm1.weight"],
     )
 
 
@@ -135,7 +144,9 @@ def test_weights_from_a_local_file(tmp_path, suffix):
 def test_weights_file_of_another_architecture_is_refused(tmp_path):
     path = tmp_path / "resnet34.pth"
     torch.save(create_backbone("resnet34", weights=None).state_dict(), path)
-    with pytest.raises(ValueError, match=r"resnet34\.pth does not match.*unexpected keys"):
+    with pytest.raises(
+        ValueError, match=r"resnet34\.pth does not match.*unexpected keys"
+    ):
         create_backbone("resnet18", weights=path)
 
 

@@ -47,9 +47,16 @@ def test_array_layouts_and_greyscale_policy_agree(gray_images):
     features = tiny_features().fit(gray_images)
     expected = features.transform(gray_images)
     rgb = np.repeat(gray_images[..., None], 3, axis=-1)
-    for X in (gray_images[..., None], rgb, np.moveaxis(rgb, -1, 1),
-              gray_images[:, None], list(gray_images)):
-        np.testing.assert_allclose(features.transform(X), expected, atol=ATOL, rtol=RTOL)
+    for X in (
+        gray_images[..., None],
+        rgb,
+        np.moveaxis(rgb, -1, 1),
+        gray_images[:, None],
+        list(gray_images),
+    ):
+        np.testing.assert_allclose(
+            features.transform(X), expected, atol=ATOL, rtol=RTOL
+        )
     # uint8 and the same values as floats in [0, 1] are the same images
     np.testing.assert_allclose(
         features.transform(gray_images / 255.0), expected, atol=ATOL, rtol=RTOL
@@ -64,8 +71,10 @@ def test_colour_channels_are_not_collapsed(rng):
 
 
 def test_lists_of_images_of_different_sizes(rng):
-    images = [rng.integers(0, 256, shape, dtype=np.uint8)
-              for shape in [(20, 30), (40, 40, 3), (3, 25, 18), (64, 16)]]
+    images = [
+        rng.integers(0, 256, shape, dtype=np.uint8)
+        for shape in [(20, 30), (40, 40, 3), (3, 25, 18), (64, 16)]
+    ]
     features = tiny_features().fit(images)
     out = features.transform(images)
     assert out.shape == (4, 512)
@@ -81,7 +90,9 @@ def test_file_paths_give_the_same_embeddings_as_arrays(tmp_path, gray_images):
         paths.append(str(path))
     features = tiny_features().fit(paths)
     np.testing.assert_allclose(
-        features.transform(paths), features.transform(gray_images[:4]), atol=ATOL,
+        features.transform(paths),
+        features.transform(gray_images[:4]),
+        atol=ATOL,
         rtol=RTOL,
     )
 
@@ -123,9 +134,13 @@ def test_float_images_outside_unit_range_need_an_explicit_policy(gray_images):
     with pytest.raises(ValueError, match=r"outside \[0, 1\].*intensity='minmax'"):
         tiny_features().fit(hounsfield).transform(hounsfield)
     out = tiny_features(intensity="minmax").fit(hounsfield).transform(hounsfield)
-    expected = tiny_features().fit(gray_images).transform(
-        (gray_images - gray_images.min(axis=(1, 2), keepdims=True))
-        / np.ptp(gray_images, axis=(1, 2), keepdims=True)
+    expected = (
+        tiny_features()
+        .fit(gray_images)
+        .transform(
+            (gray_images - gray_images.min(axis=(1, 2), keepdims=True))
+            / np.ptp(gray_images, axis=(1, 2), keepdims=True)
+        )
     )
     np.testing.assert_allclose(out, expected, atol=ATOL, rtol=RTOL)
 
@@ -195,8 +210,10 @@ def test_intermediate_layers_and_pooling(gray_images):
         by_module.transform(gray_images) > 0, by_module.transform(gray_images) > 0
     )
     assert by_module.n_features_out_ == 256
-    avg, mx, gem = (tiny_features(pooling=p, input_size=64).fit_transform(gray_images)
-                    for p in ("avg", "max", "gem"))
+    avg, mx, gem = (
+        tiny_features(pooling=p, input_size=64).fit_transform(gray_images)
+        for p in ("avg", "max", "gem")
+    )
     # ReLU feature maps are non-negative, so power means are ordered
     assert (mx >= gem - 1e-5).all() and (gem >= avg - 1e-5).all()
     assert not np.allclose(avg, mx)
@@ -239,8 +256,9 @@ def test_resize_modes(resize, rng):
     other = tiny_features(resize=resize).fit(square)
     assert other.transform(wide).shape == (2, 512)
     if resize == "pad":  # square images need no padding
-        np.testing.assert_allclose(other.transform(square), stretch.transform(square),
-                                   atol=ATOL, rtol=RTOL)
+        np.testing.assert_allclose(
+            other.transform(square), stretch.transform(square), atol=ATOL, rtol=RTOL
+        )
     assert not np.allclose(other.transform(wide), stretch.transform(wide))
 
 
@@ -273,15 +291,24 @@ def test_pipeline_and_grid_search_use_each_backbone(gray_images):
             return super().fit(X, y, sample_weight)
 
     y = np.arange(len(gray_images)) % 2
-    pipe = Pipeline([("features", CNNFeatures(weights=None, random_state=0,
-                                              input_size=32, verbose=0)),
-                     ("clf", RecordingLogisticRegression())])
-    search = GridSearchCV(pipe, {"features__backbone": ["resnet18", "densenet121"]},
-                          cv=2)
+    pipe = Pipeline(
+        [
+            (
+                "features",
+                CNNFeatures(weights=None, random_state=0, input_size=32, verbose=0),
+            ),
+            ("clf", RecordingLogisticRegression()),
+        ]
+    )
+    search = GridSearchCV(
+        pipe, {"features__backbone": ["resnet18", "densenet121"]}, cv=2
+    )
     search.fit(gray_images, y)
     assert set(widths) == {512, 1024}
     assert search.best_estimator_.named_steps["features"].backbone in {
-        "resnet18", "densenet121"}
+        "resnet18",
+        "densenet121",
+    }
     assert search.predict(gray_images).shape == (12,)
 
 
