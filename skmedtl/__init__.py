@@ -16,6 +16,7 @@ _LAZY = {
     "create_backbone": "skmedtl.backbones",
     "get_backbone": "skmedtl.backbones",
     "list_backbones": "skmedtl.backbones",
+    "make_hybrid": "skmedtl.hybrid",
 }
 
 __all__ = [*_LAZY, "__version__"]
