@@ -1,4 +1,4 @@
-"""A classifier wrapper that encodes labels and turns class weights into sample weights."""
+"""A classifier wrapper: encoded labels, class weights as sample weights."""
 
 from __future__ import annotations
 

@@ -115,11 +115,12 @@ def check_group_separation(groups_a, groups_b) -> None:
     >>> check_group_separation(["p1", "p2"], ["p2"])
     Traceback (most recent call last):
     ...
-    ValueError: 1 patient(s) appear in both splits (e.g. 'p2'): images of one patient must stay on one side.
+    ValueError: 1 patient(s) appear in both splits (e.g. 'p2'): ...
     """
     shared = np.intersect1d(np.asarray(groups_a), np.asarray(groups_b))
     if len(shared):
+        example = shared[0].item()
         raise ValueError(
-            f"{len(shared)} patient(s) appear in both splits (e.g. {shared[0].item()!r}): "
+            f"{len(shared)} patient(s) appear in both splits (e.g. {example!r}): "
             "images of one patient must stay on one side."
         )
