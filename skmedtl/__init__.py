@@ -13,10 +13,14 @@ __version__ = "0.1.0.dev0"
 
 _LAZY = {
     "CNNFeatures": "skmedtl.features",
+    "ImageLoader": "skmedtl.io",
+    "VolumeFeatures": "skmedtl.io",
     "create_backbone": "skmedtl.backbones",
     "get_backbone": "skmedtl.backbones",
     "list_backbones": "skmedtl.backbones",
+    "load_folder": "skmedtl.datasets",
     "make_hybrid": "skmedtl.hybrid",
+    "read_image": "skmedtl.io",
 }
 
 __all__ = [*_LAZY, "__version__"]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._naming import did_you_mean
+
 __all__ = ["load_medmnist", "load_breastmnist"]
 
 SPLITS = ("train", "val", "test")
@@ -18,6 +20,9 @@ def load_medmnist(
     path: str | os.PathLike, split: str = "train"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels of one split of a MedMNIST ``.npz`` file.
+
+    MedMNIST v2 / MedMNIST+ (Yang et al., Scientific Data 2023, CC BY 4.0); cite
+    it and the source data set of the file you use.
 
     Parameters
     ----------
@@ -29,13 +34,28 @@ def load_medmnist(
     Returns
     -------
     images : ndarray
-        ``(n, h, w)``, ``(n, h, w, 3)`` or ``(n, d, h, w)`` (3D sets), as stored.
+        As stored: ``(n, h, w)`` or ``(n, h, w, 3)`` for 2D sets, ``(n, d, h, w)``
+        for 3D sets (e.g. AdrenalMNIST3D, ``(n, 28, 28, 28)`` uint8). Pass 2D
+        images to :class:`~skmedtl.CNNFeatures` directly; cut 3D volumes with
+        :func:`skmedtl.io.volume_to_slices` (``axis=0``) or embed them with
+        :class:`skmedtl.io.VolumeFeatures`.
     labels : ndarray of shape (n,)
         Integer labels. Single-label files store ``(n, 1)``; that axis is removed.
         Multi-label files (ChestMNIST) keep ``(n, n_labels)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        An unknown split, a file that is not a MedMNIST npz, or images and labels
+        of different lengths.
     """
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}; got {split!r}.")
+        raise ValueError(
+            f"Unknown split {split!r}.{did_you_mean(str(split), SPLITS)} Choose from "
+            f"{SPLITS}."
+        )
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MedMNIST file not found: {path}")
@@ -56,7 +76,8 @@ def load_medmnist(
         labels = labels[:, 0]
     if len(images) != len(labels):
         raise ValueError(
-            f"{path}: {len(images)} {split} images but {len(labels)} labels."
+            f"{path}: {len(images)} {split} images but {len(labels)} labels; a "
+            "MedMNIST file has one label per image."
         )
     return images, labels
 
