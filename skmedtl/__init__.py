@@ -13,6 +13,8 @@ __version__ = "0.1.0.dev0"
 
 _LAZY = {
     "CNNFeatures": "skmedtl.features",
+    "EmbeddingCache": "skmedtl.cache",
+    "FineTuneClassifier": "skmedtl.finetune",
     "ImageLoader": "skmedtl.io",
     "VolumeFeatures": "skmedtl.io",
     "create_backbone": "skmedtl.backbones",

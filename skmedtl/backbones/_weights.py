@@ -311,5 +311,7 @@ def _build_random(spec: BackboneSpec, random_state: int | None) -> nn.Module:
     # fork_rng restores the global generator afterwards: the library never
     # changes the user's global seed.
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(random_state))
+        # Only the CPU generator initialises weights; torch.manual_seed would
+        # also reseed (and not restore) every CUDA generator.
+        torch.default_generator.manual_seed(int(random_state))
         return spec.builder()

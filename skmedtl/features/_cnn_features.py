@@ -17,15 +17,30 @@ from tqdm.auto import tqdm
 
 from ..backbones import get_backbone
 from ..backbones._weights import build_with_weights
+from ..cache import image_keys, state_dict_digest
+from ..cache._cache import shared_cache
 from ..utils._devices import resolve_device
-from ..utils._naming import did_you_mean
-from ._extractor import FeatureExtractor, check_pooling
+from ..utils._naming import check_choice
+from ._extractor import FeatureExtractor, check_pooling, resolve_layer
 from ._inputs import ImageSequence
-from ._preprocess import INTENSITY_POLICIES, RESIZE_MODES, Preprocessing, resolve_input_size
+from ._preprocess import (
+    INTENSITY_POLICIES,
+    RESIZE_MODES,
+    Preprocessing,
+    resolve_input_size,
+)
 
 __all__ = ["CNNFeatures"]
 
 logger = logging.getLogger(__name__)
+
+#: Version of the feature-extraction code (preprocessing, extraction, pooling).
+#: Bump it with any change that can alter an embedding: it is part of every
+#: cache namespace, so embeddings cached by older code are then never reused.
+FEATURE_CODE_VERSION = 1
+CACHE_DTYPES = ("float32", "float16")
+# Images hashed and looked up together: a whole number of batches.
+_LOOKUP_CHUNK = 256
 
 
 class CNNFeatures(TransformerMixin, BaseEstimator):
@@ -77,6 +92,18 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds random initialisation when ``weights=None``. The same integer gives
         the same weights as ``create_backbone(..., random_state=...)``.
+    cache_path : str or path-like, default=None
+        An HDF5 :class:`~skmedtl.cache.EmbeddingCache` file. :meth:`transform`
+        then embeds each image only once, ever: across calls, folds, grid-search
+        candidates, processes and crashes. Images are keyed by their decoded
+        content, within a namespace that fingerprints ``feature_config_``, so a
+        change of backbone, weights, layer, pooling or preprocessing never reuses
+        old rows. A damaged file is moved aside with a warning and rebuilt.
+        Inspect it with ``skmedtl cache info PATH``.
+    cache_dtype : {"float32", "float16"}, default="float32"
+        How the cache stores embeddings. float32 returns exactly what the network
+        computed; float16 halves the file, and every embedding (cached or fresh)
+        is then rounded through float16 so results do not depend on the cache.
 
     Attributes
     ----------
@@ -89,6 +116,10 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         intensity and channel policies).
     n_features_out_ : int
         Width of the embeddings.
+    feature_config_ : dict
+        Everything that determines an embedding: backbone, digest of the loaded
+        weights, layer, pooling, preprocessing, precision and
+        ``FEATURE_CODE_VERSION``. Its fingerprint names the cache namespace.
 
     See Also
     --------
@@ -119,6 +150,8 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         device: str = "auto",
         verbose: int = 1,
         random_state=None,
+        cache_path: str | os.PathLike | None = None,
+        cache_dtype: str = "float32",
     ):
         self.backbone = backbone
         self.weights = weights
@@ -131,6 +164,8 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
+        self.cache_path = cache_path
+        self.cache_dtype = cache_dtype
 
     # -- scikit-learn API ----------------------------------------------------------
     def fit(self, X, y=None):
@@ -160,14 +195,20 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         self.backbone_spec_ = spec
         self.model_ = model
         self.preprocessing_ = Preprocessing.from_config(
-            spec.data_config(tag), input_size=self.input_size, resize=self.resize,
+            spec.data_config(tag),
+            input_size=self.input_size,
+            resize=self.resize,
             intensity=self.intensity,
         )
         self._runtime = None
+        self.feature_config_ = self._feature_config(model)
         self.n_features_out_ = self._probe_width()
         logger.info(
             "Loaded %s (weights=%r) in %.2fs: %d features",
-            self.backbone, self.weights, time.perf_counter() - start, self.n_features_out_,
+            self.backbone,
+            self.weights,
+            time.perf_counter() - start,
+            self.n_features_out_,
         )
         return self
 
@@ -186,20 +227,24 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "model_")
         images = ImageSequence(X)
+        if self.cache_path is not None:
+            return self._transform_cached(images)
         extractor, device = self._extractor()
         out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
         starts = range(0, len(images), self.batch_size)
         bar = tqdm(
-            total=len(images), desc=f"{self.backbone} features", unit="img",
-            disable=self.verbose <= 0, leave=False,
+            total=len(images),
+            desc=f"{self.backbone} features",
+            unit="img",
+            disable=self.verbose <= 0,
+            leave=False,
         )
         with bar, torch.inference_mode():
             for start in starts:
                 stop = min(start + self.batch_size, len(images))
                 names = [images.describe(i) for i in range(start, stop)]
-                x = self.preprocessing_(images.batch(start, stop), device, names)
-                x = x.contiguous(memory_format=torch.channels_last)
-                out[start:stop] = extractor(x).float().cpu().numpy()
+                batch = images.batch(start, stop)
+                out[start:stop] = self._embed(batch, names, extractor, device)
                 bar.update(stop - start)
         return out
 
@@ -207,7 +252,9 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         """Output names ``<backbone>_<i>``."""
         check_is_fitted(self, "n_features_out_")
         prefix = self.backbone.replace(":", "_").replace(".", "_")
-        return np.asarray([f"{prefix}_{i}" for i in range(self.n_features_out_)], dtype=object)
+        return np.asarray(
+            [f"{prefix}_{i}" for i in range(self.n_features_out_)], dtype=object
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -219,18 +266,28 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     # -- internals -------------------------------------------------------------------
     def _check_params(self) -> None:
         check_pooling(self.pooling)
-        _check_choice("resize", self.resize, RESIZE_MODES)
-        _check_choice("intensity", self.intensity, INTENSITY_POLICIES)
+        check_choice("resize", self.resize, RESIZE_MODES)
+        check_choice("intensity", self.intensity, INTENSITY_POLICIES)
         if (
             not isinstance(self.batch_size, numbers.Integral)
             or isinstance(self.batch_size, bool)
             or self.batch_size < 1
         ):
-            raise ValueError(f"batch_size must be a positive integer; got {self.batch_size!r}.")
+            raise ValueError(
+                f"batch_size must be a positive integer; got {self.batch_size!r}."
+            )
         if not isinstance(self.verbose, numbers.Integral):
             raise ValueError(f"verbose must be an integer; got {self.verbose!r}.")
         resolve_device(self.device)
         resolve_input_size(self.input_size, (224, 224))
+        if self.cache_path is not None and not isinstance(
+            self.cache_path, (str, os.PathLike)
+        ):
+            raise TypeError(
+                "cache_path must be None or a file path such as 'embeddings.h5'; "
+                f"got {type(self.cache_path).__name__}."
+            )
+        check_choice("cache_dtype", self.cache_dtype, CACHE_DTYPES)
 
     def _extractor(self) -> tuple[FeatureExtractor, torch.device]:
         device = resolve_device(self.device)
@@ -239,9 +296,111 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
             model = self.model_ if device.type == "cpu" else copy.deepcopy(self.model_)
             # channels_last is 1.3-1.8x faster for convolutions on CPU and GPU.
             model = model.to(device, memory_format=torch.channels_last).eval()
-            extractor = FeatureExtractor(self.backbone_spec_, model, self.layer, self.pooling)
+            extractor = FeatureExtractor(
+                self.backbone_spec_, model, self.layer, self.pooling
+            )
             self._runtime = runtime = (extractor, device)
         return runtime
+
+    def _embed(self, batch, names, extractor, device) -> np.ndarray:
+        """Embeddings of one batch (an array of one shape, or a list of images)."""
+        x = self.preprocessing_(batch, device, names)
+        x = x.contiguous(memory_format=torch.channels_last)
+        return extractor(x).float().cpu().numpy()
+
+    def _feature_config(self, model: torch.nn.Module) -> dict:
+        """What determines an embedding; hashed into the cache namespace."""
+        dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+        precision = str(min(dtypes, key=str) if dtypes else torch.float32)
+        return {
+            "feature_code_version": FEATURE_CODE_VERSION,
+            "backbone": self.backbone,
+            "weights_digest": state_dict_digest(model.state_dict()),
+            "layer": self.layer,
+            "layer_module": resolve_layer(self.backbone_spec_, model, self.layer),
+            "pooling": self.pooling,
+            "preprocessing": self.preprocessing_.to_dict(),
+            "precision": precision.removeprefix("torch."),
+        }
+
+    def _transform_cached(self, images: ImageSequence) -> np.ndarray:
+        """:meth:`transform` through the cache: compute only the misses."""
+        from .. import __version__
+
+        check_is_fitted(self, "feature_config_")
+        cache = shared_cache(self.cache_path)
+        weights = self.weights if self.weights is None else str(self.weights)
+        namespace = cache.namespace(
+            self.feature_config_,
+            dtype=self.cache_dtype,
+            label=self.backbone,
+            provenance={
+                "weights": weights,
+                "random_state": _seed(self.random_state)
+                if self.weights is None
+                else None,
+                "n_features": self.n_features_out_,
+                "skmedtl": __version__,
+                "torch": torch.__version__,
+            },
+        )
+        extractor, device = self._extractor()
+        n = len(images)
+        out = np.empty((n, self.n_features_out_), dtype=np.float32)
+        # Whole batches per lookup: files are decoded once, and when every image is
+        # missing the network sees the same batches as without a cache.
+        step = self.batch_size * max(1, -(-_LOOKUP_CHUNK // self.batch_size))
+        n_computed = 0
+        bar = tqdm(
+            total=n,
+            desc=f"{self.backbone} features",
+            unit="img",
+            disable=self.verbose <= 0,
+            leave=False,
+        )
+        with bar, torch.inference_mode():
+            for start in range(0, n, step):
+                chunk = [images[i] for i in range(start, min(start + step, n))]
+                keys = image_keys(chunk)
+                found, rows = namespace.lookup(keys)
+                block = out[start : start + len(chunk)]
+                if found.any():
+                    block[found] = rows
+                bar.update(int(found.sum()))
+                first: dict[str, int] = {}  # each missing image computed once
+                for j in np.flatnonzero(~found):
+                    first.setdefault(keys[j], int(j))
+                todo = list(first.values())
+                for b in range(0, len(todo), self.batch_size):
+                    pos = todo[b : b + self.batch_size]
+                    if b:  # take rows that other processes stored meanwhile
+                        again, rows = namespace.lookup([keys[j] for j in pos])
+                        if again.any():
+                            block[np.asarray(pos)[again]] = rows
+                            bar.update(int(again.sum()))
+                            pos = list(np.asarray(pos)[~again])
+                            if not pos:
+                                continue
+                    parts = [chunk[j] for j in pos]
+                    batch = np.stack(parts) if images.kind == "array" else parts
+                    names = [images.describe(start + j) for j in pos]
+                    rows = self._embed(batch, names, extractor, device)
+                    block[pos] = namespace.store([keys[j] for j in pos], rows)
+                    n_computed += len(pos)
+                    bar.update(len(pos))
+                for j in np.flatnonzero(~found):
+                    if first[keys[j]] != j:
+                        block[j] = block[first[keys[j]]]
+                        bar.update(1)
+        cache.flush()
+        logger.info(
+            "%s: %d images embedded, %d from the cache %s",
+            self.backbone,
+            n_computed,
+            n - n_computed,
+            cache.path,
+        )
+        return out
 
     def _probe_width(self) -> int:
         extractor, device = self._extractor()
@@ -267,11 +426,3 @@ def _seed(random_state) -> int | None:
     if isinstance(random_state, numbers.Integral):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(
-            f"Unknown {name} {value!r}.{did_you_mean(str(value), choices)} "
-            f"Choose from {choices}."
-        )
