@@ -8,7 +8,12 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _offline_and_isolated(monkeypatch, tmp_path_factory):
-    """No downloads, and an empty torch hub cache unless a test fills one."""
+    """No downloads, and an empty torch hub cache unless a test fills one.
+
+    ONNX exports go to one directory per test session, so they are reused across
+    tests (as across a user's processes) without touching ~/.cache.
+    """
+    monkeypatch.setenv("SKMEDTL_HOME", str(tmp_path_factory.getbasetemp() / "home"))
     monkeypatch.setenv("SKMEDTL_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))

@@ -21,6 +21,13 @@ from ..cache import image_keys, state_dict_digest
 from ..cache._cache import shared_cache
 from ..utils._devices import resolve_device
 from ..utils._naming import check_choice
+from ._engines import (
+    BACKENDS,
+    OnnxEngine,
+    TorchEngine,
+    exported_model,
+    resolve_backend,
+)
 from ._extractor import FeatureExtractor, check_pooling, resolve_layer
 from ._inputs import ImageSequence
 from ._preprocess import (
@@ -100,6 +107,14 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         change of backbone, weights, layer, pooling or preprocessing never reuses
         old rows. A damaged file is moved aside with a warning and rebuilt.
         Inspect it with ``skmedtl cache info PATH``.
+    backend : {"auto", "torch", "onnxruntime"}, default="auto"
+        The inference engine. ``"torch"``: eager PyTorch (channels_last,
+        ``inference_mode``). ``"onnxruntime"``: the feature extractor exported
+        once to ONNX (kept in ``$SKMEDTL_HOME/onnx`` or ``~/.cache/skmedtl/onnx``
+        and reused by later processes) and run by ONNX Runtime, 2-6x faster on
+        CPUs. ``"auto"``: ONNX Runtime on the CPU when it is installed
+        (``pip install "skmedtl[onnx]"``), else PyTorch. Engines agree within
+        float tolerance; the choice is not part of the cache key.
     cache_dtype : {"float32", "float16"}, default="float32"
         How the cache stores embeddings. float32 returns exactly what the network
         computed; float16 halves the file, and every embedding (cached or fresh)
@@ -152,6 +167,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         random_state=None,
         cache_path: str | os.PathLike | None = None,
         cache_dtype: str = "float32",
+        backend: str = "auto",
     ):
         self.backbone = backbone
         self.weights = weights
@@ -166,6 +182,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.cache_path = cache_path
         self.cache_dtype = cache_dtype
+        self.backend = backend
 
     # -- scikit-learn API ----------------------------------------------------------
     def fit(self, X, y=None):
@@ -201,6 +218,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
             intensity=self.intensity,
         )
         self._runtime = None
+        self._engine_state = None
         self.feature_config_ = self._feature_config(model)
         self.n_features_out_ = self._probe_width()
         logger.info(
@@ -229,7 +247,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         images = ImageSequence(X)
         if self.cache_path is not None:
             return self._transform_cached(images)
-        extractor, device = self._extractor()
+        engine = self._engine()
         out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
         starts = range(0, len(images), self.batch_size)
         bar = tqdm(
@@ -244,7 +262,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
                 stop = min(start + self.batch_size, len(images))
                 names = [images.describe(i) for i in range(start, stop)]
                 batch = images.batch(start, stop)
-                out[start:stop] = self._embed(batch, names, extractor, device)
+                out[start:stop] = self._embed(batch, names, engine)
                 bar.update(stop - start)
         return out
 
@@ -288,6 +306,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
                 f"got {type(self.cache_path).__name__}."
             )
         check_choice("cache_dtype", self.cache_dtype, CACHE_DTYPES)
+        check_choice("backend", self.backend, BACKENDS)
 
     def _extractor(self) -> tuple[FeatureExtractor, torch.device]:
         device = resolve_device(self.device)
@@ -302,11 +321,54 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
             self._runtime = runtime = (extractor, device)
         return runtime
 
-    def _embed(self, batch, names, extractor, device) -> np.ndarray:
+    def _engine(self) -> TorchEngine | OnnxEngine:
+        """The inference engine for the current device and backend (built once)."""
+        device = resolve_device(self.device)
+        backend = resolve_backend(self.backend, device)
+        state = getattr(self, "_engine_state", None)
+        if state is not None and state[0] == (backend, device):
+            return state[1]
+        engine = None
+        if backend == "onnxruntime":
+            try:
+                engine = self._onnx_engine(device)
+            except Exception as e:  # export can fail for exotic architectures
+                if self.backend == "onnxruntime":
+                    raise RuntimeError(
+                        f"Could not run {self.backend!r} for backbone "
+                        f"{self.backbone!r}: {e}. Use backend='torch'."
+                    ) from e
+                logger.warning(
+                    "ONNX export of %s failed (%s); using PyTorch.", self.backbone, e
+                )
+        if engine is None:
+            extractor, device = self._extractor()
+            engine = TorchEngine(extractor, device)
+        self._engine_state = ((backend, device), engine)
+        return engine
+
+    def _onnx_engine(self, device: torch.device) -> OnnxEngine:
+        from ..cache import config_fingerprint
+
+        cpu_extractor = FeatureExtractor(
+            self.backbone_spec_, self.model_.eval(), self.layer, self.pooling
+        )
+        fingerprint = (
+            f"{self.backbone.replace(':', '_')}-"
+            f"{config_fingerprint(self.feature_config_)}-torch{torch.__version__}"
+        )
+        path, seconds = exported_model(
+            cpu_extractor, self.preprocessing_.input_size, fingerprint
+        )
+        if seconds:
+            logger.info("Exported %s to ONNX in %.1fs", self.backbone, seconds)
+        engine = OnnxEngine(path, device)
+        engine.export_seconds = seconds
+        return engine
+
+    def _embed(self, batch, names, engine) -> np.ndarray:
         """Embeddings of one batch (an array of one shape, or a list of images)."""
-        x = self.preprocessing_(batch, device, names)
-        x = x.contiguous(memory_format=torch.channels_last)
-        return extractor(x).float().cpu().numpy()
+        return engine(self.preprocessing_(batch, engine.input_device, names))
 
     def _feature_config(self, model: torch.nn.Module) -> dict:
         """What determines an embedding; hashed into the cache namespace."""
@@ -344,7 +406,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
                 "torch": torch.__version__,
             },
         )
-        extractor, device = self._extractor()
+        engine = self._engine()
         n = len(images)
         out = np.empty((n, self.n_features_out_), dtype=np.float32)
         # Whole batches per lookup: files are decoded once, and when every image is
@@ -384,7 +446,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
                     parts = [chunk[j] for j in pos]
                     batch = np.stack(parts) if images.kind == "array" else parts
                     names = [images.describe(start + j) for j in pos]
-                    rows = self._embed(batch, names, extractor, device)
+                    rows = self._embed(batch, names, engine)
                     block[pos] = namespace.store([keys[j] for j in pos], rows)
                     n_computed += len(pos)
                     bar.update(len(pos))
@@ -411,6 +473,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_runtime", None)  # device copy: rebuilt on first use
+        state.pop("_engine_state", None)
         state.pop("backbone_spec_", None)  # registry entry: looked up again
         return state
 
