@@ -7,6 +7,7 @@ import logging
 import numbers
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -257,13 +258,26 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
             disable=self.verbose <= 0,
             leave=False,
         )
-        with bar, torch.inference_mode():
-            for start in starts:
-                stop = min(start + self.batch_size, len(images))
-                names = [images.describe(i) for i in range(start, stop)]
-                batch = images.batch(start, stop)
-                out[start:stop] = self._embed(batch, names, engine)
-                bar.update(stop - start)
+        spans = [(a, min(a + self.batch_size, len(images))) for a in starts]
+
+        def prepare(span):
+            a, b = span
+            names = [images.describe(i) for i in range(a, b)]
+            with torch.inference_mode():
+                return self.preprocessing_(
+                    images.batch(a, b), engine.input_device, names
+                )
+
+        # Decode and preprocess batch i + 1 on a thread while the network runs
+        # batch i (decoding, resizing and the engines release the GIL).
+        with bar, ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(prepare, spans[0])
+            for k, (a, b) in enumerate(spans):
+                x = pending.result()
+                if k + 1 < len(spans):
+                    pending = pool.submit(prepare, spans[k + 1])
+                out[a:b] = engine(x)
+                bar.update(b - a)
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
