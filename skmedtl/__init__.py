@@ -16,6 +16,7 @@ _LAZY = {
     "EmbeddingCache": "skmedtl.cache",
     "FineTuneClassifier": "skmedtl.finetune",
     "ImageLoader": "skmedtl.io",
+    "TransferStudy": "skmedtl.study",
     "VolumeFeatures": "skmedtl.io",
     "create_backbone": "skmedtl.backbones",
     "get_backbone": "skmedtl.backbones",

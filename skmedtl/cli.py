@@ -7,6 +7,7 @@ import logging
 import sys
 
 from . import __version__
+from ._study_cli import add_study_commands
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -42,21 +43,39 @@ def _cmd_backbones(args) -> int:
     return EXIT_OK
 
 
-def _cmd_demo(args) -> int:
-    from ._demo import run_demo
+def _cmd_cache_info(args) -> int:
+    import json
+    import os
 
-    print(f"skmedtl {__version__} demo: frozen {args.backbone} features + SVM on "
-          "BreastMNIST (bundled; MedMNIST v2, CC BY 4.0)")
-    result = run_demo(args.backbone, batch_size=args.batch_size, device=args.device,
-                      verbose=0 if args.quiet else 1)
-    print(f"train images: {result['n_train']}, test images: {result['n_test']}, "
-          f"features: {result['n_features']}")
-    print(f"test accuracy:          {result['accuracy']:.3f}")
-    print(f"test balanced accuracy: {result['balanced_accuracy']:.3f}")
-    print(f"test AUC:               {result['auc']:.3f}")
-    print("time per step:")
-    for step, seconds in result["seconds"].items():
-        print(f"  {step:<18} {seconds:7.2f} s")
+    from .cache import EmbeddingCache
+
+    cache = EmbeddingCache(args.path, mode="r")
+    if not os.path.exists(cache.path) and not os.path.exists(cache.journal_path):
+        raise FileNotFoundError(f"No embedding cache at {cache.path}.")
+    info = cache.info()
+    print(json.dumps(info.to_dict(), indent=2) if args.json else info)
+    return EXIT_OK
+
+
+def _cmd_cache_prune(args) -> int:
+    import os
+
+    from .cache import EmbeddingCache
+
+    cache = EmbeddingCache(args.path)
+    if not os.path.exists(cache.path) and not os.path.exists(cache.journal_path):
+        raise FileNotFoundError(f"No embedding cache at {cache.path}.")
+    removed = cache.prune(
+        args.namespaces or None, backbone=args.backbone, older_than=args.older_than,
+        all_namespaces=args.all, dry_run=args.dry_run,
+    )
+    verb = "Would delete" if args.dry_run else "Deleted"
+    rows = sum(ns.n_rows for ns in removed)
+    size = sum(ns.nbytes for ns in removed) / 2**20
+    print(f"{verb} {len(removed)} namespace(s), {rows} embeddings, {size:.1f} MiB"
+          + (":" if removed else "."))
+    for ns in removed:
+        print(f"  {ns.name}  ({ns.n_rows} x {ns.dim}, updated {ns.updated})")
     return EXIT_OK
 
 
@@ -87,16 +106,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shell-style filter, e.g. 'resnet*'")
     p.set_defaults(func=_cmd_backbones)
 
-    p = sub.add_parser("demo", help="run a transfer-learning job on bundled data, offline",
-                       description="Frozen ImageNet features + SVM on the bundled "
-                       "BreastMNIST; prints test accuracy, AUC and timings.")
-    p.add_argument("--backbone", default="efficientnet_lite0",
-                   help="backbone name (default: efficientnet_lite0, weights ship "
-                   "with skmedtl)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="auto")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_demo)
+    add_study_commands(sub)  # study, extract, demo
+
+    p = sub.add_parser("cache", help="inspect and prune an embedding cache (HDF5)",
+                       description="Maintain the HDF5 files written by "
+                       "CNNFeatures(cache_path=...) / skmedtl.cache.EmbeddingCache.")
+    cache_sub = p.add_subparsers(dest="cache_command", metavar="ACTION")
+    p.set_defaults(func=lambda args, p=p: p.print_help() or EXIT_USAGE)
+    q = cache_sub.add_parser("info", help="namespaces, rows, size and configuration",
+                             description="Show every namespace (feature "
+                             "configuration) of a cache: rows, size, configuration.")
+    q.add_argument("path", help="the cache file, e.g. embeddings.h5")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_cache_info)
+    q = cache_sub.add_parser("prune", help="delete namespaces and reclaim space",
+                             description="Delete the namespaces that match every "
+                             "selector given; the file is rewritten atomically.")
+    q.add_argument("path", help="the cache file")
+    q.add_argument("namespaces", nargs="*", metavar="NAMESPACE",
+                   help="namespace names or unique prefixes (see `cache info`)")
+    q.add_argument("--backbone", metavar="PATTERN",
+                   help="shell-style backbone pattern, e.g. 'resnet*'")
+    q.add_argument("--older-than", type=float, metavar="DAYS",
+                   help="last written more than DAYS days ago")
+    q.add_argument("--all", action="store_true", help="select every namespace")
+    q.add_argument("--dry-run", action="store_true",
+                   help="only list what would be deleted")
+    q.set_defaults(func=_cmd_cache_prune)
     return parser
 
 

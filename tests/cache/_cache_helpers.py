@@ -17,9 +17,13 @@ def make_images(n: int, size: int = 24, seed: int = 0) -> np.ndarray:
 
 
 def make_features(backbone: str = "lenet5", **params) -> CNNFeatures:
-    """A tiny, seeded, silent CNNFeatures (32 px input)."""
+    """A tiny, seeded, silent CNNFeatures (32 px input).
+
+    PyTorch engine: the stem counters hook the torch module, which ONNX Runtime
+    (the CPU default when installed) would bypass.
+    """
     defaults = {"weights": None, "random_state": 0, "input_size": 32, "verbose": 0,
-                "batch_size": 8}
+                "batch_size": 8, "backend": "torch"}
     return CNNFeatures(backbone, **{**defaults, **params})
 
 

@@ -65,10 +65,11 @@ def test_sigkill_mid_run_then_resume(tmp_path, reference, stem_counter):
     """The issue's test: kill -9 mid-batch, then resume."""
     X, expected = reference
     path = tmp_path / "emb.h5"
-    proc = start_worker(path, tmp_path / "out", "--slow", "0.2")
+    # 0.5 s a batch: even a heavily loaded machine polls before the run ends.
+    proc = start_worker(path, tmp_path / "out", "--slow", "0.5")
     reader = EmbeddingCache(path, mode="r")
     wait_for(lambda: reader.info().n_rows >= 12, proc, "12 stored rows")
-    time.sleep(0.1)  # into the next batch (0.2 s each)
+    time.sleep(0.2)  # into the next batch (0.5 s each)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL

@@ -79,6 +79,7 @@ def test_grid_search_over_backbones_and_heads_embeds_each_image_once(
         input_size=32,
         verbose=0,
         cache_path=str(tmp_path / "grid.h5"),
+        backend="torch",  # the counter wraps the torch module
     )
     grid = {
         "features__backbone": ["resnet18", "lenet5"],

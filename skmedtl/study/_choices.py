@@ -1,0 +1,35 @@
+"""Names a study accepts for its selection metric and its cost (no heavy imports)."""
+
+from __future__ import annotations
+
+from ..utils._naming import did_you_mean
+
+__all__ = ["COSTS", "SELECTION_METRICS", "check_cost", "check_metric"]
+
+#: Cost measures the recommendation can minimise: column and description.
+COSTS = {
+    "time": ("compute_time_s", "compute time (extraction + training, s)"),
+    "inference": ("inference_ms_per_image", "inference time (ms per image)"),
+    "params": ("trainable_params", "trainable parameters"),
+    "memory": ("peak_memory_mb", "peak memory (MB)"),
+}
+#: Metrics the recommendation can maximise.
+SELECTION_METRICS = ("auc", "balanced_accuracy", "accuracy")
+
+
+def check_metric(metric) -> str:
+    if metric not in SELECTION_METRICS:
+        raise ValueError(
+            f"Unknown metric {metric!r}.{did_you_mean(str(metric), SELECTION_METRICS)}"
+            f" Choose from {', '.join(SELECTION_METRICS)}."
+        )
+    return metric
+
+
+def check_cost(cost) -> str:
+    if cost not in COSTS:
+        raise ValueError(
+            f"Unknown cost {cost!r}.{did_you_mean(str(cost), COSTS)} Choose from "
+            f"{', '.join(COSTS)}."
+        )
+    return cost

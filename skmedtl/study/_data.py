@@ -1,0 +1,493 @@
+"""The data set of a study: images, labels, optional patient groups, splits."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..model_selection import check_group_separation, train_test_split_by_group
+from ..utils._naming import did_you_mean
+
+__all__ = ["BUNDLED", "StudyDataset", "load_study_dataset"]
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+_SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val"}
+
+
+def _bundled_breastmnist() -> StudyDataset:
+    from ..datasets import load_breastmnist
+
+    parts = [load_breastmnist(s) for s in SPLITS]
+    return StudyDataset.from_arrays(
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        split=np.repeat(SPLITS, [len(p[1]) for p in parts]),
+        class_names=["malignant", "normal or benign"],
+        pos_label=0,
+        source="breastmnist (bundled; MedMNIST v2, CC BY 4.0; from BUSI)",
+    )
+
+
+#: Data sets that ship with skmedtl, by name.
+BUNDLED: dict[str, Callable[[], StudyDataset]] = {"breastmnist": _bundled_breastmnist}
+
+
+@dataclass(eq=False)
+class StudyDataset:
+    """Images, labels and splits of a study.
+
+    Build one with :func:`load_study_dataset` (folder, MedMNIST npz, CSV, bundled
+    name) or :meth:`from_arrays`.
+
+    Attributes
+    ----------
+    images : ndarray or list
+        All images: an array ``(n, h, w[, c])`` or a list of paths / arrays.
+    labels : ndarray of shape (n,)
+        Class labels (any type ``numpy.unique`` sorts).
+    split : ndarray of shape (n,)
+        ``"train"``, ``"val"`` or ``"test"`` for each image.
+    groups : ndarray of shape (n,) or None
+        Patient ids; no patient is on two sides of a split.
+    class_names : list of str
+        Display names of the sorted classes.
+    source : str
+        Where the data came from.
+    test_protocol : str
+        How the test set was chosen.
+    pos_label : label or None
+        The positive class of a binary problem (sensitivity is measured on
+        it); ``None`` for more than two classes.
+    """
+
+    images: object
+    labels: np.ndarray
+    split: np.ndarray
+    groups: np.ndarray | None = None
+    class_names: list[str] = field(default_factory=list)
+    source: str = ""
+    test_protocol: str = "the data set's own test split"
+    pos_label: object = None
+
+    @classmethod
+    def from_arrays(
+        cls,
+        images,
+        labels,
+        *,
+        groups=None,
+        split=None,
+        class_names=None,
+        pos_label=None,
+        source: str = "arrays",
+        test_size: float = 0.2,
+        random_state=0,
+    ) -> StudyDataset:
+        """A data set from images and labels in memory (or a list of paths).
+
+        Parameters
+        ----------
+        images : ndarray or list
+        labels : array-like of shape (n,)
+        groups : array-like of shape (n,), optional
+            Patient ids.
+        split : array-like of shape (n,), optional
+            ``"train"`` / ``"val"`` / ``"test"`` per image. Without a ``"test"``
+            split, a stratified (patient-level with ``groups``) hold-out of
+            ``test_size`` becomes the test set.
+        class_names : list of str, optional
+            Display names of the sorted classes.
+        pos_label : label, optional
+            Positive class of a binary problem (default: the second sorted
+            class).
+        source : str
+        test_size : float, default=0.2
+        random_state : int, default=0
+            Seeds the hold-out split.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> data = StudyDataset.from_arrays(np.zeros((10, 8, 8), np.uint8),
+        ...                                 [0, 1] * 5, random_state=0)
+        >>> data.n_images("test"), data.has_validation
+        (2, False)
+        """
+        labels = np.asarray(labels)
+        n = len(images)
+        if labels.ndim != 1:
+            raise ValueError(
+                f"labels must be one label per image, shape (n,); got shape "
+                f"{labels.shape}. Multi-label studies are not supported."
+            )
+        if len(labels) != n:
+            raise ValueError(f"{n} images but {len(labels)} labels.")
+        classes = np.unique(labels)
+        if len(classes) < 2:
+            raise ValueError("A study needs at least two classes.")
+        if (
+            isinstance(images, np.ndarray)
+            and images.ndim == 4
+            and (images.shape[-1] not in (1, 3, 4) and images.shape[1] not in (1, 3, 4))
+        ):
+            raise ValueError(
+                f"images have shape {images.shape}, which looks like 3-D volumes. "
+                "A study classifies 2-D images: cut volumes into slices with "
+                "skmedtl.io.volume_to_slices, or use skmedtl.io.VolumeFeatures."
+            )
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != n:
+                raise ValueError(f"{n} images but {len(groups)} groups.")
+        protocol = "the data set's own test split"
+        if split is None:
+            split = np.full(n, "train", dtype=object)
+        else:
+            split = np.array(
+                [_SPLIT_ALIASES.get(str(s).lower(), str(s).lower()) for s in split],
+                dtype=object,
+            )
+            if len(split) != n:
+                raise ValueError(f"{n} images but {len(split)} split entries.")
+            unknown = sorted(set(split) - set(SPLITS))
+            if unknown:
+                raise ValueError(
+                    f"Unknown split {unknown[0]!r}.{did_you_mean(unknown[0], SPLITS)} "
+                    f"Splits are {SPLITS}."
+                )
+        if not (split == "test").any():
+            dev = np.flatnonzero(split != "test")
+            _, test = train_test_split_by_group(
+                labels[dev],
+                groups=None if groups is None else groups[dev],
+                test_size=test_size,
+                random_state=random_state,
+            )
+            split = split.copy()
+            split[dev[test]] = "test"
+            protocol = (
+                f"a stratified{' patient-level' if groups is not None else ''} "
+                f"hold-out of {test_size:.0%} (random_state={random_state})"
+            )
+        if groups is not None:
+            for a, b in (("train", "test"), ("val", "test"), ("train", "val")):
+                try:
+                    check_group_separation(groups[split == a], groups[split == b])
+                except ValueError as e:
+                    raise ValueError(f"{a} and {b} splits: {e}") from e
+        for part in ("train", "test"):
+            missing = set(classes) - set(labels[split == part])
+            if missing:
+                raise ValueError(
+                    f"The {part} split has no image of class {sorted(missing)[0]!r}; "
+                    "every class needs images in training and test."
+                )
+        if class_names is None:
+            class_names = [str(c) for c in classes]
+        if len(class_names) != len(classes):
+            raise ValueError(
+                f"class_names has {len(class_names)} names for {len(classes)} classes."
+            )
+        pos_label = _resolve_pos_label(pos_label, classes, class_names)
+        return cls(
+            images=images,
+            labels=labels,
+            split=split.astype(str),
+            groups=groups,
+            class_names=list(class_names),
+            source=source,
+            test_protocol=protocol,
+            pos_label=pos_label,
+        )
+
+    # -- views ----------------------------------------------------------------------
+    @property
+    def has_validation(self) -> bool:
+        """Whether the data set has its own validation split."""
+        return bool((self.split == "val").any())
+
+    def indices(self, *parts: str) -> np.ndarray:
+        """Indices of the images in the given splits."""
+        return np.flatnonzero(np.isin(self.split, parts))
+
+    def n_images(self, *parts: str) -> int:
+        """Number of images in the given splits (all by default)."""
+        return len(self.labels) if not parts else len(self.indices(*parts))
+
+    def take(self, index: np.ndarray):
+        """Images at ``index`` (an array slice, or a list)."""
+        if isinstance(self.images, np.ndarray):
+            return self.images[index]
+        return [self.images[i] for i in index]
+
+    def summary(self) -> dict:
+        """Counts per split and class (JSON-serialisable)."""
+        classes = np.unique(self.labels)
+        counts = {
+            part: {
+                name: int(((self.split == part) & (self.labels == c)).sum())
+                for c, name in zip(classes, self.class_names, strict=False)
+            }
+            for part in SPLITS
+        }
+        return {
+            "source": self.source,
+            "n_images": int(len(self.labels)),
+            "classes": list(self.class_names),
+            "counts": counts,
+            "positive_class": None
+            if self.pos_label is None
+            else self.class_name(self.pos_label),
+            "groups": None if self.groups is None else len(np.unique(self.groups)),
+            "test_protocol": self.test_protocol,
+            "validation": "the data set's own validation split"
+            if self.has_validation
+            else "held out from training (inner CV for hybrid heads)",
+        }
+
+    def with_pos_label(self, pos_label) -> StudyDataset:
+        """The same data set with another positive class (a label or its name)."""
+        if pos_label is None:
+            return self
+        classes = np.unique(self.labels)
+        resolved = _resolve_pos_label(pos_label, classes, self.class_names)
+        return dataclasses.replace(self, pos_label=resolved)
+
+    def class_name(self, label) -> str:
+        """Display name of a class label."""
+        classes = np.unique(self.labels).tolist()
+        return self.class_names[classes.index(label)]
+
+    def label_order(self) -> list:
+        """Classes in score-column order; for two classes the positive one last."""
+        classes = np.unique(self.labels).tolist()
+        if self.pos_label is not None:
+            classes.remove(self.pos_label)
+            classes.append(self.pos_label)
+        return classes
+
+    def fingerprint(self) -> str:
+        """A digest of images, labels, groups and splits (what results depend on)."""
+        h = hashlib.sha256()
+        if isinstance(self.images, np.ndarray):
+            h.update(str((self.images.shape, self.images.dtype.str)).encode())
+            h.update(np.ascontiguousarray(self.images).tobytes())
+        else:
+            for item in self.images:
+                if isinstance(item, np.ndarray):
+                    h.update(str((item.shape, item.dtype.str)).encode())
+                    h.update(np.ascontiguousarray(item).tobytes())
+                else:
+                    st = os.stat(item)
+                    h.update(
+                        f"{os.fspath(item)}|{st.st_size}|{st.st_mtime_ns}".encode()
+                    )
+        h.update(repr(self.labels.tolist()).encode())
+        h.update(repr(self.split.tolist()).encode())
+        if self.groups is not None:
+            h.update(repr(self.groups.tolist()).encode())
+        return h.hexdigest()[:16]
+
+
+def _resolve_pos_label(pos_label, classes: np.ndarray, class_names: list[str]):
+    """The class (as a Python scalar) that ``pos_label`` names, or None."""
+    values = classes.tolist()
+    if len(values) != 2:
+        if pos_label is not None:
+            raise ValueError(
+                f"pos_label applies to two-class problems; this one has "
+                f"{len(values)} classes."
+            )
+        return None
+    if pos_label is None:
+        return values[1]
+    for value, name in zip(values, class_names, strict=True):
+        if pos_label == value or str(pos_label) in (str(value), name):
+            return value
+    names = [str(v) for v in values] + list(class_names)
+    raise ValueError(
+        f"pos_label {pos_label!r} is not a class; the classes are "
+        f"{[str(v) for v in values]} ({', '.join(class_names)})."
+        f"{did_you_mean(str(pos_label), names)}"
+    )
+
+
+def load_study_dataset(
+    dataset,
+    *,
+    groups=None,
+    groups_csv=None,
+    test_size: float = 0.2,
+    random_state=0,
+) -> StudyDataset:
+    """Resolve a study's ``dataset`` argument.
+
+    Parameters
+    ----------
+    dataset : str, path-like or StudyDataset
+        - a bundled data set name (``"breastmnist"``);
+        - a MedMNIST ``.npz`` file (its train / val / test splits);
+        - a ``.csv`` file with columns ``path`` and ``label``, optionally
+          ``group`` (patient id) and ``split`` (train / val / test); relative
+          paths are relative to the CSV file;
+        - a folder with one subfolder per class (:func:`skmedtl.load_folder`),
+          or with ``train/``, ``test/`` (and ``val/``) folders that each hold
+          one subfolder per class.
+    groups : str, optional
+        For folders: a regular expression that finds the patient id in each
+        file's path (see :func:`skmedtl.load_folder`).
+    groups_csv : path, optional
+        For folders: a CSV file with columns ``path`` and ``group``.
+    test_size : float, default=0.2
+        Hold-out share when the data set has no test split.
+    random_state : int, default=0
+        Seeds that hold-out split.
+
+    Returns
+    -------
+    StudyDataset
+
+    Examples
+    --------
+    >>> data = load_study_dataset("breastmnist")
+    >>> data.n_images("train"), data.n_images("val"), data.n_images("test")
+    (546, 78, 156)
+    """
+    if isinstance(dataset, StudyDataset):
+        return dataset
+    if not isinstance(dataset, (str, os.PathLike)):
+        raise TypeError(
+            "dataset must be a bundled name, a folder, a .npz or .csv file, or a "
+            f"StudyDataset; got {type(dataset).__name__}."
+        )
+    folder_only = groups is not None or groups_csv is not None
+    name = os.fspath(dataset)
+    if name.lower() in BUNDLED and not os.path.exists(name):
+        if folder_only:
+            raise ValueError("groups / groups_csv apply to folder data sets only.")
+        return BUNDLED[name.lower()]()
+    path = Path(name)
+    if not path.exists():
+        hint = did_you_mean(name.lower(), BUNDLED)
+        raise FileNotFoundError(
+            f"Data set {name!r} not found: it is neither a file, a folder, nor a "
+            f"bundled data set ({', '.join(BUNDLED)}).{hint}"
+        )
+    common = dict(test_size=test_size, random_state=random_state)
+    if path.is_dir():
+        return _from_folder(path, groups, groups_csv, **common)
+    if folder_only:
+        raise ValueError(
+            "groups / groups_csv apply to folder data sets; a CSV data set takes a "
+            "'group' column."
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return _from_npz(path, **common)
+    if suffix == ".csv":
+        return _from_csv(path, **common)
+    raise ValueError(
+        f"Cannot use {path} as a data set: give a folder, a MedMNIST .npz file, a "
+        f".csv file (columns path, label[, group, split]) or a bundled name "
+        f"({', '.join(BUNDLED)})."
+    )
+
+
+def _from_npz(path: Path, **common) -> StudyDataset:
+    from ..datasets import load_medmnist
+
+    with np.load(path, allow_pickle=False) as data:
+        present = [s for s in SPLITS if f"{s}_images" in data.files]
+    if "train" not in present:
+        raise ValueError(
+            f"{path} is not a MedMNIST file: it has no 'train_images' / "
+            "'train_labels' arrays."
+        )
+    parts = {s: load_medmnist(path, s) for s in present}
+    images = np.concatenate([parts[s][0] for s in present])
+    labels = np.concatenate([parts[s][1] for s in present])
+    if labels.ndim != 1:
+        raise ValueError(
+            f"{path} is multi-label (labels of shape {labels.shape}); a study needs "
+            "one class per image."
+        )
+    split = np.repeat(present, [len(parts[s][1]) for s in present])
+    return StudyDataset.from_arrays(
+        images, labels, split=split, source=f"MedMNIST file {path}", **common
+    )
+
+
+def _from_csv(path: Path, **common) -> StudyDataset:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        fields = [c.strip().lower() for c in reader.fieldnames or []]
+        rows = [
+            {k.strip().lower(): (v or "").strip() for k, v in r.items() if k}
+            for r in reader
+        ]
+    for needed in ("path", "label"):
+        if needed not in fields:
+            raise ValueError(
+                f"{path} needs a {needed!r} column (columns: path, label, and "
+                f"optionally group, split); it has {fields}."
+            )
+    if not rows:
+        raise ValueError(f"{path} lists no images.")
+    paths = []
+    for i, row in enumerate(rows, start=2):
+        p = Path(row["path"])
+        p = p if p.is_absolute() else path.parent / p
+        if not p.is_file():
+            raise FileNotFoundError(f"{path}, line {i}: image file not found: {p}")
+        paths.append(os.fspath(p))
+    labels = np.array([r["label"] for r in rows])
+    groups = np.array([r["group"] for r in rows]) if "group" in fields else None
+    split = [r["split"] or "train" for r in rows] if "split" in fields else None
+    return StudyDataset.from_arrays(
+        paths, labels, groups=groups, split=split, source=f"CSV file {path}", **common
+    )
+
+
+def _from_folder(path: Path, groups, groups_csv, **common) -> StudyDataset:
+    from ..datasets import load_folder
+
+    subdirs = {d.name.lower(): d for d in path.iterdir() if d.is_dir()}
+    split_dirs = {
+        _SPLIT_ALIASES.get(k, k): d
+        for k, d in subdirs.items()
+        if _SPLIT_ALIASES.get(k, k) in SPLITS
+    }
+    if {"train", "test"} <= set(split_dirs):
+        paths, labels, split, group_ids = [], [], [], []
+        for part in SPLITS:
+            if part not in split_dirs:
+                continue
+            found = load_folder(split_dirs[part], groups=groups, groups_csv=groups_csv)
+            paths += found.paths
+            labels += [found.class_names[k] for k in found.labels]
+            split += [part] * len(found.paths)
+            if found.groups is not None:
+                group_ids += found.groups.tolist()
+        return StudyDataset.from_arrays(
+            paths,
+            np.array(labels),
+            split=split,
+            groups=np.array(group_ids) if group_ids else None,
+            source=f"folder {path} (train/test subfolders)",
+            **common,
+        )
+    found = load_folder(path, groups=groups, groups_csv=groups_csv)
+    labels = np.array([found.class_names[k] for k in found.labels])
+    return StudyDataset.from_arrays(
+        found.paths, labels, groups=found.groups, source=f"folder {path}", **common
+    )

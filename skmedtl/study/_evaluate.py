@@ -1,0 +1,120 @@
+"""Scoring a cell on the test set, and pooling seeds, with bootstrap CIs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..metrics import classification_report
+from ..metrics._report import METRICS as _REPORT_METRICS
+from ..metrics._report import _metric_function
+
+__all__ = ["METRICS", "evaluate", "pooled_metrics"]
+
+#: The metrics a study records, with their display names.
+METRICS = {
+    "accuracy": "ACC",
+    "balanced_accuracy": "balanced ACC",
+    "auc": "AUC",
+    "sensitivity": "sensitivity",
+    "specificity": "specificity",
+}
+CONFIDENCE = 0.95
+BOOTSTRAP_SEED = 0
+
+
+def evaluate(y_true, proba, model_classes, label_order, n_bootstraps: int) -> dict:
+    """Test-set metrics of one fitted model.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+    proba : ndarray of shape (n, n_classes)
+        Class probabilities, columns in ``model_classes`` order.
+    model_classes : array-like
+        The model's ``classes_``.
+    label_order : list
+        Classes in report order (binary: the positive class last).
+    n_bootstraps : int
+
+    Returns
+    -------
+    dict
+        ``metrics`` ({name: [estimate, low, high]}), ``y_true`` and ``y_pred``
+        (indices into ``label_order``), ``y_score`` (positive-class
+        probability for two classes, else rows of probabilities in
+        ``label_order``) and ``classes`` (``label_order`` as strings).
+    """
+    model_classes = list(np.asarray(model_classes).tolist())
+    columns = [model_classes.index(c) for c in label_order]
+    proba = np.asarray(proba, dtype=float)[:, columns]
+    index = {c: i for i, c in enumerate(label_order)}
+    y = np.array([index[v] for v in np.asarray(y_true).tolist()])
+    pred = proba.argmax(axis=1)
+    binary = len(label_order) == 2
+    score = proba[:, 1] if binary else proba
+    report = classification_report(
+        y,
+        score,
+        y_pred=pred,
+        labels=list(range(len(label_order))),
+        n_bootstraps=n_bootstraps,
+        confidence=CONFIDENCE,
+        random_state=BOOTSTRAP_SEED,
+    )
+    return {
+        "metrics": {m: list(report.metrics[m]) for m in METRICS},
+        "y_true": y.tolist(),
+        "y_pred": pred.tolist(),
+        "y_score": score.tolist(),
+        "classes": [str(c) for c in label_order],
+    }
+
+
+def pooled_metrics(records: list[dict], n_bootstraps: int) -> dict:
+    """Metrics of several seeds of one configuration: means, with bootstrap CIs.
+
+    The estimate is the mean over seeds. Its interval comes from the same
+    stratified bootstrap as :func:`skmedtl.metrics.classification_report`:
+    each resample of the test set scores every seed, and the percentile
+    interval is taken of the seed means. With one seed it is exactly that
+    seed's report.
+    """
+    if len(records) == 1:
+        return {m: tuple(records[0]["metrics"][m]) for m in METRICS}
+    y = np.asarray(records[0]["y_true"])
+    n_classes = len(records[0]["classes"])
+    binary = n_classes == 2
+    compute = _metric_function(n_classes, binary)
+    columns = [_REPORT_METRICS.index(m) for m in METRICS]
+    preds = [np.asarray(r["y_pred"]) for r in records]
+    scores = [np.asarray(r["y_score"], dtype=float) for r in records]
+    estimate = np.mean(
+        [compute(y, p, s, None)[columns] for p, s in zip(preds, scores, strict=True)],
+        axis=0,
+    )
+    rng = check_random_state(BOOTSTRAP_SEED)
+    by_class = [np.flatnonzero(y == k) for k in range(n_classes)]
+    draws = np.empty((n_bootstraps, len(columns)))
+    for b in range(n_bootstraps):
+        idx = np.concatenate(
+            [rng.choice(ix, size=len(ix)) for ix in by_class if len(ix)]
+        )
+        draws[b] = np.mean(
+            [
+                compute(y[idx], p[idx], s[idx], None)[columns]
+                for p, s in zip(preds, scores, strict=True)
+            ],
+            axis=0,
+        )
+    alpha = (1 - CONFIDENCE) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanquantile(draws, alpha, axis=0)
+        high = np.nanquantile(draws, 1 - alpha, axis=0)
+    return {
+        m: (float(estimate[i]), float(low[i]), float(high[i]))
+        for i, m in enumerate(METRICS)
+    }

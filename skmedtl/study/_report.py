@@ -1,0 +1,517 @@
+"""The study report: results tables (CSV), Markdown and self-contained HTML."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ._choices import COSTS
+from ._evaluate import CONFIDENCE, METRICS
+from ._measure import MEMORY_HELP
+
+__all__ = ["TABLE_COLUMNS", "format_metric", "write_outputs"]
+
+#: Columns of ``results.csv`` (one row per backbone x approach).
+TABLE_COLUMNS = [
+    "config",
+    "backbone",
+    "approach",
+    "category",
+    "n_seeds",
+    *[f"{m}{s}" for m in METRICS for s in ("", "_low", "_high", "_sd")],
+    "extract_time_s",
+    "train_time_s",
+    "compute_time_s",
+    "inference_ms_per_image",
+    "trainable_params",
+    "peak_memory_mb",
+    "peak_gpu_memory_mb",
+    "device",
+    "input_size",
+    "seeds",
+]
+#: Columns of ``cells.csv`` (one row per backbone x approach x seed).
+CELL_COLUMNS = [
+    "cell",
+    "backbone",
+    "approach",
+    "category",
+    "seed",
+    *[f"{m}{s}" for m in METRICS for s in ("", "_low", "_high")],
+    "extract_time_s",
+    "train_time_s",
+    "compute_time_s",
+    "inference_ms_per_image",
+    "trainable_params",
+    "peak_memory_mb",
+    "peak_gpu_memory_mb",
+    "device",
+    "input_size",
+    "epochs",
+    "lr",
+    "selection",
+    "run_id",
+]
+
+
+# -- formatting (the only place numbers become text) ---------------------------------
+def format_metric(row: dict, metric: str) -> str:
+    """``"0.880 [0.831, 0.925]"``."""
+    est, low, high = row[metric], row[f"{metric}_low"], row[f"{metric}_high"]
+    if est is None or est != est:
+        return "n/a"
+    return f"{est:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def format_seconds(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def format_ms(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def format_count(value) -> str:
+    return "–" if value is None else f"{int(value):,}"
+
+
+def format_mb(value) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
+def _size(value) -> str:
+    if not value:
+        return "–"
+    return "x".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+# -- document model: rendered to Markdown and to HTML from the same blocks -----------
+def _table_block(rows: list[dict], recommendation) -> tuple:
+    best = recommendation["best"]["config"] if recommendation else None
+    cheapest = recommendation["cheapest"]["config"] if recommendation else None
+    header = [
+        "#",
+        "backbone",
+        "approach",
+        *(f"{METRICS[m]} [95% CI]" for m in METRICS),
+        "extract s",
+        "train s",
+        "infer ms/img",
+        "trained params",
+        "peak MB",
+        "input",
+        "device",
+    ]
+    body = []
+    for i, r in enumerate(rows, start=1):
+        mark = (" ★" if r["config"] == best else "") + (
+            " ◆" if r["config"] == cheapest else ""
+        )
+        seeds = f" ({r['n_seeds']} seeds)" if r["n_seeds"] > 1 else ""
+        body.append(
+            [
+                f"{i}{mark}",
+                r["backbone"],
+                r["approach"] + seeds,
+                *(format_metric(r, m) for m in METRICS),
+                format_seconds(r["extract_time_s"]),
+                format_seconds(r["train_time_s"]),
+                format_ms(r["inference_ms_per_image"]),
+                format_count(r["trainable_params"]),
+                format_mb(r["peak_memory_mb"]),
+                _size(r["input_size"]),
+                r["device"] or "–",
+            ]
+        )
+    return ("table", header, body)
+
+
+def _cells_block(cells: list[dict]) -> tuple:
+    header = ["cell", *(METRICS[m] for m in METRICS), "train s", "epochs", "lr"]
+    body = [
+        [
+            c["cell"],
+            *(f"{c[m]:.3f}" for m in METRICS),
+            format_seconds(c["train_time_s"]),
+            "–" if c["epochs"] is None else str(c["epochs"]),
+            "–" if c["lr"] is None else f"{c['lr']:g}",
+        ]
+        for c in cells
+    ]
+    return ("table", header, body)
+
+
+def _recommendation_blocks(rec, metric: str, cost: str, n_test: int) -> list:
+    if rec is None:
+        return [("p", "No finished cell has a finite score: nothing to recommend.")]
+    name = METRICS[metric]
+    column, cost_label = COSTS[cost]
+    best, cheap = rec["best"], rec["cheapest"]
+
+    def cost_text(row) -> str:
+        value = row.get(column)
+        if value is None:
+            return "cost not measured"
+        if column == "trainable_params":
+            return f"{format_count(value)} trained parameters"
+        if column == "peak_memory_mb":
+            return f"{format_mb(value)} MB peak memory"
+        if column == "inference_ms_per_image":
+            return f"{format_ms(value)} ms per image"
+        return f"{format_seconds(value)} s compute"
+
+    items = [
+        f"**Best** {name}: **{best['config']}** ({best['category']}), {name} "
+        f"{format_metric(best, metric)}, {cost_text(best)}.",
+    ]
+    if cheap["config"] == best["config"]:
+        items.append(
+            f"**Cheapest within the best's {CONFIDENCE:.0%} CI** ({cost_label}): the "
+            "best configuration itself; nothing cheaper reaches its interval."
+        )
+    else:
+        ratio = ""
+        b, c = best.get(column), cheap.get(column)
+        if b and c:
+            ratio = f", {b / c:.1f}x less than the best" if c > 0 else ""
+        items.append(
+            f"**Cheapest within the best's {CONFIDENCE:.0%} CI** ({cost_label}): "
+            f"**{cheap['config']}** ({cheap['category']}), {name} "
+            f"{format_metric(cheap, metric)}, {cost_text(cheap)}{ratio}."
+        )
+    within = ", ".join(rec["candidates"])
+    return [
+        ("ul", items),
+        (
+            "p",
+            f"Rule: the best configuration has the highest test {name}; the "
+            f"recommended cheaper one has the lowest {cost_label} among those whose "
+            f"{name} reaches the lower end of the best's {CONFIDENCE:.0%} bootstrap "
+            f"interval ({within}). This screens for candidates; it is not a test of "
+            f"equivalence, and with {n_test} test images the intervals are what "
+            "to read. ★ marks the best row of the table, ◆ the recommended one.",
+        ),
+    ]
+
+
+def _blocks(results, records, context, figures: dict) -> list:
+    rows, rec = results.table, results.recommendation
+    metric, cost = context["metric"], context["cost"]
+    ds, s = context["dataset"], context["settings"]
+    blocks = [
+        ("h1", f"Transfer-learning study: {ds['source']}"),
+        (
+            "p",
+            f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by skmedtl "
+            f"{context['version']}: {len(results.cells)} of {results.n_cells} cells "
+            f"finished ({len(rows)} configurations). Profile "
+            f"`{context['profile'].name}`.",
+        ),
+        ("h2", "Recommendation"),
+        *_recommendation_blocks(rec, metric, cost, context["n_test"]),
+        ("h2", "Results"),
+        (
+            "p",
+            f"Test-set metrics with {CONFIDENCE:.0%} stratified bootstrap confidence "
+            f"intervals ({s.get('n_bootstraps')} resamples); with several seeds, the "
+            "mean over seeds and the interval of that mean. The same numbers, "
+            "unrounded, are in `results.csv` (per seed: `cells.csv`).",
+        ),
+        _table_block(rows, rec),
+        (
+            "ul",
+            [
+                "**extract s**: embedding the development and test images with the "
+                "frozen backbone (once per backbone; shared by its frozen approaches; "
+                "measured when computed, reused from the log on resume, or estimated "
+                "from an uncached sample when the embedding cache already held them).",
+                "**train s**: model fitting on the development images, hyperparameter "
+                "search included (hybrid heads: grid search on validation and refit; "
+                "trained approaches: every learning rate tried).",
+                "**infer ms/img**: predicting the test set, per image, from the image "
+                "(frozen approaches: embedding + head).",
+                "**trained params**: parameters that training changed (fine-tuning: "
+                "the trainable network parameters; hybrids: what the head learned - "
+                "coefficients, dual coefficients, or tree nodes).",
+                f"**peak MB**: {MEMORY_HELP} Frozen approaches: the larger of the "
+                "shared extraction's peak and their own.",
+            ],
+        ),
+        ("h2", "Figures"),
+    ]
+    captions = {
+        "performance_vs_cost": "Performance against compute time and inference time "
+        "(in the spirit of Fig. 6 of Kim et al. 2022). Colour: approach; marker: "
+        "backbone; bars: 95% CI.",
+        "cost_by_backbone": "Per backbone: its approaches by performance and compute "
+        "time.",
+        "cost_by_approach": "Per approach: the backbones by performance and compute "
+        "time.",
+        "performance_vs_parameters": "Performance against the number of trained "
+        "parameters.",
+        "roc_best": "ROC curves of the three best configurations and the recommended "
+        "one (test set).",
+    }
+    for name, path in figures.items():
+        blocks.append(("img", path, captions.get(name, name)))
+    blocks += [("h2", "Data and protocol"), ("ul", _data_items(ds))]
+    blocks += [("h2", "Settings"), ("ul", _settings_items(s))]
+    if any(r["n_seeds"] > 1 for r in rows):
+        blocks += [("h2", "Per seed"), _cells_block(results.cells)]
+    selection = [
+        f"{c['cell']}: {_selection_text(c['selection'])}"
+        for c in results.cells
+        if c.get("selection")
+    ]
+    if selection:
+        blocks += [("h2", "Hyperparameters chosen on validation"), ("ul", selection)]
+    if results.failures:
+        blocks += [
+            ("h2", "Failed cells"),
+            ("ul", [f"{f['cell']}: {f['error']}" for f in results.failures]),
+        ]
+    if len(results.cells) < results.n_cells:
+        blocks.append(
+            (
+                "p",
+                f"**Incomplete**: {results.n_cells - len(results.cells)} cells have "
+                "no result yet; run the study again to finish them.",
+            )
+        )
+    return blocks
+
+
+def _selection_text(selection: dict) -> str:
+    if "params" in selection:
+        params = ", ".join(f"{k}={v}" for k, v in selection["params"].items())
+        return (
+            f"{params} ({selection['scheme']}, validation score "
+            f"{selection['validation_score']:.3f}, {selection['n_candidates']} "
+            "candidates)"
+        )
+    return (
+        f"lr={selection['lr']:g} of {selection['lrs_tried']} (validation loss "
+        f"{selection['validation_loss']:.4f}, best epoch {selection['best_epoch']},"
+        f" validation share {selection['validation_fraction']:.0%})"
+    )
+
+
+def _data_items(ds: dict) -> list[str]:
+    counts = ds["counts"]
+    parts = []
+    for split in ("train", "val", "test"):
+        n = sum(counts[split].values())
+        if n:
+            per_class = ", ".join(f"{k}: {v}" for k, v in counts[split].items())
+            parts.append(f"{split} {n} ({per_class})")
+    items = [
+        f"Source: {ds['source']}; {ds['n_images']} images, classes: "
+        f"{', '.join(ds['classes'])}.",
+        f"Splits: {'; '.join(parts)}.",
+        f"Test set: {ds['test_protocol']}; touched only to score each finished model.",
+        f"Validation: {ds['validation']}. Hybrid heads choose their hyperparameters "
+        "on it and are refitted on train + validation; trained approaches hold out "
+        "a stratified share of the development images for early stopping, "
+        "best-epoch restore and the learning rate.",
+    ]
+    if ds.get("positive_class") is not None:
+        items.append(
+            f"Positive class (sensitivity): {ds['positive_class']}. Predictions take "
+            "the most probable class; every approach weights classes as 'balanced'."
+        )
+    if ds.get("groups"):
+        items.append(
+            "Caveat: the early-stopping share of the trained approaches is drawn by "
+            "image, not by patient (FineTuneClassifier takes no groups), which can "
+            "make their validation loss optimistic; the test set is patient-level."
+        )
+    items.append(
+        "Patients: "
+        + (
+            f"{ds['groups']} groups; no group is on two sides of a split."
+            if ds.get("groups")
+            else "no patient ids given (images are assumed independent)."
+        )
+    )
+    return items
+
+
+def _settings_items(s: dict) -> list[str]:
+    def size(v):
+        return "native" if v is None else f"{v} px"
+
+    return [
+        f"Profile: {s.get('profile')} ({s.get('profile_description')}); explicit "
+        "options override it.",
+        f"Backbones: {', '.join(s.get('backbones', []))}; weights: {s.get('weights')}.",
+        f"Approaches: {', '.join(s.get('approaches', []))}.",
+        f"Seeds: {s.get('seeds')}; selection metric: {s.get('metric')}; cost: "
+        f"{s.get('cost')}.",
+        f"Input size: frozen approaches {size(s.get('input_size'))}, trained "
+        f"approaches {size(s.get('train_input_size'))}.",
+        f"Training: at most {s.get('max_epochs')} epochs (patience "
+        f"{s.get('patience')}), feature_extractor head {s.get('head_max_epochs')} "
+        f"epochs; learning rates {s.get('lrs')}; batch size {s.get('batch_size')}; "
+        f"hybrid grids '{s.get('head_grid')}', inner CV {s.get('cv_folds')} folds "
+        "when there is no validation split.",
+        f"Device: {s.get('device')}.",
+    ]
+
+
+# -- renderers ------------------------------------------------------------------------
+def _markdown(blocks, out: Path) -> str:
+    lines = []
+    for block in blocks:
+        kind = block[0]
+        if kind == "h1":
+            lines += [f"# {block[1]}", ""]
+        elif kind == "h2":
+            lines += [f"## {block[1]}", ""]
+        elif kind == "p":
+            lines += [block[1], ""]
+        elif kind == "ul":
+            lines += [f"- {item}" for item in block[1]] + [""]
+        elif kind == "table":
+            header, body = block[1], block[2]
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|" + "|".join("---" for _ in header) + "|")
+            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+            lines.append("")
+        elif kind == "img":
+            rel = Path(os.path.relpath(block[1], out)).as_posix()
+            lines += [f"![{block[2]}]({rel})", "", f"*{block[2]}*", ""]
+    return "\n".join(lines)
+
+
+def _inline(text: str) -> str:
+    """Markdown ``**bold**`` and ``code`` spans to HTML (text escaped)."""
+    out, bold, code = [], False, False
+    i = 0
+    text = html.escape(text)
+    while i < len(text):
+        if text.startswith("**", i) and not code:
+            out.append("</b>" if bold else "<b>")
+            bold = not bold
+            i += 2
+        elif text[i] == "`":
+            out.append("</code>" if code else "<code>")
+            code = not code
+            i += 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
+max-width:1200px;padding:0 1em;color:#222;line-height:1.45}
+table{border-collapse:collapse;font-size:0.85em;margin:1em 0}
+th,td{border:1px solid #ccc;padding:4px 7px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}td:nth-child(2),td:nth-child(3),td:first-child{text-align:left}
+figure{margin:1.5em 0}img{max-width:100%}figcaption{font-size:0.9em;color:#555}
+code{background:#f3f3f3;padding:0 3px}
+"""
+
+
+def _html(blocks) -> str:
+    parts = [
+        "<!DOCTYPE html>",
+        "<html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(blocks[0][1])}</title><style>{_CSS}</style>",
+        "</head><body>",
+    ]
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2"):
+            parts.append(f"<{kind}>{_inline(block[1])}</{kind}>")
+        elif kind == "p":
+            parts.append(f"<p>{_inline(block[1])}</p>")
+        elif kind == "ul":
+            parts.append(
+                "<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>"
+            )
+        elif kind == "table":
+            header, body = block[1], block[2]
+            parts.append(
+                "<table class='results'><thead><tr>"
+                + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+                + "</tr></thead><tbody>"
+            )
+            for row in body:
+                parts.append(
+                    "<tr>"
+                    + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+                    + "</tr>"
+                )
+            parts.append("</tbody></table>")
+        elif kind == "img":
+            data = base64.b64encode(Path(block[1]).read_bytes()).decode("ascii")
+            parts.append(
+                f"<figure><img alt='{html.escape(block[2], quote=True)}' "
+                f"src='data:image/png;base64,{data}'><figcaption>"
+                f"{html.escape(block[2])}</figcaption></figure>"
+            )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            out = {}
+            for c in columns:
+                v = row.get(c)
+                if isinstance(v, (list, dict)):
+                    v = ";".join(map(str, v)) if isinstance(v, list) else repr(v)
+                if isinstance(v, (float, np.floating)):
+                    v = repr(float(v))
+                out[c] = "" if v is None else v
+            writer.writerow(out)
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_outputs(out: Path, results, records: list[dict], context: dict) -> dict:
+    """Write ``results.csv``, ``cells.csv``, figures, ``report.md``, ``report.html``.
+
+    Returns
+    -------
+    dict
+        ``{name: path}`` of every file written.
+    """
+    from .. import __version__
+    from ._plots import plot_all
+
+    files = {"results": out / "results.csv", "cells": out / "cells.csv"}
+    _write_csv(files["results"], results.table, TABLE_COLUMNS)
+    _write_csv(files["cells"], results.cells, CELL_COLUMNS)
+    figures = plot_all(
+        results.table,
+        records,
+        context["metric"],
+        results.recommendation,
+        out / "figures",
+    )
+    context = {**context, "version": __version__}
+    blocks = _blocks(results, records, context, figures)
+    files["markdown"] = out / "report.md"
+    files["html"] = out / "report.html"
+    _write_text(files["markdown"], _markdown(blocks, out))
+    _write_text(files["html"], _html(blocks))
+    files.update(figures)
+    return {k: os.fspath(v) for k, v in files.items()}

@@ -1,0 +1,826 @@
+"""TransferStudy: the grid of backbones x approaches, resumable, with its report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import numbers
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ._approaches import Approach, parse_approaches
+from ._cells import Cell, CellContext, Embeddings, run_cell
+from ._choices import check_cost, check_metric
+from ._data import load_study_dataset
+from ._heads import head_grid
+from ._measure import PeakMemory, Stopwatch, describe_device
+from ._profiles import get_profile
+from ._records import ResultStore, settings_key, to_json
+from ._report import write_outputs
+from ._results import StudyResults
+from ._summary import recommend, summarize
+
+__all__ = ["TransferStudy"]
+
+logger = logging.getLogger(__name__)
+
+ON_ERROR = ("raise", "skip")
+LOG_NAME = "results.jsonl"
+MANIFEST_NAME = "study.json"
+#: Images timed without the cache when every embedding was already cached.
+_TIMING_SAMPLE = 32
+
+
+class TransferStudy:
+    """Compare transfer-learning approaches and backbones on one data set.
+
+    The study the review (Kim et al., BMC Medical Imaging 2022) recommends and
+    few papers run: every backbone x approach of a grid, evaluated on the same
+    held-out test set, each with its cost. Hyperparameters are chosen on
+    validation data only (the data set's validation split, or inner
+    cross-validation / a held-out share of the training images); the test set
+    is touched once per cell, to score it.
+
+    Each finished cell is appended to ``out_dir/results.jsonl`` at once, so a
+    study that stops (an error, Ctrl-C, a killed process) resumes where it
+    stopped: running it again skips the finished cells. Frozen-backbone
+    embeddings go through an :class:`~skmedtl.cache.EmbeddingCache`, so they
+    are computed once per backbone, ever.
+
+    Parameters
+    ----------
+    dataset : str, path-like or StudyDataset
+        A bundled name (``"breastmnist"``), a MedMNIST ``.npz``, a ``.csv`` with
+        columns ``path``, ``label`` (optional ``group``, ``split``), or a
+        folder with one subfolder per class (optionally inside ``train/``,
+        ``val/``, ``test/``). See :func:`load_study_dataset`.
+    out_dir : str or path-like
+        Where the log, the tables, the report and the figures go.
+    profile : {"quick", "standard", "thorough"}, default="quick"
+        Default grid and budgets (:data:`PROFILES`); every parameter below
+        that is not ``None`` overrides it.
+    backbones : list of str, optional
+        Registered backbone names (:func:`skmedtl.list_backbones`).
+    approaches : list of str, optional
+        From :data:`APPROACHES`; ``"fine_tune:K"`` trains the top ``K`` block
+        groups.
+    seeds : int or list of int, optional
+        Number of repetitions (seeds ``random_state``, ``random_state + 1``,
+        ...) or the seeds themselves.
+    weights : {"imagenet"}, path or None, default="imagenet"
+        Pretrained weights of every backbone (``None``: random, for tests).
+        ``random_init`` always starts from random weights.
+    metric : {"auc", "balanced_accuracy", "accuracy"}, default="auc"
+        What hyperparameter searches and the recommendation maximise.
+    cost : {"time", "inference", "params", "memory"}, default="time"
+        What "cheapest" means in the recommendation: compute time (extraction
+        + training), inference time per image, trainable parameters, or peak
+        memory.
+    input_size, train_input_size : int or "native", optional
+        Input size of the frozen approaches, and of those that train the
+        backbone (``"native"``: the weights' own size).
+    max_epochs : int, optional
+        Epochs of the approaches that train the backbone.
+    lrs : list of float, optional
+        Learning rates tried (the one with the lowest validation loss is kept).
+    fine_tune_blocks : int, optional
+        ``K`` of a bare ``"fine_tune"``.
+    pos_label : label, optional
+        Positive class of a binary problem (sensitivity is measured on it);
+        a label or a class name. Default: the data set's (``"malignant"`` for
+        BreastMNIST), else the second sorted class.
+    groups : str, optional
+        Folder data sets: regular expression that finds the patient id in each
+        path; no patient is then on both sides of any split.
+    groups_csv : path, optional
+        Folder data sets: a CSV with columns ``path`` and ``group``.
+    test_size : float, default=0.2
+        Hold-out share when the data set has no test split.
+    cache_path : path, optional
+        The embedding cache; default ``out_dir/embeddings.h5``.
+    device : str, default="auto"
+    batch_size : int, default=32
+    n_bootstraps : int, optional
+        Bootstrap resamples for the 95% confidence intervals.
+    n_threads : int or "auto", default="auto"
+        PyTorch CPU threads during the run (restored afterwards). ``"auto"``
+        keeps PyTorch's default but, when other processes keep the CPU busy,
+        uses only the cores they leave idle (by the 1-minute load average, at
+        least one): on a shared 2-core machine, training with 2 threads while
+        another process computes was measured 5-20x slower than with 1, as
+        PyTorch's threads wait for each other at every operation.
+    n_jobs : int, optional
+        Parallel jobs of the random forest and XGBoost heads. ``None`` means 1:
+        XGBoost's default (every core) runs up to 50x slower on a busy CPU in a
+        process where PyTorch has run, as their OpenMP thread pools compete.
+    on_error : {"raise", "skip"}, default="raise"
+        A cell that fails: stop the study (finished cells stay in the log), or
+        record the failure, go on, and report it.
+    random_state : int, default=0
+        Seeds the hold-out split and the first seed.
+    verbose : int, default=1
+        0 is silent; 1 shows progress bars.
+
+    See Also
+    --------
+    skmedtl.finetune.FineTuneClassifier, skmedtl.make_hybrid
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmedtl.study import StudyDataset, TransferStudy
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.integers(0, 256, (40, 16, 16), dtype=np.uint8)
+    >>> y = np.repeat([0, 1], 20)
+    >>> X[y == 1, 4:12, 4:12] = 255
+    >>> study = TransferStudy(StudyDataset.from_arrays(X, y),
+    ...                       getfixture("tmp_path"), backbones=["lenet5"],
+    ...                       approaches=["hybrid-logreg"], weights=None,
+    ...                       n_bootstraps=50, verbose=0)
+    >>> results = study.run()
+    >>> results.table[0]["config"], results.n_run
+    ('lenet5 / hybrid-logreg', 1)
+    >>> study.run().n_skipped
+    1
+    """
+
+    def __init__(
+        self,
+        dataset,
+        out_dir: str | os.PathLike,
+        *,
+        profile: str = "quick",
+        backbones: list[str] | None = None,
+        approaches: list[str] | None = None,
+        seeds: int | list[int] | None = None,
+        weights: str | os.PathLike | None = "imagenet",
+        metric: str = "auc",
+        cost: str = "time",
+        input_size: int | str | None = None,
+        train_input_size: int | str | None = None,
+        max_epochs: int | None = None,
+        lrs: list[float] | None = None,
+        fine_tune_blocks: int | None = None,
+        pos_label=None,
+        groups: str | None = None,
+        groups_csv: str | os.PathLike | None = None,
+        test_size: float = 0.2,
+        cache_path: str | os.PathLike | None = None,
+        device: str = "auto",
+        batch_size: int = 32,
+        n_bootstraps: int | None = None,
+        n_threads: int | str = "auto",
+        n_jobs: int | None = None,
+        on_error: str = "raise",
+        random_state: int = 0,
+        verbose: int = 1,
+    ):
+        self.dataset = dataset
+        self.out_dir = out_dir
+        self.profile = profile
+        self.backbones = backbones
+        self.approaches = approaches
+        self.seeds = seeds
+        self.weights = weights
+        self.metric = metric
+        self.cost = cost
+        self.input_size = input_size
+        self.train_input_size = train_input_size
+        self.max_epochs = max_epochs
+        self.lrs = lrs
+        self.fine_tune_blocks = fine_tune_blocks
+        self.pos_label = pos_label
+        self.groups = groups
+        self.groups_csv = groups_csv
+        self.test_size = test_size
+        self.cache_path = cache_path
+        self.device = device
+        self.batch_size = batch_size
+        self.n_bootstraps = n_bootstraps
+        self.n_threads = n_threads
+        self.n_jobs = n_jobs
+        self.on_error = on_error
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- public API -----------------------------------------------------------------
+    def plan(self) -> list[dict]:
+        """The cells of the grid, in run order, and whether each is finished.
+
+        Returns
+        -------
+        list of dict
+            ``cell`` (``"backbone / approach / seed k"``), ``backbone``,
+            ``approach``, ``seed``, ``key`` and ``done``.
+        """
+        self._prepare()
+        done = self._store.latest("cell")
+        return [
+            {
+                "cell": c.id,
+                "backbone": c.backbone,
+                "approach": c.approach.name,
+                "seed": c.seed,
+                "key": c.key,
+                "done": c.key in done,
+            }
+            for c in self.cells_
+        ]
+
+    def run(self) -> StudyResults:
+        """Run the cells that are not finished yet, then write the report.
+
+        Returns
+        -------
+        StudyResults
+        """
+        import filelock
+
+        self._prepare()
+        out = Path(self.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(os.fspath(out / ".study.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout as e:
+            raise RuntimeError(
+                f"Another study is running in {out} (lock {lock.lock_file}); wait "
+                "for it, or use another out_dir."
+            ) from e
+        import torch
+
+        previous = torch.get_num_threads()
+        threads = _resolve_threads(self.n_threads, previous, self.device_.type)
+        try:
+            if threads != previous:
+                logger.info(
+                    "Using %d PyTorch thread(s) instead of %d (n_threads=%r).",
+                    threads,
+                    previous,
+                    self.n_threads,
+                )
+                torch.set_num_threads(threads)
+            return self._run(out)
+        finally:
+            torch.set_num_threads(previous)
+            lock.release()
+
+    def report(self) -> StudyResults:
+        """Write the tables, report and figures from the finished cells only."""
+        self._prepare()
+        return self._write(Path(self.out_dir), n_run=0, n_skipped=0, failures=[])
+
+    # -- preparation ------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Resolve profile, data and grid; sets ``cells_`` and friends."""
+        params = {
+            k: (
+                v
+                if isinstance(v, (str, int, float, list, tuple, type(None)))
+                or isinstance(v, os.PathLike)
+                else id(v)
+            )
+            for k, v in vars(self).items()
+            if not k.startswith("_") and not k.endswith("_")
+        }
+        if getattr(self, "_prepared_for", None) == repr(params):
+            return  # same parameters: the data set is not read again
+        self._prepare_now()
+        self._prepared_for = repr(params)
+
+    def _prepare_now(self) -> None:
+        from ..backbones import get_backbone
+        from ..utils._devices import resolve_device
+
+        if not isinstance(self.out_dir, (str, os.PathLike)):
+            raise TypeError(
+                f"out_dir must be a folder path; got {type(self.out_dir).__name__}."
+            )
+        if self.on_error not in ON_ERROR:
+            raise ValueError(
+                f"on_error must be one of {ON_ERROR}; got {self.on_error!r}."
+            )
+        check_metric(self.metric)
+        check_cost(self.cost)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("verbose", self.verbose, None)
+        _check_int("random_state", self.random_state, 0)
+        _resolve_threads(self.n_threads, 1, "cpu")
+        profile = get_profile(self.profile)
+        changes = {}
+        if self.backbones is not None:
+            backbones = (
+                [b for b in self.backbones.split(",") if b.strip()]
+                if isinstance(self.backbones, str)
+                else list(self.backbones)
+            )
+            if not backbones:
+                raise ValueError("backbones is empty: name at least one backbone.")
+            changes["backbones"] = tuple(b.strip() for b in backbones)
+        if self.fine_tune_blocks is not None:
+            _check_int("fine_tune_blocks", self.fine_tune_blocks, 1)
+            changes["fine_tune_blocks"] = int(self.fine_tune_blocks)
+        for name in ("input_size", "train_input_size"):
+            value = getattr(self, name)
+            if value is not None:
+                changes[name] = _check_size(name, value)
+        if self.max_epochs is not None:
+            _check_int("max_epochs", self.max_epochs, 1)
+            changes["max_epochs"] = int(self.max_epochs)
+        if self.lrs is not None:
+            lrs = [self.lrs] if isinstance(self.lrs, numbers.Real) else list(self.lrs)
+            if not lrs or not all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0
+                for v in lrs
+            ):
+                raise ValueError(f"lrs must be positive numbers; got {self.lrs!r}.")
+            changes["lrs"] = tuple(float(v) for v in lrs)
+        if self.n_bootstraps is not None:
+            _check_int("n_bootstraps", self.n_bootstraps, 10)
+            changes["n_bootstraps"] = int(self.n_bootstraps)
+        profile = profile.replace(**changes)
+        approaches = parse_approaches(
+            profile.approaches if self.approaches is None else self.approaches,
+            profile.fine_tune_blocks,
+        )
+        seeds = self._seeds(profile)
+        for backbone in profile.backbones:
+            spec = get_backbone(backbone)  # unknown names: "Did you mean ...?"
+            if (
+                self.weights == "imagenet"
+                and not spec.weights
+                and any(a.family != "random_init" for a in approaches)
+            ):
+                raise ValueError(
+                    f"Backbone {backbone!r} has no pretrained weights; use "
+                    "weights=None (random) or another backbone."
+                )
+            for a in approaches:
+                n_groups = len(spec.block_group_names)
+                if a.trainable_blocks is not None and a.trainable_blocks > n_groups:
+                    raise ValueError(
+                        f"Approach {a.name!r}: {backbone} has only {n_groups} block "
+                        f"groups ({', '.join(spec.block_group_names)}); use "
+                        f"fine_tune:{n_groups} at most, or 'full'."
+                    )
+        device = resolve_device(self.device)
+        if "hybrid-xgboost" in [a.name for a in approaches]:
+            try:
+                import xgboost  # noqa: F401
+            except ImportError as e:
+                raise ImportError(
+                    "Approach 'hybrid-xgboost' needs XGBoost: pip install "
+                    '"skmedtl[xgboost]", or leave the approach out.'
+                ) from e
+        data = load_study_dataset(
+            self.dataset,
+            groups=self.groups,
+            groups_csv=self.groups_csv,
+            test_size=self.test_size,
+            random_state=self.random_state,
+        ).with_pos_label(self.pos_label)
+        self.profile_ = profile
+        self.approaches_ = approaches
+        self.seeds_ = seeds
+        self.data_ = data
+        self.device_ = device
+        self.fingerprint_ = data.fingerprint()
+        self.cells_ = self._cells(profile, approaches, seeds)
+        self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
+
+    def _seeds(self, profile) -> list[int]:
+        seeds = profile.seeds if self.seeds is None else self.seeds
+        if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+            if seeds < 1:
+                raise ValueError(f"seeds must be at least 1; got {seeds!r}.")
+            return [int(self.random_state) + i for i in range(int(seeds))]
+        try:
+            values = [int(s) for s in seeds]
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"seeds must be a count or a list of integers; got {seeds!r}."
+            ) from e
+        if not values or len(set(values)) != len(values):
+            raise ValueError(f"seeds must be distinct integers; got {seeds!r}.")
+        return values
+
+    def _common_settings(self) -> dict:
+        p = self.profile_
+        return {
+            "dataset": self.fingerprint_,
+            "pos_label": self.data_.pos_label,
+            "weights": None if self.weights is None else os.fspath(self.weights),
+            "metric": self.metric,
+            "n_bootstraps": p.n_bootstraps,
+            "batch_size": int(self.batch_size),
+            "validation": "split" if self.data_.has_validation else p.cv_folds,
+            "class_weight": "balanced",
+        }
+
+    def _cell_settings(self, backbone: str, approach: Approach, seed: int) -> dict:
+        p = self.profile_
+        s = {"backbone": backbone, "approach": approach.name, "seed": seed}
+        s.update(self._common_settings())
+        if approach.family == "hybrid":
+            s.update(
+                input_size=p.input_size, grid=head_grid(approach.head, p.head_grid)
+            )
+        elif approach.family == "feature_extractor":
+            s.update(
+                input_size=p.input_size,
+                max_epochs=p.head_max_epochs,
+                patience=p.head_patience,
+                lrs=list(p.lrs),
+            )
+        else:
+            s.update(
+                input_size=p.train_input_size,
+                max_epochs=p.max_epochs,
+                patience=p.patience,
+                lrs=list(p.lrs),
+            )
+        if approach.family == "random_init":
+            s["weights"] = None
+        return s
+
+    def _cells(self, profile, approaches, seeds) -> list[Cell]:
+        # Backbone by backbone, frozen approaches first: they share one extraction.
+        ordered = sorted(approaches, key=lambda a: not a.frozen)
+        cells = []
+        for backbone in profile.backbones:
+            for seed in seeds:
+                for approach in ordered:
+                    settings = self._cell_settings(backbone, approach, seed)
+                    cells.append(
+                        Cell(backbone, approach, seed, settings, settings_key(settings))
+                    )
+        return cells
+
+    # -- running ----------------------------------------------------------------------
+    def _run(self, out: Path) -> StudyResults:
+        run_id = (
+            datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-")
+            + uuid.uuid4().hex[:6]
+        )
+        self._write_manifest(out, run_id)
+        done = self._store.latest("cell")
+        todo = [c for c in self.cells_ if c.key not in done]
+        n_skipped = len(self.cells_) - len(todo)
+        logger.info(
+            "Study in %s: %d cells, %d finished before, %d to run.",
+            out,
+            len(self.cells_),
+            n_skipped,
+            len(todo),
+        )
+        data = self.data_
+        ctx = CellContext(
+            data=data,
+            dev=data.indices("train", "val"),
+            test=data.indices("test"),
+            profile=self.profile_,
+            weights=self.weights,
+            metric=self.metric,
+            batch_size=int(self.batch_size),
+            device=self.device,
+            device_name=describe_device(self.device_),
+            cache_path=os.fspath(self.cache_path or out / "embeddings.h5"),
+            n_jobs=1 if self.n_jobs is None else self.n_jobs,
+            verbose=int(self.verbose),
+            run_id=run_id,
+        )
+        failures = []
+        embeddings: dict[str, Embeddings] = {}
+        bar = tqdm(
+            total=len(self.cells_),
+            initial=n_skipped,
+            desc="study",
+            unit="cell",
+            disable=self.verbose <= 0,
+        )
+        with bar:
+            for cell in todo:
+                bar.set_postfix_str(f"{cell.backbone} {cell.approach.name}")
+                try:
+                    emb = None
+                    if cell.approach.frozen:
+                        emb = self._embeddings(ctx, cell, embeddings)
+                    result = _run_cell(ctx, cell, emb)
+                except Exception as e:
+                    if self.on_error == "raise":
+                        raise
+                    logger.error("Cell %s failed: %s", cell.id, e)
+                    failure = {"cell": cell.id, "error": f"{type(e).__name__}: {e}"}
+                    failures.append(failure)
+                    self._store.append(
+                        {
+                            "type": "failure",
+                            "key": cell.key,
+                            "run_id": run_id,
+                            **failure,
+                            "time": _now(),
+                        }
+                    )
+                    bar.update()
+                    continue
+                record = {
+                    "type": "cell",
+                    "key": cell.key,
+                    "cell_id": cell.id,
+                    "backbone": cell.backbone,
+                    "approach": cell.approach.name,
+                    "category": cell.approach.category,
+                    "seed": cell.seed,
+                    "settings": cell.settings,
+                    "run_id": run_id,
+                    "finished": _now(),
+                    **result,
+                }
+                self._store.append(record)
+                logger.info(
+                    "%s: AUC %.3f, ACC %.3f, %.1f s",
+                    cell.id,
+                    result["metrics"]["auc"][0],
+                    result["metrics"]["accuracy"][0],
+                    result["wall_time_s"],
+                )
+                bar.update()
+        return self._write(
+            out, n_run=len(todo) - len(failures), n_skipped=n_skipped, failures=failures
+        )
+
+    def _embeddings(self, ctx: CellContext, cell: Cell, memo: dict) -> Embeddings:
+        """Frozen embeddings of dev + test images, through the cache, with cost."""
+        from ..features import CNNFeatures
+
+        random_weights = self.weights is None
+        settings = {
+            "dataset": self.fingerprint_,
+            "backbone": cell.backbone,
+            "weights": cell.settings["weights"],
+            "input_size": self.profile_.input_size,
+            "seed": cell.seed if random_weights else None,
+        }
+        key = settings_key(settings)
+        if key in memo:
+            return memo[key]
+        memo.clear()  # one backbone's embeddings in memory at a time
+        index = np.concatenate([ctx.dev, ctx.test])
+        images = self.data_.take(index)
+        features = CNNFeatures(
+            cell.backbone,
+            weights=self.weights,
+            input_size=self.profile_.input_size,
+            batch_size=ctx.batch_size,
+            device=self.device,
+            verbose=ctx.verbose,
+            random_state=cell.seed,
+            cache_path=ctx.cache_path,
+        )
+        device = self.device_
+        with PeakMemory(device) as memory, Stopwatch() as clock:
+            features.fit(images[:1])
+            before = _cached_rows(features)
+            E = features.transform(images)
+            after = _cached_rows(features)
+        n = len(index)
+        n_computed = None if before is None or after is None else after - before
+        engine = _engine(features, device)
+        earlier = self._store.latest("extraction").get(key)
+        if earlier is not None:
+            cost = {
+                k: earlier[k]
+                for k in (
+                    "extract_time_s",
+                    "seconds_per_image",
+                    "peak_memory_mb",
+                    "peak_gpu_memory_mb",
+                    "method",
+                )
+            }
+            cost["method"] = f"{earlier['method']} (earlier run {earlier['run_id']})"
+        else:
+            cost = {
+                "peak_memory_mb": memory.peak_mb,
+                "peak_gpu_memory_mb": memory.peak_gpu_mb,
+            }
+            if n_computed is None or n_computed >= max(1, n // 2):
+                per_image = clock.seconds / max(1, n_computed or n)
+                cost["method"] = (
+                    f"measured ({n_computed if n_computed is not None else n} of {n} "
+                    "images computed)"
+                )
+            else:
+                per_image, sample_memory = _time_uncached(features, images, device)
+                cost["peak_memory_mb"] = max(memory.peak_mb, sample_memory)
+                cost["method"] = (
+                    f"estimated from {min(n, _TIMING_SAMPLE)} images embedded without "
+                    f"the cache ({n - n_computed} of {n} were cached)"
+                )
+            cost.update(seconds_per_image=per_image, extract_time_s=per_image * n)
+            self._store.append(
+                {
+                    "type": "extraction",
+                    "key": key,
+                    "run_id": ctx.run_id,
+                    "settings": settings,
+                    "engine": engine,
+                    "n_images": n,
+                    "n_computed": n_computed,
+                    "wall_time_s": clock.seconds,
+                    "time": _now(),
+                    **cost,
+                }
+            )
+        emb = Embeddings(
+            engine=engine,
+            dev=E[: len(ctx.dev)],
+            test=E[len(ctx.dev) :],
+            input_size=list(features.preprocessing_.input_size),
+            **cost,
+        )
+        memo[key] = emb
+        return emb
+
+    # -- outputs ----------------------------------------------------------------------
+    def _write_manifest(self, out: Path, run_id: str) -> None:
+        from .. import __version__
+
+        p = self.profile_
+        manifest = {
+            "skmedtl": __version__,
+            "run_id": run_id,
+            "updated": _now(),
+            "dataset": self.data_.summary(),
+            "dataset_fingerprint": self.fingerprint_,
+            "profile": p.name,
+            "settings": {
+                "profile": p.name,
+                "profile_description": p.description,
+                "backbones": list(p.backbones),
+                "approaches": [a.name for a in self.approaches_],
+                "seeds": self.seeds_,
+                "weights": None if self.weights is None else os.fspath(self.weights),
+                "metric": self.metric,
+                "cost": self.cost,
+                "input_size": p.input_size,
+                "train_input_size": p.train_input_size,
+                "max_epochs": p.max_epochs,
+                "patience": p.patience,
+                "head_max_epochs": p.head_max_epochs,
+                "lrs": list(p.lrs),
+                "n_bootstraps": p.n_bootstraps,
+                "cv_folds": p.cv_folds,
+                "head_grid": p.head_grid,
+                "batch_size": int(self.batch_size),
+                "device": describe_device(self.device_),
+            },
+            "cells": [{"cell": c.id, "key": c.key} for c in self.cells_],
+        }
+        path = out / MANIFEST_NAME
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(to_json(manifest, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def _write(
+        self, out: Path, *, n_run: int, n_skipped: int, failures: list
+    ) -> StudyResults:
+        records = self._store.latest("cell")
+        if not failures:
+            failed = self._store.latest("failure")
+            failures = [
+                {"cell": r["cell"], "error": r["error"]}
+                for k, r in failed.items()
+                if k not in records and k in {c.key for c in self.cells_}
+            ]
+        rows, cell_rows = summarize(self.cells_, records, self.profile_.n_bootstraps)
+        recommendation = recommend(rows, self.metric, self.cost)
+        results = StudyResults(
+            out_dir=os.fspath(out),
+            table=rows,
+            cells=cell_rows,
+            recommendation=recommendation,
+            files={"log": os.fspath(out / LOG_NAME)},
+            n_cells=len(self.cells_),
+            n_run=n_run,
+            n_skipped=n_skipped,
+            failures=failures,
+        )
+        if rows:
+            finished = [records[c.key] for c in self.cells_ if c.key in records]
+            results.files.update(
+                write_outputs(out, results, finished, self._report_context())
+            )
+        return results
+
+    def _report_context(self) -> dict:
+        out = Path(self.out_dir)
+        manifest = {}
+        if (out / MANIFEST_NAME).exists():
+            manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return {
+            "dataset": self.data_.summary(),
+            "profile": self.profile_,
+            "settings": manifest.get("settings", {}),
+            "metric": self.metric,
+            "cost": self.cost,
+            "approaches": self.approaches_,
+            "n_test": self.data_.n_images("test"),
+        }
+
+
+def _run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
+    """One cell (a module-level seam: tests inject failures here)."""
+    return run_cell(ctx, cell, emb)
+
+
+def _cached_rows(features) -> int | None:
+    """Rows of the features' cache namespace (None if the cache cannot say)."""
+    try:
+        from ..cache._cache import shared_cache
+
+        ns = shared_cache(features.cache_path).namespace(
+            features.feature_config_,
+            dtype=features.cache_dtype,
+            label=features.backbone,
+        )
+        return len(ns)
+    except Exception as e:  # the cache reports; costs fall back to wall time
+        logger.debug("Cannot count cached rows: %s", e)
+        return None
+
+
+def _engine(features, device) -> str:
+    """The inference engine CNNFeatures ran ("torch" or "onnxruntime")."""
+    try:
+        from ..features._engines import resolve_backend
+
+        return resolve_backend(getattr(features, "backend", "torch"), device)
+    except (ImportError, ValueError):
+        return "torch"
+
+
+def _time_uncached(features, images, device) -> tuple[float, float]:
+    """Seconds per image (and peak MB) embedding a sample without the cache."""
+    sample = images[:_TIMING_SAMPLE]
+    saved = features.cache_path
+    features.set_params(cache_path=None)
+    try:
+        features.transform(sample[:1])  # warm-up: first-call overheads
+        with PeakMemory(device) as memory, Stopwatch() as clock:
+            features.transform(sample)
+    finally:
+        features.set_params(cache_path=saved)
+    return clock.seconds / len(sample), memory.peak_mb
+
+
+def _resolve_threads(n_threads, default: int, device_type: str) -> int:
+    """PyTorch threads for ``n_threads`` ("auto": the cores other processes leave)."""
+    if n_threads == "auto":
+        if device_type != "cpu" or not hasattr(os, "getloadavg"):
+            return default
+        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
+        return max(1, min(default, round(idle)))
+    if (
+        isinstance(n_threads, numbers.Integral)
+        and not isinstance(n_threads, bool)
+        and n_threads >= 1
+    ):
+        return int(n_threads)
+    raise ValueError(
+        f"n_threads must be 'auto' or a positive integer; got {n_threads!r}."
+    )
+
+
+def _check_int(name: str, value, minimum: int | None) -> None:
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or (minimum is not None and value < minimum)
+    ):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ValueError(f"{name} must be an integer{bound}; got {value!r}.")
+
+
+def _check_size(name: str, value) -> int | None:
+    if value == "native":
+        return None
+    if (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and value >= 8
+    ):
+        return int(value)
+    raise ValueError(
+        f"{name} must be an integer >= 8 (pixels) or 'native' (the weights' own "
+        f"size); got {value!r}."
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,311 @@
+"""Data sources, grid resolution, protocol, metrics pooling and the recommendation."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skmedtl.metrics import classification_report
+from skmedtl.study import (
+    StudyDataset,
+    TransferStudy,
+    get_profile,
+    load_study_dataset,
+    parse_approach,
+    recommend,
+)
+from skmedtl.study._evaluate import pooled_metrics
+
+from .conftest import make_images
+
+
+# -- grid -----------------------------------------------------------------------------
+def test_approach_names_and_did_you_mean():
+    assert parse_approach("fine_tune", fine_tune_blocks=3).trainable_blocks == 3
+    assert parse_approach("fine_tune:2").name == "fine_tune:2"
+    assert parse_approach("hybrid-xgboost").frozen
+    assert not parse_approach("gradual").frozen
+    with pytest.raises(ValueError, match="Did you mean 'random_init'"):
+        parse_approach("random_int")
+    with pytest.raises(ValueError, match="at least one trainable block"):
+        parse_approach("fine_tune:0")
+
+
+def test_profiles_and_overrides(tiny_npz, tmp_path):
+    assert set(get_profile("quick").approaches) >= {"feature_extractor", "full"}
+    with pytest.raises(ValueError, match="Did you mean 'thorough'"):
+        get_profile("thorogh")
+    study = TransferStudy(
+        tiny_npz,
+        tmp_path,
+        profile="standard",
+        backbones=["lenet5"],
+        approaches=["hybrid-svm", "fine_tune"],
+        seeds=2,
+        weights=None,
+        max_epochs=3,
+    )
+    plan = study.plan()
+    assert [c["cell"] for c in plan] == [
+        "lenet5 / hybrid-svm / seed 0",
+        "lenet5 / fine_tune:2 / seed 0",
+        "lenet5 / hybrid-svm / seed 1",
+        "lenet5 / fine_tune:2 / seed 1",
+    ]
+    assert study.profile_.max_epochs == 3  # override
+    assert study.profile_.lrs == get_profile("standard").lrs  # from the profile
+    assert not any(c["done"] for c in plan)
+
+
+def test_fine_tune_deeper_than_the_backbone_is_refused(tiny_npz, tmp_path):
+    study = TransferStudy(
+        tiny_npz,
+        tmp_path,
+        backbones=["lenet5"],
+        approaches=["fine_tune:4"],
+        weights=None,
+    )
+    with pytest.raises(ValueError, match="only 3 block groups"):
+        study.plan()
+
+
+def test_pretrained_weights_must_exist(tiny_npz, tmp_path):
+    study = TransferStudy(tiny_npz, tmp_path, backbones=["lenet5"], approaches=["full"])
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        study.plan()
+
+
+# -- data sources ------------------------------------------------------------------
+def test_bundled_breastmnist_keeps_its_official_splits():
+    data = load_study_dataset("breastmnist")
+    assert (data.n_images("train"), data.n_images("val"), data.n_images("test")) == (
+        546,
+        78,
+        156,
+    )
+    assert data.class_name(data.pos_label) == "malignant"
+    assert data.label_order()[-1] == data.pos_label
+
+
+def _write_pngs(folder, labels, rng, prefix="img"):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(make_images(rng, np.asarray(labels))):
+        path = folder / f"{prefix}{i}.png"
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_csv_with_groups_and_splits(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = [0, 1] * 10
+    paths = _write_pngs(tmp_path / "png", labels, rng)
+    rows = []
+    for i, (path, label) in enumerate(zip(paths, labels, strict=True)):
+        patient = f"p{i // 2}"  # two images per patient, same split
+        split = "test" if i // 2 >= 7 else "train"
+        rows.append(
+            {
+                "path": f"png/{path.name}",
+                "label": ["benign", "malignant"][label],
+                "group": patient,
+                "split": split,
+            }
+        )
+    with open(tmp_path / "data.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["path", "label", "group", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    data = load_study_dataset(tmp_path / "data.csv")
+    assert data.class_names == ["benign", "malignant"]
+    assert data.n_images("test") == 6 and not data.has_validation
+    assert data.groups is not None and data.pos_label == "malignant"
+    # a patient on both sides of the split is refused
+    rows[0]["split"] = "test"
+    with open(tmp_path / "bad.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["path", "label", "group", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(ValueError, match="appear in both splits"):
+        load_study_dataset(tmp_path / "bad.csv")
+
+
+def test_csv_errors_name_the_problem(tmp_path):
+    (tmp_path / "a.csv").write_text("file,label\nx.png,0\n")
+    with pytest.raises(ValueError, match="needs a 'path' column"):
+        load_study_dataset(tmp_path / "a.csv")
+    (tmp_path / "b.csv").write_text("path,label\nmissing.png,0\n")
+    with pytest.raises(FileNotFoundError, match="line 2"):
+        load_study_dataset(tmp_path / "b.csv")
+
+
+def test_folder_without_test_split_gets_a_patient_level_hold_out(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls, label in (("benign", 0), ("malignant", 1)):
+        for patient in range(8):
+            _write_pngs(
+                tmp_path / "data" / cls,
+                [label, label],
+                rng,
+                prefix=f"pt{cls[0]}{patient}_",
+            )
+    data = load_study_dataset(
+        tmp_path / "data", groups=r"(pt\w\d+)_", test_size=0.25, random_state=0
+    )
+    assert "patient-level hold-out" in data.test_protocol
+    test_groups = set(data.groups[data.split == "test"])
+    assert test_groups and not test_groups & set(data.groups[data.split == "train"])
+    assert set(data.labels[data.split == "test"]) == {"benign", "malignant"}
+
+
+def test_folder_with_train_and_test_subfolders(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("test", 2)):
+        for cls, label in (("a", 0), ("b", 1)):
+            _write_pngs(tmp_path / split / cls, [label] * n, rng, prefix=f"{split}")
+    data = load_study_dataset(tmp_path)
+    assert data.n_images("train") == 12 and data.n_images("test") == 4
+    assert data.test_protocol == "the data set's own test split"
+
+
+def test_pos_label_by_name_and_errors(tiny_npz):
+    data = load_study_dataset(tiny_npz)
+    assert data.pos_label == 1 and data.with_pos_label("0").pos_label == 0
+    with pytest.raises(ValueError, match="not a class"):
+        data.with_pos_label("2")
+
+
+def test_volumes_and_multilabel_are_refused():
+    with pytest.raises(ValueError, match="3-D volumes"):
+        StudyDataset.from_arrays(np.zeros((10, 8, 8, 8), np.uint8), [0, 1] * 5)
+    with pytest.raises(ValueError, match="Multi-label"):
+        StudyDataset.from_arrays(np.zeros((4, 8, 8), np.uint8), np.eye(4, 2))
+
+
+# -- protocol --------------------------------------------------------------------------
+def test_hybrid_heads_tune_on_validation_only(tiny_npz, tmp_path):
+    """Own val split: PredefinedSplit; no val split: inner CV of the training data."""
+    data = load_study_dataset(tiny_npz)
+    common = dict(
+        backbones=["lenet5"],
+        approaches=["hybrid-logreg"],
+        weights=None,
+        input_size=32,
+        n_bootstraps=50,
+        verbose=0,
+    )
+    with_val = TransferStudy(data, tmp_path / "a", **common).run()
+    selection = with_val.cells[0]["selection"]
+    assert selection["scheme"] == "PredefinedSplit" and selection["n_candidates"] == 3
+    no_val = StudyDataset.from_arrays(data.images, data.labels)
+    results = TransferStudy(no_val, tmp_path / "b", **common).run()
+    assert results.cells[0]["selection"]["scheme"] == "StratifiedKFold"
+    assert "hold-out" in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_seeds_are_pooled_with_bootstrap_cis(tiny_npz, tmp_path):
+    results = TransferStudy(
+        tiny_npz,
+        tmp_path,
+        backbones=["lenet5"],
+        approaches=["full"],
+        seeds=2,
+        weights=None,
+        train_input_size=32,
+        max_epochs=1,
+        n_bootstraps=50,
+        verbose=0,
+    ).run()
+    row = results.table[0]
+    assert row["n_seeds"] == 2 and row["seeds"] == [0, 1]
+    aucs = [c["auc"] for c in results.cells]
+    assert row["auc"] == pytest.approx(np.mean(aucs))
+    assert row["auc_sd"] == pytest.approx(np.std(aucs, ddof=1))
+    assert row["auc_low"] <= row["auc"] <= row["auc_high"]
+    assert "## Per seed" in (tmp_path / "report.md").read_text()
+
+
+def test_pooled_metrics_of_one_seed_are_its_classification_report():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    score = np.clip(y * 0.3 + rng.uniform(size=40) * 0.7, 0, 1)
+    pred = (score >= 0.5).astype(int)
+    report = classification_report(
+        y, score, y_pred=pred, n_bootstraps=200, random_state=0
+    )
+    record = {
+        "metrics": {m: list(report.metrics[m]) for m in report.metrics},
+        "y_true": y.tolist(),
+        "y_pred": pred.tolist(),
+        "y_score": score.tolist(),
+        "classes": ["0", "1"],
+    }
+    one = pooled_metrics([record], 200)
+    assert one["auc"] == report.metrics["auc"]
+    # two identical seeds pool to the same estimate and the same interval
+    two = pooled_metrics([record, record], 200)
+    for m in ("accuracy", "auc", "sensitivity"):
+        assert two[m] == pytest.approx(report.metrics[m])
+
+
+def test_recommendation_rule():
+    def row(config, auc, low, cost):
+        return {"config": config, "auc": auc, "auc_low": low, "compute_time_s": cost}
+
+    rows = [
+        row("a", 0.90, 0.85, 100.0),
+        row("b", 0.86, 0.80, 10.0),
+        row("c", 0.83, 0.78, 1.0),
+        row("d", 0.90, 0.84, 50.0),
+    ]
+    rec = recommend(rows, "auc", "time")
+    assert rec["best"]["config"] == "d"  # tie on AUC: the cheaper
+    assert rec["cheapest"]["config"] == "b"  # c is below the best's CI
+    assert rec["candidates"] == ["a", "b", "d"]
+    assert recommend([row("a", float("nan"), 0, 1)], "auc", "time") is None
+
+
+def test_verbose_0_prints_nothing(tiny_npz, tmp_path, capsys):
+    TransferStudy(
+        tiny_npz,
+        tmp_path,
+        backbones=["lenet5"],
+        approaches=["full"],
+        weights=None,
+        train_input_size=32,
+        max_epochs=1,
+        n_bootstraps=20,
+        verbose=0,
+    ).run()
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+
+
+def test_three_classes_use_macro_metrics_and_micro_roc(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b", "c"], 14)
+    images = rng.integers(60, 200, (42, 16, 16), dtype=np.uint8)
+    for k, cls in enumerate("abc"):
+        images[labels == cls, 2 + 4 * k : 6 + 4 * k, 4:12] = 255
+    data = StudyDataset.from_arrays(images, labels, random_state=0)
+    assert data.pos_label is None
+    results = TransferStudy(
+        data,
+        tmp_path,
+        backbones=["lenet5"],
+        approaches=["hybrid-logreg", "full"],
+        weights=None,
+        input_size=32,
+        train_input_size=32,
+        max_epochs=1,
+        n_bootstraps=30,
+        verbose=0,
+    ).run()
+    assert len(results.table) == 2
+    for row in results.table:
+        assert 0 <= row["auc_low"] <= row["auc"] <= row["auc_high"] <= 1
+    assert (tmp_path / "figures" / "roc_best.png").stat().st_size > 0

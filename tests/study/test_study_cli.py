@@ -1,0 +1,285 @@
+"""`skmedtl study` end to end on a tiny data set: files, report, recommendation."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from .conftest import TINY
+
+APPROACHES = "feature_extractor,hybrid-svm,hybrid-logreg,hybrid-rf,hybrid-xgboost,"
+APPROACHES += "fine_tune:1,gradual,full,random_init"
+METRICS = ["accuracy", "balanced_accuracy", "auc", "sensitivity", "specificity"]
+FIGURES = [
+    "performance_vs_cost.png",
+    "cost_by_backbone.png",
+    "cost_by_approach.png",
+    "performance_vs_parameters.png",
+    "roc_best.png",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """One tiny study over every approach, shared by the tests of this module."""
+    import numpy as np
+
+    from skmedtl.cli import main
+
+    from .conftest import make_images
+
+    root = tmp_path_factory.mktemp("study")
+    rng = np.random.default_rng(1)
+    arrays = {}
+    for split, n in (("train", 32), ("val", 8), ("test", 12)):
+        labels = np.repeat([0, 1], n // 2)
+        arrays[f"{split}_images"] = make_images(rng, labels)
+        arrays[f"{split}_labels"] = labels[:, None].astype(np.uint8)
+    np.savez(root / "tiny.npz", **arrays)
+    out = root / "out"
+    code = main(
+        [
+            "study",
+            "--dataset",
+            str(root / "tiny.npz"),
+            "--out",
+            str(out),
+            "--approaches",
+            APPROACHES,
+            *TINY,
+        ]
+    )
+    return code, out
+
+
+def _csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _number(text: str):
+    return None if text == "" else float(text)
+
+
+def _expected_cells(row: dict) -> list[str]:
+    """The report's cells for a results.csv row, formatted from the CSV values."""
+
+    def metric(m):
+        est, low, high = (float(row[m + s]) for s in ("", "_low", "_high"))
+        return f"{est:.3f} [{low:.3f}, {high:.3f}]"
+
+    def fmt(key, spec):
+        value = _number(row[key])
+        return "–" if value is None else format(value, spec)
+
+    params = _number(row["trainable_params"])
+    return [
+        *(metric(m) for m in METRICS),
+        fmt("extract_time_s", ".1f"),
+        fmt("train_time_s", ".1f"),
+        fmt("inference_ms_per_image", ".2f"),
+        "–" if params is None else f"{int(params):,}",
+        fmt("peak_memory_mb", ".0f"),
+    ]
+
+
+def _markdown_rows(text: str) -> list[list[str]]:
+    lines = text.splitlines()
+    start = next(i for i, li in enumerate(lines) if li.startswith("| # | backbone"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+class _Tables(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self._row, self._cell, self.images = [], None, None, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self._row = []
+        elif tag == "td":
+            self._cell = ""
+        elif tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._row.append(self._cell.strip())
+            self._cell = None
+        elif tag == "tr" and self._row:
+            self.rows.append(self._row)
+            self._row = None
+
+
+def test_study_writes_table_report_and_figures(tiny_study):
+    code, out = tiny_study
+    assert code == 0
+    for name in [
+        "results.csv",
+        "cells.csv",
+        "results.jsonl",
+        "study.json",
+        "report.md",
+        "report.html",
+    ]:
+        assert (out / name).stat().st_size > 0, name
+    for name in FIGURES:
+        data = (out / "figures" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+    rows = _csv(out / "results.csv")
+    approaches = APPROACHES.replace("fine_tune:1", "fine_tune:1").split(",")
+    assert sorted(r["approach"] for r in rows) == sorted(approaches)
+    for r in rows:
+        for m in METRICS:
+            est, low, high = (float(r[m + s]) for s in ("", "_low", "_high"))
+            assert 0 <= low <= est + 1e-12 and est <= high + 1e-12 <= 1 + 1e-12
+        assert float(r["train_time_s"]) > 0
+        assert float(r["inference_ms_per_image"]) > 0
+        assert int(r["trainable_params"]) > 0
+        assert r["device"].startswith("cpu")
+    frozen = [r for r in rows if r["approach"].startswith(("hybrid", "feature"))]
+    trained = [r for r in rows if r not in frozen]
+    assert all(float(r["extract_time_s"]) > 0 for r in frozen)
+    assert all(r["extract_time_s"] == "" for r in trained)
+    # every frozen approach shares one extraction of the backbone
+    assert len({r["extract_time_s"] for r in frozen}) == 1
+    # full fine-tuning trains every parameter, fine_tune:1 fewer, the head fewest
+    params = {r["approach"]: int(r["trainable_params"]) for r in rows}
+    assert params["full"] == params["random_init"] > params["fine_tune:1"]
+    assert params["fine_tune:1"] > params["feature_extractor"]
+
+
+def test_report_numbers_equal_the_results_table(tiny_study):
+    _, out = tiny_study
+    rows = _csv(out / "results.csv")
+    md_rows = _markdown_rows((out / "report.md").read_text(encoding="utf-8"))
+    parser = _Tables()
+    parser.feed((out / "report.html").read_text(encoding="utf-8"))
+    html_rows = parser.rows[: len(rows)]
+    assert len(md_rows) == len(rows)
+    for row, md, html in zip(rows, md_rows, html_rows, strict=True):
+        assert md == html  # one document, two renderings
+        assert md[1] == row["backbone"] and md[2] == row["approach"]
+        assert md[3:13] == _expected_cells(row)
+
+
+def test_html_report_is_self_contained(tiny_study):
+    _, out = tiny_study
+    parser = _Tables()
+    parser.feed((out / "report.html").read_text(encoding="utf-8"))
+    assert len(parser.images) == len(FIGURES)
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    for name in FIGURES:
+        assert f"](figures/{name})" in markdown
+
+
+def test_recommendation_names_existing_cells_and_follows_the_rule(tiny_study):
+    _, out = tiny_study
+    rows = {r["config"]: r for r in _csv(out / "results.csv")}
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    best_name = re.search(r"\*\*Best\*\* AUC: \*\*(.+?)\*\*", markdown).group(1)
+    assert best_name in rows
+    cheap = re.search(
+        r"\*\*Cheapest within the best's 95% CI\*\* \([^)]*\)\): "
+        r"(?:\*\*(.+?)\*\*|the best configuration itself)",
+        markdown,
+    )
+    cheap_name = cheap.group(1) or best_name
+    assert cheap_name in rows
+
+    def auc(name):
+        return float(rows[name]["auc"])
+
+    def cost(name):
+        return float(rows[name]["compute_time_s"])
+
+    best = max(rows, key=lambda n: (auc(n), -cost(n)))
+    assert best_name == best
+    low = float(rows[best]["auc_low"])
+    within = [n for n in rows if auc(n) >= low]
+    assert cheap_name == min(within, key=lambda n: (cost(n), -auc(n)))
+    assert auc(cheap_name) >= low and cost(cheap_name) <= cost(best)
+    # the table marks them
+    md_rows = _markdown_rows(markdown)
+    marked = {f"{r[1]} / {r[2]}": r[0] for r in md_rows}
+    assert "★" in marked[best_name] and "◆" in marked[cheap_name]
+
+
+def test_cells_table_has_one_row_per_seed_and_finite_scores(tiny_study):
+    _, out = tiny_study
+    cells = _csv(out / "cells.csv")
+    assert len(cells) == len(APPROACHES.split(","))
+    assert {c["seed"] for c in cells} == {"0"}
+    assert all(math.isfinite(float(c["auc"])) for c in cells)
+
+
+@pytest.mark.parametrize("command", ["study", "extract", "demo"])
+def test_every_study_command_has_help(command, run_cli):
+    with pytest.raises(SystemExit) as e:
+        run_cli([command, "--help"])
+    assert e.value.code == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--approaches", "hybrid-svn", "Did you mean 'hybrid-svm'"),
+        ("--profile", "quik", "Did you mean 'quick'"),
+        ("--backbones", "resnet5", "Did you mean 'resnet50'"),
+        ("--metric", "acu", "Did you mean 'auc'"),
+    ],
+)
+def test_user_mistakes_exit_1_with_a_message(
+    option, value, message, tmp_path, tiny_npz, run_cli
+):
+    code, out, err = run_cli(
+        ["study", "--dataset", tiny_npz, "--out", tmp_path / "o", *TINY, option, value]
+    )
+    assert code == 1
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # nothing written for a bad command
+
+
+def test_unknown_dataset_suggests_the_bundled_name(tmp_path, run_cli):
+    code, _, err = run_cli(["study", "--dataset", "breastmnst", "--out", tmp_path])
+    assert code == 1 and "Did you mean 'breastmnist'" in err
+
+
+def test_missing_required_option_is_a_usage_error(run_cli):
+    with pytest.raises(SystemExit) as e:
+        run_cli(["study", "--dataset", "breastmnist"])
+    assert e.value.code == 2
+
+
+def test_dry_run_lists_cells_and_runs_nothing(tmp_path, tiny_npz, run_cli):
+    code, out, _ = run_cli(
+        [
+            "study",
+            "--dataset",
+            tiny_npz,
+            "--out",
+            tmp_path / "o",
+            *TINY,
+            "--approaches",
+            "hybrid-logreg,full",
+            "--dry-run",
+        ]
+    )
+    assert code == 0
+    assert "[ ] lenet5 / hybrid-logreg / seed 0" in out
+    assert "[ ] lenet5 / full / seed 0" in out
+    assert not (tmp_path / "o" / "results.jsonl").exists()
