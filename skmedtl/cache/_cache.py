@@ -651,11 +651,9 @@ class EmbeddingCache:
         if not self._journal.n_rows:
             return 0
         start = time.perf_counter()
-        self._remove_temporaries()
-        tmp = f"{self.path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         exists = self._h5_sig is not None
         added = {}
-        try:
+        with self._replacing() as tmp:
             if exists:
                 shutil.copyfile(self.path, tmp)
             with _layout.open_file(tmp, "r+" if exists else "w") as f:
@@ -666,13 +664,6 @@ class EmbeddingCache:
                 for name, pending in self._journal.rows.items():
                     added[name] = self._fold(f, name, pending)
                 f.attrs["generation"] = uuid.uuid4().hex
-            _fsync(tmp)
-            os.replace(tmp, self.path)
-            _fsync_dir(os.path.dirname(self.path))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.journal_path)
         for name, keys in added.items():  # rows never move: extend the index
@@ -712,9 +703,7 @@ class EmbeddingCache:
     def _rewrite_without(self, names: set[str]) -> None:
         from .. import __version__
 
-        self._remove_temporaries()
-        tmp = f"{self.path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        try:
+        with self._replacing() as tmp:
             with _layout.open_file(self.path, "r") as src, \
                     _layout.open_file(tmp, "w") as dst:
                 _layout.init_root(dst, __version__)
@@ -724,6 +713,19 @@ class EmbeddingCache:
                     if name not in names:
                         src.copy(src[name], dst, name=name)
                 dst.attrs["generation"] = uuid.uuid4().hex
+        for name in names:
+            self._h5_index.pop(name, None)
+        self._load_h5(_stat_sig(self.path), True)
+        logger.info("Pruned %d namespaces from %s", len(names), self.path)
+
+    @contextlib.contextmanager
+    def _replacing(self):
+        """A fresh temporary path beside the file; on success it atomically
+        replaces the file (fsynced), on any failure it is removed."""
+        self._remove_temporaries()
+        tmp = f"{self.path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            yield tmp
             _fsync(tmp)
             os.replace(tmp, self.path)
             _fsync_dir(os.path.dirname(self.path))
@@ -731,10 +733,6 @@ class EmbeddingCache:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        for name in names:
-            self._h5_index.pop(name, None)
-        self._load_h5(_stat_sig(self.path), True)
-        logger.info("Pruned %d namespaces from %s", len(names), self.path)
 
     def _remove_temporaries(self) -> None:
         # Only writers holding the lock create temporaries: any left are orphans.
