@@ -14,6 +14,7 @@ import numpy as np
 from ._choices import COSTS
 from ._evaluate import CONFIDENCE, METRICS
 from ._measure import MEMORY_HELP
+from ._summary import COST_FIELDS
 
 __all__ = ["TABLE_COLUMNS", "format_metric", "write_outputs"]
 
@@ -25,13 +26,7 @@ TABLE_COLUMNS = [
     "category",
     "n_seeds",
     *[f"{m}{s}" for m in METRICS for s in ("", "_low", "_high", "_sd")],
-    "extract_time_s",
-    "train_time_s",
-    "compute_time_s",
-    "inference_ms_per_image",
-    "trainable_params",
-    "peak_memory_mb",
-    "peak_gpu_memory_mb",
+    *COST_FIELDS,
     "device",
     "input_size",
     "seeds",
@@ -44,13 +39,7 @@ CELL_COLUMNS = [
     "category",
     "seed",
     *[f"{m}{s}" for m in METRICS for s in ("", "_low", "_high")],
-    "extract_time_s",
-    "train_time_s",
-    "compute_time_s",
-    "inference_ms_per_image",
-    "trainable_params",
-    "peak_memory_mb",
-    "peak_gpu_memory_mb",
+    *COST_FIELDS,
     "device",
     "input_size",
     "epochs",

@@ -11,7 +11,8 @@ from ._evaluate import METRICS, pooled_metrics
 
 __all__ = ["recommend", "summarize"]
 
-_COST_FIELDS = (
+#: Cost columns, in the order of the results tables.
+COST_FIELDS = (
     "extract_time_s",
     "train_time_s",
     "compute_time_s",
@@ -43,7 +44,7 @@ def cell_row(record: dict) -> dict:
     for m in METRICS:
         est, low, high = record["metrics"][m]
         row.update({m: est, f"{m}_low": low, f"{m}_high": high})
-    for f in _COST_FIELDS:
+    for f in COST_FIELDS:
         row[f] = record.get(f)
     for f in ("device", "input_size", "epochs", "lr", "selection", "run_id"):
         row[f] = record.get(f)
@@ -95,7 +96,7 @@ def summarize(cells: list, records: dict, n_bootstraps: int) -> tuple[list, list
                 if len(recs) > 1
                 else None
             )
-        for f in _COST_FIELDS:
+        for f in COST_FIELDS:
             row[f] = _mean(r.get(f) for r in recs)
         if row["trainable_params"] is not None:
             row["trainable_params"] = int(round(row["trainable_params"]))
