@@ -68,13 +68,45 @@ def _weights(text: str):
     return None if text.lower() in ("none", "random") else text
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+def _batch_size(text: str):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of images or 'auto'; got {text!r}"
+        ) from e
+
+
+def _add_run_options(p: argparse.ArgumentParser, extract: bool = False) -> None:
     p.add_argument(
         "--device",
         default="auto",
         help="'auto' (CUDA when present), 'cpu', 'cuda:1', ...",
     )
-    p.add_argument("--batch-size", type=int, default=32, metavar="N")
+    if extract:
+        p.add_argument(
+            "--batch-size",
+            type=_batch_size,
+            default="auto",
+            metavar="N",
+            help="images per forward pass, or 'auto' (default: what fits in memory)",
+        )
+        p.add_argument(
+            "--precision",
+            choices=("float32", "float16", "bfloat16"),
+            default="float32",
+            help="forward-pass arithmetic; half precisions are for GPUs",
+        )
+        p.add_argument(
+            "--backend",
+            choices=("auto", "torch", "onnxruntime"),
+            default="auto",
+            help="inference engine (auto: ONNX Runtime on CPUs when installed)",
+        )
+    else:
+        p.add_argument("--batch-size", type=int, default=32, metavar="N")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -272,7 +304,7 @@ def add_study_commands(sub) -> None:
         help="also save the embeddings (n, d) as a .npy file, in input "
         "order (paths listed in NPY.paths.txt)",
     )
-    _add_run_options(p)
+    _add_run_options(p, extract=True)
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser(
@@ -507,6 +539,8 @@ def cmd_extract(args) -> int:
         verbose=0 if args.quiet else 1,
         random_state=args.random_state,
         cache_path=args.cache,
+        precision=args.precision,
+        backend=args.backend,
     ).fit(images[:1])
     from .cache._cache import shared_cache
 

@@ -26,6 +26,7 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime")
+PRECISIONS = ("float32", "float16", "bfloat16")
 _OPSET = 17
 
 
@@ -37,17 +38,30 @@ def onnxruntime_available() -> bool:
     return True
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
-    """``"auto"``: ONNX Runtime on the CPU when installed, PyTorch otherwise."""
+def resolve_backend(
+    backend: str, device: torch.device, precision: str = "float32"
+) -> str:
+    """``"auto"``: ONNX Runtime for float32 on the CPU when installed, else PyTorch.
+
+    Half precision runs through PyTorch autocast only: the exported ONNX models
+    are float32.
+    """
     if backend == "auto":
-        if device.type == "cpu" and onnxruntime_available():
+        if device.type == "cpu" and precision == "float32" and onnxruntime_available():
             return "onnxruntime"
         return "torch"
-    if backend == "onnxruntime" and not onnxruntime_available():
-        raise ImportError(
-            "backend='onnxruntime' needs ONNX Runtime: pip install \"skmedtl[onnx]\" "
-            "(or \"skmedtl[gpu]\" for onnxruntime-gpu), or use backend='torch'."
-        )
+    if backend == "onnxruntime":
+        if precision != "float32":
+            raise ValueError(
+                f"precision={precision!r} needs backend='torch' (CUDA autocast); "
+                "the ONNX Runtime backend runs float32 models only."
+            )
+        if not onnxruntime_available():
+            raise ImportError(
+                "backend='onnxruntime' needs ONNX Runtime: pip install "
+                '"skmedtl[onnx]" (or "skmedtl[gpu]" for onnxruntime-gpu), or '
+                "use backend='torch'."
+            )
     return backend
 
 
@@ -61,24 +75,35 @@ def default_onnx_dir() -> Path:
 
 
 class TorchEngine:
-    """Eager PyTorch: eval mode, ``inference_mode``, channels_last.
+    """Eager PyTorch: eval mode, ``inference_mode``, channels_last, optional AMP.
 
     Parameters
     ----------
     module : nn.Module
         Maps a normalised batch to pooled features; already on ``device``.
     device : torch.device
+    precision : {"float32", "float16", "bfloat16"}, default="float32"
+        Half precisions run under ``torch.autocast`` (convolutions and matmuls
+        in half, reductions in float32); the features come back as float32.
     """
 
     name = "torch"
 
-    def __init__(self, module: nn.Module, device: torch.device):
+    def __init__(
+        self, module: nn.Module, device: torch.device, precision: str = "float32"
+    ):
         self.module = module.eval()
         self.device = device
+        self.precision = precision
         self.input_device = device  # preprocess where the network runs
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:
-        with torch.inference_mode():
+        half = self.precision != "float32"
+        dtype = getattr(torch, self.precision)
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device.type, dtype=dtype, enabled=half),
+        ):
             x = x.to(self.device, non_blocking=True)
             x = x.contiguous(memory_format=torch.channels_last)
             return self.module(x).float().cpu().numpy()
@@ -104,6 +129,10 @@ class OnnxEngine:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # As many threads as torch uses (which honours torch.set_num_threads and
+        # OMP_NUM_THREADS), not one per core: Dask workers and joblib jobs that
+        # limit torch's threads then limit ONNX Runtime's too.
+        options.intra_op_num_threads = torch.get_num_threads()
         providers = ["CPUExecutionProvider"]
         available = ort.get_available_providers()
         if device.type == "cuda" and "CUDAExecutionProvider" in available:

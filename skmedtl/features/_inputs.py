@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -42,10 +43,17 @@ class ImageSequence(Sequence):
             return _as_channels_last(read_image(item), where=f"file {item}")
         return item if self.kind == "array" else _as_channels_last(item, f"X[{i}]")
 
-    def batch(self, start: int, stop: int) -> np.ndarray | list[np.ndarray]:
-        """Images ``start:stop``: one array when they share a shape, else a list."""
+    def batch(
+        self, start: int, stop: int, pool: Executor | None = None
+    ) -> np.ndarray | list[np.ndarray]:
+        """Images ``start:stop``: one array when they share a shape, else a list.
+
+        ``pool`` reads files in parallel (decoders release the GIL).
+        """
         if self.kind == "array":
             return self._items[start:stop]
+        if pool is not None and self.kind == "paths":
+            return list(pool.map(self.__getitem__, range(start, stop)))
         return [self[i] for i in range(start, stop)]
 
     def describe(self, i: int) -> str:

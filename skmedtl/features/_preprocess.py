@@ -196,7 +196,11 @@ def _to_unit_range(
 def _tensor(batch: np.ndarray, dtype, device) -> torch.Tensor:
     # Copies only when needed: another dtype, not contiguous, or read-only (torch
     # cannot wrap read-only memory, e.g. arrays decoded by Pillow).
-    return torch.from_numpy(np.require(batch, dtype, ["C", "W"])).to(device)
+    x = torch.from_numpy(np.require(batch, dtype, ["C", "W"]))
+    if torch.device(device).type == "cuda":
+        # From page-locked memory the host-to-device copy runs asynchronously.
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
 
 
 def _minmax(x: torch.Tensor) -> torch.Tensor:
