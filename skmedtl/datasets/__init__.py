@@ -2,5 +2,13 @@
 
 from ._folder import FolderDataset, load_folder
 from ._medmnist import load_breastmnist, load_medmnist
+from ._samples import SAMPLE_FILES, get_sample_file
 
-__all__ = ["FolderDataset", "load_breastmnist", "load_folder", "load_medmnist"]
+__all__ = [
+    "SAMPLE_FILES",
+    "FolderDataset",
+    "get_sample_file",
+    "load_breastmnist",
+    "load_folder",
+    "load_medmnist",
+]

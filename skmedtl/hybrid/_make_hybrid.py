@@ -18,6 +18,8 @@ from ._label_encoding import LabelEncodedClassifier
 
 __all__ = ["HEADS", "hybrid_head", "make_hybrid"]
 
+#: Names of the hybrid heads (:func:`hybrid_head`): RBF SVM, logistic
+#: regression, random forest, XGBoost.
 HEADS = ("svm", "logreg", "rf", "xgboost")
 _UNSCALED = ("rf", "xgboost")  # trees do not care about feature scale
 

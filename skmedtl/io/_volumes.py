@@ -302,7 +302,7 @@ class VolumeFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_volumes, n_features_out_), float32
+        ndarray of shape ``(n_volumes, n_features_out_)``, float32
         """
         check_is_fitted(self, "features_")
         volumes = _volume_list(X)

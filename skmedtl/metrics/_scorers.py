@@ -9,6 +9,8 @@ from ._classification import sensitivity_score, specificity_score
 
 __all__ = ["SCORERS", "get_scorer", "make_scoring"]
 
+#: skmedtl's scorers by name, for :func:`get_scorer` and :func:`make_scoring`:
+#: sensitivity and specificity (binary, or macro / weighted averages).
 SCORERS = {
     "sensitivity": make_scorer(sensitivity_score),
     "specificity": make_scorer(specificity_score),

@@ -68,6 +68,8 @@ class Profile:
         return replace(self, **changes)
 
 
+#: The study profiles by name: ``"quick"`` (minutes on a CPU), ``"standard"``
+#: (GPU recommended) and ``"thorough"`` (GPU needed). See :class:`Profile`.
 PROFILES = {
     # Sized for a laptop CPU and the bundled BreastMNIST (780 images): every
     # approach once, on the backbone whose ImageNet weights ship with skmedtl.
