@@ -111,3 +111,23 @@ def test_a_new_process_reuses_the_exported_model(tmp_path):
     assert float(runs[1][0]) == 0.0  # the second found the file
     assert runs[0][1] == runs[1][1]
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+
+
+def test_onnx_sessions_are_shared_within_a_process(tmp_path):
+    """Refits (grid-search folds) reuse the optimised session of the same file."""
+    spec = get_backbone("resnet18")
+    module = FeatureExtractor(
+        spec, create_backbone("resnet18", weights=None), None, "avg"
+    )
+    path, _ = exported_model(module, (32, 32), "shared", tmp_path)
+    cpu = torch.device("cpu")
+    first, second = OnnxEngine(path, cpu), OnnxEngine(path, cpu)
+    assert first.session is second.session
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if threads > 1 else 2)
+        assert OnnxEngine(path, cpu).session is not first.session
+    finally:
+        torch.set_num_threads(threads)
+    x = torch.rand(3, 3, 32, 32)
+    np.testing.assert_array_equal(first(x), second(x))
