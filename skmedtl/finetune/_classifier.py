@@ -287,7 +287,7 @@ default="loss"
         self.warm_start = warm_start
 
     # -- fit ------------------------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Fine-tune the backbone on images ``X`` with labels ``y``.
 
         Parameters
@@ -298,6 +298,11 @@ default="loss"
             file paths, as for :class:`~skmedtl.CNNFeatures`.
         y : array-like of shape (n,)
             Class labels of any type.
+        groups : array-like of shape (n,), optional
+            Patient (or study) of each image. The validation split then holds
+            whole patients (stratified as far as whole patients allow), so early
+            stopping and the restored epoch are not chosen on images of patients
+            the network trains on. Without ``groups`` the split is by image.
 
         Returns
         -------
@@ -319,7 +324,7 @@ default="loss"
         rng = np.random.RandomState(seed)
         if self.validation_fraction:
             train_idx, valid_idx = validation_split(
-                y_enc, self.validation_fraction, rng
+                y_enc, self.validation_fraction, rng, _check_groups(groups, len(y))
             )
         else:
             train_idx, valid_idx = np.arange(len(images)), None
@@ -699,6 +704,18 @@ def _check_targets(y, n: int) -> np.ndarray:
             "least two."
         )
     return y
+
+
+def _check_groups(groups, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(
+            f"groups must give one patient id per image: shape ({n},), got "
+            f"{groups.shape}."
+        )
+    return groups
 
 
 def _seed(random_state) -> int:

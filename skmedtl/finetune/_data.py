@@ -25,7 +25,10 @@ _CHUNK = 256
 
 
 def validation_split(
-    y: np.ndarray, fraction: float, rng: np.random.RandomState
+    y: np.ndarray,
+    fraction: float,
+    rng: np.random.RandomState,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified ``(train indices, validation indices)``, both sorted.
 
@@ -37,8 +40,26 @@ def validation_split(
         Share of the images held out; at least one image per class is.
     rng : RandomState
         Source of the split.
+    groups : ndarray, optional
+        Patient ids: whole patients go to one side
+        (:func:`skmedtl.model_selection.train_test_split_by_group`).
     """
     n, n_classes = len(y), int(y.max()) + 1
+    seed = rng.randint(np.iinfo(np.int32).max)
+    if groups is not None:
+        from ..model_selection import train_test_split_by_group
+
+        train, valid = train_test_split_by_group(
+            y, groups=groups, test_size=fraction, random_state=seed
+        )
+        missing = set(range(n_classes)) - set(y[train].tolist())
+        if missing or len(valid) == 0:
+            raise ValueError(
+                "A patient-level validation split left a class without training "
+                f"images ({len(np.unique(groups))} patients). Provide more "
+                "patients, or fit without groups."
+            )
+        return np.sort(train), np.sort(valid)
     n_valid = min(max(math.ceil(fraction * n), n_classes), n - n_classes)
     counts = np.bincount(y, minlength=n_classes)
     if n_valid < n_classes or counts.min() < 2:
@@ -48,7 +69,6 @@ def validation_split(
             "more images, or set validation_fraction=None (which also turns off "
             "early stopping and best-epoch restore)."
         )
-    seed = rng.randint(np.iinfo(np.int32).max)
     train, valid = train_test_split(
         np.arange(n), test_size=n_valid, stratify=y, random_state=seed
     )

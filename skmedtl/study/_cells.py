@@ -191,6 +191,8 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     head_only = approach.family == "feature_extractor"
     n_val = data.n_images("val")
     fraction = n_val / len(ctx.dev) if n_val else 0.2
+    # With patient ids, the classifier's validation split holds whole patients.
+    groups = None if data.groups is None else data.groups[ctx.dev]
     params = dict(
         weights=ctx.weights,
         strategy=approach.strategy,
@@ -210,7 +212,9 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     fits = []
     with PeakMemory(device) as memory, Stopwatch() as train:
         for lr in profile.lrs:
-            clf = FineTuneClassifier(cell.backbone, lr=lr, **params).fit(X_dev, y_dev)
+            clf = FineTuneClassifier(cell.backbone, lr=lr, **params).fit(
+                X_dev, y_dev, groups=groups
+            )
             fits.append((_best_valid_loss(clf), lr, clf))
     valid_loss, lr, clf = min(fits, key=lambda f: f[0])
     clf.predict_proba(data.take(ctx.test[:1]))  # warm-up: first-call overheads

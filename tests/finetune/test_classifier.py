@@ -310,3 +310,24 @@ def test_multiclass_on_a_builtin_backbone_without_weights():
     assert clf.predict_proba(X).shape == (18, 3)
     assert clf.decision_function(X).shape == (18, 3)
     assert clf.history_[0]["lr"] == {"head": clf.lr}
+
+
+def test_groups_make_the_validation_split_patient_level(stripes_data, monkeypatch):
+    from skmedtl.finetune import _classifier
+
+    X, y = stripes_data
+    groups = np.repeat(np.arange(len(y) // 2), 2)  # patient i: images 2i, 2i+1
+    y = np.repeat(np.arange(len(y) // 2) % 2, 2)  # one class per patient
+    splits = []
+    original = _classifier.validation_split
+
+    def recording(*args):
+        splits.append(original(*args))
+        return splits[-1]
+
+    monkeypatch.setattr(_classifier, "validation_split", recording)
+    make_clf(strategy="feature_extractor", max_epochs=1).fit(X, y, groups=groups)
+    train, valid = splits[-1]
+    assert set(groups[train]).isdisjoint(groups[valid])
+    with pytest.raises(ValueError, match="one patient id per image"):
+        make_clf(max_epochs=1).fit(X, y, groups=groups[:-1])

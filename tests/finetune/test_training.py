@@ -230,3 +230,28 @@ def test_bfloat16_mixed_precision_keeps_float32_weights(stripes_data):
     assert all(p.dtype == torch.float32 for p in clf.model_.parameters())
     assert np.isfinite(clf.history_[0]["train_loss"])
     assert clf.predict_proba(X[:4]).dtype == np.float32
+
+
+def test_validation_split_by_patient_keeps_patients_whole():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(20), 3)  # 20 patients, 3 images each
+    y = np.repeat(rng.permutation(np.arange(20) % 2), 3)
+    train, valid = validation_split(y, 0.25, np.random.RandomState(0), groups)
+    assert set(groups[train]).isdisjoint(groups[valid])
+    assert len(set(train) | set(valid)) == 60 and set(y[valid]) == {0, 1}
+    again = validation_split(y, 0.25, np.random.RandomState(0), groups)[1]
+    np.testing.assert_array_equal(valid, again)
+    # One patient holds all of class 1: whichever side it lands on, training never
+    # silently lacks the class.
+    y1, g1 = np.r_[np.zeros(9, int), 1, 1, 1], np.r_[np.arange(9), 9, 9, 9]
+    outcomes = set()
+    for seed in range(12):
+        try:
+            train, _ = validation_split(y1, 0.25, np.random.RandomState(seed), g1)
+        except ValueError as e:
+            assert "left a class without training images" in str(e)
+            outcomes.add("raised")
+        else:
+            assert 1 in y1[train]
+            outcomes.add("ok")
+    assert outcomes == {"raised", "ok"}

@@ -309,3 +309,36 @@ def test_three_classes_use_macro_metrics_and_micro_roc(tmp_path):
     for row in results.table:
         assert 0 <= row["auc_low"] <= row["auc"] <= row["auc_high"] <= 1
     assert (tmp_path / "figures" / "roc_best.png").stat().st_size > 0
+
+
+def test_trained_approaches_validate_on_whole_patients(tiny_npz, tmp_path, monkeypatch):
+    """With patient ids, the study hands them to FineTuneClassifier.fit."""
+    from skmedtl.finetune import FineTuneClassifier
+
+    data = load_study_dataset(tiny_npz)
+    patients = np.arange(len(data.labels)) // 2  # two images per patient
+    grouped = StudyDataset.from_arrays(
+        data.images, data.labels, split=data.split, groups=patients
+    )
+    seen = []
+    original = FineTuneClassifier.fit
+
+    def recording(self, X, y, groups=None):
+        seen.append(groups)
+        return original(self, X, y, groups=groups)
+
+    monkeypatch.setattr(FineTuneClassifier, "fit", recording)
+    TransferStudy(
+        grouped,
+        tmp_path,
+        backbones=["lenet5"],
+        approaches=["full"],
+        weights=None,
+        train_input_size=32,
+        max_epochs=1,
+        n_bootstraps=20,
+        verbose=0,
+    ).run()
+    dev = grouped.split != "test"
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], patients[dev])
