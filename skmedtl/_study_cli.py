@@ -42,41 +42,29 @@ def _float_list(text: str) -> list[float]:
         ) from e
 
 
-def _size(text: str):
-    if text == "native":
-        return text
-    try:
-        return int(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(
-            f"expected pixels (e.g. 64) or 'native'; got {text!r}"
-        ) from e
+def _int_or(word: str, what: str):
+    """An argparse type: an integer, or the keyword ``word``."""
+
+    def parse(text: str):
+        if text == word:
+            return text
+        try:
+            return int(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(
+                f"expected {what} or {word!r}; got {text!r}"
+            ) from e
+
+    return parse
 
 
-def _threads(text: str):
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of threads or 'auto'; got {text!r}"
-        ) from e
+_size = _int_or("native", "pixels (e.g. 64)")
+_threads = _int_or("auto", "a number of threads")
+_batch_size = _int_or("auto", "a number of images")
 
 
 def _weights(text: str):
     return None if text.lower() in ("none", "random") else text
-
-
-def _batch_size(text: str):
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of images or 'auto'; got {text!r}"
-        ) from e
 
 
 def _add_run_options(p: argparse.ArgumentParser, extract: bool = False) -> None:
