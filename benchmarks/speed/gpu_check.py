@@ -247,13 +247,19 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="tiny run (CPU smoke test)"
     )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=1.5,
+        help="time each measurement at least this long (default 1.5)",
+    )
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("no CUDA device here; use --device cpu --quick to test the script")
     quick = args.quick
     backbones = ["resnet18"] if quick else BACKBONES
     batches = [8] if quick else BATCHES
-    n, seconds = (16, 0.2) if quick else (1024, 3.0)
+    n, seconds = (16, 0.2) if quick else (1024, args.seconds)
 
     env = {
         "device": torch.cuda.get_device_name()
