@@ -33,6 +33,7 @@ from ..cache import config_fingerprint, image_keys
 from ..cache._cache import shared_cache
 from ..features import CNNFeatures
 from ..features._inputs import ImageSequence
+from ..utils._validation import check_int
 from ._client import check_client, connected, import_distributed
 from ._worker import FeatureSpec, embed_shard, key_shard
 
@@ -133,9 +134,9 @@ def extract(
     """
     check_client(client, allow_none=True)
     features = _as_features(features)
-    _check_int("shard_size", shard_size, minimum=1, allow_none=True)
-    _check_int("retries", retries, minimum=0)
-    _check_int("verbose", verbose, minimum=None, allow_none=True)
+    check_int("shard_size", shard_size, minimum=1, allow_none=True)
+    check_int("retries", retries, minimum=0)
+    check_int("verbose", verbose, minimum=None, allow_none=True)
     _check_reproducible(features)
     images = ImageSequence(X)
     if not _is_fitted(features):
@@ -177,19 +178,6 @@ def _as_features(features) -> CNNFeatures:
             f"as 'resnet50'; got {type(features).__name__}."
         )
     return features
-
-
-def _check_int(name, value, *, minimum, allow_none=False) -> None:
-    if value is None and allow_none:
-        return
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or (minimum is not None and value < minimum)
-    ):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an integer{bound}{none}; got {value!r}.")
 
 
 def _check_reproducible(features: CNNFeatures) -> None:
@@ -369,9 +357,7 @@ def _shard_size(images, todo, features, threads: int, shard_size) -> int:
         return 1
     # The client's batch size ("auto" resolves per process: GPU workers may pick
     # larger ones); a shard holds at least one batch.
-    batch = getattr(features, "batch_size_", features.batch_size)
-    batch = batch if isinstance(batch, numbers.Integral) else 32
-    size = min(_MAX_SHARD, max(batch, -(-len(todo) // (4 * threads))))
+    size = min(_MAX_SHARD, max(features.batch_size_, -(-len(todo) // (4 * threads))))
     if images.kind != "paths":
         per_image = max(images[j].nbytes for j in todo[:16])
         size = min(size, max(1, _SHARD_BYTES // max(1, per_image)))

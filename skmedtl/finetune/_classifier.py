@@ -28,6 +28,7 @@ from ..features._preprocess import (
 )
 from ..utils._devices import resolve_device
 from ..utils._naming import check_choice
+from ..utils._validation import check_int
 from ._augment import resolve_augmentation
 from ._data import ImageInput, TensorInput, validation_split
 from ._monitor import check_monitor
@@ -615,8 +616,8 @@ default="loss"
         check_choice("precision", self.precision, PRECISIONS)
         resolve_input_size(self.input_size, (224, 224))
         for name in ("max_epochs", "batch_size", "patience"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("verbose", self.verbose, minimum=None)
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("verbose", self.verbose, minimum=None)
         _check_real("lr", self.lr, low=0.0, low_open=True)
         _check_real("weight_decay", self.weight_decay, low=0.0, low_open=False)
         if self.lr_decay is not None:
@@ -755,16 +756,6 @@ def _inference_device(device) -> torch.device:
             )
             return torch.device("cpu")
         raise
-
-
-def _check_int(name: str, value, minimum: int | None) -> None:
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or (minimum is not None and value < minimum)
-    ):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ValueError(f"{name} must be an integer{bound}; got {value!r}.")
 
 
 def _check_real(

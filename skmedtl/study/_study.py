@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..utils._validation import check_int
 from ._approaches import Approach, parse_approaches
 from ._cells import Cell, CellContext, Embeddings, run_cell
 from ._choices import check_cost, check_metric
@@ -307,9 +308,9 @@ class TransferStudy:
             )
         check_metric(self.metric)
         check_cost(self.cost)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("verbose", self.verbose, None)
-        _check_int("random_state", self.random_state, 0)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("verbose", self.verbose, None)
+        check_int("random_state", self.random_state, 0)
         _resolve_threads(self.n_threads, 1, "cpu")
         profile = get_profile(self.profile)
         changes = {}
@@ -323,14 +324,14 @@ class TransferStudy:
                 raise ValueError("backbones is empty: name at least one backbone.")
             changes["backbones"] = tuple(b.strip() for b in backbones)
         if self.fine_tune_blocks is not None:
-            _check_int("fine_tune_blocks", self.fine_tune_blocks, 1)
+            check_int("fine_tune_blocks", self.fine_tune_blocks, 1)
             changes["fine_tune_blocks"] = int(self.fine_tune_blocks)
         for name in ("input_size", "train_input_size"):
             value = getattr(self, name)
             if value is not None:
                 changes[name] = _check_size(name, value)
         if self.max_epochs is not None:
-            _check_int("max_epochs", self.max_epochs, 1)
+            check_int("max_epochs", self.max_epochs, 1)
             changes["max_epochs"] = int(self.max_epochs)
         if self.lrs is not None:
             lrs = [self.lrs] if isinstance(self.lrs, numbers.Real) else list(self.lrs)
@@ -341,7 +342,7 @@ class TransferStudy:
                 raise ValueError(f"lrs must be positive numbers; got {self.lrs!r}.")
             changes["lrs"] = tuple(float(v) for v in lrs)
         if self.n_bootstraps is not None:
-            _check_int("n_bootstraps", self.n_bootstraps, 10)
+            check_int("n_bootstraps", self.n_bootstraps, 10)
             changes["n_bootstraps"] = int(self.n_bootstraps)
         profile = profile.replace(**changes)
         approaches = parse_approaches(
@@ -795,16 +796,6 @@ def _resolve_threads(n_threads, default: int, device_type: str) -> int:
     raise ValueError(
         f"n_threads must be 'auto' or a positive integer; got {n_threads!r}."
     )
-
-
-def _check_int(name: str, value, minimum: int | None) -> None:
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or (minimum is not None and value < minimum)
-    ):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ValueError(f"{name} must be an integer{bound}; got {value!r}.")
 
 
 def _check_size(name: str, value) -> int | None:
