@@ -25,12 +25,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.pipeline import make_pipeline
 
-from skmedtl import CNNFeatures
+from skmedtl import CNNFeatures, VolumeFeatures
 from skmedtl.datasets import get_sample_file
 from skmedtl.io import (
     CT_WINDOWS,
     ImageLoader,
-    VolumeFeatures,
     read_image,
     volume_to_slices,
 )
@@ -119,7 +118,7 @@ fig.tight_layout()
 # %%
 # One embedding per volume
 # ------------------------
-# :class:`~skmedtl.io.VolumeFeatures` does the slicing, embeds every slice with
+# :class:`~skmedtl.VolumeFeatures` does the slicing, embeds every slice with
 # a 2-D extractor and pools the slice embeddings into one vector per volume. It
 # takes volumes (arrays or paths) with one label each, so cross-validation
 # splits volumes, never the slices of one patient.

@@ -17,7 +17,7 @@ _LAZY = {
     "FineTuneClassifier": "skmedtl.finetune",
     "ImageLoader": "skmedtl.io",
     "TransferStudy": "skmedtl.study",
-    "VolumeFeatures": "skmedtl.io",
+    "VolumeFeatures": "skmedtl.features",
     "create_backbone": "skmedtl.backbones",
     "get_backbone": "skmedtl.backbones",
     "list_backbones": "skmedtl.backbones",

@@ -38,7 +38,7 @@ def load_medmnist(
         for 3D sets (e.g. AdrenalMNIST3D, ``(n, 28, 28, 28)`` uint8). Pass 2D
         images to :class:`~skmedtl.CNNFeatures` directly; cut 3D volumes with
         :func:`skmedtl.io.volume_to_slices` (``axis=0``) or embed them with
-        :class:`skmedtl.io.VolumeFeatures`.
+        :class:`skmedtl.VolumeFeatures`.
     labels : ndarray of shape (n,)
         Integer labels. Single-label files store ``(n, 1)``; that axis is removed.
         Multi-label files (ChestMNIST) keep ``(n, n_labels)``.

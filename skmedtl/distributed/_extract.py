@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from ..cache import config_fingerprint, image_keys
 from ..cache._cache import shared_cache
 from ..features import CNNFeatures
-from ..features._inputs import ImageSequence
+from ..io._sequence import ImageSequence
 from ..utils._validation import check_int
 from ._client import check_client, connected, import_distributed
 from ._worker import FeatureSpec, embed_shard, key_shard

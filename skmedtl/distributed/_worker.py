@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cache import config_fingerprint, image_keys
-from ..features._inputs import ImageSequence
+from ..io._sequence import ImageSequence
 
 __all__ = ["FeatureSpec", "embed_shard", "key_shard", "stats"]
 

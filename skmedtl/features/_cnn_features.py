@@ -21,6 +21,7 @@ from ..backbones import get_backbone
 from ..backbones._weights import build_with_weights
 from ..cache import image_keys, state_dict_digest
 from ..cache._cache import shared_cache
+from ..io._sequence import ImageSequence
 from ..utils._devices import resolve_device
 from ..utils._naming import check_choice
 from ._batching import auto_batch_size, probe
@@ -33,7 +34,6 @@ from ._engines import (
     resolve_backend,
 )
 from ._extractor import FeatureExtractor, check_pooling, resolve_layer
-from ._inputs import ImageSequence
 from ._preprocess import (
     INTENSITY_POLICIES,
     RESIZE_MODES,

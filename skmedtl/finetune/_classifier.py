@@ -20,12 +20,12 @@ from ..backbones import get_backbone
 from ..backbones._weights import build_with_weights
 from ..features import CNNFeatures, Preprocessing
 from ..features._extractor import check_pooling
-from ..features._inputs import ImageSequence
 from ..features._preprocess import (
     INTENSITY_POLICIES,
     RESIZE_MODES,
     resolve_input_size,
 )
+from ..io._sequence import ImageSequence
 from ..utils._devices import resolve_device
 from ..utils._naming import check_choice
 from ..utils._validation import check_int

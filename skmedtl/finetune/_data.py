@@ -15,7 +15,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from ..features import Preprocessing
-from ..features._inputs import ImageSequence
+from ..io._sequence import ImageSequence
 
 __all__ = ["ImageInput", "TensorInput", "minibatches", "validation_split"]
 

@@ -8,9 +8,11 @@
   :func:`apply_window`, :func:`scale_intensity`) map raw values to ``[0, 1]``.
 - :class:`ImageLoader` reads paths inside a Pipeline; :func:`check_images`
   validates a list of files up front.
-- :func:`volume_to_slices`, :func:`pool_slices` and :class:`VolumeFeatures` turn
-  volumes into 2-D / 2.5-D slices and slice embeddings back into one vector per
-  volume.
+- :class:`ImageSequence` turns what users pass as ``X`` (arrays, lists, paths)
+  into one lazily read, channels-last sequence.
+- :func:`volume_to_slices` and :func:`pool_slices` turn volumes into 2-D / 2.5-D
+  slices and slice embeddings back into one vector per volume (the estimator,
+  :class:`~skmedtl.features.VolumeFeatures`, is in :mod:`skmedtl.features`).
 """
 
 from ._checks import check_images
@@ -27,7 +29,8 @@ from ._readers import (
     get_reader,
     read_image,
 )
-from ._volumes import VolumeFeatures, pool_slices, volume_to_slices
+from ._sequence import ImageSequence
+from ._volumes import pool_slices, volume_to_slices
 
 __all__ = [
     "CT_WINDOWS",
@@ -35,6 +38,7 @@ __all__ = [
     "ImageLoader",
     "ImageReadError",
     "ImageReader",
+    "ImageSequence",
     "IntensityPolicy",
     "NiftiReader",
     "NumpyReader",
@@ -42,7 +46,6 @@ __all__ = [
     "SkippedFile",
     "SkippedImagesWarning",
     "TiffReader",
-    "VolumeFeatures",
     "apply_window",
     "check_images",
     "get_reader",

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._errors import ImageReadError
 from ._intensity import IntensityPolicy, _scale
-from ._readers import (
+from ._reader_base import (
     ImageReader,
     _native_byte_order,
     frame_index,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ._errors import ImageReadError
-from ._readers import ImageReader, frame_index, import_optional
+from ._reader_base import ImageReader, frame_index, import_optional
 
 __all__ = ["NiftiReader"]
 

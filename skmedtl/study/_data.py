@@ -143,7 +143,7 @@ class StudyDataset:
             raise ValueError(
                 f"images have shape {images.shape}, which looks like 3-D volumes. "
                 "A study classifies 2-D images: cut volumes into slices with "
-                "skmedtl.io.volume_to_slices, or use skmedtl.io.VolumeFeatures."
+                "skmedtl.io.volume_to_slices, or use skmedtl.VolumeFeatures."
             )
         if groups is not None:
             groups = np.asarray(groups)

@@ -47,7 +47,7 @@ def inputs(kind: str, tmp_path):
 
 def stored_rows(path, features, X) -> tuple[int, np.ndarray, np.ndarray]:
     """Rows in the cache file, read by a fresh cache object: count, found, rows."""
-    from skmedtl.features._inputs import ImageSequence
+    from skmedtl.io._sequence import ImageSequence
 
     cache = EmbeddingCache(path)
     namespace = cache.namespace(

@@ -8,9 +8,9 @@ import torch
 from sklearn.metrics import log_loss
 
 from skmedtl.features import Preprocessing
-from skmedtl.features._inputs import ImageSequence
 from skmedtl.finetune import LightAugmentation
 from skmedtl.finetune._data import ImageInput, minibatches, validation_split
+from skmedtl.io._sequence import ImageSequence
 
 from .conftest import make_clf, stripes
 

@@ -9,7 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from skmedtl.datasets import load_medmnist
-from skmedtl.io import VolumeFeatures, pool_slices, read_image, volume_to_slices
+from skmedtl.features import VolumeFeatures
+from skmedtl.io import pool_slices, read_image, volume_to_slices
 
 from ..conftest import tiny_features
 from ._helpers import MEDMNIST_3D, NIFTI

@@ -13,7 +13,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from ..io import read_image
+from ._readers import read_image
 
 _CHANNELS = (1, 3)
 _SHAPES_HELP = (
