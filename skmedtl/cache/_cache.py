@@ -72,6 +72,7 @@ from datetime import datetime, timedelta, timezone
 import filelock
 import numpy as np
 
+from .._constants import CACHE_DTYPES, CACHE_MODES
 from . import _journal, _layout
 from ._errors import CacheCorruptedError, CacheCorruptedWarning
 from ._info import CacheInfo, NamespaceInfo
@@ -81,9 +82,9 @@ __all__ = ["EmbeddingCache", "Namespace"]
 
 logger = logging.getLogger(__name__)
 
-_MODES = ("a", "r")
+_MODES = CACHE_MODES
 _ON_CORRUPT = ("raise", "rebuild")
-_DTYPES = ("float32", "float16")
+_DTYPES = CACHE_DTYPES
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: A journal larger than this is folded into the HDF5 file while storing.
 JOURNAL_LIMIT_BYTES = 256 << 20
@@ -470,11 +471,23 @@ class EmbeddingCache:
             if self.mode == "r":
                 yield False
                 return
-            if self._file_lock is None:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                self._file_lock = filelock.FileLock(self.lock_path)
             try:
+                if self._file_lock is None:
+                    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                    self._file_lock = filelock.FileLock(self.lock_path)
                 self._file_lock.acquire(timeout=self.lock_timeout)
+            except PermissionError as e:
+                self._file_lock = None
+                raise PermissionError(
+                    e.errno,
+                    f"Cannot write to the embedding cache {self.path}: its folder "
+                    f"is not writable, so its lock file {self.lock_path} cannot be "
+                    "created. Use a writable cache_path, or read this cache without "
+                    "writing: EmbeddingCache(path, mode='r'), or "
+                    "CNNFeatures(..., cache_mode='r') (missing images are then "
+                    "computed but not stored)",
+                    self.lock_path,
+                ) from e
             except filelock.Timeout as e:
                 raise TimeoutError(
                     f"Could not lock the embedding cache {self.path} within "
@@ -937,19 +950,21 @@ _SHARED_LOCK = threading.Lock()
 _SHARED_MAX = 8
 
 
-def shared_cache(path: str | os.PathLike, *, on_corrupt: str = "rebuild"
-                 ) -> EmbeddingCache:
+def shared_cache(path: str | os.PathLike, *, on_corrupt: str = "rebuild",
+                 mode: str = "a") -> EmbeddingCache:
     """The process-wide :class:`EmbeddingCache` of ``path``.
 
     Estimator clones (one per fold and candidate of a search) share it, and with
     it the key index already read from the file. Estimators never hold it, so they
     pickle as plain parameters.
     """
-    key = (os.path.abspath(os.fspath(path)), on_corrupt)
+    if mode == "r":
+        on_corrupt = "raise"  # a read-only cache cannot be rebuilt
+    key = (os.path.abspath(os.fspath(path)), on_corrupt, mode)
     with _SHARED_LOCK:
         cache = _SHARED.pop(key, None)
         if cache is None:
-            cache = EmbeddingCache(key[0], on_corrupt=on_corrupt)
+            cache = EmbeddingCache(key[0], on_corrupt=on_corrupt, mode=mode)
         _SHARED[key] = cache  # most recently used last
         while len(_SHARED) > _SHARED_MAX:
             _SHARED.pop(next(iter(_SHARED)))

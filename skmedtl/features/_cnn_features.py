@@ -13,33 +13,42 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._constants import (
+    BACKENDS,
+    CACHE_DTYPES,
+    CACHE_MODES,
+    FEATURE_POOLINGS,
+    PRECISIONS,
+    RESIZE_MODES,
+)
 from ..backbones import get_backbone
 from ..backbones._weights import build_with_weights
 from ..cache import image_keys, state_dict_digest
 from ..cache._cache import shared_cache
+from ..io._intensity import IntensityPolicy
 from ..io._sequence import ImageSequence
 from ..utils._devices import resolve_device
-from ..utils._naming import check_choice
+from ..utils._validation import (
+    Check,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    check_params,
+    check_seed,
+)
 from ._batching import auto_batch_size, probe
+from ._embed import TransformStats, embed_through_cache
 from ._engines import (
-    BACKENDS,
-    PRECISIONS,
     OnnxEngine,
     TorchEngine,
     exported_model,
     resolve_backend,
 )
-from ._extractor import FeatureExtractor, check_pooling, resolve_layer
-from ._preprocess import (
-    INTENSITY_POLICIES,
-    RESIZE_MODES,
-    Preprocessing,
-    resolve_input_size,
-)
+from ._extractor import FeatureExtractor, resolve_layer
+from ._preprocess import Preprocessing, resolve_input_size
 
 __all__ = ["CNNFeatures"]
 
@@ -49,11 +58,20 @@ logger = logging.getLogger(__name__)
 #: Bump it with any change that can alter an embedding: it is part of every
 #: cache namespace, so embeddings cached by older code are then never reused.
 FEATURE_CODE_VERSION = 1
-CACHE_DTYPES = ("float32", "float16")
 # Images hashed and looked up together: a whole number of batches.
 _LOOKUP_CHUNK = 256
 # Threads decoding image files for one transform.
 _MAX_READERS = 8
+
+
+def _check_input_size(value) -> None:
+    resolve_input_size(value, (224, 224))
+
+
+def _check_client(client) -> None:
+    from ..distributed._client import check_client
+
+    check_client(client)
 
 
 class CNNFeatures(TransformerMixin, BaseEstimator):
@@ -89,12 +107,15 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         border is lost, which matters for medical images); ``"crop"`` is the
         ImageNet evaluation transform (resize, then centre crop with the weights'
         ``crop_pct``); ``"pad"`` keeps the aspect ratio and pads with black.
-    intensity : {"auto", "minmax", "dtype"}, default="auto"
-        How raw values become ``[0, 1]``. ``"auto"``: ``uint8`` / 255, booleans as
-        0/1, other integers (16-bit, signed) min-max scaled per image so their full
-        range is kept, floats must already be in ``[0, 1]``. ``"minmax"``: every
-        image scaled by its own range. ``"dtype"``: integers divided by their
-        dtype's maximum. Greyscale is repeated to three channels in all cases.
+    intensity : str, tuple or IntensityPolicy, default="auto"
+        How raw values become ``[0, 1]``, in the vocabulary of
+        :func:`skmedtl.io.read_image` (one :class:`~skmedtl.io.IntensityPolicy`).
+        ``"auto"``: ``uint8`` / 255, booleans as 0/1, other integers (16-bit,
+        signed) min-max scaled per image so their full range is kept, floats
+        must already be in ``[0, 1]``. ``"minmax"``: every image scaled by its
+        own range. ``"dtype"``: integers divided by their dtype's maximum.
+        ``"percentile"``, a CT window (``"lung"``, ``(40, 400)``, ...): applied
+        per image. Greyscale is repeated to three channels in all cases.
     batch_size : int or "auto", default="auto"
         Images per forward pass. ``"auto"`` takes the largest power of two that
         fits in half the free memory, up to 256 on a GPU (measured with a probe
@@ -136,6 +157,11 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         How the cache stores embeddings. float32 returns exactly what the network
         computed; float16 halves the file, and every embedding (cached or fresh)
         is then rounded through float16 so results do not depend on the cache.
+    cache_mode : {"a", "r"}, default="a"
+        ``"a"`` reads and writes the cache (it needs a writable folder for its
+        lock file). ``"r"`` only reads it, without a lock: for a complete cache
+        shared read-only (a read-only folder or medium); images it lacks are
+        computed but not stored.
     client : distributed.Client or str, default=None
         A Dask cluster to embed on: a client, or a scheduler address such as
         ``"tcp://10.0.0.5:8786"`` (``pip install "skmedtl[distributed]"``).
@@ -161,7 +187,13 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     feature_config_ : dict
         Everything that determines an embedding: backbone, digest of the loaded
         weights, layer, pooling, preprocessing, precision and
-        ``FEATURE_CODE_VERSION``. Its fingerprint names the cache namespace.
+        ``FEATURE_CODE_VERSION``. Its fingerprint names the cache namespace
+        (:meth:`cache_namespace`).
+    transform_stats_ : dict
+        What the last :meth:`transform` did: ``n_images``, ``n_computed`` (rows
+        the network computed), ``n_cached`` (rows from the cache) and
+        ``engine``, the inference engine that actually ran (``"torch"`` or
+        ``"onnxruntime"``; ``None`` when every row came from the cache).
 
     See Also
     --------
@@ -177,6 +209,26 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     >>> features.fit_transform(X).shape
     (4, 512)
     """
+
+    _parameter_constraints: dict = {
+        "backbone": [str],
+        "weights": [None, "path"],
+        "layer": [None, str],
+        "pooling": [StrOptions(FEATURE_POOLINGS)],
+        "input_size": [None, Check(_check_input_size, "an int or (height, width)")],
+        "resize": [StrOptions(RESIZE_MODES)],
+        "intensity": [Check(IntensityPolicy.from_spec, "an intensity policy")],
+        "batch_size": [Interval(numbers.Integral, 1), StrOptions(("auto",))],
+        "device": [Check(resolve_device, "a torch device")],
+        "verbose": [Interval(numbers.Integral)],
+        "random_state": ["random_state"],
+        "cache_path": [None, "path"],
+        "cache_dtype": [StrOptions(CACHE_DTYPES)],
+        "cache_mode": [StrOptions(CACHE_MODES)],
+        "backend": [StrOptions(BACKENDS)],
+        "precision": [StrOptions(PRECISIONS)],
+        "client": [None, Check(_check_client, "a distributed.Client or address")],
+    }
 
     def __init__(
         self,
@@ -194,6 +246,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         random_state=None,
         cache_path: str | os.PathLike | None = None,
         cache_dtype: str = "float32",
+        cache_mode: str = "a",
         backend: str = "auto",
         precision: str = "float32",
         client=None,
@@ -211,6 +264,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.cache_path = cache_path
         self.cache_dtype = cache_dtype
+        self.cache_mode = cache_mode
         self.backend = backend
         self.precision = precision
         self.client = client
@@ -234,7 +288,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         self._check_params()
         ImageSequence(X)
         spec = get_backbone(self.backbone)
-        seed = _seed(self.random_state) if self.weights is None else None
+        seed = check_seed(self.random_state) if self.weights is None else None
         start = time.perf_counter()
         model, tag = build_with_weights(
             spec, self.weights, random_state=seed, progress=self.verbose > 0
@@ -291,6 +345,9 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         if self.cache_path is not None:
             return self._transform_cached(images)
         engine = self._engine()
+        self.transform_stats_ = TransformStats(
+            n_images=len(images), n_computed=len(images), engine=engine.name
+        ).to_dict()
         out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
         starts = range(0, len(images), self.batch_size_)
         bar = tqdm(
@@ -339,41 +396,31 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
 
     # -- internals -------------------------------------------------------------------
     def _check_params(self) -> None:
-        check_pooling(self.pooling)
-        check_choice("resize", self.resize, RESIZE_MODES)
-        check_choice("intensity", self.intensity, INTENSITY_POLICIES)
-        if self.batch_size != "auto" and (
-            not isinstance(self.batch_size, numbers.Integral)
-            or isinstance(self.batch_size, bool)
-            or self.batch_size < 1
-        ):
-            raise ValueError(
-                "batch_size must be a positive integer or 'auto'; got "
-                f"{self.batch_size!r}."
-            )
-        if not isinstance(self.verbose, numbers.Integral):
-            raise ValueError(f"verbose must be an integer; got {self.verbose!r}.")
-        resolve_device(self.device)
-        resolve_input_size(self.input_size, (224, 224))
-        if self.cache_path is not None and not isinstance(
-            self.cache_path, (str, os.PathLike)
-        ):
-            raise TypeError(
-                "cache_path must be None or a file path such as 'embeddings.h5'; "
-                f"got {type(self.cache_path).__name__}."
-            )
-        check_choice("cache_dtype", self.cache_dtype, CACHE_DTYPES)
-        check_choice("backend", self.backend, BACKENDS)
-        check_choice("precision", self.precision, PRECISIONS)
+        check_params(self)
         if self.backend == "onnxruntime" and self.precision != "float32":
-            raise ValueError(
+            raise InvalidParameterError(
                 f"precision={self.precision!r} needs backend='torch' (or 'auto'): "
                 "the ONNX Runtime backend runs float32 models only."
             )
-        if self.client is not None:
-            from ..distributed._client import check_client
 
-            check_client(self.client)
+    def _cache_mode(self) -> str:
+        return getattr(self, "cache_mode", "a")  # pickles from before cache_mode
+
+    def build_engine(self) -> str:
+        """Build the inference engine now (device copy, ONNX export) and name it.
+
+        :meth:`transform` builds it on first use anyway; Dask workers call this
+        once per model so that the first shard is not slower than the others.
+
+        Returns
+        -------
+        str
+            ``"torch"`` or ``"onnxruntime"``: the engine that will run (an ONNX
+            export that failed under ``backend="auto"`` falls back to
+            ``"torch"``).
+        """
+        check_is_fitted(self, "model_")
+        return self._engine().name
 
     def _extractor(self) -> tuple[FeatureExtractor, torch.device]:
         device = resolve_device(self.device)
@@ -450,9 +497,36 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
             "precision": self.precision,
         }
 
-    def _cache_namespace(self, cache):
-        """This transformer's namespace in ``cache`` (also used by Dask runs)."""
+    def cache_namespace(self, cache=None):
+        """This transformer's namespace in an embedding cache.
+
+        The namespace hashes everything that determines an embedding (backbone,
+        weights digest, layer, pooling, preprocessing, precision, feature code
+        version), so two transformers share rows exactly when they would
+        compute the same ones.
+
+        Parameters
+        ----------
+        cache : EmbeddingCache, optional
+            Default: the cache at ``cache_path`` (opened read-only when
+            ``cache_mode="r"``).
+
+        Returns
+        -------
+        Namespace
+            Supports ``len``, ``lookup(keys)`` and ``store(keys, rows)``; its
+            ``name`` identifies it in ``skmedtl cache info``.
+        """
         from .. import __version__
+
+        check_is_fitted(self, "feature_config_")
+        if cache is None:
+            if self.cache_path is None:
+                raise ValueError(
+                    "cache_namespace() needs a cache: set cache_path, or pass an "
+                    "EmbeddingCache."
+                )
+            cache = shared_cache(self.cache_path, mode=self._cache_mode())
 
         weights = self.weights if self.weights is None else str(self.weights)
         return cache.namespace(
@@ -461,7 +535,7 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
             label=self.backbone,
             provenance={
                 "weights": weights,
-                "random_state": _seed(self.random_state)
+                "random_state": check_seed(self.random_state)
                 if self.weights is None
                 else None,
                 "n_features": self.n_features_out_,
@@ -472,16 +546,14 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
 
     def _transform_cached(self, images: ImageSequence) -> np.ndarray:
         """:meth:`transform` through the cache: compute only the misses."""
-        check_is_fitted(self, "feature_config_")
-        cache = shared_cache(self.cache_path)
-        namespace = self._cache_namespace(cache)
-        engine = self._engine()
+        cache = shared_cache(self.cache_path, mode=self._cache_mode())
+        namespace = self.cache_namespace(cache)
         n = len(images)
         out = np.empty((n, self.n_features_out_), dtype=np.float32)
         # Whole batches per lookup: files are decoded once, and when every image is
         # missing the network sees the same batches as without a cache.
         step = self.batch_size_ * max(1, -(-_LOOKUP_CHUNK // self.batch_size_))
-        n_computed = 0
+        stats = TransformStats(n_images=0)
         bar = tqdm(
             total=n,
             desc=f"{self.backbone} features",
@@ -494,43 +566,39 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
                 chunk = images.batch(start, min(start + step, n), readers)
                 if images.kind == "array":
                     chunk = list(chunk)
-                keys = image_keys(chunk)
-                found, rows = namespace.lookup(keys)
-                block = out[start : start + len(chunk)]
-                if found.any():
-                    block[found] = rows
-                bar.update(int(found.sum()))
-                first: dict[str, int] = {}  # each missing image computed once
-                for j in np.flatnonzero(~found):
-                    first.setdefault(keys[j], int(j))
-                todo = list(first.values())
-                for b in range(0, len(todo), self.batch_size_):
-                    pos = todo[b : b + self.batch_size_]
-                    if b:  # take rows that other processes stored meanwhile
-                        again, rows = namespace.lookup([keys[j] for j in pos])
-                        if again.any():
-                            block[np.asarray(pos)[again]] = rows
-                            bar.update(int(again.sum()))
-                            pos = list(np.asarray(pos)[~again])
+
+                def compute(todo, fill, chunk=chunk, start=start):
+                    engine = self._engine()
+                    for b in range(0, len(todo), self.batch_size_):
+                        pos = todo[b : b + self.batch_size_]
+                        if b:  # take rows that other processes stored meanwhile
+                            pos = fill.still_missing(pos)
                             if not pos:
                                 continue
-                    parts = [chunk[j] for j in pos]
-                    batch = np.stack(parts) if images.kind == "array" else parts
-                    names = [images.describe(start + j) for j in pos]
-                    rows = self._embed(batch, names, engine)
-                    block[pos] = namespace.store([keys[j] for j in pos], rows)
-                    n_computed += len(pos)
-                    bar.update(len(pos))
-                for j in np.flatnonzero(~found):
-                    if first[keys[j]] != j:
-                        block[j] = block[first[keys[j]]]
-                        bar.update(1)
-        cache.flush()
+                        parts = [chunk[j] for j in pos]
+                        batch = np.stack(parts) if images.kind == "array" else parts
+                        names = [images.describe(start + j) for j in pos]
+                        fill.store(pos, self._embed(batch, names, engine))
+                    return engine.name
+
+                stats.add(
+                    embed_through_cache(
+                        image_keys(chunk),
+                        namespace,
+                        compute,
+                        out[start : start + len(chunk)],
+                        progress=bar.update,
+                        flush=False,
+                    )
+                )
+        if namespace.cache.mode != "r":
+            cache.flush()
+        self.transform_stats_ = stats.to_dict()
         logger.info(
             "%s: %d images embedded, %d from the cache %s",
             self.backbone,
-            n_computed,
-            n - n_computed,
+            stats.n_computed,
+            stats.n_cached,
             cache.path,
         )
         return out
@@ -604,11 +672,3 @@ def _file_readers(images: ImageSequence):
         return
     with ThreadPoolExecutor(min(_MAX_READERS, os.cpu_count() or 1)) as pool:
         yield pool
-
-
-def _seed(random_state) -> int | None:
-    if random_state is None:
-        return None
-    if isinstance(random_state, numbers.Integral):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))

@@ -27,8 +27,6 @@ from torch import nn
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "onnxruntime")
-PRECISIONS = ("float32", "float16", "bfloat16")
 _OPSET = 17
 # ONNX Runtime sessions kept per process. Creating one optimises the graph
 # (0.3-0.5 s for ResNet-50), and a grid search refits the same extractor for

@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._constants import FEATURE_POOLINGS
 from ..backbones import BackboneSpec
 from ..utils._naming import did_you_mean
 
-POOLINGS = ("avg", "max", "gem")
+POOLINGS = FEATURE_POOLINGS
 _GEM_P = 3.0
 
 

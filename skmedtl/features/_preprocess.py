@@ -2,7 +2,9 @@
 
 The steps, all per image (so an embedding never depends on its batch):
 
-1. **Intensity** to float in ``[0, 1]`` (``intensity=``):
+1. **Intensity** to float in ``[0, 1]`` (``intensity=``), one
+   :class:`~skmedtl.io.IntensityPolicy` (the vocabulary of
+   :func:`~skmedtl.io.read_image`):
 
    - ``"auto"``: ``uint8`` divided by 255; ``bool`` as 0/1; every other integer
      type (``uint16``, ``int16``, ...) min-max scaled per image, so 12- and 16-bit
@@ -11,6 +13,8 @@ The steps, all per image (so an embedding never depends on its batch):
      becomes 0).
    - ``"dtype"``: integers divided by the maximum of their dtype (``uint16`` by
      65535); floats must lie in ``[0, 1]``.
+   - ``"percentile"``, a CT window (``"lung"``, ``(40, 400)``, ...): applied per
+     image on the host, before the batch goes to the device.
 
 2. **Channels**: greyscale is repeated to three channels (``"repeat"``, the only
    policy so far; it is recorded in the feature configuration).
@@ -30,10 +34,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-INTENSITY_POLICIES = ("auto", "minmax", "dtype")
-RESIZE_MODES = ("stretch", "crop", "pad")
-CHANNEL_POLICY = "repeat"
-_FLOAT_TOLERANCE = 1e-3
+from .._constants import CHANNEL_POLICY
+from ..io._intensity import _FLOAT_TOLERANCE, DEVICE_KINDS, IntensityPolicy, minmax_rows
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,9 @@ class Preprocessing:
         Centre-crop fraction for ``resize="crop"``.
     resize : {"stretch", "crop", "pad"}
         How images reach ``input_size``.
-    intensity : {"auto", "minmax", "dtype"}
-        How raw values become ``[0, 1]``.
+    intensity : IntensityPolicy
+        How raw values become ``[0, 1]`` (recorded by its :meth:`~skmedtl.io.
+        IntensityPolicy.key` in :meth:`to_dict`).
     channels : str
         Channel policy for greyscale input.
     """
@@ -64,7 +67,7 @@ class Preprocessing:
     std: tuple[float, ...]
     crop_pct: float
     resize: str = "stretch"
-    intensity: str = "auto"
+    intensity: IntensityPolicy = IntensityPolicy("auto")
     channels: str = CHANNEL_POLICY
 
     @classmethod
@@ -74,11 +77,12 @@ class Preprocessing:
         *,
         input_size=None,
         resize: str = "stretch",
-        intensity: str = "auto",
+        intensity="auto",
     ) -> Preprocessing:
         """The preprocessing of a :class:`~skmedtl.backbones.DataConfig`.
 
-        ``input_size`` (int or ``(h, w)``) overrides the config's size.
+        ``input_size`` (int or ``(h, w)``) overrides the config's size;
+        ``intensity`` is any :class:`~skmedtl.io.IntensityPolicy` spec.
         """
         return cls(
             input_size=resolve_input_size(input_size, config.input_size),
@@ -87,11 +91,13 @@ class Preprocessing:
             std=tuple(config.std),
             crop_pct=config.crop_pct,
             resize=resize,
-            intensity=intensity,
+            intensity=IntensityPolicy.from_spec(intensity),
         )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["intensity"] = self.intensity.key()
+        return out
 
     def __call__(
         self,
@@ -169,8 +175,11 @@ def _interpolate(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Ten
 
 
 def _to_unit_range(
-    batch: np.ndarray, policy: str, device, names: list[str] | None
+    batch: np.ndarray, policy: IntensityPolicy, device, names: list[str] | None
 ) -> torch.Tensor:
+    if policy.kind not in DEVICE_KINDS:  # windows, percentiles: per image, host
+        batch = np.stack([policy(image) for image in batch])
+    policy = policy.kind
     kind = batch.dtype.kind
     if kind == "b":
         return _tensor(batch, np.float32, device)
@@ -203,12 +212,7 @@ def _tensor(batch: np.ndarray, dtype, device) -> torch.Tensor:
     return x.to(device)
 
 
-def _minmax(x: torch.Tensor) -> torch.Tensor:
-    flat = x.reshape(x.shape[0], -1)
-    lo = flat.min(dim=1).values.view(-1, *([1] * (x.ndim - 1)))
-    hi = flat.max(dim=1).values.view(-1, *([1] * (x.ndim - 1)))
-    span = hi - lo
-    return torch.where(span > 0, (x - lo) / torch.where(span > 0, span, 1), 0.0)
+_minmax = minmax_rows
 
 
 def _check_finite(x: torch.Tensor, names: list[str] | None) -> None:

@@ -16,6 +16,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._constants import FINETUNE_PRECISIONS
 from ..backbones import get_backbone
 from ..backbones._weights import build_with_weights
 from ..features import CNNFeatures, Preprocessing
@@ -41,7 +42,7 @@ __all__ = ["FineTuneClassifier"]
 
 logger = logging.getLogger(__name__)
 
-PRECISIONS = ("float32", "bfloat16", "float16")
+PRECISIONS = FINETUNE_PRECISIONS
 #: ``lr_decay=None`` resolves to this for ``strategy="gradual"`` (1.0 otherwise).
 GRADUAL_LR_DECAY = 0.5
 

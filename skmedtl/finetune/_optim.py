@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._constants import OPTIMIZERS
 from ..utils._naming import did_you_mean
 from ._freezing import FreezePlan
 
 __all__ = ["OPTIMIZERS", "build_optimizer", "parameter_groups"]
 
 #: Optimizer names accepted by ``FineTuneClassifier(optimizer=...)``.
-OPTIMIZERS = ("adamw", "adam", "sgd")
 
 
 def parameter_groups(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
+from .._constants import STRATEGIES
 from ..utils._naming import did_you_mean
 
 __all__ = ["STRATEGIES", "Strategy", "resolve_strategy"]
 
 #: The strategy names, in the order of the review's Fig. 2.
-STRATEGIES = ("feature_extractor", "fine_tune", "gradual", "full", "random_init")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from .._constants import HEADS
 from ..features import CNNFeatures
 from ..utils._naming import did_you_mean
 from ._label_encoding import LabelEncodedClassifier
@@ -20,7 +21,6 @@ __all__ = ["HEADS", "hybrid_head", "make_hybrid"]
 
 #: Names of the hybrid heads (:func:`hybrid_head`): RBF SVM, logistic
 #: regression, random forest, XGBoost.
-HEADS = ("svm", "logreg", "rf", "xgboost")
 _UNSCALED = ("rf", "xgboost")  # trees do not care about feature scale
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .._constants import ON_ERROR
 from ..utils._naming import did_you_mean
 
 __all__ = ["ImageReadError", "SkippedFile", "SkippedImagesWarning"]
 
-ON_ERROR = ("raise", "skip")
 
 
 class ImageReadError(ValueError):

@@ -4,9 +4,12 @@ A policy is chosen by the user, never guessed, and is recorded:
 
 - ``None``: no mapping. Readers return the values of the file in its own dtype
   (``uint8``, ``uint16``, ``int16``, or ``float32`` after a DICOM rescale / NIfTI
-  scaling). Nothing is ever cast to ``uint8``. :class:`~skmedtl.CNNFeatures` then
-  applies its own ``intensity`` policy (``"auto"`` min-max scales integer images
-  wider than 8 bits per image).
+  scaling). Nothing is ever cast to ``uint8``.
+- ``"auto"`` (the default of :class:`~skmedtl.CNNFeatures`): ``uint8`` divided
+  by 255, ``bool`` as 0/1, every wider integer type min-max scaled per image;
+  floats must already lie in ``[0, 1]``.
+- ``"dtype"``: integers divided by the maximum of their dtype (``uint16`` by
+  65535); floats must already lie in ``[0, 1]``.
 - ``"minmax"``: per image (per volume for 3-D data) min-max scaling.
 - ``"percentile"`` or ``("percentile", low, high)``: clip to the image's own
   ``low``-th and ``high``-th percentiles (default 0.5 and 99.5), then scale.
@@ -18,7 +21,11 @@ A policy is chosen by the user, never guessed, and is recorded:
   file.
 
 Every policy except ``None`` returns ``float32`` in ``[0, 1]``, which
-:class:`~skmedtl.CNNFeatures` takes as it is. Its embedding cache keys hash the
+:class:`~skmedtl.CNNFeatures` takes as it is. The same vocabulary is accepted by
+:func:`~skmedtl.io.read_image`, :class:`~skmedtl.io.ImageLoader`,
+:class:`~skmedtl.VolumeFeatures` and ``CNNFeatures(intensity=...)`` (which
+computes ``"auto"``, ``"minmax"`` and ``"dtype"`` on the extraction device, with
+the same min-max function, :func:`minmax_rows`). Its embedding cache keys hash the
 decoded array, so two policies give two different arrays and therefore two
 different cache entries: the policy is part of the key by construction. The
 resolved policy is also recorded as :attr:`ImageLoader.intensity_
@@ -60,9 +67,14 @@ CT_WINDOWS = MappingProxyType(
 )
 
 DEFAULT_PERCENTILES = (0.5, 99.5)
-_NAMED = ("minmax", "percentile", "voi", *CT_WINDOWS)
+#: Policies a batch computes on the extraction device (the others run per image
+#: on the host, before the batch is formed).
+DEVICE_KINDS = ("auto", "minmax", "dtype")
+_NAMED = ("auto", "dtype", "minmax", "percentile", "voi", *CT_WINDOWS)
+_FLOAT_TOLERANCE = 1e-3
 _SPEC_HELP = (
-    "Use None (raw values), 'minmax', 'percentile' or ('percentile', low, high), "
+    "Use None (raw values), 'auto', 'dtype', 'minmax', 'percentile' or "
+    "('percentile', low, high), "
     f"a CT window preset ({', '.join(repr(k) for k in CT_WINDOWS)}), an explicit "
     "(center, width) window, or 'voi' (the window stored in a DICOM file)."
 )
@@ -77,7 +89,7 @@ class IntensityPolicy:
 
     Parameters
     ----------
-    kind : {"none", "minmax", "percentile", "window", "voi"}
+    kind : {"none", "auto", "dtype", "minmax", "percentile", "window", "voi"}
     center, width : float, optional
         The window (``kind="window"``).
     low, high : float, optional
@@ -110,8 +122,8 @@ class IntensityPolicy:
         if isinstance(spec, IntensityPolicy):
             return spec
         if isinstance(spec, str):
-            if spec == "minmax":
-                return cls("minmax")
+            if spec in ("minmax", "auto", "dtype"):
+                return cls(spec)
             if spec == "percentile":
                 return cls(
                     "percentile",
@@ -149,6 +161,19 @@ class IntensityPolicy:
         """The policy as a plain dict (for reports and cache namespaces)."""
         return asdict(self)
 
+    def key(self) -> str:
+        """A short canonical string naming the policy (for cache namespaces).
+
+        ``"auto"``, ``"minmax"`` and ``"dtype"`` are their own key; a window is
+        ``"window(center,width)"`` whether or not it came from a preset (the
+        preset's values are what matters to the pixels).
+        """
+        if self.kind == "window":
+            return f"window({self.center:g},{self.width:g})"
+        if self.kind == "percentile":
+            return f"percentile({self.low:g},{self.high:g})"
+        return self.kind
+
     def describe(self) -> str:
         """A short human-readable description."""
         if self.kind == "window":
@@ -158,6 +183,8 @@ class IntensityPolicy:
             return f"percentile clip [{self.low:g}, {self.high:g}] then min-max"
         return {
             "none": "raw values",
+            "auto": "uint8 / 255, wider integers min-max per image",
+            "dtype": "integers / their dtype's maximum",
             "minmax": "min-max per image",
             "voi": "DICOM VOI LUT / window",
         }[self.kind]
@@ -173,6 +200,8 @@ class IntensityPolicy:
             return image
         if self.kind == "minmax":
             return _minmax(image)
+        if self.kind in ("auto", "dtype"):
+            return _by_dtype(image, self.kind)
         if self.kind == "percentile":
             return _percentile(image, self.low, self.high)
         if self.kind == "window":
@@ -209,11 +238,59 @@ def _scale(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
+def minmax_rows(x):
+    """Min-max scale each ``x[i]`` to ``[0, 1]``: the one min-max of skmedtl.
+
+    Works on a numpy array or a torch tensor (float) of shape ``(n, ...)``, so
+    the readers (numpy, on the host) and :class:`~skmedtl.CNNFeatures` (torch, on
+    the extraction device) scale alike. NaN is ignored for the range and stays
+    NaN; a constant image becomes 0.
+    """
+    if isinstance(x, np.ndarray):
+        xp = np
+    else:
+        import torch as xp
+    flat = x.reshape(x.shape[0], -1)
+    nan = xp.isnan(flat)
+    lo = xp.amin(xp.where(nan, math.inf, flat), 1)
+    hi = xp.amax(xp.where(nan, -math.inf, flat), 1)
+    shape = (-1,) + (1,) * (x.ndim - 1)
+    lo, hi = lo.reshape(shape), hi.reshape(shape)
+    span = hi - lo
+    ok = span > 0
+    return xp.clip(xp.where(ok, (x - lo) / xp.where(ok, span, 1), 0), 0, 1)
+
+
 def _minmax(image: np.ndarray) -> np.ndarray:
     x = _float(image)
     if x.size == 0 or np.isnan(x).all():
         return x.astype(np.float32)
-    return _scale(x, float(np.nanmin(x)), float(np.nanmax(x)))
+    return minmax_rows(x[None])[0].astype(np.float32, copy=False)
+
+
+def _by_dtype(image: np.ndarray, kind: str) -> np.ndarray:
+    """``"auto"`` / ``"dtype"`` for one image on the host (see the module doc)."""
+    if image.dtype.kind == "b":
+        return image.astype(np.float32)
+    if image.dtype.kind == "f":
+        x = image.astype(np.float32)
+        finite = x[np.isfinite(x)]
+        if finite.size and (
+            finite.min() < -_FLOAT_TOLERANCE or finite.max() > 1 + _FLOAT_TOLERANCE
+        ):
+            raise ValueError(
+                f"A float image with values in [{finite.min():.4g}, "
+                f"{finite.max():.4g}], outside [0, 1], under intensity={kind!r}. "
+                "Rescale it to [0, 1], or pass intensity='minmax' to scale each "
+                "image by its own range."
+            )
+        return np.clip(x, 0.0, 1.0)
+    if image.dtype.kind not in "iu":
+        raise TypeError(f"Cannot scale an image of dtype {image.dtype}.")
+    if kind == "dtype" or image.dtype == np.uint8:
+        peak = float(np.iinfo(image.dtype).max)
+        return (np.clip(image, 0, None) / peak).astype(np.float32)
+    return _minmax(image)
 
 
 def _percentile(image: np.ndarray, low: float, high: float) -> np.ndarray:

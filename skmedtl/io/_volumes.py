@@ -10,12 +10,12 @@ import numbers
 
 import numpy as np
 
+from .._constants import SLICE_MODES, SLICE_POOLINGS
 from ..utils._naming import did_you_mean
 
 __all__ = ["pool_slices", "volume_to_slices"]
 
-SLICE_MODES = ("2d", "2.5d")
-POOLINGS = ("mean", "max")
+POOLINGS = SLICE_POOLINGS
 
 
 def _choice(name: str, value, choices) -> str:

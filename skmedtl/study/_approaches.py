@@ -5,23 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .._constants import APPROACHES
 from ..utils._naming import did_you_mean
 
 __all__ = ["APPROACHES", "Approach", "parse_approach", "parse_approaches"]
 
-#: Approach names, in the order of the review (Kim et al. 2022, Fig. 2), then
-#: the baselines. ``fine_tune`` takes a block count: ``"fine_tune:2"``.
-APPROACHES = (
-    "feature_extractor",
-    "hybrid-svm",
-    "hybrid-logreg",
-    "hybrid-rf",
-    "hybrid-xgboost",
-    "fine_tune",
-    "gradual",
-    "full",
-    "random_init",
-)
 
 #: The review's name of each family (used to group the report).
 CATEGORIES = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._constants import SELECTION_METRICS
 from ..utils._naming import did_you_mean
 
 __all__ = ["COSTS", "SELECTION_METRICS", "check_cost", "check_metric"]
@@ -14,7 +15,6 @@ COSTS = {
     "memory": ("peak_memory_mb", "peak memory (MB)"),
 }
 #: Metrics the recommendation can maximise.
-SELECTION_METRICS = ("auc", "balanced_accuracy", "accuracy")
 
 
 def check_metric(metric) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._constants import ON_ERROR
 from ..utils._validation import check_int
 from ._approaches import Approach, parse_approaches
 from ._cells import Cell, CellContext, Embeddings, run_cell
@@ -30,7 +31,6 @@ __all__ = ["TransferStudy"]
 
 logger = logging.getLogger(__name__)
 
-ON_ERROR = ("raise", "skip")
 LOG_NAME = "results.jsonl"
 MANIFEST_NAME = "study.json"
 #: Images timed without the cache when every embedding was already cached.

@@ -85,7 +85,7 @@ def test_auto_batch_size_reads_available_memory():
 
 @pytest.mark.parametrize("bad", ["big", 0, -3, 2.5, True])
 def test_bad_batch_size(gray_images, bad):
-    with pytest.raises(ValueError, match="batch_size must be a positive integer or"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1 or"):
         tiny_features(batch_size=bad).fit(gray_images)
 
 
