@@ -32,8 +32,9 @@ from tqdm.auto import tqdm
 from ..cache import config_fingerprint, image_keys
 from ..cache._cache import shared_cache
 from ..features import CNNFeatures
+from ..features._embed import embed_through_cache
 from ..io._sequence import ImageSequence
-from ..utils._validation import check_int
+from ..utils._validation import Interval, validate_params
 from ._client import check_client, connected, import_distributed
 from ._worker import FeatureSpec, embed_shard, key_shard
 
@@ -47,8 +48,14 @@ _MAX_SHARD = 1024
 _SHARD_BYTES = 8 << 20
 #: Shards in flight per worker thread: one running, one queued behind it.
 _IN_FLIGHT_PER_THREAD = 2
-#: Keys looked up in the cache at once.
-_LOOKUP_CHUNK = 4096
+#: What :func:`extract`'s own parameters accept (``features`` and ``client`` are
+#: checked by their types).
+_EXTRACT_CONSTRAINTS = {
+    "shard_size": [Interval(numbers.Integral, 1), None],
+    "retries": [Interval(numbers.Integral, 0)],
+    "verbose": [Interval(numbers.Integral), None],
+    "cache_path": [None, "path"],
+}
 
 
 def extract(
@@ -134,9 +141,15 @@ def extract(
     """
     check_client(client, allow_none=True)
     features = _as_features(features)
-    check_int("shard_size", shard_size, minimum=1, allow_none=True)
-    check_int("retries", retries, minimum=0)
-    check_int("verbose", verbose, minimum=None, allow_none=True)
+    validate_params(
+        {
+            "shard_size": shard_size,
+            "retries": retries,
+            "verbose": verbose,
+            "cache_path": cache_path,
+        },
+        _EXTRACT_CONSTRAINTS,
+    )
     _check_reproducible(features)
     images = ImageSequence(X)
     if not _is_fitted(features):
@@ -181,9 +194,8 @@ def _as_features(features) -> CNNFeatures:
 
 
 def _check_reproducible(features: CNNFeatures) -> None:
-    if features.weights is None and not (
-        isinstance(features.random_state, numbers.Integral)
-        and not isinstance(features.random_state, bool)
+    if features.weights is None and not Interval(numbers.Integral).is_satisfied_by(
+        features.random_state
     ):
         raise ValueError(
             "With weights=None every worker initialises the backbone from "
@@ -226,63 +238,62 @@ def _extract_fitted(
     with connected(client) as client, bar:
         runner = _Runner(client, retries)
         if cache_path is None:
-            todo, keys, namespace = list(range(n)), None, None
+            keys, namespace = None, None
         else:
-            cache = shared_cache(cache_path)
-            namespace = features._cache_namespace(cache)
+            namespace = features.cache_namespace(
+                shared_cache(cache_path, mode=features.cache_mode)
+            )
             keys = _keys(images, runner)
-            todo = _lookup(namespace, keys, out, bar)
-        size = _shard_size(images, todo, features, runner.threads, shard_size)
-        shards = [todo[a : a + size] for a in range(0, len(todo), size)]
         with_keys = namespace is not None and images.kind == "paths"
+        shards: list[list[int]] = []
+        engines: set[str] = set()
 
-        def task(pos):
-            return embed_shard, spec, _payload(images, pos), images.kind, with_keys
+        def compute(todo: list[int], fill) -> str:
+            size = _shard_size(images, todo, features, runner.threads, shard_size)
+            shards.extend(todo[a : a + size] for a in range(0, len(todo), size))
 
-        def done(i, result):
-            got_keys, rows = result
-            pos = shards[i]
-            if rows.shape != (len(pos), features.n_features_out_):
-                raise RuntimeError(
-                    f"A worker returned rows of shape {rows.shape} for a shard of "
-                    f"{len(pos)} images; expected ({len(pos)}, "
-                    f"{features.n_features_out_})."
-                )
-            if namespace is not None:
-                expected = [keys[j] for j in pos]
-                if got_keys is not None and got_keys != expected:
+            def task(pos):
+                return embed_shard, spec, _payload(images, pos), images.kind, with_keys
+
+            def done(i, result):
+                got_keys, rows, engine = result
+                engines.add(engine)
+                pos = shards[i]
+                if rows.shape != (len(pos), features.n_features_out_):
+                    raise RuntimeError(
+                        f"A worker returned rows of shape {rows.shape} for a shard "
+                        f"of {len(pos)} images; expected ({len(pos)}, "
+                        f"{features.n_features_out_})."
+                    )
+                if got_keys is not None and got_keys != [keys[j] for j in pos]:
                     logger.warning(
                         "Some image files changed during extraction; their rows are "
                         "stored under their new content."
                     )
-                    expected = got_keys
-                rows = namespace.store(expected, rows)
-            out[pos] = rows
-            bar.update(len(pos))
+                else:
+                    got_keys = None
+                fill.store(pos, rows, keys=got_keys)
 
-        try:
             runner.run(
                 (task(pos) for pos in shards),
                 done,
                 "skmedtl-embed",
                 describe=lambda i: _describe(images, shards[i], "embedding"),
             )
-        finally:
-            if namespace is not None:
-                namespace.cache.flush()  # complete shards only: stored per shard
-        if keys is not None:
-            _fill_duplicates(keys, todo, out, bar)
+            return "+".join(sorted(engines)) or None
+
+        stats = embed_through_cache(keys, namespace, compute, out, progress=bar.update)
     logger.info(
-        "%s: %d images, %d embedded on the cluster in %d shards of up to %d, %d from "
-        "the cache (%.1fs)",
+        "%s: %d images, %d embedded on the cluster in %d shards, %d from the cache "
+        "(%.1fs)",
         features.backbone,
         n,
-        len(todo),
+        stats.n_computed,
         len(shards),
-        size,
-        n - len(todo),
+        stats.n_cached,
         time.perf_counter() - start,
     )
+    features.transform_stats_ = stats.to_dict()
     return out
 
 
@@ -325,29 +336,6 @@ def _keys(images: ImageSequence, runner: _Runner) -> list[str]:
         describe=lambda i: _describe(images, range(*spans[i]), "hashing"),
     )
     return keys
-
-
-def _lookup(namespace, keys: list[str], out: np.ndarray, bar) -> list[int]:
-    """Fill ``out`` from the cache; positions to compute (first of each key)."""
-    first: dict[str, int] = {}
-    for start in range(0, len(keys), _LOOKUP_CHUNK):
-        chunk = keys[start : start + _LOOKUP_CHUNK]
-        found, rows = namespace.lookup(chunk)
-        if found.any():
-            out[start + np.flatnonzero(found)] = rows
-            bar.update(int(found.sum()))
-        for j in np.flatnonzero(~found):
-            first.setdefault(chunk[j], start + int(j))
-    return list(first.values())
-
-
-def _fill_duplicates(keys, todo, out, bar) -> None:
-    computed = {keys[j]: j for j in todo}
-    for i, key in enumerate(keys):
-        j = computed.get(key)
-        if j is not None and j != i:
-            out[i] = out[j]
-            bar.update(1)
 
 
 def _shard_size(images, todo, features, threads: int, shard_size) -> int:

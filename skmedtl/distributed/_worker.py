@@ -121,7 +121,7 @@ def _features(spec: FeatureSpec, images):
                 "weights cache differ from the client's. Give the workers the same "
                 "environment and the same weights as the client."
             )
-        features._engine()  # build the engine now, once, under the lock
+        features.build_engine()  # now, once, under the lock
         state.models[key] = features
         state.builds[spec.fingerprint] += 1
         while len(state.models) > MAX_MODELS:
@@ -147,6 +147,8 @@ def embed_shard(spec: FeatureSpec, images, kind: str, with_keys: bool):
     -------
     keys : list of str or None
     rows : ndarray of float32, shape (len(images), spec.n_features)
+    engine : str
+        The inference engine that ran on this worker.
     """
     if kind == "paths":
         sequence = ImageSequence(images)
@@ -158,7 +160,7 @@ def embed_shard(spec: FeatureSpec, images, kind: str, with_keys: bool):
     with state.lock:
         state.images += len(rows)
         state.shards += 1
-    return keys, rows
+    return keys, rows, features.transform_stats_["engine"]
 
 
 def key_shard(paths: list[str]) -> list[str]:

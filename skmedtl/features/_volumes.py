@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from .._constants import SLICE_POOLINGS
 from ..io._intensity import IntensityPolicy
 from ..io._readers import read_image
-from ..io._volumes import (
-    POOLINGS,
-    SLICE_MODES,
-    _choice,
-    _positive_int,
-    pool_slices,
-    volume_to_slices,
-)
+from ..io._volumes import SLICING_CONSTRAINTS, pool_slices, volume_to_slices
+from ..utils._validation import Check, Interval, StrOptions, check_params
 
 __all__ = ["VolumeFeatures"]
+
+
+def _check_features(features) -> None:
+    if not (hasattr(features, "fit") and hasattr(features, "transform")):
+        raise TypeError(
+            "features must be None or a 2-D feature extractor with fit and "
+            f"transform, such as CNNFeatures(...); got {type(features).__name__}."
+        )
 
 
 class VolumeFeatures(TransformerMixin, BaseEstimator):
@@ -74,6 +78,16 @@ class VolumeFeatures(TransformerMixin, BaseEstimator):
     >>> VolumeFeatures(cnn, axis=0, step=2).fit_transform(volumes).shape
     (3, 120)
     """
+
+    _parameter_constraints: dict = {
+        "features": [None, Check(_check_features, "a transformer")],
+        "axis": SLICING_CONSTRAINTS["axis"],
+        "mode": SLICING_CONSTRAINTS["mode"],
+        "step": SLICING_CONSTRAINTS["step"],
+        "pooling": [StrOptions(SLICE_POOLINGS)],
+        "intensity": [Check(IntensityPolicy.from_spec, "an intensity policy")],
+        "frame": [Interval(numbers.Integral), None],
+    }
 
     def __init__(
         self,
@@ -158,10 +172,25 @@ class VolumeFeatures(TransformerMixin, BaseEstimator):
             raise type(e)(f"{where}: {e}") from e
 
     def _check_params(self) -> None:
-        _choice("mode", self.mode, SLICE_MODES)
-        _choice("pooling", self.pooling, POOLINGS)
-        _positive_int("step", self.step)
-        IntensityPolicy.from_spec(self.intensity)
+        check_params(self)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Output names: ``<pooling>_<name>`` for each name of the slice features.
+
+        The slice extractor's own names (``resnet18_0``, ...) when it has them,
+        else ``volumefeatures<i>``.
+        """
+        check_is_fitted(self, "n_features_out_")
+        try:
+            names = self.features_.get_feature_names_out()
+        except (AttributeError, ValueError, TypeError):
+            names = None
+        if names is None or len(names) != self.n_features_out_:
+            return np.asarray(
+                [f"volumefeatures{i}" for i in range(self.n_features_out_)],
+                dtype=object,
+            )
+        return np.asarray([f"{self.pooling}_{n}" for n in names], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -11,7 +11,6 @@ from ..utils._naming import did_you_mean
 __all__ = ["ImageReadError", "SkippedFile", "SkippedImagesWarning"]
 
 
-
 class ImageReadError(ValueError):
     """A file that cannot be read as an image.
 

@@ -7,9 +7,10 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ..utils._validation import Check, Interval, check_params
 from ._checks import _check_length, check_paths
 from ._intensity import IntensityPolicy
-from ._readers import _resolve_reader, read_image
+from ._readers import READER_CONSTRAINT, read_image
 
 __all__ = ["ImageLoader"]
 
@@ -84,6 +85,17 @@ class ImageLoader(TransformerMixin, BaseEstimator):
     >>> workdir.cleanup()
     """
 
+    _parameter_constraints: dict = {
+        "intensity": [Check(IntensityPolicy.from_spec, "an intensity policy")],
+        "frame": [Interval(numbers.Integral), None],
+        "reader": READER_CONSTRAINT,
+        "n_jobs": [
+            Interval(numbers.Integral, 1),
+            Interval(numbers.Integral, None, -1),
+            None,
+        ],
+    }
+
     def __init__(self, *, intensity=None, frame=None, reader=None, n_jobs=None):
         self.intensity = intensity
         self.frame = frame
@@ -143,22 +155,21 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         return images
 
     def _check_params(self) -> IntensityPolicy:
-        policy = IntensityPolicy.from_spec(self.intensity)
-        if self.frame is not None and (
-            isinstance(self.frame, bool) or not isinstance(self.frame, numbers.Integral)
-        ):
-            raise ValueError(f"frame must be an integer or None; got {self.frame!r}.")
-        if self.reader is not None:
-            _resolve_reader(self.reader, "")
-        if self.n_jobs is not None and (
-            isinstance(self.n_jobs, bool)
-            or not isinstance(self.n_jobs, numbers.Integral)
-            or self.n_jobs == 0
-        ):
-            raise ValueError(
-                f"n_jobs must be None or a non-zero integer; got {self.n_jobs!r}."
-            )
-        return policy
+        check_params(self)
+        return IntensityPolicy.from_spec(self.intensity)
+
+    def set_output(self, *, transform=None):
+        """Accept a Pipeline's ``set_output``; images stay arrays.
+
+        The output is images, not a table, so ``transform="pandas"`` (or
+        ``"polars"``) leaves it unchanged; the next step (such as
+        :class:`~skmedtl.CNNFeatures`) returns the table.
+
+        Returns
+        -------
+        self
+        """
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

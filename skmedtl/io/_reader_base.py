@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..utils._validation import Interval, validate_params
 from ._errors import ImageReadError
 from ._intensity import IntensityPolicy
 
@@ -81,8 +82,7 @@ def frame_index(frame, n_frames: int, path) -> int:
     """Check ``frame`` against a file's ``n_frames`` (negative: from the end)."""
     if frame is None:
         return 0
-    if isinstance(frame, bool) or not isinstance(frame, numbers.Integral):
-        raise ValueError(f"frame must be an integer or None; got {frame!r}.")
+    validate_params({"frame": frame}, {"frame": [Interval(numbers.Integral), None]})
     if not -n_frames <= frame < n_frames:
         raise ImageReadError(
             path,

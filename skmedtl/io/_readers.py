@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils._naming import did_you_mean
+from ..utils._validation import StrOptions, validate_params
 from ._dicom import DicomReader
 from ._errors import ImageReadError
 from ._nifti import NiftiReader
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
 
 # -- Pillow: PNG, JPEG, BMP, GIF, WebP, ... -----------------------------------------
 class PILReader(ImageReader):
@@ -261,18 +262,21 @@ def get_reader(path_or_name: str | os.PathLike) -> ImageReader:
     return readers["pil"]  # Pillow sniffs the content of unknown suffixes
 
 
+#: What ``reader=`` accepts: a reader name, an ImageReader, or None (by suffix).
+READER_CONSTRAINT = [
+    StrOptions(tuple(_readers())),
+    ImageReader,
+    None,
+]
+
+
 def _resolve_reader(reader, path: Path) -> ImageReader:
+    validate_params({"reader": reader}, {"reader": READER_CONSTRAINT})
     if reader is None:
         return get_reader(path)
     if isinstance(reader, ImageReader):
         return reader
-    readers = _readers()
-    if isinstance(reader, str) and reader in readers:
-        return readers[reader]
-    raise ValueError(
-        f"Unknown reader {reader!r}.{did_you_mean(str(reader), readers)} Choose "
-        f"from {tuple(readers)}, an ImageReader instance, or None to pick by suffix."
-    )
+    return _readers()[reader]
 
 
 def check_file(path: str | os.PathLike) -> Path:

@@ -11,26 +11,19 @@ import numbers
 import numpy as np
 
 from .._constants import SLICE_MODES, SLICE_POOLINGS
-from ..utils._naming import did_you_mean
+from ..utils._validation import Interval, StrOptions, validate_params
 
 __all__ = ["pool_slices", "volume_to_slices"]
 
-POOLINGS = SLICE_POOLINGS
 
-
-def _choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ValueError(
-            f"Unknown {name} {value!r}.{did_you_mean(str(value), choices)} "
-            f"Choose from {choices}."
-        )
-    return value
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
+#: What the slicing parameters accept (shared with VolumeFeatures' table).
+SLICING_CONSTRAINTS = {
+    "axis": [Interval(numbers.Integral, -3, 2)],
+    "mode": [StrOptions(SLICE_MODES)],
+    "step": [Interval(numbers.Integral, 1)],
+    "start": [Interval(numbers.Integral), None],
+    "stop": [Interval(numbers.Integral), None],
+}
 
 
 def volume_to_slices(
@@ -103,14 +96,10 @@ def volume_to_slices(
         raise ValueError(f"volume must be a 3-D array; got shape {volume.shape}.{hint}")
     if volume.dtype.kind not in "biuf":
         raise TypeError(f"volume has dtype {volume.dtype}; expected numbers.")
-    if (
-        isinstance(axis, bool)
-        or not isinstance(axis, numbers.Integral)
-        or not (-3 <= axis < 3)
-    ):
-        raise ValueError(f"axis must be an integer in [-3, 2]; got {axis!r}.")
-    _choice("mode", mode, SLICE_MODES)
-    step = _positive_int("step", step)
+    validate_params(
+        {"axis": axis, "mode": mode, "step": step, "start": start, "stop": stop},
+        SLICING_CONSTRAINTS,
+    )
     moved = np.moveaxis(volume, axis, 0)
     n = moved.shape[0]
     indices = np.arange(n)[start:stop:step]
@@ -166,7 +155,7 @@ def pool_slices(
     array([[3., 2.],
            [5., 5.]], dtype=float32)
     """
-    _choice("method", method, POOLINGS)
+    validate_params({"method": method}, {"method": [StrOptions(SLICE_POOLINGS)]})
     emb = np.asarray(embeddings)
     if emb.ndim != 2:
         raise ValueError(f"embeddings must be 2-D (n_slices, d); got {emb.shape}.")

@@ -243,8 +243,7 @@ def _message(name: str, value, allowed) -> str:
     if options and all(isinstance(c, StrOptions) or c is None for c in allowed):
         none = ", or None" if None in allowed else ""
         return (
-            f"Unknown {name} {value!r}.{suggestion} Choose from "
-            f"{tuple(options)}{none}."
+            f"Unknown {name} {value!r}.{suggestion} Choose from {tuple(options)}{none}."
         )
     descriptions = [_describe(c) for c in allowed]
     listed = (

@@ -55,7 +55,7 @@ def test_step_start_stop_and_indices(volume):
     [
         ({"mode": "3d"}, ValueError, "Unknown mode"),
         ({"mode": "2.5D"}, ValueError, "Did you mean '2.5d'"),
-        ({"step": 0}, ValueError, "step must be a positive integer"),
+        ({"step": 0}, ValueError, "step must be an integer >= 1"),
         ({"axis": 3}, ValueError, "axis must be an integer"),
         ({"start": 10}, ValueError, "No slices selected"),
     ],
