@@ -73,6 +73,7 @@ import filelock
 import numpy as np
 
 from .._constants import CACHE_DTYPES, CACHE_MODES
+from ..utils._files import atomic_path
 from . import _journal, _layout
 from ._errors import CacheCorruptedError, CacheCorruptedWarning
 from ._info import CacheInfo, NamespaceInfo
@@ -736,16 +737,8 @@ class EmbeddingCache:
         """A fresh temporary path beside the file; on success it atomically
         replaces the file (fsynced), on any failure it is removed."""
         self._remove_temporaries()
-        tmp = f"{self.path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        try:
+        with atomic_path(self.path, fsync=True, suffix=".tmp") as tmp:
             yield tmp
-            _fsync(tmp)
-            os.replace(tmp, self.path)
-            _fsync_dir(os.path.dirname(self.path))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
 
     def _remove_temporaries(self) -> None:
         # Only writers holding the lock create temporaries: any left are orphans.
@@ -924,24 +917,6 @@ def _aside_name(path: str) -> str:
     while os.path.exists(candidate):
         candidate, i = f"{path}.corrupt-{stamp}-{i}", i + 1
     return candidate
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: str) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- one cache object per file and process ---------------------------------------------

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..utils._files import atomic_path
 from ._keys import KEY_LENGTH
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,9 @@ def scan(path: str, state: JournalState, *, repair: bool) -> JournalState:
                 logger.warning(
                     "Discarding %d bytes of an incomplete record at the end of %s "
                     "(left by an interrupted process); those embeddings will be "
-                    "computed again.", len(data) - used, path,
+                    "computed again.",
+                    len(data) - used,
+                    path,
                 )
                 f.truncate(state.offset)
             else:
@@ -177,12 +180,9 @@ def _discard(path: str, size: int) -> None:
 def create(path: str) -> bytes:
     """Create an empty journal at ``path`` atomically; return its id."""
     file_id = os.urandom(FILE_HEADER_SIZE - len(FILE_MAGIC))
-    tmp = f"{path}.new-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(FILE_MAGIC + file_id)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path, fsync=True, suffix=".new") as tmp:
+        with open(tmp, "wb") as f:
+            f.write(FILE_MAGIC + file_id)
     return file_id
 
 

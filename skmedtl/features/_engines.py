@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 import time
 import warnings
@@ -24,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from ..utils._files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -188,28 +189,21 @@ def exported_model(
     start = time.perf_counter()
     module = module.eval()  # on the CPU: export traces there
     example = torch.zeros((2, 3, *input_size))
-    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=directory)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            # The TorchScript-based exporter is deprecated but gives faster ONNX
-            # Runtime graphs here than the dynamo exporter (15 vs 12 images/s on
-            # ResNet-50), and needs no onnxscript.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                (example,),
-                tmp,
-                input_names=["images"],
-                output_names=["features"],
-                dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
-                opset_version=_OPSET,
-                dynamo=False,
-            )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        # The TorchScript-based exporter is deprecated but gives faster ONNX
+        # Runtime graphs here than the dynamo exporter (15 vs 12 images/s on
+        # ResNet-50), and needs no onnxscript.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (example,),
+            tmp,
+            input_names=["images"],
+            output_names=["features"],
+            dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
+            opset_version=_OPSET,
+            dynamo=False,
+        )
     seconds = time.perf_counter() - start
     logger.info("Exported %s in %.1fs", path, seconds)
     return path, seconds

@@ -8,6 +8,7 @@ from torch import nn
 from .._constants import FEATURE_POOLINGS
 from ..backbones import BackboneSpec
 from ..utils._naming import did_you_mean
+from ..utils._validation import StrOptions, validate_params
 
 POOLINGS = FEATURE_POOLINGS
 _GEM_P = 3.0
@@ -111,8 +112,4 @@ def resolve_layer(
 
 
 def check_pooling(pooling: str) -> None:
-    if pooling not in POOLINGS:
-        raise ValueError(
-            f"Unknown pooling {pooling!r}.{did_you_mean(str(pooling), POOLINGS)} "
-            f"Choose from {POOLINGS}."
-        )
+    validate_params({"pooling": pooling}, {"pooling": [StrOptions(POOLINGS)]})

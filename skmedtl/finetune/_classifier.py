@@ -11,31 +11,38 @@ import time
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._constants import FINETUNE_PRECISIONS
+from .._constants import (
+    FEATURE_POOLINGS,
+    FINETUNE_PRECISIONS,
+    OPTIMIZERS,
+    RESIZE_MODES,
+    STRATEGIES,
+)
 from ..backbones import get_backbone
 from ..backbones._weights import build_with_weights
 from ..features import CNNFeatures, Preprocessing
-from ..features._extractor import check_pooling
-from ..features._preprocess import (
-    INTENSITY_POLICIES,
-    RESIZE_MODES,
-    resolve_input_size,
-)
+from ..features._preprocess import resolve_input_size
+from ..io._intensity import IntensityPolicy
 from ..io._sequence import ImageSequence
 from ..utils._devices import resolve_device
-from ..utils._naming import check_choice
-from ..utils._validation import check_int
+from ..utils._validation import (
+    Check,
+    Interval,
+    Options,
+    StrOptions,
+    check_params,
+    check_seed,
+)
 from ._augment import resolve_augmentation
 from ._data import ImageInput, TensorInput, validation_split
-from ._monitor import check_monitor
+from ._monitor import MONITORS
 from ._network import FineTuneNetwork
-from ._optim import check_optimizer
-from ._strategies import check_strategy, check_trainable_blocks, resolve_strategy
+from ._strategies import resolve_strategy
 from ._training import Trainer, TrainingConfig, predict_logits
 
 __all__ = ["FineTuneClassifier"]
@@ -45,6 +52,10 @@ logger = logging.getLogger(__name__)
 PRECISIONS = FINETUNE_PRECISIONS
 #: ``lr_decay=None`` resolves to this for ``strategy="gradual"`` (1.0 otherwise).
 GRADUAL_LR_DECAY = 0.5
+
+
+def _check_input_size(value) -> None:
+    resolve_input_size(value, (224, 224))
 
 
 class FineTuneClassifier(ClassifierMixin, BaseEstimator):
@@ -231,6 +242,39 @@ default="loss"
     [['head', 'c5', 'c3', 'c1'], ['head', 'c5', 'c3', 'c1']]
     """
 
+    _parameter_constraints: dict = {
+        "backbone": [str],
+        "weights": [None, "path"],
+        "strategy": [StrOptions(STRATEGIES)],
+        "trainable_blocks": [Interval(numbers.Integral, 0), None],
+        "max_epochs": [Interval(numbers.Integral, 1)],
+        "batch_size": [Interval(numbers.Integral, 1)],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lr_decay": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "optimizer": [StrOptions(OPTIMIZERS)],
+        "weight_decay": [Interval(numbers.Real, 0)],
+        "validation_fraction": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            Options((0,)),
+            None,
+        ],
+        "early_stopping": ["boolean"],
+        "patience": [Interval(numbers.Integral, 1)],
+        "monitor": [StrOptions(tuple(MONITORS))],
+        "class_weight": [None, StrOptions(("balanced",)), dict],
+        "augment": ["boolean", "callable", None],
+        "pooling": [StrOptions(FEATURE_POOLINGS)],
+        "input_size": [None, Check(_check_input_size, "an int or (height, width)")],
+        "resize": [StrOptions(RESIZE_MODES)],
+        "intensity": [Check(IntensityPolicy.from_spec, "an intensity policy")],
+        "device": [Check(resolve_device, "a torch device")],
+        "precision": [StrOptions(FINETUNE_PRECISIONS)],
+        "cache_path": [None, "path"],
+        "random_state": ["random_state"],
+        "verbose": [Interval(numbers.Integral)],
+        "warm_start": ["boolean"],
+    }
+
     def __init__(
         self,
         backbone: str = "efficientnet_lite0",
@@ -322,7 +366,7 @@ default="loss"
         strategy = resolve_strategy(
             self.strategy, self.trainable_blocks, len(spec.block_group_names)
         )
-        seed = _seed(self.random_state)
+        seed = check_seed(self.random_state, draw_for_none=True)
         rng = np.random.RandomState(seed)
         if self.validation_fraction:
             train_idx, valid_idx = validation_split(
@@ -607,32 +651,10 @@ default="loss"
 
     def _check_params(self) -> torch.device:
         """Validate every parameter; return the training device."""
-        check_strategy(self.strategy)
-        check_trainable_blocks(self.trainable_blocks, None, 0)
-        check_optimizer(self.optimizer)
-        check_monitor(self.monitor)
-        check_pooling(self.pooling)
-        check_choice("resize", self.resize, RESIZE_MODES)
-        check_choice("intensity", self.intensity, INTENSITY_POLICIES)
-        check_choice("precision", self.precision, PRECISIONS)
-        resolve_input_size(self.input_size, (224, 224))
-        for name in ("max_epochs", "batch_size", "patience"):
-            check_int(name, getattr(self, name), minimum=1)
-        check_int("verbose", self.verbose, minimum=None)
-        _check_real("lr", self.lr, low=0.0, low_open=True)
-        _check_real("weight_decay", self.weight_decay, low=0.0, low_open=False)
-        if self.lr_decay is not None:
-            _check_real("lr_decay", self.lr_decay, low=0.0, low_open=True, high=1.0)
-        if self.validation_fraction is not None and self.validation_fraction != 0:
-            _check_real(
-                "validation_fraction",
-                self.validation_fraction,
-                low=0.0,
-                low_open=True,
-                high=1.0,
-                high_open=True,
-            )
-        elif self.early_stopping or self.strategy == "gradual":
+        check_params(self)
+        if not self.validation_fraction and (
+            self.early_stopping or self.strategy == "gradual"
+        ):
             what = (
                 "strategy='gradual' (it advances when validation stops improving)"
                 if self.strategy == "gradual"
@@ -643,14 +665,6 @@ default="loss"
                 f"{self.validation_fraction!r}. Set validation_fraction (e.g. 0.2)"
                 + (", or early_stopping=False." if self.strategy != "gradual" else ".")
             )
-        if self.cache_path is not None and not isinstance(
-            self.cache_path, (str, os.PathLike)
-        ):
-            raise TypeError(
-                "cache_path must be None or a file path such as 'embeddings.h5'; "
-                f"got {type(self.cache_path).__name__}."
-            )
-        resolve_augmentation(self.augment, (0.0,) * 3, (1.0,) * 3)
         device = resolve_device(self.device)
         if self.precision == "float16" and device.type != "cuda":
             raise ValueError(
@@ -720,14 +734,6 @@ def _check_groups(groups, n: int) -> np.ndarray | None:
     return groups
 
 
-def _seed(random_state) -> int:
-    if isinstance(random_state, numbers.Integral) and not isinstance(
-        random_state, bool
-    ):
-        return int(random_state) % (2**32)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
 def _seed_torch(seed: int, device: torch.device) -> None:
     """Seed the CPU generator and that of ``device`` only.
 
@@ -757,23 +763,3 @@ def _inference_device(device) -> torch.device:
             )
             return torch.device("cpu")
         raise
-
-
-def _check_real(
-    name: str,
-    value,
-    *,
-    low: float,
-    low_open: bool,
-    high: float | None = None,
-    high_open: bool = False,
-) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        ok = value > low if low_open else value >= low
-        if high is not None:
-            ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo = f"({low}" if low_open else f"[{low}"
-        hi = "inf)" if high is None else (f"{high})" if high_open else f"{high}]")
-        raise ValueError(f"{name} must be a number in {lo}, {hi}; got {value!r}.")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
 
-from ..utils._naming import did_you_mean
+from ..utils._validation import StrOptions, validate_params
 
 __all__ = ["MONITORS", "Monitor", "validation_metrics"]
 
@@ -77,8 +77,4 @@ class Monitor:
 
 
 def check_monitor(name) -> None:
-    if not isinstance(name, str) or name not in MONITORS:
-        raise ValueError(
-            f"Unknown monitor {name!r}.{did_you_mean(str(name), MONITORS)} "
-            f"Choose from {tuple(MONITORS)}."
-        )
+    validate_params({"monitor": name}, {"monitor": [StrOptions(tuple(MONITORS))]})

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .._constants import OPTIMIZERS
-from ..utils._naming import did_you_mean
+from ..utils._validation import StrOptions, validate_params
 from ._freezing import FreezePlan
 
 __all__ = ["OPTIMIZERS", "build_optimizer", "parameter_groups"]
@@ -69,8 +69,4 @@ def build_optimizer(
 
 
 def check_optimizer(name) -> None:
-    if not isinstance(name, str) or name not in OPTIMIZERS:
-        raise ValueError(
-            f"Unknown optimizer {name!r}.{did_you_mean(str(name), OPTIMIZERS)} "
-            f"Choose from {OPTIMIZERS}."
-        )
+    validate_params({"optimizer": name}, {"optimizer": [StrOptions(OPTIMIZERS)]})

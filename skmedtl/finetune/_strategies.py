@@ -12,7 +12,7 @@ import numbers
 from dataclasses import dataclass
 
 from .._constants import STRATEGIES
-from ..utils._naming import did_you_mean
+from ..utils._validation import Interval, StrOptions, validate_params
 
 __all__ = ["STRATEGIES", "Strategy", "resolve_strategy"]
 
@@ -91,22 +91,17 @@ def resolve_strategy(
 
 
 def check_strategy(strategy) -> None:
-    if not isinstance(strategy, str) or strategy not in STRATEGIES:
-        raise ValueError(
-            f"Unknown strategy {strategy!r}.{did_you_mean(str(strategy), STRATEGIES)}"
-            f" Choose from {STRATEGIES}."
-        )
+    validate_params({"strategy": strategy}, {"strategy": [StrOptions(STRATEGIES)]})
 
 
 def check_trainable_blocks(value, n_groups: int | None, default: int) -> int:
     """``trainable_blocks`` as an int in ``[0, n_groups]`` (``None``: default)."""
+    validate_params(
+        {"trainable_blocks": value},
+        {"trainable_blocks": [Interval(numbers.Integral, 0), None]},
+    )
     if value is None:
         return default
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-        raise ValueError(
-            f"trainable_blocks must be None or a non-negative integer (block groups "
-            f"counted from the top); got {value!r}."
-        )
     if n_groups is not None and value > n_groups:
         raise ValueError(
             f"trainable_blocks={value} but the backbone has only {n_groups} block "

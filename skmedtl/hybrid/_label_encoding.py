@@ -52,6 +52,11 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                "A classifier needs samples of at least 2 classes, but the training "
+                f"labels hold one class only: {encoder.classes_[0]!r}."
+            )
         self.classes_ = encoder.classes_
         weights = None
         if self.class_weight is not None:

@@ -15,6 +15,7 @@ from sklearn.svm import SVC
 from .._constants import HEADS
 from ..features import CNNFeatures
 from ..utils._naming import did_you_mean
+from ..utils._validation import Check, Interval, StrOptions, validate_params
 from ._label_encoding import LabelEncodedClassifier
 
 __all__ = ["HEADS", "hybrid_head", "make_hybrid"]
@@ -22,6 +23,25 @@ __all__ = ["HEADS", "hybrid_head", "make_hybrid"]
 #: Names of the hybrid heads (:func:`hybrid_head`): RBF SVM, logistic
 #: regression, random forest, XGBoost.
 _UNSCALED = ("rf", "xgboost")  # trees do not care about feature scale
+
+
+def _check_classifier(head) -> None:
+    if not (hasattr(head, "fit") and is_classifier(head)):
+        raise TypeError(
+            f"head must be one of {HEADS} or a scikit-learn classifier; got {head!r}."
+        )
+
+
+#: What make_hybrid's own arguments accept (``**feature_params`` go to
+#: CNNFeatures, which checks them in ``fit``).
+_MAKE_HYBRID_CONSTRAINTS = {
+    "backbone": [str],
+    "head": [StrOptions(HEADS), Check(_check_classifier, "a scikit-learn classifier")],
+    "scale": ["boolean", StrOptions(("auto",))],
+    "class_weight": [None, StrOptions(("balanced",)), dict],
+    "random_state": ["random_state"],
+    "n_jobs": [Interval(numbers.Integral), None],
+}
 
 
 def hybrid_head(
@@ -54,6 +74,7 @@ def hybrid_head(
     >>> hybrid_head("rf", class_weight="balanced", random_state=0)
     RandomForestClassifier(class_weight='balanced', n_estimators=500, random_state=0)
     """
+    validate_params({"head": name}, {"head": [StrOptions(HEADS)]})
     if name == "svm":
         return CalibratedClassifierCV(
             SVC(class_weight=class_weight), ensemble=False, cv=5
@@ -73,10 +94,6 @@ def hybrid_head(
         return LabelEncodedClassifier(
             _xgboost(random_state, n_jobs), class_weight=class_weight
         )
-    raise ValueError(
-        f"Unknown head {name!r}.{did_you_mean(str(name), HEADS)} Choose from {HEADS} "
-        "or pass a scikit-learn classifier."
-    )
 
 
 def _xgboost(random_state, n_jobs):
@@ -150,6 +167,17 @@ def make_hybrid(
     >>> make_hybrid("resnet18", "logreg", weights=None).named_steps["clf"]
     LogisticRegression(max_iter=5000)
     """
+    validate_params(
+        {
+            "backbone": backbone,
+            "head": head,
+            "scale": scale,
+            "class_weight": class_weight,
+            "random_state": random_state,
+            "n_jobs": n_jobs,
+        },
+        _MAKE_HYBRID_CONSTRAINTS,
+    )
     allowed = CNNFeatures().get_params()
     for key in feature_params:
         if key not in allowed or key == "backbone":
@@ -165,17 +193,11 @@ def make_hybrid(
         clf = hybrid_head(
             head, class_weight=class_weight, random_state=random_state, n_jobs=n_jobs
         )
-    elif hasattr(head, "fit") and is_classifier(head):
+    else:
         name = None
         clf = clone(head)
-    else:
-        raise TypeError(
-            f"head must be one of {HEADS} or a scikit-learn classifier; got {head!r}."
-        )
     if scale == "auto":
         scale = name not in _UNSCALED
-    elif not isinstance(scale, (bool, numbers.Integral)):
-        raise ValueError(f"scale must be True, False or 'auto'; got {scale!r}.")
     return Pipeline(
         [
             ("features", CNNFeatures(backbone, **feature_params)),

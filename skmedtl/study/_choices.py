@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._constants import SELECTION_METRICS
-from ..utils._naming import did_you_mean
+from ..utils._validation import StrOptions, validate_params
 
 __all__ = ["COSTS", "SELECTION_METRICS", "check_cost", "check_metric"]
 
@@ -18,18 +18,10 @@ COSTS = {
 
 
 def check_metric(metric) -> str:
-    if metric not in SELECTION_METRICS:
-        raise ValueError(
-            f"Unknown metric {metric!r}.{did_you_mean(str(metric), SELECTION_METRICS)}"
-            f" Choose from {', '.join(SELECTION_METRICS)}."
-        )
+    validate_params({"metric": metric}, {"metric": [StrOptions(SELECTION_METRICS)]})
     return metric
 
 
 def check_cost(cost) -> str:
-    if cost not in COSTS:
-        raise ValueError(
-            f"Unknown cost {cost!r}.{did_you_mean(str(cost), COSTS)} Choose from "
-            f"{', '.join(COSTS)}."
-        )
+    validate_params({"cost": cost}, {"cost": [StrOptions(tuple(COSTS))]})
     return cost

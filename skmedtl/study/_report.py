@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
 from ._evaluate import CONFIDENCE, METRICS
 from ._measure import MEMORY_HELP
@@ -452,8 +453,10 @@ def _html(blocks) -> str:
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with (
+        atomic_path(path) as tmp,
+        open(tmp, "w", newline="", encoding="utf-8") as f,
+    ):
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
@@ -466,13 +469,10 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
                     v = repr(float(v))
                 out[c] = "" if v is None else v
             writer.writerow(out)
-    os.replace(tmp, path)
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def write_outputs(out: Path, results, records: list[dict], context: dict) -> dict:

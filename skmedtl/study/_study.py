@@ -13,11 +13,18 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._constants import ON_ERROR
-from ..utils._validation import check_int
+from .._constants import ON_ERROR, SELECTION_METRICS
+from ..utils._files import atomic_write_text
+from ..utils._validation import (
+    Check,
+    Interval,
+    StrOptions,
+    check_params,
+    validate_params,
+)
 from ._approaches import Approach, parse_approaches
 from ._cells import Cell, CellContext, Embeddings, run_cell
-from ._choices import check_cost, check_metric
+from ._choices import COSTS
 from ._data import load_study_dataset
 from ._heads import head_grid
 from ._measure import PeakMemory, Stopwatch, describe_device
@@ -35,6 +42,23 @@ LOG_NAME = "results.jsonl"
 MANIFEST_NAME = "study.json"
 #: Images timed without the cache when every embedding was already cached.
 _TIMING_SAMPLE = 32
+
+
+def _check_lrs(lrs) -> None:
+    values = [lrs] if isinstance(lrs, (str, bytes)) else lrs
+    positive = Interval(numbers.Real, 0, None, closed="neither")
+    try:
+        ok = len(values) > 0 and all(positive.is_satisfied_by(v) for v in values)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"lrs must be positive numbers; got {lrs!r}.")
+
+
+def _check_device(device) -> None:
+    from ..utils._devices import resolve_device
+
+    resolve_device(device)
 
 
 class TransferStudy:
@@ -149,6 +173,42 @@ class TransferStudy:
     >>> study.run().n_skipped
     1
     """
+
+    _parameter_constraints: dict = {
+        "out_dir": ["path"],
+        "profile": [str],
+        "backbones": [None, str, list, tuple],
+        "approaches": [None, str, list, tuple],
+        "weights": [None, "path"],
+        "metric": [StrOptions(SELECTION_METRICS)],
+        "cost": [StrOptions(tuple(COSTS))],
+        "input_size": [Interval(numbers.Integral, 8), StrOptions(("native",)), None],
+        "train_input_size": [
+            Interval(numbers.Integral, 8),
+            StrOptions(("native",)),
+            None,
+        ],
+        "max_epochs": [Interval(numbers.Integral, 1), None],
+        "lrs": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            Check(_check_lrs, "positive numbers"),
+            None,
+        ],
+        "fine_tune_blocks": [Interval(numbers.Integral, 1), None],
+        "test_size": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            Interval(numbers.Integral, 1),
+        ],
+        "cache_path": [None, "path"],
+        "device": [Check(_check_device, "a torch device")],
+        "batch_size": [Interval(numbers.Integral, 1)],
+        "n_bootstraps": [Interval(numbers.Integral, 10), None],
+        "n_threads": [Interval(numbers.Integral, 1), StrOptions(("auto",))],
+        "n_jobs": [Interval(numbers.Integral), None],
+        "on_error": [StrOptions(ON_ERROR)],
+        "random_state": [Interval(numbers.Integral, 0)],
+        "verbose": [Interval(numbers.Integral)],
+    }
 
     def __init__(
         self,
@@ -298,20 +358,7 @@ class TransferStudy:
         from ..backbones import get_backbone
         from ..utils._devices import resolve_device
 
-        if not isinstance(self.out_dir, (str, os.PathLike)):
-            raise TypeError(
-                f"out_dir must be a folder path; got {type(self.out_dir).__name__}."
-            )
-        if self.on_error not in ON_ERROR:
-            raise ValueError(
-                f"on_error must be one of {ON_ERROR}; got {self.on_error!r}."
-            )
-        check_metric(self.metric)
-        check_cost(self.cost)
-        check_int("batch_size", self.batch_size, 1)
-        check_int("verbose", self.verbose, None)
-        check_int("random_state", self.random_state, 0)
-        _resolve_threads(self.n_threads, 1, "cpu")
+        check_params(self)
         profile = get_profile(self.profile)
         changes = {}
         if self.backbones is not None:
@@ -324,25 +371,17 @@ class TransferStudy:
                 raise ValueError("backbones is empty: name at least one backbone.")
             changes["backbones"] = tuple(b.strip() for b in backbones)
         if self.fine_tune_blocks is not None:
-            check_int("fine_tune_blocks", self.fine_tune_blocks, 1)
             changes["fine_tune_blocks"] = int(self.fine_tune_blocks)
         for name in ("input_size", "train_input_size"):
             value = getattr(self, name)
             if value is not None:
-                changes[name] = _check_size(name, value)
+                changes[name] = None if value == "native" else int(value)
         if self.max_epochs is not None:
-            check_int("max_epochs", self.max_epochs, 1)
             changes["max_epochs"] = int(self.max_epochs)
         if self.lrs is not None:
             lrs = [self.lrs] if isinstance(self.lrs, numbers.Real) else list(self.lrs)
-            if not lrs or not all(
-                isinstance(v, numbers.Real) and not isinstance(v, bool) and v > 0
-                for v in lrs
-            ):
-                raise ValueError(f"lrs must be positive numbers; got {self.lrs!r}.")
             changes["lrs"] = tuple(float(v) for v in lrs)
         if self.n_bootstraps is not None:
-            check_int("n_bootstraps", self.n_bootstraps, 10)
             changes["n_bootstraps"] = int(self.n_bootstraps)
         profile = profile.replace(**changes)
         approaches = parse_approaches(
@@ -586,12 +625,11 @@ class TransferStudy:
         device = self.device_
         with PeakMemory(device) as memory, Stopwatch() as clock:
             features.fit(images[:1])
-            before = _cached_rows(features)
             E = features.transform(images)
-            after = _cached_rows(features)
         n = len(index)
-        n_computed = None if before is None or after is None else after - before
-        engine = _engine(features, device)
+        stats = features.transform_stats_  # what ran, not what was asked for
+        n_computed = stats["n_computed"]
+        engine = stats["engine"] or features.build_engine()
         earlier = self._store.latest("extraction").get(key)
         if earlier is not None:
             cost = {
@@ -683,10 +721,7 @@ class TransferStudy:
             },
             "cells": [{"cell": c.id, "key": c.key} for c in self.cells_],
         }
-        path = out / MANIFEST_NAME
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(to_json(manifest, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(out / MANIFEST_NAME, to_json(manifest, indent=2))
 
     def _write(
         self, out: Path, *, n_run: int, n_skipped: int, failures: list
@@ -740,32 +775,6 @@ def _run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     return run_cell(ctx, cell, emb)
 
 
-def _cached_rows(features) -> int | None:
-    """Rows of the features' cache namespace (None if the cache cannot say)."""
-    try:
-        from ..cache._cache import shared_cache
-
-        ns = shared_cache(features.cache_path).namespace(
-            features.feature_config_,
-            dtype=features.cache_dtype,
-            label=features.backbone,
-        )
-        return len(ns)
-    except Exception as e:  # the cache reports; costs fall back to wall time
-        logger.debug("Cannot count cached rows: %s", e)
-        return None
-
-
-def _engine(features, device) -> str:
-    """The inference engine CNNFeatures ran ("torch" or "onnxruntime")."""
-    try:
-        from ..features._engines import resolve_backend
-
-        return resolve_backend(getattr(features, "backend", "torch"), device)
-    except (ImportError, ValueError):
-        return "torch"
-
-
 def _time_uncached(features, images, device) -> tuple[float, float]:
     """Seconds per image (and peak MB) embedding a sample without the cache."""
     sample = images[:_TIMING_SAMPLE]
@@ -787,30 +796,11 @@ def _resolve_threads(n_threads, default: int, device_type: str) -> int:
             return default
         idle = (os.cpu_count() or 1) - os.getloadavg()[0]
         return max(1, min(default, round(idle)))
-    if (
-        isinstance(n_threads, numbers.Integral)
-        and not isinstance(n_threads, bool)
-        and n_threads >= 1
-    ):
-        return int(n_threads)
-    raise ValueError(
-        f"n_threads must be 'auto' or a positive integer; got {n_threads!r}."
+    validate_params(
+        {"n_threads": n_threads},
+        {"n_threads": TransferStudy._parameter_constraints["n_threads"]},
     )
-
-
-def _check_size(name: str, value) -> int | None:
-    if value == "native":
-        return None
-    if (
-        isinstance(value, numbers.Integral)
-        and not isinstance(value, bool)
-        and value >= 8
-    ):
-        return int(value)
-    raise ValueError(
-        f"{name} must be an integer >= 8 (pixels) or 'native' (the weights' own "
-        f"size); got {value!r}."
-    )
+    return int(n_threads)
 
 
 def _now() -> str:

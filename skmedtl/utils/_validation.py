@@ -222,7 +222,10 @@ def validate_params(
         if any(_satisfied(c, value) for c in allowed):
             continue
         checks = [c for c in allowed if isinstance(c, Check)]
-        if not checks:
+        misspelt = isinstance(value, str) and any(
+            isinstance(c, StrOptions) for c in allowed
+        )
+        if not checks or misspelt:
             raise InvalidParameterError(_message(name, value, allowed))
         errors = []
         for check in checks:
@@ -256,9 +259,10 @@ def _message(name: str, value, allowed) -> str:
 
 def check_params(estimator) -> None:
     """Validate an estimator's parameters against its ``_parameter_constraints``."""
+    constraints = type(estimator)._parameter_constraints
     validate_params(
-        estimator.get_params(deep=False),
-        type(estimator)._parameter_constraints,
+        {name: getattr(estimator, name) for name in constraints},
+        constraints,
         caller=type(estimator).__name__,
     )
 

@@ -47,8 +47,8 @@ def test_strategy_schedules(strategy, blocks, pretrained, schedule):
         ("finetune", None, "Did you mean 'fine_tune'"),
         ("gradul", None, "Did you mean 'gradual'"),
         ("fine_tune", N_GROUPS + 1, f"only {N_GROUPS} block groups"),
-        ("gradual", -1, "non-negative integer"),
-        ("fine_tune", 1.5, "non-negative integer"),
+        ("gradual", -1, "trainable_blocks must be an integer >= 0"),
+        ("fine_tune", 1.5, "trainable_blocks must be an integer >= 0"),
     ],
 )
 def test_strategy_errors_name_the_fix(strategy, blocks, match):
