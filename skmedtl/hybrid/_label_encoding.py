@@ -55,7 +55,7 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
         if len(encoder.classes_) < 2:
             raise ValueError(
                 "A classifier needs samples of at least 2 classes, but the training "
-                f"labels hold one class only: {encoder.classes_[0]!r}."
+                f"labels hold one class only: {encoder.classes_.tolist()[0]!r}."
             )
         self.classes_ = encoder.classes_
         weights = None

@@ -126,3 +126,26 @@ def test_xgboost_head_takes_string_labels_and_class_weights():
 @parametrize_with_checks([LabelEncodedClassifier(LogisticRegression())])
 def test_label_encoded_classifier_is_a_scikit_learn_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("head", ["svm", "logreg", "xgboost"])
+def test_one_class_is_refused_by_every_head(head, gray_images):
+    if head == "xgboost":
+        pytest.importorskip("xgboost")
+    pipe = make_hybrid("lenet5", head, weights=None, input_size=32, verbose=0)
+    with pytest.raises(ValueError, match="2 classes|one class|greater than one"):
+        pipe.fit(gray_images, np.zeros(len(gray_images), dtype=int))
+
+
+def test_label_encoded_classifier_refuses_one_class():
+    with pytest.raises(ValueError, match="one class only: 'benign'"):
+        LabelEncodedClassifier(LogisticRegression()).fit([[0.0], [1.0]], ["benign"] * 2)
+
+
+def test_make_hybrid_arguments_are_checked():
+    with pytest.raises(ValueError, match="scale must be a boolean or 'auto'"):
+        make_hybrid(scale="yes")
+    with pytest.raises(ValueError, match="n_jobs must be an integer or None"):
+        make_hybrid(n_jobs=1.5)
+    with pytest.raises(ValueError, match="random_state must be"):
+        make_hybrid(random_state=True)
