@@ -59,6 +59,7 @@ import contextlib
 import fnmatch
 import glob
 import logging
+import numbers
 import os
 import re
 import shutil
@@ -74,6 +75,7 @@ import numpy as np
 
 from .._constants import CACHE_DTYPES, CACHE_MODES
 from ..utils._files import atomic_path
+from ..utils._validation import Interval, StrOptions, validate_params
 from . import _journal, _layout
 from ._errors import CacheCorruptedError, CacheCorruptedWarning
 from ._info import CacheInfo, NamespaceInfo
@@ -202,16 +204,13 @@ class EmbeddingCache:
 
     def __init__(self, path: str | os.PathLike, *, mode: str = "a",
                  on_corrupt: str = "raise", lock_timeout: float = 600.0):
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(
-                f"path must be a str or path-like; got {type(path).__name__}."
-            )
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}; got {mode!r}.")
-        if on_corrupt not in _ON_CORRUPT:
-            raise ValueError(
-                f"on_corrupt must be one of {_ON_CORRUPT}; got {on_corrupt!r}."
-            )
+        validate_params(
+            {"path": path, "mode": mode, "on_corrupt": on_corrupt,
+             "lock_timeout": lock_timeout},
+            {"path": ["path"], "mode": [StrOptions(_MODES)],
+             "on_corrupt": [StrOptions(_ON_CORRUPT)],
+             "lock_timeout": [Interval(numbers.Real, 0)]},
+        )
         self.path = os.path.abspath(os.fspath(path))
         self.mode = mode
         self.on_corrupt = on_corrupt
@@ -257,7 +256,7 @@ class EmbeddingCache:
         """
         if not isinstance(config, Mapping):
             raise TypeError(f"config must be a mapping; got {type(config).__name__}.")
-        if dtype not in _DTYPES:
+        if not StrOptions(_DTYPES).is_satisfied_by(dtype):
             raise ValueError(
                 f"Unknown cache dtype {dtype!r}; choose from {_DTYPES} (float32 "
                 "keeps embeddings exact, float16 halves the file)."

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from .._constants import ON_ERROR
-from ..utils._naming import did_you_mean
+from ..utils._validation import StrOptions, validate_params
 
 __all__ = ["ImageReadError", "SkippedFile", "SkippedImagesWarning"]
 
@@ -67,11 +67,7 @@ class SkippedFile:
 
 def check_on_error(on_error: str) -> str:
     """Validate an ``on_error`` parameter."""
-    if on_error not in ON_ERROR:
-        raise ValueError(
-            f"Unknown on_error {on_error!r}.{did_you_mean(str(on_error), ON_ERROR)} "
-            f"Choose from {ON_ERROR}."
-        )
+    validate_params({"on_error": on_error}, {"on_error": [StrOptions(ON_ERROR)]})
     return on_error
 
 
