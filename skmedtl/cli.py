@@ -7,6 +7,7 @@ import logging
 import sys
 
 from . import __version__
+from ._explain_cli import add_explain_command
 from ._study_cli import add_study_commands
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_backbones)
 
     add_study_commands(sub)  # study, extract, demo
+    add_explain_command(sub)
 
     p = sub.add_parser("cache", help="inspect and prune an embedding cache (HDF5)",
                        description="Maintain the HDF5 files written by "

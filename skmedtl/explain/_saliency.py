@@ -1,0 +1,229 @@
+"""saliency(): where a fitted model looks, in each image's own pixels."""
+
+from __future__ import annotations
+
+import logging
+import numbers
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..utils._naming import check_choice
+from ._cam import CAM_METHODS, cam_maps
+from ._geometry import to_image_geometry
+from ._models import resolve_model
+from ._occlusion import occlusion_maps
+
+__all__ = ["METHODS", "saliency"]
+
+logger = logging.getLogger(__name__)
+
+#: The saliency methods: the CAM family (needs gradients) and occlusion (needs
+#: only ``predict_proba``).
+METHODS = (*CAM_METHODS, "occlusion")
+
+
+def saliency(
+    model,
+    X,
+    method: str = "gradcam",
+    *,
+    target=None,
+    patch_size: int | tuple[int, int] | None = None,
+    stride: int | tuple[int, int] | None = None,
+    fill: str | float = "mean",
+    batch_size: int = 32,
+    return_raw: bool = False,
+    verbose: int = 0,
+):
+    """Saliency maps of a fitted model: which pixels drive its prediction.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted :class:`~skmedtl.finetune.FineTuneClassifier`, a fitted hybrid
+        (:func:`~skmedtl.make_hybrid`, or any ``Pipeline`` whose first step is
+        :class:`~skmedtl.CNNFeatures`, possibly after an
+        :class:`~skmedtl.io.ImageLoader`), or a fitted ``GridSearchCV`` around
+        either (its ``best_estimator_`` is explained).
+    X : array-like or list
+        Images as the model takes them: an array ``(n, h, w)`` /
+        ``(n, h, w, c)``, a list of arrays (sizes may differ) or file paths.
+    method : {"gradcam", "gradcam++", "hirescam", "occlusion"}, default="gradcam"
+        The CAM family (Grad-CAM, Grad-CAM++, HiResCAM, from the ``grad-cam``
+        package, ``pip install "skmedtl[explain]"``) explains the last feature
+        map of the backbone (or ``CNNFeatures(layer=...)``); it needs gradients
+        through the whole model, so for a hybrid the head must be linear
+        (logistic regression, linear SVM) after an optional ``StandardScaler`` /
+        ``PCA``: these are composed with the backbone into one torch module.
+        ``"occlusion"`` slides a patch over each image and records the drop of
+        the target's probability: it needs only ``predict_proba`` (SVM, random
+        forest, XGBoost heads) and costs one prediction per patch position.
+    target : label, array-like of labels or None, default=None
+        The class explained: ``None`` takes the predicted class, except for two
+        classes, where the positive class (``classes_[1]``) is explained for
+        every image; a label of ``classes_`` explains that class for every
+        image; an array gives one label per image.
+    patch_size, stride : int or (int, int), default=None
+        Occlusion only, in pixels of the original image: the patch (default
+        1/8 of the shorter side) and its step (default half the patch).
+    fill : "mean", "min" or float, default="mean"
+        Occlusion only: the patch's value: the image's mean (a grey square,
+        as in Zeiler & Fergus, 2014), its minimum (black: the absence of
+        signal in most medical images) or a constant in the image's own units.
+    batch_size : int, default=32
+        Images per forward and backward pass (CAM), or occluded copies per
+        ``predict_proba`` call (occlusion).
+    return_raw : bool, default=False
+        Also return the raw maps.
+    verbose : int, default=0
+        1 shows a progress bar.
+
+    Returns
+    -------
+    maps : ndarray of shape (n, h, w) or list of ndarray
+        One map per image in the image's own pixels (the resize to the network
+        input, ``"stretch"``, ``"crop"`` or ``"pad"``, undone), float32,
+        normalised per image to ``[0, 1]``: negative values set to 0, then
+        divided by the maximum (all zeros when nothing speaks for the target).
+        With ``resize="crop"``, pixels that the crop cut away are 0. A list when
+        the images differ in size.
+    raw : ndarray or list of ndarray
+        With ``return_raw=True``: the maps before normalisation (for the CAM
+        family, the method's map before its ReLU, bilinearly interpolated; for
+        occlusion, the mean drop in probability, signed).
+
+    Notes
+    -----
+    Maps are computed on the model's device, in float32, with the model in eval
+    mode. Nothing is left on the model: the CAM hooks sit on a wrapper and are
+    removed after each batch, and only the input's gradient is computed (no
+    parameter's ``.grad`` changes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmedtl import make_hybrid
+    >>> from skmedtl.explain import saliency
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.integers(0, 256, (8, 40, 30), dtype=np.uint8)
+    >>> y = np.array([0, 1] * 4)
+    >>> model = make_hybrid("resnet18", "logreg", weights=None, random_state=0,
+    ...                     input_size=64, verbose=0).fit(X, y)
+    >>> maps = saliency(model, X[:2], method="gradcam")
+    >>> maps.shape, float(maps.max())
+    ((2, 40, 30), 1.0)
+    >>> saliency(model, X[:2], method="occlusion", patch_size=10).shape
+    (2, 40, 30)
+    """
+    check_choice("method", method, METHODS)
+    if (
+        not isinstance(batch_size, numbers.Integral)
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    explained = resolve_model(model)
+    images = explained.read(X)
+    n = len(images)
+    target_idx = _target_indices(target, explained.classes, n)
+    if method == "occlusion":
+        all_images = [images[i] for i in range(n)]
+        batch = _as_batch(all_images)
+        base = np.asarray(explained.predict_proba(batch))
+        if target_idx is None:
+            target_idx = base.argmax(axis=1)
+        raw = occlusion_maps(
+            explained.predict_proba,
+            all_images,
+            base,
+            target_idx,
+            patch_size=patch_size,
+            stride=stride,
+            fill=fill,
+            batch_size=batch_size,
+            verbose=verbose,
+        )
+    else:
+        if patch_size is not None or stride is not None:
+            raise ValueError(
+                f"patch_size and stride are for method='occlusion', not {method!r}."
+            )
+        if explained.network is None:
+            raise ValueError(
+                f"method={method!r} needs gradients through the whole model, but "
+                f"{explained.no_gradient}. Use method='occlusion', which needs only "
+                "predict_proba."
+            )
+        raw = _cam(method, explained, images, target_idx, batch_size, verbose)
+    maps = [_normalise(r) for r in raw]
+    maps, raw = _stack(maps), _stack(raw)
+    return (maps, raw) if return_raw else maps
+
+
+def _cam(method, explained, images, target_idx, batch_size, verbose):
+    network, device = explained.network()
+    network.eval()
+    out = []
+    n = len(images)
+    with tqdm(
+        total=n, desc=method, unit="img", disable=verbose <= 0, leave=False
+    ) as bar:
+        for a in range(0, n, batch_size):
+            b = min(a + batch_size, n)
+            batch = images.batch(a, b)
+            names = [images.describe(i) for i in range(a, b)]
+            shapes = [img.shape[:2] for img in batch]
+            with torch.no_grad():
+                x = explained.preprocessing(batch, device, names)
+            grid, _ = cam_maps(
+                method, network, x, None if target_idx is None else target_idx[a:b]
+            )
+            out += to_image_geometry(grid, shapes, explained.preprocessing)
+            bar.update(b - a)
+    return out
+
+
+def _target_indices(target, classes: np.ndarray, n: int) -> np.ndarray | None:
+    """Column of ``classes`` explained per image; ``None``: the predicted one."""
+    if target is None:
+        return np.ones(n, dtype=int) if len(classes) == 2 else None
+    labels = np.asarray(target, dtype=object)
+    if labels.ndim == 0:
+        labels = np.full(n, target, dtype=object)
+    elif labels.shape != (n,):
+        raise ValueError(
+            f"target must be None, one class label or one label per image ({n}); "
+            f"got an array of shape {labels.shape}."
+        )
+    lookup = {label: i for i, label in enumerate(classes.tolist())}
+    out = np.empty(n, dtype=int)
+    for i, label in enumerate(labels):
+        key = label.item() if hasattr(label, "item") else label
+        if key not in lookup:
+            raise ValueError(
+                f"target {label!r} is not a class of the model; classes are "
+                f"{classes.tolist()}."
+            )
+        out[i] = lookup[key]
+    return out
+
+
+def _as_batch(images: list[np.ndarray]):
+    shapes = {(img.shape, img.dtype) for img in images}
+    return np.stack(images) if len(shapes) == 1 else images
+
+
+def _normalise(raw: np.ndarray) -> np.ndarray:
+    positive = np.maximum(raw, 0)
+    peak = positive.max()
+    if not np.isfinite(peak) or peak <= 0:
+        return np.zeros_like(raw, dtype=np.float32)
+    return (positive / peak).astype(np.float32)
+
+
+def _stack(maps: list[np.ndarray]):
+    if len({m.shape for m in maps}) == 1:
+        return np.stack(maps)
+    return maps
