@@ -84,8 +84,15 @@ def cam_maps(
 
     cls = _cam_class(method)
     reshape = token_grid(network, tuple(x.shape[-2:]))
+    layer = network.fmap
+    blocks = getattr(network.extractor.model, "blocks", None)
+    if reshape is not None and network.extractor.layer_module is None and blocks:
+        # A vision transformer: the class token alone reaches the head, so the
+        # patch tokens of the last feature map get no gradient. The usual
+        # target is the input of the last block's attention (its first norm).
+        layer = getattr(blocks[-1], "norm1", layer)
     x = x.detach().clone().requires_grad_(True)
-    cam = cls(model=network, target_layers=[network.fmap], reshape_transform=reshape)
+    cam = cls(model=network, target_layers=[layer], reshape_transform=reshape)
     hooks = cam.activations_and_grads
     try:
         with torch.enable_grad():
@@ -108,7 +115,7 @@ def cam_maps(
             )
         targets = [ClassifierOutputTarget(int(t)) for t in target]
         maps = cam.get_cam_image(
-            x, network.fmap, targets, activations, gradients, eigen_smooth=False
+            x, layer, targets, activations, gradients, eigen_smooth=False
         )
     finally:
         hooks.release()

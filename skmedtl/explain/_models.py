@@ -310,8 +310,8 @@ def _linear_head(steps, n_features) -> tuple[_LinearHead | None, str]:
     affine.append((coef, intercept))
     return _LinearHead(
         [
-            (torch.as_tensor(w, dtype=torch.float32),
-             torch.as_tensor(b, dtype=torch.float32))
+            (torch.tensor(np.array(w, dtype=np.float32)),
+             torch.tensor(np.array(b, dtype=np.float32)))
             for w, b in affine
         ]
     ), ""

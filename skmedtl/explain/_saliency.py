@@ -97,9 +97,13 @@ def saliency(
     Notes
     -----
     Maps are computed on the model's device, in float32, with the model in eval
-    mode. Nothing is left on the model: the CAM hooks sit on a wrapper and are
-    removed after each batch, and only the input's gradient is computed (no
-    parameter's ``.grad`` changes).
+    mode. Nothing is left on the model: the CAM hooks sit on a wrapper (for
+    vision transformers, on the last block) and are removed after each batch,
+    and only the input's gradient is computed (no parameter's ``.grad``
+    changes), so a model unpickled in a fresh process, explained, pickles again.
+
+    Vision transformers (timm) are explained at the input of the last block's
+    attention, the patch tokens laid out on the patch grid.
 
     Examples
     --------
