@@ -167,7 +167,7 @@ def resolve_model(model) -> ExplainableModel:
 
 
 def _reader(loader):
-    from ..features._inputs import ImageSequence
+    from ..io import ImageSequence
 
     def read(X):
         if loader is not None:

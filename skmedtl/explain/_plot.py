@@ -95,7 +95,7 @@ def overlay(
     """
     import matplotlib.pyplot as plt
 
-    from ..features._inputs import ImageSequence
+    from ..io import ImageSequence
 
     images = ImageSequence(X)
     maps = list(maps)
