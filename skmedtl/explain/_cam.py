@@ -91,11 +91,12 @@ def cam_maps(
         # patch tokens of the last feature map get no gradient. The usual
         # target is the input of the last block's attention (its first norm).
         layer = getattr(blocks[-1], "norm1", layer)
-    x = x.detach().clone().requires_grad_(True)
     cam = cls(model=network, target_layers=[layer], reshape_transform=reshape)
     hooks = cam.activations_and_grads
     try:
-        with torch.enable_grad():
+        # Gradients even when the caller runs under inference_mode or no_grad.
+        with torch.inference_mode(False), torch.enable_grad():
+            x = x.detach().clone().requires_grad_(True)
             scores = hooks(x)
             if target is None:
                 target = scores.argmax(dim=1).cpu().numpy()

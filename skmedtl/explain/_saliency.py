@@ -128,39 +128,42 @@ def saliency(
         or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
-    explained = resolve_model(model)
-    images = explained.read(X)
-    n = len(images)
-    target_idx = _target_indices(target, explained.classes, n)
-    if method == "occlusion":
-        all_images = [images[i] for i in range(n)]
-        batch = _as_batch(all_images)
-        base = np.asarray(explained.predict_proba(batch))
-        if target_idx is None:
-            target_idx = base.argmax(axis=1)
-        raw = occlusion_maps(
-            explained.predict_proba,
-            all_images,
-            base,
-            target_idx,
-            patch_size=patch_size,
-            stride=stride,
-            fill=fill,
-            batch_size=batch_size,
-            verbose=verbose,
-        )
-    else:
-        if patch_size is not None or stride is not None:
-            raise ValueError(
-                f"patch_size and stride are for method='occlusion', not {method!r}."
+    # Gradients need tensors made outside inference mode, even when the caller
+    # runs under it.
+    with torch.inference_mode(False):
+        explained = resolve_model(model)
+        images = explained.read(X)
+        n = len(images)
+        target_idx = _target_indices(target, explained.classes, n)
+        if method == "occlusion":
+            all_images = [images[i] for i in range(n)]
+            batch = _as_batch(all_images)
+            base = np.asarray(explained.predict_proba(batch))
+            if target_idx is None:
+                target_idx = base.argmax(axis=1)
+            raw = occlusion_maps(
+                explained.predict_proba,
+                all_images,
+                base,
+                target_idx,
+                patch_size=patch_size,
+                stride=stride,
+                fill=fill,
+                batch_size=batch_size,
+                verbose=verbose,
             )
-        if explained.network is None:
-            raise ValueError(
-                f"method={method!r} needs gradients through the whole model, but "
-                f"{explained.no_gradient}. Use method='occlusion', which needs only "
-                "predict_proba."
-            )
-        raw = _cam(method, explained, images, target_idx, batch_size, verbose)
+        else:
+            if patch_size is not None or stride is not None:
+                raise ValueError(
+                    f"patch_size and stride are for method='occlusion', not {method!r}."
+                )
+            if explained.network is None:
+                raise ValueError(
+                    f"method={method!r} needs gradients through the whole model, "
+                    f"but {explained.no_gradient}. Use method='occlusion', which "
+                    "needs only predict_proba."
+                )
+            raw = _cam(method, explained, images, target_idx, batch_size, verbose)
     maps = [_normalise(r) for r in raw]
     maps, raw = _stack(maps), _stack(raw)
     return (maps, raw) if return_raw else maps

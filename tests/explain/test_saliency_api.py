@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -61,6 +62,13 @@ def test_target_per_image_and_predicted_class(planted_data, finetuned):
     assert not np.array_equal(
         saliency(finetuned, X[:6]), saliency(finetuned, X[:6], target=other)
     )
+
+
+def test_works_under_inference_mode(logreg_hybrid, binary_data):
+    X, _ = binary_data
+    expected = saliency(logreg_hybrid, X[:2])
+    with torch.inference_mode():
+        np.testing.assert_array_equal(saliency(logreg_hybrid, X[:2]), expected)
 
 
 def test_maps_are_normalised_with_the_raw_maps_available(logreg_hybrid, binary_data):
@@ -192,14 +200,13 @@ def test_overlay_and_outcome_figure(planted_data, finetuned, hybrid, tmp_path):
 
     # Two classes from the planted task: is the patch in the top row?
     top = np.isin(y, [0, 1]).astype(int)
-    Xb = X
     rng = np.random.default_rng(0)
     proba = np.clip(top * 0.8 + rng.uniform(-0.4, 0.3, len(top)), 0, 1)
     binary = FineTuneClassifier("lenet5", weights=None, strategy="full",
                                 max_epochs=1, validation_fraction=None,
                                 early_stopping=False, random_state=0,
-                                verbose=0).fit(Xb, top)
-    fig = outcome_figure(binary, Xb, top, proba, tmp_path / "outcomes.png",
+                                verbose=0).fit(X, top)
+    fig = outcome_figure(binary, X, top, proba, tmp_path / "outcomes.png",
                          n_per_outcome=2)
     assert (tmp_path / "outcomes.png").stat().st_size > 0
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
@@ -220,3 +227,47 @@ def test_overlay_and_outcome_figure(planted_data, finetuned, hybrid, tmp_path):
         "correct", "wrong"]
     assert "occlusion" in fig._suptitle.get_text()
     plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "head, scale, n_classes",
+    [
+        ("logreg", "standard", 2),
+        ("logreg", "pca", 3),
+        ("linearsvc", "standard", 3),
+        ("svc", None, 2),
+    ],
+)
+def test_composed_network_reproduces_the_pipeline(head, scale, n_classes):
+    """Backbone + pooling + scaler + linear head as one torch module: its scores
+    are the pipeline's own decision function."""
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from skmedtl.explain._models import resolve_model
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (18, 30, 26), dtype=np.uint8)
+    y = np.arange(18) % n_classes
+    clf = {"logreg": LogisticRegression(max_iter=2000), "linearsvc": LinearSVC(),
+           "svc": SVC(kernel="linear")}[head]
+    steps = [("features", tiny_features(layer="layer3", pooling="max"))]
+    if scale == "standard":
+        steps.append(("scale", StandardScaler()))
+    elif scale == "pca":
+        steps.append(("pca", PCA(8, whiten=True, random_state=0)))
+    pipe = Pipeline([*steps, ("clf", clf)]).fit(X, y)
+    explained = resolve_model(pipe)
+    network, device = explained.network()
+    with torch.no_grad():
+        scores = network(explained.preprocessing(X, device)).numpy()
+    decision = pipe.decision_function(X)
+    if n_classes == 2:
+        np.testing.assert_allclose(scores[:, 1] - scores[:, 0], decision,
+                                   rtol=1e-3, atol=1e-3)
+    else:
+        centred = decision - decision.mean(axis=1, keepdims=True)
+        np.testing.assert_allclose(scores, centred, rtol=1e-3, atol=1e-3)
+    maps = saliency(pipe, X[:2])  # an intermediate layer, max pooling
+    assert maps.shape == (2, 30, 26)
