@@ -1,18 +1,55 @@
-"""Medical classification metrics: sensitivity, specificity, reports with CIs."""
+"""Medical classification metrics: sensitivity, specificity, reports with CIs,
+paired comparisons (DeLong, paired bootstrap, Holm) and calibration."""
 
+from ._calibration import (
+    CALIBRATION_METHODS,
+    ProbabilityCalibrator,
+    ReliabilityCurve,
+    TemperatureScaling,
+    brier_score,
+    calibrate_prefit,
+    expected_calibration_error,
+    reliability_curve,
+)
 from ._classification import sensitivity_score, specificity_score
+from ._compare import (
+    DeLongResult,
+    PairedBootstrapResult,
+    bootstrap_ci,
+    delong_test,
+    holm,
+    paired_bootstrap,
+)
+from ._multiclass import ordinal_mae, per_class_auc, quadratic_weighted_kappa
 from ._report import ClassificationReport, classification_report
 from ._scorers import SCORERS, get_scorer, make_scoring
 from ._threshold import choose_threshold, make_threshold_classifier
 
 __all__ = [
+    "CALIBRATION_METHODS",
     "SCORERS",
     "ClassificationReport",
+    "DeLongResult",
+    "PairedBootstrapResult",
+    "ProbabilityCalibrator",
+    "ReliabilityCurve",
+    "TemperatureScaling",
+    "bootstrap_ci",
+    "brier_score",
+    "calibrate_prefit",
     "choose_threshold",
     "classification_report",
+    "delong_test",
+    "expected_calibration_error",
     "get_scorer",
-    "make_threshold_classifier",
+    "holm",
     "make_scoring",
+    "make_threshold_classifier",
+    "ordinal_mae",
+    "paired_bootstrap",
+    "per_class_auc",
+    "quadratic_weighted_kappa",
+    "reliability_curve",
     "sensitivity_score",
     "specificity_score",
 ]

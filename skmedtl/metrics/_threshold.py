@@ -9,7 +9,8 @@ from ._classification import sensitivity_score, specificity_score
 
 __all__ = ["choose_threshold", "make_threshold_classifier"]
 
-_METHODS = ("youden", "sensitivity")
+_METHODS = ("youden", "sensitivity", "specificity")
+_WRAP_METHODS = ("youden", "sensitivity")
 
 
 def choose_threshold(
@@ -18,6 +19,7 @@ def choose_threshold(
     *,
     method: str = "youden",
     target_sensitivity: float = 0.9,
+    target_specificity: float = 0.9,
     pos_label=1,
 ) -> float:
     """The decision threshold that ``method`` prefers on *validation* data.
@@ -29,12 +31,16 @@ def choose_threshold(
         makes every test metric optimistic.
     y_score : array-like of shape (n_samples,)
         Scores of the positive class (probabilities or decision values).
-    method : {"youden", "sensitivity"}, default="youden"
+    method : {"youden", "sensitivity", "specificity"}, default="youden"
         ``"youden"`` maximises Youden's J = sensitivity + specificity - 1.
         ``"sensitivity"`` takes the most specific threshold whose sensitivity is
         at least ``target_sensitivity`` (a screening setting).
+        ``"specificity"`` takes the most sensitive threshold whose specificity
+        is at least ``target_specificity`` (a confirmation setting).
     target_sensitivity : float, default=0.9
         Used by ``method="sensitivity"``.
+    target_specificity : float, default=0.9
+        Used by ``method="specificity"``.
     pos_label : label, default=1
 
     Returns
@@ -50,6 +56,9 @@ def choose_threshold(
     >>> choose_threshold([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], method="sensitivity",
     ...                  target_sensitivity=1.0)
     0.35
+    >>> choose_threshold([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], method="specificity",
+    ...                  target_specificity=1.0)
+    0.8
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
@@ -62,8 +71,17 @@ def choose_threshold(
     )
     finite = np.isfinite(thresholds)  # the first threshold is +inf (nothing positive)
     fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
+    if not 0 < target_specificity <= 1:
+        raise ValueError(
+            f"target_specificity must be in (0, 1]; got {target_specificity!r}."
+        )
     if method == "youden":
         return float(thresholds[np.argmax(tpr - fpr)])
+    if method == "specificity":
+        # From high to low thresholds specificity falls: the last that keeps the
+        # target is the most sensitive one.
+        keeping = np.flatnonzero(1 - fpr >= target_specificity - 1e-12)
+        return float(thresholds[keeping[-1]] if len(keeping) else thresholds[0])
     reaching = np.flatnonzero(tpr >= target_sensitivity - 1e-12)
     # roc_curve orders thresholds from high to low: the first that reaches the
     # target is the most specific one.
@@ -111,8 +129,8 @@ def make_threshold_classifier(
     """
     from sklearn.model_selection import TunedThresholdClassifierCV
 
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
+    if method not in _WRAP_METHODS:
+        raise ValueError(f"method must be one of {_WRAP_METHODS}; got {method!r}.")
     if method == "youden":
         scoring = "balanced_accuracy"  # J = 2 * balanced accuracy - 1 for 2 classes
     else:
