@@ -333,7 +333,7 @@ default="loss"
         self.warm_start = warm_start
 
     # -- fit ------------------------------------------------------------------------
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, validation_mask=None):
         """Fine-tune the backbone on images ``X`` with labels ``y``.
 
         Parameters
@@ -349,6 +349,11 @@ default="loss"
             whole patients (stratified as far as whole patients allow), so early
             stopping and the restored epoch are not chosen on images of patients
             the network trains on. Without ``groups`` the split is by image.
+        validation_mask : array-like of bool of shape (n,), optional
+            An explicit validation set: the images marked ``True`` are used only
+            for early stopping, best-epoch restore and ``gradual`` unfreezing
+            (e.g. a data set's official validation split); the network trains
+            on the others. Overrides ``validation_fraction`` and ``groups``.
 
         Returns
         -------
@@ -368,7 +373,9 @@ default="loss"
         )
         seed = check_seed(self.random_state, draw_for_none=True)
         rng = np.random.RandomState(seed)
-        if self.validation_fraction:
+        if validation_mask is not None:
+            train_idx, valid_idx = _mask_split(validation_mask, y_enc)
+        elif self.validation_fraction:
             train_idx, valid_idx = validation_split(
                 y_enc, self.validation_fraction, rng, _check_groups(groups, len(y))
             )
@@ -720,6 +727,23 @@ def _check_targets(y, n: int) -> np.ndarray:
             "least two."
         )
     return y
+
+
+def _mask_split(mask, y_enc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mask = np.asarray(mask)
+    if mask.shape != y_enc.shape or mask.dtype != bool:
+        raise ValueError(
+            f"validation_mask must be a boolean array with one entry per image "
+            f"(shape {y_enc.shape}); got dtype {mask.dtype}, shape {mask.shape}."
+        )
+    if mask.all() or not mask.any():
+        raise ValueError(
+            "validation_mask must mark some images (validation) and leave others "
+            "(training)."
+        )
+    if len(np.unique(y_enc[~mask])) < len(np.unique(y_enc)):
+        raise ValueError("validation_mask leaves a class out of the training images.")
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
 def _check_groups(groups, n: int) -> np.ndarray | None:
