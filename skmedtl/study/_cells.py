@@ -1,4 +1,12 @@
-"""Running one cell of the grid: fit on the development data, score on the test set."""
+"""Running one cell of the grid: fit on training, choose on validation, score on test.
+
+Every cell fits on the training images only and predicts the study's one
+validation set (the data set's own split, or one stratified, group-aware split
+made once per study): hyperparameters, the learning rate, early stopping,
+recalibration and the operating point are chosen there, and the validation
+score is what the study selects configurations by. The test set is predicted
+once, by the finished model.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ from ._approaches import Approach
 from ._evaluate import evaluate
 from ._heads import count_head_params, head_grid
 from ._measure import PeakMemory, Stopwatch
+from ._stats import cell_statistics, score
 
 __all__ = ["Cell", "CellContext", "Embeddings", "run_cell"]
 
@@ -61,6 +70,11 @@ class CellContext:
     n_jobs: int | None
     verbose: int
     run_id: str
+    val_mask: np.ndarray | None = None  # over ``dev``: the validation images
+    calibrate: str = "none"
+    threshold_rule: str = "youden"
+    threshold_target: float | None = None
+    task: str = "classification"
 
 
 @dataclass
@@ -84,35 +98,51 @@ def _torch_device(name: str):
     return resolve_device(name)
 
 
-def _selection_scoring(metric: str, n_classes: int) -> str:
-    if metric == "auc":
-        return "roc_auc" if n_classes == 2 else "roc_auc_ovr"
-    return metric
+def _aligned(proba, model_classes, label_order) -> np.ndarray:
+    """Probability columns in ``label_order`` (binary: the positive class last)."""
+    model_classes = list(np.asarray(model_classes).tolist())
+    columns = [model_classes.index(c) for c in label_order]
+    return np.asarray(proba, dtype=float)[:, columns]
 
 
-def _inner_cv(ctx: CellContext, seed: int):
-    """Validation scheme of the hybrid heads: the data set's val split, or inner CV."""
-    from sklearn.model_selection import PredefinedSplit
+def _encoded(labels, label_order) -> np.ndarray:
+    index = {c: i for i, c in enumerate(label_order)}
+    return np.array([index[v] for v in np.asarray(labels).tolist()], dtype=int)
 
-    from ..model_selection import make_cv
 
+def _finish(ctx: CellContext, proba_val, proba_test, model_classes, y_val) -> dict:
+    """Test metrics of the finished model, and the validation-side statistics."""
     data = ctx.data
-    split = data.split[ctx.dev]
-    if data.has_validation:
-        return PredefinedSplit(np.where(split == "val", 0, -1)), None
-    y = data.labels[ctx.dev]
-    groups = None if data.groups is None else data.groups[ctx.dev]
-    smallest = min(
-        len(np.unique(groups[y == c])) if groups is not None else int((y == c).sum())
-        for c in np.unique(y)
+    order = data.label_order()
+    result = evaluate(
+        data.labels[ctx.test],
+        proba_test,
+        model_classes,
+        order,
+        ctx.profile.n_bootstraps,
     )
-    n_splits = max(2, min(ctx.profile.cv_folds, smallest))
-    return make_cv(n_splits, groups=groups, random_state=seed), groups
+    result["test_index"] = [int(i) for i in ctx.test]
+    result.update(
+        cell_statistics(
+            y_val=_encoded(y_val, order),
+            proba_val=_aligned(proba_val, model_classes, order),
+            y_test=np.asarray(result["y_true"]),
+            proba_test=_aligned(proba_test, model_classes, order),
+            metric=ctx.metric,
+            calibrate=ctx.calibrate,
+            threshold_rule=ctx.threshold_rule,
+            target=ctx.threshold_target,
+            task=ctx.task,
+            n_bootstraps=ctx.profile.n_bootstraps,
+        )
+    )
+    return result
 
 
 def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
-    """A hybrid head on frozen embeddings, tuned on validation, refitted on dev."""
-    from sklearn.model_selection import GridSearchCV
+    """A hybrid head on frozen embeddings: fitted on train, tuned on validation."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid, StratifiedKFold
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -121,7 +151,8 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
     head = cell.approach.head
     data = ctx.data
     y_dev = data.labels[ctx.dev]
-    n_classes = len(np.unique(data.labels))
+    mask = ctx.val_mask
+    order = data.label_order()
     pipe = Pipeline(
         [
             ("scale", "passthrough" if head in ("rf", "xgboost") else StandardScaler()),
@@ -136,20 +167,27 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
             ),
         ]
     )
-    cv, groups = _inner_cv(ctx, cell.seed)
-    search = GridSearchCV(
-        pipe,
-        head_grid(head, ctx.profile.head_grid),
-        scoring=_selection_scoring(ctx.metric, n_classes),
-        cv=cv,
-        refit=True,
-        error_score="raise",
-    )
+    if head == "svm":  # the seed also draws the folds of its sigmoid calibration
+        pipe.set_params(
+            clf__cv=StratifiedKFold(5, shuffle=True, random_state=cell.seed)
+        )
+    X_train, y_train = emb.dev[~mask], y_dev[~mask]
+    X_val, y_val = emb.dev[mask], y_dev[mask]
+    y_val_enc = _encoded(y_val, order)
+    grid = list(ParameterGrid(head_grid(head, ctx.profile.head_grid)))
+    best = None
     with PeakMemory() as memory, Stopwatch() as train:
-        search.fit(emb.dev, y_dev, groups=groups)
+        for params in grid:
+            model = clone(pipe).set_params(**params).fit(X_train, y_train)
+            proba_val = model.predict_proba(X_val)
+            value = score(
+                ctx.metric, y_val_enc, _aligned(proba_val, model.classes_, order)
+            )
+            if best is None or value > best[0]:
+                best = (value, params, model, proba_val)
+    value, params, model, proba_val = best
     with Stopwatch() as infer:
-        proba = search.predict_proba(emb.test)
-    model = search.best_estimator_
+        proba = model.predict_proba(emb.test)
     result = {
         "extract_time_s": emb.extract_time_s,
         "train_time_s": train.seconds,
@@ -160,23 +198,13 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
         "peak_gpu_memory_mb": emb.peak_gpu_memory_mb,
         "input_size": emb.input_size,
         "selection": {
-            "params": {
-                k.removeprefix("clf__"): v for k, v in search.best_params_.items()
-            },
-            "validation_score": float(search.best_score_),
-            "scheme": type(cv).__name__,
-            "n_candidates": len(search.cv_results_["params"]),
+            "params": {k.removeprefix("clf__"): v for k, v in params.items()},
+            "validation_score": float(value),
+            "scheme": "validation split",
+            "n_candidates": len(grid),
         },
     }
-    result.update(
-        evaluate(
-            data.labels[ctx.test],
-            proba,
-            model.classes_,
-            data.label_order(),
-            ctx.profile.n_bootstraps,
-        )
-    )
+    result.update(_finish(ctx, proba_val, proba, model.classes_, y_val))
     return result
 
 
@@ -189,10 +217,8 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     y_dev = data.labels[ctx.dev]
     X_test = data.take(ctx.test)
     head_only = approach.family == "feature_extractor"
-    n_val = data.n_images("val")
-    fraction = n_val / len(ctx.dev) if n_val else 0.2
-    # With patient ids, the classifier's validation split holds whole patients.
-    groups = None if data.groups is None else data.groups[ctx.dev]
+    mask = ctx.val_mask
+    fraction = float(mask.mean())  # informational: the mask is the validation set
     params = dict(
         weights=ctx.weights,
         strategy=approach.strategy,
@@ -213,13 +239,14 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     with PeakMemory(device) as memory, Stopwatch() as train:
         for lr in profile.lrs:
             clf = FineTuneClassifier(cell.backbone, lr=lr, **params).fit(
-                X_dev, y_dev, groups=groups
+                X_dev, y_dev, validation_mask=mask
             )
             fits.append((_best_valid_loss(clf), lr, clf))
     valid_loss, lr, clf = min(fits, key=lambda f: f[0])
     clf.predict_proba(data.take(ctx.test[:1]))  # warm-up: first-call overheads
     with Stopwatch() as infer:
         proba = clf.predict_proba(X_test)
+    proba_val = clf.predict_proba(data.take(ctx.dev[mask]))
     per_image = infer.seconds / len(ctx.test)
     if head_only and emb is not None:  # its embeddings came from the cache
         per_image += emb.seconds_per_image
@@ -244,15 +271,7 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
             "validation_fraction": round(fraction, 4),
         },
     }
-    result.update(
-        evaluate(
-            data.labels[ctx.test],
-            proba,
-            clf.classes_,
-            data.label_order(),
-            profile.n_bootstraps,
-        )
-    )
+    result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask]))
     return result
 
 

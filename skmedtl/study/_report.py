@@ -15,6 +15,13 @@ from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
 from ._evaluate import CONFIDENCE, METRICS
 from ._measure import MEMORY_HELP
+from ._report_stats import (
+    limitations,
+    methods_paragraph,
+    plot_reliability,
+    statistics_blocks,
+    write_predictions,
+)
 from ._summary import COST_FIELDS
 
 __all__ = ["TABLE_COLUMNS", "format_metric", "write_outputs"]
@@ -82,14 +89,36 @@ def _size(value) -> str:
 
 
 # -- document model: rendered to Markdown and to HTML from the same blocks -----------
-def _table_block(rows: list[dict], recommendation) -> tuple:
+def _validation_text(r: dict) -> str:
+    est, low, high = r.get("validation_score"), r.get("validation_low"), r.get(
+        "validation_high"
+    )
+    if est is None or est != est:
+        return "n/a"
+    text = f"{est:.3f}"
+    if low is not None and low == low:
+        text += f" [{low:.3f}, {high:.3f}]"
+    if r.get("validation_sd") is not None:
+        text += f" (SD {r['validation_sd']:.3f})"
+    return text
+
+
+def _test_text(r: dict, metric: str) -> str:
+    text = format_metric(r, metric)
+    if r.get(f"{metric}_sd") is not None:
+        text += f" (SD {r[f'{metric}_sd']:.3f})"
+    return text
+
+
+def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple:
     best = recommendation["best"]["config"] if recommendation else None
     cheapest = recommendation["cheapest"]["config"] if recommendation else None
     header = [
         "#",
         "backbone",
         "approach",
-        *(f"{METRICS[m]} [95% CI]" for m in METRICS),
+        f"validation {METRICS[metric]} [95% CI] (selection)",
+        *(f"test {METRICS[m]} [95% CI]" for m in METRICS),
         "extract s",
         "train s",
         "infer ms/img",
@@ -109,7 +138,11 @@ def _table_block(rows: list[dict], recommendation) -> tuple:
                 f"{i}{mark}",
                 r["backbone"],
                 r["approach"] + seeds,
-                *(format_metric(r, m) for m in METRICS),
+                _validation_text(r),
+                *(
+                    _test_text(r, m) if m == metric else format_metric(r, m)
+                    for m in METRICS
+                ),
                 format_seconds(r["extract_time_s"]),
                 format_seconds(r["train_time_s"]),
                 format_ms(r["inference_ms_per_image"]),
@@ -123,10 +156,18 @@ def _table_block(rows: list[dict], recommendation) -> tuple:
 
 
 def _cells_block(cells: list[dict]) -> tuple:
-    header = ["cell", *(METRICS[m] for m in METRICS), "train s", "epochs", "lr"]
+    header = [
+        "cell",
+        "validation",
+        *(METRICS[m] for m in METRICS),
+        "train s",
+        "epochs",
+        "lr",
+    ]
     body = [
         [
             c["cell"],
+            f"{c['validation_score']:.3f}",
             *(f"{c[m]:.3f}" for m in METRICS),
             format_seconds(c["train_time_s"]),
             "–" if c["epochs"] is None else str(c["epochs"]),
@@ -157,13 +198,16 @@ def _recommendation_blocks(rec, metric: str, cost: str, n_test: int) -> list:
         return f"{format_seconds(value)} s compute"
 
     items = [
-        f"**Best** {name}: **{best['config']}** ({best['category']}), {name} "
-        f"{format_metric(best, metric)}, {cost_text(best)}.",
+        f"**Selected on validation**: **{best['config']}** ({best['category']}), "
+        f"validation {name} {_validation_text(best)}; on the test set (scored "
+        f"once, after selection) {name} {format_metric(best, metric)}, "
+        f"{cost_text(best)}.",
     ]
     if cheap["config"] == best["config"]:
         items.append(
-            f"**Cheapest within the best's {CONFIDENCE:.0%} CI** ({cost_label}): the "
-            "best configuration itself; nothing cheaper reaches its interval."
+            f"**Cheaper alternative within the selected one's validation "
+            f"{CONFIDENCE:.0%} CI** ({cost_label}): none; nothing cheaper reaches "
+            "its interval."
         )
     else:
         ratio = ""
@@ -171,21 +215,25 @@ def _recommendation_blocks(rec, metric: str, cost: str, n_test: int) -> list:
         if b and c:
             ratio = f", {b / c:.1f}x less than the best" if c > 0 else ""
         items.append(
-            f"**Cheapest within the best's {CONFIDENCE:.0%} CI** ({cost_label}): "
-            f"**{cheap['config']}** ({cheap['category']}), {name} "
-            f"{format_metric(cheap, metric)}, {cost_text(cheap)}{ratio}."
+            f"**Cheaper alternative within the selected one's validation "
+            f"{CONFIDENCE:.0%} CI** ({cost_label}): **{cheap['config']}** "
+            f"({cheap['category']}), validation {name} {_validation_text(cheap)}, "
+            f"test {name} {format_metric(cheap, metric)}, {cost_text(cheap)}{ratio}."
         )
     within = ", ".join(rec["candidates"])
     return [
         ("ul", items),
         (
             "p",
-            f"Rule: the best configuration has the highest test {name}; the "
-            f"recommended cheaper one has the lowest {cost_label} among those whose "
-            f"{name} reaches the lower end of the best's {CONFIDENCE:.0%} bootstrap "
-            f"interval ({within}). This screens for candidates; it is not a test of "
-            f"equivalence, and with {n_test} test images the intervals are what "
-            "to read. ★ marks the best row of the table, ◆ the recommended one.",
+            f"Rule: the configuration is **selected by its validation {name}** "
+            "(with several seeds, the mean), never by a test result; the cheaper "
+            f"alternative has the lowest {cost_label} among those whose validation "
+            f"{name} reaches the lower end of the selected one's {CONFIDENCE:.0%} "
+            f"bootstrap interval on validation ({within}). The test set ({n_test} "
+            "images) was scored once per finished model, after these choices; the "
+            "test ranking of the other rows is **exploratory** (picking the best "
+            "test row would overstate its performance: the winner's curse). "
+            "★ marks the selected row, ◆ the cheaper alternative.",
         ),
     ]
 
@@ -208,12 +256,15 @@ def _blocks(results, records, context, figures: dict) -> list:
         ("h2", "Results"),
         (
             "p",
-            f"Test-set metrics with {CONFIDENCE:.0%} stratified bootstrap confidence "
+            f"Validation {METRICS[metric]} (what selection uses) beside the test-set "
+            f"metrics, each with {CONFIDENCE:.0%} stratified bootstrap confidence "
             f"intervals ({s.get('n_bootstraps')} resamples); with several seeds, the "
-            "mean over seeds and the interval of that mean. The same numbers, "
-            "unrounded, are in `results.csv` (per seed: `cells.csv`).",
+            "mean over seeds, the interval of that mean and the SD over seeds. "
+            "Only the selected row's test values are confirmatory; the others are "
+            "exploratory. The same numbers, unrounded, are in `results.csv` (per "
+            "seed: `cells.csv`; per test image: `predictions.csv`).",
         ),
-        _table_block(rows, rec),
+        _table_block(rows, rec, metric),
         (
             "ul",
             [
@@ -221,9 +272,10 @@ def _blocks(results, records, context, figures: dict) -> list:
                 "frozen backbone (once per backbone; shared by its frozen approaches; "
                 "measured when computed, reused from the log on resume, or estimated "
                 "from an uncached sample when the embedding cache already held them).",
-                "**train s**: model fitting on the development images, hyperparameter "
-                "search included (hybrid heads: grid search on validation and refit; "
-                "trained approaches: every learning rate tried).",
+                "**train s**: model fitting on the training images, hyperparameter "
+                "search included (hybrid heads: every grid candidate fitted on the "
+                "training images and scored on the validation images; trained "
+                "approaches: every learning rate tried).",
                 "**infer ms/img**: predicting the test set, per image, from the image "
                 "(frozen approaches: embedding + head).",
                 "**trained params**: parameters that training changed (fine-tuning: "
@@ -245,12 +297,24 @@ def _blocks(results, records, context, figures: dict) -> list:
         "time.",
         "performance_vs_parameters": "Performance against the number of trained "
         "parameters.",
-        "roc_best": "ROC curves of the three best configurations and the recommended "
-        "one (test set).",
+        "roc_best": "ROC curves (test set) of the three configurations best on "
+        "validation and the cheaper alternative.",
     }
+    captions["reliability"] = (
+        "Reliability diagrams (test set, seed-mean probabilities, "
+        "equal-mass bins) of the selected configuration and the cheaper "
+        "alternative; the dotted line is perfect calibration."
+    )
     for name, path in figures.items():
         blocks.append(("img", path, captions.get(name, name)))
-    blocks += [("h2", "Data and protocol"), ("ul", _data_items(ds))]
+    blocks += statistics_blocks(results, context)
+    blocks += [
+        ("h2", "Methods (for a paper)"),
+        ("p", methods_paragraph(results, context)),
+        ("h2", "Limitations"),
+        ("ul", limitations(results, context)),
+    ]
+    blocks += [("h2", "Data and protocol"), ("ul", _data_items(ds, context))]
     blocks += [("h2", "Settings"), ("ul", _settings_items(s))]
     if any(r["n_seeds"] > 1 for r in rows):
         blocks += [("h2", "Per seed"), _cells_block(results.cells)]
@@ -292,7 +356,7 @@ def _selection_text(selection: dict) -> str:
     )
 
 
-def _data_items(ds: dict) -> list[str]:
+def _data_items(ds: dict, context: dict | None = None) -> list[str]:
     counts = ds["counts"]
     parts = []
     for split in ("train", "val", "test"):
@@ -305,21 +369,18 @@ def _data_items(ds: dict) -> list[str]:
         f"{', '.join(ds['classes'])}.",
         f"Splits: {'; '.join(parts)}.",
         f"Test set: {ds['test_protocol']}; touched only to score each finished model.",
-        f"Validation: {ds['validation']}. Hybrid heads choose their hyperparameters "
-        "on it and are refitted on train + validation; trained approaches hold out "
-        "a stratified share of the development images for early stopping, "
-        "best-epoch restore and the learning rate.",
+        f"Validation: {(context or {}).get('validation', ds['validation'])} "
+        f"({(context or {}).get('n_validation', '?')} images), the same for every "
+        "cell. Every model is fitted on the training images only; hybrid heads "
+        "choose their hyperparameters on the validation images, trained approaches "
+        "their early stopping, best epoch and learning rate; recalibration and the "
+        "operating point are fitted there too, and the configuration is selected "
+        "by its validation score.",
     ]
     if ds.get("positive_class") is not None:
         items.append(
             f"Positive class (sensitivity): {ds['positive_class']}. Predictions take "
             "the most probable class; every approach weights classes as 'balanced'."
-        )
-    if ds.get("groups"):
-        items.append(
-            "Caveat: the early-stopping share of the trained approaches is drawn by "
-            "image, not by patient (FineTuneClassifier takes no groups), which can "
-            "make their validation loss optimistic; the test set is patient-level."
         )
     items.append(
         "Patients: "
@@ -348,8 +409,7 @@ def _settings_items(s: dict) -> list[str]:
         f"Training: at most {s.get('max_epochs')} epochs (patience "
         f"{s.get('patience')}), feature_extractor head {s.get('head_max_epochs')} "
         f"epochs; learning rates {s.get('lrs')}; batch size {s.get('batch_size')}; "
-        f"hybrid grids '{s.get('head_grid')}', inner CV {s.get('cv_folds')} folds "
-        "when there is no validation split.",
+        f"hybrid grids '{s.get('head_grid')}', searched on the validation split.",
         f"Device: {s.get('device')}.",
     ]
 
@@ -452,6 +512,16 @@ def _html(blocks) -> str:
     return "\n".join(parts)
 
 
+def _columns(base: list[str], rows: list[dict]) -> list[str]:
+    """``base``, then the other scalar fields of the rows (validation, extras)."""
+    extra = []
+    for row in rows:
+        for k, v in row.items():
+            if k not in base and k not in extra and not isinstance(v, dict):
+                extra.append(k)
+    return base + extra
+
+
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
     with (
         atomic_path(path) as tmp,
@@ -486,9 +556,14 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
     from .. import __version__
     from ._plots import plot_all
 
-    files = {"results": out / "results.csv", "cells": out / "cells.csv"}
-    _write_csv(files["results"], results.table, TABLE_COLUMNS)
-    _write_csv(files["cells"], results.cells, CELL_COLUMNS)
+    files = {
+        "results": out / "results.csv",
+        "cells": out / "cells.csv",
+        "predictions": out / "predictions.csv",
+    }
+    _write_csv(files["results"], results.table, _columns(TABLE_COLUMNS, results.table))
+    _write_csv(files["cells"], results.cells, _columns(CELL_COLUMNS, results.cells))
+    write_predictions(files["predictions"], records, context.get("images"))
     figures = plot_all(
         results.table,
         records,
@@ -496,6 +571,15 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
         results.recommendation,
         out / "figures",
     )
+    rec = results.recommendation
+    if rec is not None:
+        groups: dict = {}
+        for r in records:
+            groups.setdefault(f"{r['backbone']} / {r['approach']}", []).append(r)
+        configs = list(dict.fromkeys([rec["best"]["config"], rec["cheapest"]["config"]]))
+        path = out / "figures" / "reliability.png"
+        plot_reliability(groups, configs, path)
+        figures["reliability"] = path
     context = {**context, "version": __version__}
     blocks = _blocks(results, records, context, figures)
     files["markdown"] = out / "report.md"

@@ -34,6 +34,11 @@ class StudyResults:
         Cells computed by this call, and cells found finished in the log.
     failures : list of dict
         Cells that raised (with ``on_error="skip"``): ``cell`` and ``error``.
+    comparisons : list of dict
+        The configuration selected on validation against each other one on
+        the test set: paired differences with bootstrap CIs, p-values
+        (bootstrap; DeLong for a binary AUC) and their Holm correction (see
+        :func:`skmedtl.study._stats.compare_configurations`).
     """
 
     out_dir: str
@@ -45,6 +50,12 @@ class StudyResults:
     n_run: int = 0
     n_skipped: int = 0
     failures: list[dict] = field(default_factory=list)
+    comparisons: list[dict] = field(default_factory=list)
+
+    @property
+    def selected(self) -> dict | None:
+        """The row selected on validation (``recommendation["best"]``)."""
+        return None if self.recommendation is None else self.recommendation["best"]
 
     @property
     def complete(self) -> bool:
@@ -62,16 +73,26 @@ class StudyResults:
         return pd.DataFrame(self.table)
 
     def __str__(self) -> str:
+        selected = self.selected["config"] if self.selected else None
         head = (
-            f"{'backbone':<20} {'approach':<18} "
+            f"  {'backbone':<20} {'approach':<18} {'val':>6} "
             + " ".join(f"{METRICS[m]:>6}" for m in ("accuracy", "auc"))
-            + f" {'compute s':>10} {'infer ms/img':>12}"
+            + f" {'Brier':>6} {'ECE':>6} {'compute s':>10} {'infer ms/img':>12}"
         )
         lines = [head]
         for row in self.table:
+            mark = "*" if row["config"] == selected else " "
             lines.append(
-                f"{row['backbone']:<20} {row['approach']:<18} "
+                f"{mark} {row['backbone']:<20} {row['approach']:<18} "
+                f"{row['validation_score']:6.3f} "
                 f"{row['accuracy']:6.3f} {row['auc']:6.3f} "
+                f"{row.get('brier', float('nan')):6.3f} "
+                f"{row.get('ece', float('nan')):6.3f} "
                 f"{row['compute_time_s']:10.1f} {row['inference_ms_per_image']:12.2f}"
+            )
+        if selected:
+            lines.append(
+                f"* selected on validation ({self.recommendation['metric']}); test "
+                "values of the other rows are exploratory."
             )
         return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import numbers
@@ -32,12 +33,18 @@ from ._profiles import get_profile
 from ._records import ResultStore, settings_key, to_json
 from ._report import write_outputs
 from ._results import StudyResults
+from ..metrics._calibration import CALIBRATION_METHODS
+from ._stats import compare_configurations
 from ._summary import recommend, summarize
 
 __all__ = ["TransferStudy"]
 
 logger = logging.getLogger(__name__)
 
+TASKS = ("classification", "ordinal")
+#: Share of the training images held out for validation when the data set has
+#: no validation split of its own.
+VALIDATION_SHARE = 0.2
 LOG_NAME = "results.jsonl"
 MANIFEST_NAME = "study.json"
 #: Images timed without the cache when every embedding was already cached.
@@ -143,11 +150,28 @@ class TransferStudy:
         Parallel jobs of the random forest and XGBoost heads. ``None`` means 1:
         XGBoost's default (every core) runs up to 50x slower on a busy CPU in a
         process where PyTorch has run, as their OpenMP thread pools compete.
+    calibrate : {"none", "temperature", "sigmoid", "isotonic"}, default="none"
+        Recalibrate every cell's probabilities on the validation set
+        (temperature scaling, Platt's sigmoid or isotonic regression, see
+        :class:`skmedtl.metrics.ProbabilityCalibrator`); the report gives
+        Brier score and ECE before and after. Discrimination metrics (AUC,
+        ACC) are those of the uncalibrated model.
+    target_sensitivity, target_specificity : float, optional
+        The operating point, chosen on validation: the most specific
+        threshold reaching this sensitivity, or the most sensitive reaching
+        this specificity (binary problems; at most one of the two). Default:
+        Youden's J. The report gives test sensitivity and specificity at it
+        beside those of the most probable class.
+    task : {"classification", "ordinal"}, default="classification"
+        ``"ordinal"``: the classes are ordered grades (in sorted label order);
+        the report adds quadratic weighted kappa and the mean absolute error
+        in grades.
     on_error : {"raise", "skip"}, default="raise"
         A cell that fails: stop the study (finished cells stay in the log), or
         record the failure, go on, and report it.
     random_state : int, default=0
-        Seeds the hold-out split and the first seed.
+        Seeds the hold-out splits (test when the data set has none; the one
+        validation split when it has none) and the first seed.
     verbose : int, default=1
         0 is silent; 1 shows progress bars.
 
@@ -205,6 +229,10 @@ class TransferStudy:
         "n_bootstraps": [Interval(numbers.Integral, 10), None],
         "n_threads": [Interval(numbers.Integral, 1), StrOptions(("auto",))],
         "n_jobs": [Interval(numbers.Integral), None],
+        "calibrate": [StrOptions(CALIBRATION_METHODS)],
+        "target_sensitivity": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "target_specificity": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "task": [StrOptions(TASKS)],
         "on_error": [StrOptions(ON_ERROR)],
         "random_state": [Interval(numbers.Integral, 0)],
         "verbose": [Interval(numbers.Integral)],
@@ -237,6 +265,10 @@ class TransferStudy:
         n_bootstraps: int | None = None,
         n_threads: int | str = "auto",
         n_jobs: int | None = None,
+        calibrate: str = "none",
+        target_sensitivity: float | None = None,
+        target_specificity: float | None = None,
+        task: str = "classification",
         on_error: str = "raise",
         random_state: int = 0,
         verbose: int = 1,
@@ -265,6 +297,10 @@ class TransferStudy:
         self.n_bootstraps = n_bootstraps
         self.n_threads = n_threads
         self.n_jobs = n_jobs
+        self.calibrate = calibrate
+        self.target_sensitivity = target_sensitivity
+        self.target_specificity = target_specificity
+        self.task = task
         self.on_error = on_error
         self.random_state = random_state
         self.verbose = verbose
@@ -430,8 +466,58 @@ class TransferStudy:
         self.data_ = data
         self.device_ = device
         self.fingerprint_ = data.fingerprint()
+        self._prepare_statistics()
         self.cells_ = self._cells(profile, approaches, seeds)
         self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
+
+    def _prepare_statistics(self) -> None:
+        """Resolve the operating-point rule; make the study's one validation split.
+
+        (``calibrate``, ``task`` and the targets' ranges are checked by
+        ``_parameter_constraints``.)
+        """
+        from ..model_selection import train_test_split_by_group
+
+        targets = {
+            name: getattr(self, name)
+            for name in ("target_sensitivity", "target_specificity")
+            if getattr(self, name) is not None
+        }
+        if len(targets) > 1:
+            raise ValueError(
+                "Give target_sensitivity or target_specificity, not both: the "
+                "operating point has one target."
+            )
+        self.threshold_rule_, self.threshold_target_ = "youden", None
+        if targets:
+            name, value = next(iter(targets.items()))
+            self.threshold_rule_ = name.removeprefix("target_")
+            self.threshold_target_ = float(value)
+        data = self.data_
+        dev = data.indices("train", "val")
+        if data.has_validation:
+            mask = data.split[dev] == "val"
+            source = "the data set's own validation split"
+        else:
+            groups = None if data.groups is None else data.groups[dev]
+            _, val = train_test_split_by_group(
+                data.labels[dev],
+                groups=groups,
+                test_size=VALIDATION_SHARE,
+                random_state=self.random_state,
+            )
+            mask = np.zeros(len(dev), bool)
+            mask[val] = True
+            source = (
+                f"one stratified{' patient-level' if groups is not None else ''} "
+                f"split of {VALIDATION_SHARE:.0%} of the training images, made "
+                f"once (random_state={self.random_state}) and shared by all cells"
+            )
+        self.val_mask_ = mask
+        self.validation_source_ = source
+        self.validation_digest_ = hashlib.sha256(
+            np.flatnonzero(mask).tobytes() + repr(source).encode()
+        ).hexdigest()[:16]
 
     def _seeds(self, profile) -> list[int]:
         seeds = profile.seeds if self.seeds is None else self.seeds
@@ -450,15 +536,21 @@ class TransferStudy:
         return values
 
     def _common_settings(self) -> dict:
+        from .. import __version__
+
         p = self.profile_
         return {
+            "skmedtl": __version__,
             "dataset": self.fingerprint_,
             "pos_label": self.data_.pos_label,
             "weights": None if self.weights is None else os.fspath(self.weights),
             "metric": self.metric,
             "n_bootstraps": p.n_bootstraps,
             "batch_size": int(self.batch_size),
-            "validation": "split" if self.data_.has_validation else p.cv_folds,
+            "validation": self.validation_digest_,
+            "calibrate": self.calibrate,
+            "operating_point": [self.threshold_rule_, self.threshold_target_],
+            "task": self.task,
             "class_weight": "balanced",
         }
 
@@ -533,6 +625,11 @@ class TransferStudy:
             n_jobs=1 if self.n_jobs is None else self.n_jobs,
             verbose=int(self.verbose),
             run_id=run_id,
+            val_mask=self.val_mask_,
+            calibrate=self.calibrate,
+            threshold_rule=self.threshold_rule_,
+            threshold_target=self.threshold_target_,
+            task=self.task,
         )
         failures = []
         embeddings: dict[str, Embeddings] = {}
@@ -583,8 +680,10 @@ class TransferStudy:
                 }
                 self._store.append(record)
                 logger.info(
-                    "%s: AUC %.3f, ACC %.3f, %.1f s",
+                    "%s: validation %s %.3f; test AUC %.3f, ACC %.3f, %.1f s",
                     cell.id,
+                    self.metric,
+                    result["validation"]["score"],
                     result["metrics"]["auc"][0],
                     result["metrics"]["accuracy"][0],
                     result["wall_time_s"],
@@ -697,6 +796,7 @@ class TransferStudy:
             "updated": _now(),
             "dataset": self.data_.summary(),
             "dataset_fingerprint": self.fingerprint_,
+            "packages": package_versions(),
             "profile": p.name,
             "settings": {
                 "profile": p.name,
@@ -718,6 +818,13 @@ class TransferStudy:
                 "head_grid": p.head_grid,
                 "batch_size": int(self.batch_size),
                 "device": describe_device(self.device_),
+                "validation": self.validation_source_,
+                "n_validation": int(self.val_mask_.sum()),
+                "calibrate": self.calibrate,
+                "operating_point": self.threshold_rule_,
+                "operating_point_target": self.threshold_target_,
+                "task": self.task,
+                "groups": self.groups,
             },
             "cells": [{"cell": c.id, "key": c.key} for c in self.cells_],
         }
@@ -734,8 +841,22 @@ class TransferStudy:
                 for k, r in failed.items()
                 if k not in records and k in {c.key for c in self.cells_}
             ]
-        rows, cell_rows = summarize(self.cells_, records, self.profile_.n_bootstraps)
+        rows, cell_rows, groups = summarize(
+            self.cells_,
+            records,
+            self.profile_.n_bootstraps,
+            metric=self.metric,
+            task=self.task,
+        )
         recommendation = recommend(rows, self.metric, self.cost)
+        comparisons = []
+        if recommendation is not None:
+            comparisons = compare_configurations(
+                groups,
+                recommendation["best"]["config"],
+                self.metric,
+                self.profile_.n_bootstraps,
+            )
         results = StudyResults(
             out_dir=os.fspath(out),
             table=rows,
@@ -746,6 +867,7 @@ class TransferStudy:
             n_run=n_run,
             n_skipped=n_skipped,
             failures=failures,
+            comparisons=comparisons,
         )
         if rows:
             finished = [records[c.key] for c in self.cells_ if c.key in records]
@@ -767,7 +889,42 @@ class TransferStudy:
             "cost": self.cost,
             "approaches": self.approaches_,
             "n_test": self.data_.n_images("test"),
+            "n_validation": int(self.val_mask_.sum()),
+            "validation": self.validation_source_,
+            "calibrate": self.calibrate,
+            "operating_point": (self.threshold_rule_, self.threshold_target_),
+            "task": self.task,
+            "manifest": manifest,
+            "images": self.data_.images,
         }
+
+
+def package_versions() -> dict:
+    """Versions of Python and the packages a study's results depend on."""
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in (
+        "skmedtl",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "torch",
+        "torchvision",
+        "timm",
+        "onnxruntime",
+        "xgboost",
+        "h5py",
+    ):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    from .. import __version__
+
+    versions["skmedtl"] = __version__  # the code running, installed or not
+    return versions
 
 
 def _run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:

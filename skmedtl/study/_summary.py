@@ -8,6 +8,7 @@ import numpy as np
 
 from ._choices import COSTS
 from ._evaluate import METRICS, pooled_metrics
+from ._stats import pooled_extras, pooled_validation, seed_interval
 
 __all__ = ["recommend", "summarize"]
 
@@ -48,10 +49,22 @@ def cell_row(record: dict) -> dict:
         row[f] = record.get(f)
     for f in ("device", "input_size", "epochs", "lr", "selection", "run_id"):
         row[f] = record.get(f)
+    row["key"] = record["key"]
+    row["validation_score"] = record["validation"]["score"]
+    for name, (est, low, high) in record["extras"].items():
+        row.update({name: est, f"{name}_low": low, f"{name}_high": high})
+    row["threshold"] = (record.get("operating_point") or {}).get("threshold")
     return row
 
 
-def summarize(cells: list, records: dict, n_bootstraps: int) -> tuple[list, list]:
+def summarize(
+    cells: list,
+    records: dict,
+    n_bootstraps: int,
+    *,
+    metric: str = "auc",
+    task: str = "classification",
+) -> tuple[list, list, dict]:
     """The results table: one row per (backbone, approach), seeds pooled.
 
     Parameters
@@ -61,6 +74,10 @@ def summarize(cells: list, records: dict, n_bootstraps: int) -> tuple[list, list
     records : dict
         Finished cell records by key.
     n_bootstraps : int
+    metric : str
+        The selection metric: each row's ``validation_score`` (seed mean, with
+        ``validation_low`` / ``validation_high`` / ``validation_sd``).
+    task : str
 
     Returns
     -------
@@ -68,6 +85,8 @@ def summarize(cells: list, records: dict, n_bootstraps: int) -> tuple[list, list
         Configurations with at least one finished cell, in plan order.
     cell_rows : list of dict
         Finished cells, in plan order.
+    groups : dict
+        ``{config: [records]}``, the finished cells of each configuration.
     """
     groups: dict[tuple[str, str], list[dict]] = {}
     cell_rows = []
@@ -80,6 +99,7 @@ def summarize(cells: list, records: dict, n_bootstraps: int) -> tuple[list, list
     rows = []
     for (backbone, approach), recs in groups.items():
         first = recs[0]
+        validation = pooled_validation(recs, metric, n_bootstraps)
         row = {
             "config": f"{backbone} / {approach}",
             "backbone": backbone,
@@ -100,27 +120,53 @@ def summarize(cells: list, records: dict, n_bootstraps: int) -> tuple[list, list
             row[f] = _mean(r.get(f) for r in recs)
         if row["trainable_params"] is not None:
             row["trainable_params"] = int(round(row["trainable_params"]))
+        row["validation_score"] = validation["score"]
+        row["validation_low"] = validation["low"]
+        row["validation_high"] = validation["high"]
+        row["validation_sd"] = validation["sd"]
+        row["n_validation"] = validation["n"]
+        low, high = seed_interval([r["metrics"][metric][0] for r in recs])
+        row[f"{metric}_seed_low"], row[f"{metric}_seed_high"] = low, high
+        extras = (
+            pooled_extras(recs, first["y_true"], task, n_bootstraps)
+            if len(recs) > 1
+            else first["extras"]
+        )
+        for name, (est, low, high) in extras.items():
+            row.update({name: est, f"{name}_low": low, f"{name}_high": high})
+        op = first.get("operating_point")
+        row["threshold_rule"] = op["rule"] if op else None
+        row["threshold"] = (
+            float(np.mean([r["operating_point"]["threshold"] for r in recs]))
+            if op
+            else None
+        )
+        row["calibrate"] = first["calibration"]["method"]
         row["device"] = first.get("device")
         row["input_size"] = first.get("input_size")
         row["seeds"] = [r["seed"] for r in recs]
         rows.append(row)
-    return rows, cell_rows
+    by_config = {f"{b} / {a}": recs for (b, a), recs in groups.items()}
+    return rows, cell_rows, by_config
 
 
 def recommend(rows: list[dict], metric: str = "auc", cost: str = "time") -> dict | None:
-    """The best configuration, and the cheapest one within the best's CI.
+    """The configuration selected on validation, and a cheaper one close to it.
 
-    Best: the highest point estimate of ``metric`` (ties: the cheaper). Cheapest
-    within the CI: among configurations whose estimate is at least the lower
-    end of the best's 95% interval, the one with the lowest ``cost`` (ties: the
-    higher estimate). This is a screening rule, not a test of equivalence.
+    Selected: the highest validation score of ``metric`` (with seeds, the mean;
+    ties: the cheaper). Recommended cheaper configuration: among those whose
+    validation score reaches the lower end of the selected one's 95% bootstrap
+    interval on validation, the one with the lowest ``cost`` (ties: the higher
+    validation score). The test set plays no part in either choice; this is a
+    screening rule, not a test of equivalence.
 
     Returns
     -------
     dict or None
         ``best`` and ``cheapest`` (rows of the table), ``metric``, ``cost``,
-        ``cost_column``, ``candidates`` (configurations within the CI).
-        ``None`` when no configuration has a finite ``metric``.
+        ``cost_column``, ``candidates`` (configurations within the interval),
+        ``selected_on`` (``"validation"``). ``None`` when no configuration has
+        a finite validation score.
     """
     column = COSTS[cost][0]
 
@@ -128,13 +174,19 @@ def recommend(rows: list[dict], metric: str = "auc", cost: str = "time") -> dict
         value = row.get(column)
         return math.inf if value is None else value
 
-    scored = [r for r in rows if r.get(metric) is not None and not _isnan(r[metric])]
+    scored = [
+        r
+        for r in rows
+        if r.get("validation_score") is not None and not _isnan(r["validation_score"])
+    ]
     if not scored:
         return None
-    best = min(scored, key=lambda r: (-r[metric], cost_of(r)))
-    low = best[f"{metric}_low"]
-    candidates = [r for r in scored if r[metric] >= low]
-    cheapest = min(candidates, key=lambda r: (cost_of(r), -r[metric]))
+    best = min(scored, key=lambda r: (-r["validation_score"], cost_of(r)))
+    low = best["validation_low"]
+    if low is None or _isnan(low):
+        low = best["validation_score"]
+    candidates = [r for r in scored if r["validation_score"] >= low]
+    cheapest = min(candidates, key=lambda r: (cost_of(r), -r["validation_score"]))
     return {
         "metric": metric,
         "cost": cost,
@@ -142,4 +194,5 @@ def recommend(rows: list[dict], metric: str = "auc", cost: str = "time") -> dict
         "best": best,
         "cheapest": cheapest,
         "candidates": [r["config"] for r in candidates],
+        "selected_on": "validation",
     }

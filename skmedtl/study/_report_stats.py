@@ -1,0 +1,452 @@
+"""Report sections on selection, comparisons, calibration, operating points,
+the Methods paragraph and limitations; ``predictions.csv`` and reliability
+diagrams."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._evaluate import CONFIDENCE, METRICS
+from ._stats import ALPHA, ECE_BINS
+
+__all__ = [
+    "PREDICTION_COLUMNS",
+    "limitations",
+    "methods_paragraph",
+    "plot_reliability",
+    "statistics_blocks",
+    "write_predictions",
+]
+
+#: The fixed columns of ``predictions.csv`` (then ``p_<class>`` per class, and
+#: ``p_calibrated_<class>`` when the study recalibrates).
+PREDICTION_COLUMNS = [
+    "config",
+    "backbone",
+    "approach",
+    "seed",
+    "cell_key",
+    "index",
+    "image",
+    "true_label",
+    "predicted_label",
+]
+
+
+def _ci(triple_or_row, name: str | None = None) -> str:
+    if name is None:
+        est, low, high = triple_or_row
+    else:
+        est = triple_or_row.get(name)
+        low = triple_or_row.get(f"{name}_low")
+        high = triple_or_row.get(f"{name}_high")
+    if est is None or est != est:
+        return "n/a"
+    if low is None or low != low:
+        return f"{est:.3f}"
+    return f"{est:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _p(value) -> str:
+    if value is None:
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _rule_text(rule: str, target) -> str:
+    if rule == "sensitivity":
+        return f"the most specific threshold with sensitivity >= {target:g}"
+    if rule == "specificity":
+        return f"the most sensitive threshold with specificity >= {target:g}"
+    return "Youden's J (sensitivity + specificity - 1) at its maximum"
+
+
+def statistics_blocks(results, context: dict) -> list:
+    """Sections: comparisons, calibration, operating point, per class, ordinal."""
+    rows, rec = results.table, results.recommendation
+    if rec is None or not rows:
+        return []
+    metric = context["metric"]
+    name = METRICS[metric]
+    selected = rec["best"]["config"]
+    blocks: list = [("h2", "Paired comparisons with the selected configuration")]
+    comparisons = results.comparisons
+    if comparisons:
+        binary_auc = comparisons[0]["p_delong"] is not None
+        header = [
+            "configuration",
+            f"test {name}",
+            f"difference (selected - other) [{CONFIDENCE:.0%} CI]",
+            "p (bootstrap)",
+            "p Holm",
+        ]
+        if binary_auc:
+            header += ["p (DeLong)", "p Holm (DeLong)"]
+        header.append("distinguishable")
+        body = []
+        for c in comparisons:
+            line = [
+                c["config"],
+                f"{c['estimate_other']:.3f}",
+                f"{c['difference']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]",
+                _p(c["p_bootstrap"]),
+                _p(c["p_bootstrap_holm"]),
+            ]
+            if binary_auc:
+                line += [_p(c["p_delong"]), _p(c["p_delong_holm"])]
+            line.append("yes" if c["significant"] else "no")
+            body.append(line)
+        n_sig = sum(c["significant"] for c in comparisons)
+        blocks += [
+            (
+                "p",
+                f"**{selected}** (selected on validation, test {name} "
+                f"{comparisons[0]['estimate_selected']:.3f}) against each other "
+                f"configuration on the same {context['n_test']} test images. "
+                "Differences: paired stratified bootstrap (the same resamples for "
+                f"both; {context['settings'].get('n_bootstraps')} resamples) of the "
+                f"seed-mean {name}"
+                + (
+                    "; DeLong's test for two correlated ROC curves on the seed-mean "
+                    "scores is the primary test"
+                    if binary_auc
+                    else ""
+                )
+                + f". P-values are Holm-corrected over the {len(comparisons)} "
+                f"comparisons; 'distinguishable' means corrected p < {ALPHA}. "
+                f"{n_sig} of {len(comparisons)} configurations are distinguishable "
+                "from the selected one. A configuration that is not distinguishable "
+                "is not shown to be equivalent either.",
+            ),
+            ("table", header, body),
+        ]
+    else:
+        blocks.append(("p", "Only one configuration finished: nothing to compare."))
+
+    calibrate = context.get("calibrate", "none")
+    blocks.append(("h2", "Calibration"))
+    header = ["configuration", "Brier [95% CI]", f"ECE ({ECE_BINS} bins) [95% CI]"]
+    if calibrate != "none":
+        header += [f"Brier after {calibrate}", f"ECE after {calibrate}"]
+    body = []
+    for r in rows:
+        line = [r["config"], _ci(r, "brier"), _ci(r, "ece")]
+        if calibrate != "none":
+            line += [_ci(r, "brier_calibrated"), _ci(r, "ece_calibrated")]
+        body.append(line)
+    blocks += [
+        (
+            "p",
+            "Brier score (mean squared error of the predicted probabilities; "
+            "several classes: summed over classes) and expected calibration error "
+            f"with {ECE_BINS} equal-mass bins (two classes: of the positive class's "
+            "probability; more: of the top-label confidence), on the test set, "
+            "with stratified bootstrap CIs. A finite test set gives a positive ECE "
+            "even for a perfectly calibrated model."
+            + (
+                f" Recalibration ({calibrate}) was fitted on each model's "
+                "validation predictions and applied to its test predictions; AUC "
+                "and accuracy are those of the uncalibrated model."
+                if calibrate != "none"
+                else " No recalibration (`--calibrate none`)."
+            ),
+        ),
+        ("table", header, body),
+    ]
+
+    if any(r.get("sensitivity_at_threshold") is not None for r in rows):
+        rule, target = context.get("operating_point", ("youden", None))
+        blocks.append(("h2", "Operating point chosen on validation"))
+        header = [
+            "configuration",
+            "threshold",
+            "sensitivity [95% CI]",
+            "specificity [95% CI]",
+            "sensitivity at argmax",
+            "specificity at argmax",
+        ]
+        body = [
+            [
+                r["config"],
+                "–" if r.get("threshold") is None else f"{r['threshold']:.3f}",
+                _ci(r, "sensitivity_at_threshold"),
+                _ci(r, "specificity_at_threshold"),
+                _ci(r, "sensitivity"),
+                _ci(r, "specificity"),
+            ]
+            for r in rows
+        ]
+        blocks += [
+            (
+                "p",
+                f"Each model's threshold on the positive-class probability"
+                f"{' (after recalibration)' if calibrate != 'none' else ''} was "
+                f"chosen on its validation predictions by {_rule_text(rule, target)}"
+                ", then applied unchanged to the test set. Beside it: the "
+                "most-probable-class decision (argmax, a 0.5 threshold).",
+            ),
+            ("table", header, body),
+        ]
+
+    class_cols = sorted(
+        {k for r in rows for k in r if k.startswith("auc_class_")}
+        - {k for r in rows for k in r if k.endswith(("_low", "_high"))},
+        key=lambda k: int(k.removeprefix("auc_class_")),
+    )
+    if class_cols:
+        classes = context.get("classes") or [c.removeprefix("auc_class_") for c in class_cols]
+        blocks += [
+            ("h2", "Per-class AUC (one vs rest)"),
+            (
+                "table",
+                ["configuration", *classes],
+                [[r["config"], *(_ci(r, c) for c in class_cols)] for r in rows],
+            ),
+        ]
+    if context.get("task") == "ordinal":
+        blocks += [
+            ("h2", "Ordinal agreement"),
+            (
+                "p",
+                "Quadratic weighted kappa and mean absolute error in grades of the "
+                "most probable grade, with stratified bootstrap CIs; grades in the "
+                "order of the class labels.",
+            ),
+            (
+                "table",
+                ["configuration", "QWK [95% CI]", "MAE (grades) [95% CI]"],
+                [[r["config"], _ci(r, "qwk"), _ci(r, "mae")] for r in rows],
+            ),
+        ]
+    return blocks
+
+
+def methods_paragraph(results, context: dict) -> str:
+    """A Methods paragraph following the CLAIM items that apply to the study."""
+    ds, s = context["dataset"], context["settings"]
+    manifest = context.get("manifest") or {}
+    packages = manifest.get("packages") or {}
+    counts = ds["counts"]
+    n = {part: sum(counts[part].values()) for part in ("train", "val", "test")}
+    n_val = context.get("n_validation", n["val"])
+    n_train = n["train"] + n["val"] - n_val
+    metric = METRICS[context["metric"]]
+    seeds = s.get("seeds") or []
+    rule, target = context.get("operating_point", ("youden", None))
+    calibrate = context.get("calibrate", "none")
+    groups = ds.get("groups")
+
+    def size(v):
+        return "their native input size" if v is None else f"{v} x {v} pixels"
+
+    parts = [
+        f"Data: {ds['source']}, {ds['n_images']} images in {len(ds['classes'])} "
+        f"classes ({', '.join(ds['classes'])}).",
+        f"Partitions: {n_train} training, {n_val} validation ({context['validation']})"
+        f" and {n['test']} test images ({ds['test_protocol']}).",
+        (
+            f"Images were grouped by patient ({groups} patients) so that no patient "
+            "contributed images to more than one partition."
+            if groups
+            else "No patient identifiers were available; images were treated as "
+            "independent."
+        ),
+        f"Preprocessing: images were resized to {size(s.get('input_size'))} for the "
+        "frozen-backbone approaches and to "
+        f"{size(s.get('train_input_size'))} for the approaches that train the "
+        "backbone, and normalised with the mean and standard deviation of each "
+        "backbone's pretrained weights.",
+        f"Models: the backbones {', '.join(s.get('backbones', []))} (weights: "
+        f"{s.get('weights')}) were combined with the transfer-learning approaches "
+        f"{', '.join(s.get('approaches', []))}.",
+        "Training and selection: every model was fitted on the training partition "
+        "only. The hyperparameters of the classifier heads (grid "
+        f"'{s.get('head_grid')}'), the learning rate of the trained approaches (of "
+        f"{s.get('lrs')}) and their early stopping (at most {s.get('max_epochs')} "
+        f"epochs, patience {s.get('patience')}, best epoch restored) were chosen on "
+        f"the validation partition. The reported configuration was selected by its "
+        f"validation {metric}"
+        + (f" (mean over {len(seeds)} seeds)" if len(seeds) > 1 else "")
+        + " before the test partition was scored; each model predicted the test "
+        "partition once, and no test result fed any choice.",
+    ]
+    if calibrate != "none":
+        parts.append(
+            f"Probabilities were recalibrated ({calibrate}) on the validation "
+            "partition."
+        )
+    parts.append(
+        "Binary decision thresholds were chosen on the validation partition by "
+        f"{_rule_text(rule, target)}."
+    )
+    parts.append(
+        "Metrics: accuracy, balanced accuracy, area under the ROC curve (AUC; "
+        "macro one-vs-rest for more than two classes), sensitivity, specificity, "
+        f"Brier score and expected calibration error ({ECE_BINS} equal-mass bins)"
+        + (
+            ", quadratic weighted kappa and mean absolute error"
+            if context.get("task") == "ordinal"
+            else ""
+        )
+        + f", each with a {CONFIDENCE:.0%} stratified bootstrap confidence interval "
+        f"({s.get('n_bootstraps')} resamples)"
+        + (
+            "; with several seeds, the mean over seeds, its standard deviation and "
+            "the interval of the mean"
+            if len(seeds) > 1
+            else ""
+        )
+        + "."
+    )
+    parts.append(
+        "Statistical analysis: the selected configuration was compared with each "
+        "other configuration on the same test images by a paired bootstrap of the "
+        "difference"
+        + (
+            " and DeLong's test for correlated ROC curves"
+            if len(ds["classes"]) == 2 and context["metric"] == "auc"
+            else ""
+        )
+        + "; p-values were corrected for multiple comparisons with Holm's method "
+        f"(family-wise alpha = {ALPHA})."
+    )
+    software = ", ".join(
+        f"{k} {v}"
+        for k, v in packages.items()
+        if v and k in ("skmedtl", "torch", "timm", "scikit-learn", "numpy", "python")
+    )
+    parts.append(
+        f"Software: {software or 'skmedtl ' + str(context.get('version'))}; "
+        f"device: {s.get('device')}."
+    )
+    return " ".join(parts)
+
+
+def limitations(results, context: dict) -> list[str]:
+    """Limitations a reviewer would list, from the study's own settings."""
+    ds, s = context["dataset"], context["settings"]
+    items = [
+        f"No external test set: all images come from one source ({ds['source']}); "
+        "performance on data from other sites, scanners or populations is unknown.",
+        "The test set's class prevalence is the data set's, not a clinical "
+        "population's; predictive values are therefore not reported.",
+    ]
+    if not ds.get("groups"):
+        items.append(
+            "No patient identifiers: images of one patient may be in more than one "
+            "partition, which can make validation and test results optimistic."
+        )
+    if context["n_test"] < 300:
+        items.append(
+            f"Small test set ({context['n_test']} images): wide intervals; "
+            "differences of a few points between configurations cannot be detected."
+        )
+    if context.get("n_validation", 0) < 200:
+        items.append(
+            f"Small validation set ({context.get('n_validation')} images): the "
+            "selection among configurations is noisy."
+        )
+    if len(s.get("seeds") or []) < 2:
+        items.append(
+            "One training seed per configuration: variation from training "
+            "randomness is not reflected in the intervals."
+        )
+    if s.get("weights") is None:
+        items.append(
+            "Random initial weights (weights=None): this is not a transfer-learning "
+            "result."
+        )
+    if len(results.cells) < results.n_cells:
+        items.append(
+            f"Incomplete: {results.n_cells - len(results.cells)} planned cells have "
+            "no result."
+        )
+    return items
+
+
+def write_predictions(path: Path, records: list[dict], images) -> None:
+    """``predictions.csv``: one row per test image x finished cell (x seed).
+
+    Probabilities are written with Python's ``repr``, so the report's metrics
+    recompute exactly from the file.
+    """
+    if not records:
+        return
+    classes = records[0]["classes"]
+    calibrated = any(r.get("test_proba_calibrated") is not None for r in records)
+    columns = PREDICTION_COLUMNS + [f"p_{c}" for c in classes]
+    if calibrated:
+        columns += [f"p_calibrated_{c}" for c in classes]
+    paths = not isinstance(images, np.ndarray)
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for r in records:
+            config = f"{r['backbone']} / {r['approach']}"
+            proba = r["test_proba"]
+            cal = r.get("test_proba_calibrated")
+            for i, index in enumerate(r["test_index"]):
+                image = ""
+                if paths:
+                    item = images[index]
+                    image = os.fspath(item) if isinstance(item, (str, os.PathLike)) else ""
+                row = [
+                    config,
+                    r["backbone"],
+                    r["approach"],
+                    r["seed"],
+                    r["key"],
+                    index,
+                    image,
+                    classes[r["y_true"][i]],
+                    classes[r["y_pred"][i]],
+                    *(repr(float(v)) for v in proba[i]),
+                ]
+                if calibrated:
+                    row += (
+                        [repr(float(v)) for v in cal[i]] if cal else [""] * len(classes)
+                    )
+                writer.writerow(row)
+    os.replace(tmp, path)
+
+
+def plot_reliability(groups: dict, configs: list[str], path: Path) -> None:
+    """Reliability diagrams (test set) of ``configs``; seed-mean probabilities."""
+    from ..metrics import reliability_curve
+    from ._plots import _figure
+
+    fig = _figure(4.2 * len(configs), 4.2)
+    axes = fig.subplots(1, len(configs), squeeze=False)[0]
+    for ax, config in zip(axes, configs, strict=True):
+        records = groups[config]
+        y = np.asarray(records[0]["y_true"])
+        curves = [("predicted", "test_proba", "o-")]
+        if records[0].get("test_proba_calibrated") is not None:
+            method = records[0]["calibration"]["method"]
+            curves.append((f"after {method}", "test_proba_calibrated", "s--"))
+        for label, key, style in curves:
+            proba = np.mean([np.asarray(r[key], dtype=float) for r in records], axis=0)
+            if proba.shape[1] == 2:
+                proba = proba[:, 1]
+            c = reliability_curve(y, proba, n_bins=ECE_BINS, strategy="quantile")
+            ax.plot(
+                c.mean_predicted, c.observed, style, label=f"{label} (ECE {c.ece:.3f})"
+            )
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle=":")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel(
+            "predicted probability"
+            + (" (positive class)" if np.shape(records[0]["test_proba"])[1] == 2
+               else " (top label)")
+        )
+        ax.set_ylabel("observed frequency")
+        ax.set_title(config, fontsize=9)
+        ax.legend(loc="upper left", fontsize=8)
+        ax.grid(True, alpha=0.3)
+    fig.savefig(path)

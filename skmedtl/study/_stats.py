@@ -1,0 +1,352 @@
+"""The statistics of a study beyond the headline metrics.
+
+Per cell: the validation score (what selection uses), recalibration fitted on
+validation, the operating point chosen on validation, and on the test set
+calibration (Brier, ECE), sensitivity / specificity at the chosen threshold,
+per-class AUCs and ordinal agreement, each with a bootstrap CI. Per
+configuration: the same pooled over seeds. Across configurations: paired
+comparisons of the selected configuration with every other, Holm-corrected.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from scipy import stats as _scipy_stats
+from sklearn.utils import check_random_state
+
+from ..metrics import (
+    ProbabilityCalibrator,
+    brier_score,
+    choose_threshold,
+    delong_test,
+    expected_calibration_error,
+    holm,
+    ordinal_mae,
+    paired_bootstrap,
+    quadratic_weighted_kappa,
+)
+from ..metrics._report import _binary_auc
+
+__all__ = [
+    "ECE_BINS",
+    "THRESHOLD_RULES",
+    "cell_statistics",
+    "compare_configurations",
+    "pooled_extras",
+    "pooled_validation",
+    "score",
+]
+
+#: Equal-mass bins of every expected calibration error a study reports.
+ECE_BINS = 10
+CONFIDENCE = 0.95
+BOOTSTRAP_SEED = 0
+ALPHA = 0.05
+#: How the operating point is chosen on validation.
+THRESHOLD_RULES = ("youden", "sensitivity", "specificity")
+
+
+# -- scores ---------------------------------------------------------------------------
+def score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
+    """``metric`` of probabilities ``proba`` (columns 0..k-1) for labels ``y``.
+
+    ``"auc"`` is the AUC of the last column for two classes and the macro
+    one-vs-rest AUC for more.
+    """
+    proba = np.asarray(proba, dtype=float)
+    k = proba.shape[1]
+    if metric == "auc":
+        if k == 2:
+            return _binary_auc(y == 1, proba[:, 1])
+        return float(np.nanmean([_binary_auc(y == c, proba[:, c]) for c in range(k)]))
+    pred = proba.argmax(axis=1)
+    if metric == "accuracy":
+        return float(np.mean(pred == y))
+    if metric == "balanced_accuracy":
+        return float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
+    raise ValueError(f"Unknown metric {metric!r}.")
+
+
+def _bootstrap(y: np.ndarray, fn, n_bootstraps: int) -> tuple:
+    """Estimate and percentile CI of the vector ``fn(idx)``, stratified by ``y``."""
+    estimate = np.asarray(fn(np.arange(len(y))), dtype=float)
+    rng = check_random_state(BOOTSTRAP_SEED)
+    by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+    draws = np.empty((n_bootstraps, len(estimate)))
+    for b in range(n_bootstraps):
+        idx = np.concatenate([rng.choice(ix, size=len(ix)) for ix in by_class])
+        draws[b] = fn(idx)
+    alpha = (1 - CONFIDENCE) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanquantile(draws, alpha, axis=0)
+        high = np.nanquantile(draws, 1 - alpha, axis=0)
+    return estimate, low, high
+
+
+def _triples(names, estimate, low, high) -> dict:
+    return {
+        n: [float(estimate[i]), float(low[i]), float(high[i])]
+        for i, n in enumerate(names)
+    }
+
+
+# -- one cell ---------------------------------------------------------------------------
+def cell_statistics(
+    *,
+    y_val: np.ndarray,
+    proba_val: np.ndarray,
+    y_test: np.ndarray,
+    proba_test: np.ndarray,
+    metric: str,
+    calibrate: str,
+    threshold_rule: str,
+    target: float | None,
+    task: str,
+    n_bootstraps: int,
+) -> dict:
+    """Validation score, recalibration, operating point and test extras of a cell.
+
+    Labels are class indices in report order (for two classes the positive one
+    is 1); probabilities have their columns in the same order.
+    """
+    k = proba_test.shape[1]
+    result = {
+        "validation": {
+            "metric": metric,
+            "score": score(metric, y_val, proba_val),
+            "n": len(y_val),
+        },
+        "val_y": y_val.tolist(),
+        "val_proba": proba_val.tolist(),
+        "test_proba": proba_test.tolist(),
+        "calibration": {"method": calibrate, "bins": ECE_BINS, "strategy": "quantile"},
+        "test_proba_calibrated": None,
+    }
+    final_val, final_test = proba_val, proba_test
+    if calibrate != "none":
+        calibrator = ProbabilityCalibrator(calibrate).fit(proba_val, y_val)
+        final_val = calibrator.predict_proba(proba_val)
+        final_test = calibrator.predict_proba(proba_test)
+        result["test_proba_calibrated"] = final_test.tolist()
+        if calibrate == "temperature":
+            result["calibration"]["temperature"] = calibrator.calibrators_[
+                0
+            ].temperature_
+    if k == 2:
+        kwargs = {}
+        if threshold_rule == "sensitivity":
+            kwargs["target_sensitivity"] = target
+        elif threshold_rule == "specificity":
+            kwargs["target_specificity"] = target
+        threshold = choose_threshold(
+            y_val, final_val[:, 1], method=threshold_rule, pos_label=1, **kwargs
+        )
+        result["operating_point"] = {
+            "rule": threshold_rule,
+            "target": target,
+            "threshold": float(threshold),
+            "on": "calibrated" if calibrate != "none" else "predicted",
+        }
+    result["extras"] = pooled_extras([result], y_test, task, n_bootstraps)
+    return result
+
+
+def _extra_names(record: dict, k: int, task: str) -> list[str]:
+    names = ["brier", "ece"]
+    if record.get("test_proba_calibrated") is not None:
+        names += ["brier_calibrated", "ece_calibrated"]
+    if k == 2:
+        names += ["sensitivity_at_threshold", "specificity_at_threshold"]
+    else:
+        names += [f"auc_class_{c}" for c in range(k)]
+    if task == "ordinal":
+        names += ["qwk", "mae"]
+    return names
+
+
+def _extra_vector(record: dict, y: np.ndarray, idx: np.ndarray, task: str):
+    proba = np.asarray(record["_test_proba"])[idx]
+    yy = y[idx]
+    k = proba.shape[1]
+    values = [
+        brier_score(yy, proba),
+        expected_calibration_error(yy, proba, n_bins=ECE_BINS, strategy="quantile"),
+    ]
+    calibrated = record.get("_test_proba_calibrated")
+    if calibrated is not None:
+        cal = calibrated[idx]
+        values += [
+            brier_score(yy, cal),
+            expected_calibration_error(yy, cal, n_bins=ECE_BINS, strategy="quantile"),
+        ]
+    if k == 2:
+        final = proba if calibrated is None else calibrated[idx]
+        pred = final[:, 1] >= record["operating_point"]["threshold"]
+        positive = yy == 1
+        values += [
+            float(np.mean(pred[positive])) if positive.any() else np.nan,
+            float(np.mean(~pred[~positive])) if (~positive).any() else np.nan,
+        ]
+    else:
+        values += [_binary_auc(yy == c, proba[:, c]) for c in range(k)]
+    if task == "ordinal":
+        pred = proba.argmax(axis=1)
+        labels = list(range(k))
+        values += [
+            quadratic_weighted_kappa(yy, pred, labels=labels),
+            ordinal_mae(yy, pred, labels=labels),
+        ]
+    return values
+
+
+def pooled_extras(records: list[dict], y_test, task: str, n_bootstraps: int) -> dict:
+    """Calibration, operating point, per-class AUCs, QWK / MAE: seed means with CIs.
+
+    Each bootstrap resample of the test set scores every seed; the interval is
+    the percentile interval of the seed means (with one seed: that seed's).
+    """
+    y = np.asarray(y_test)
+    for r in records:
+        r["_test_proba"] = np.asarray(r["test_proba"], dtype=float)
+        cal = r.get("test_proba_calibrated")
+        r["_test_proba_calibrated"] = None if cal is None else np.asarray(cal, float)
+    k = records[0]["_test_proba"].shape[1]
+    names = _extra_names(records[0], k, task)
+
+    def fn(idx):
+        return np.mean([_extra_vector(r, y, idx, task) for r in records], axis=0)
+
+    try:
+        return _triples(names, *_bootstrap(y, fn, n_bootstraps))
+    finally:
+        for r in records:
+            r.pop("_test_proba", None)
+            r.pop("_test_proba_calibrated", None)
+
+
+def pooled_validation(records: list[dict], metric: str, n_bootstraps: int) -> dict:
+    """Validation score of a configuration: seed mean, SD, bootstrap CI of the mean."""
+    y = np.asarray(records[0]["val_y"])
+    probas = [np.asarray(r["val_proba"], dtype=float) for r in records]
+
+    def fn(idx):
+        return [np.mean([score(metric, y[idx], p[idx]) for p in probas])]
+
+    estimate, low, high = _bootstrap(y, fn, n_bootstraps)
+    seeds = [r["validation"]["score"] for r in records]
+    return {
+        "score": float(np.mean(seeds)),
+        "low": float(low[0]),
+        "high": float(high[0]),
+        "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
+        "n": len(y),
+    }
+
+
+def seed_interval(values: list[float]) -> tuple[float | None, float | None]:
+    """The t interval of a mean over seeds (training randomness only)."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if len(values) < 2:
+        return None, None
+    mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
+    half = _scipy_stats.t.ppf(1 - (1 - CONFIDENCE) / 2, len(values) - 1) * sd
+    half /= math.sqrt(len(values))
+    return mean - half, mean + half
+
+
+# -- comparisons ----------------------------------------------------------------------
+def compare_configurations(
+    groups: dict[str, list[dict]],
+    selected: str,
+    metric: str,
+    n_bootstraps: int,
+) -> list[dict]:
+    """Paired comparisons of ``selected`` with every other configuration.
+
+    On the test set: the difference in ``metric`` (selected minus other; seed
+    means) with a paired stratified-bootstrap CI and p-value (the same
+    resamples for both), and for a binary AUC also DeLong's test (on the seed-
+    mean scores). Holm's correction runs over the comparisons, separately for
+    each test.
+
+    Parameters
+    ----------
+    groups : dict
+        ``{config: [cell records]}``; records carry ``y_true`` and
+        ``test_proba``.
+    selected : str
+    metric : str
+    n_bootstraps : int
+
+    Returns
+    -------
+    list of dict
+        One per other configuration: ``config``, ``difference``, ``ci_low``,
+        ``ci_high``, ``p_bootstrap``, ``p_bootstrap_holm``, ``p_delong``,
+        ``p_delong_holm`` (``None`` unless binary AUC), ``significant``
+        (Holm-corrected p < 0.05 of the primary test: DeLong for a binary
+        AUC, else the bootstrap).
+    """
+    if selected not in groups:
+        return []
+    y = np.asarray(groups[selected][0]["y_true"])
+
+    def stack(records):
+        return np.stack(
+            [np.asarray(r["test_proba"], dtype=float) for r in records], axis=1
+        )
+
+    def seed_mean_metric(yy, p):
+        return float(np.mean([score(metric, yy, p[:, s]) for s in range(p.shape[1])]))
+
+    seed_mean_metric.__name__ = metric
+    a = stack(groups[selected])
+    binary_auc = metric == "auc" and a.shape[2] == 2
+    out = []
+    for config, records in groups.items():
+        if config == selected:
+            continue
+        b = stack(records)
+        boot = paired_bootstrap(
+            y,
+            a,
+            b,
+            metric=seed_mean_metric,
+            n_resamples=n_bootstraps,
+            random_state=BOOTSTRAP_SEED,
+        )
+        row = {
+            "config": config,
+            "metric": metric,
+            "selected": selected,
+            "estimate_selected": boot.estimate_a,
+            "estimate_other": boot.estimate_b,
+            "difference": boot.difference,
+            "ci_low": boot.ci_low,
+            "ci_high": boot.ci_high,
+            "p_bootstrap": boot.p_value,
+            "p_delong": None,
+            "z_delong": None,
+        }
+        if binary_auc:
+            d = delong_test(y, a[:, :, 1].mean(axis=1), b[:, :, 1].mean(axis=1))
+            row["p_delong"], row["z_delong"] = d.p_value, d.z
+        out.append(row)
+    if out:
+        adjusted = holm([r["p_bootstrap"] for r in out])
+        for r, p in zip(out, adjusted, strict=True):
+            r["p_bootstrap_holm"] = float(p)
+        if binary_auc:
+            adjusted = holm([r["p_delong"] for r in out])
+            for r, p in zip(out, adjusted, strict=True):
+                r["p_delong_holm"] = float(p)
+        for r in out:
+            primary = r.get("p_delong_holm") if binary_auc else r["p_bootstrap_holm"]
+            r.setdefault("p_delong_holm", None)
+            r["primary_test"] = "DeLong" if binary_auc else "paired bootstrap"
+            r["significant"] = bool(primary < ALPHA)
+    return out
