@@ -252,7 +252,9 @@ def plot_all(
     by_config: dict[str, dict] = {}
     for record in records:
         by_config.setdefault(f"{record['backbone']} / {record['approach']}", record)
-    ranked = [r["config"] for r in sorted(rows, key=lambda r: -r["validation_score"])][:3]
+    ranked = [r["config"] for r in sorted(rows, key=lambda r: -r["validation_score"])][
+        :3
+    ]
     if (
         recommendation is not None
         and recommendation["cheapest"]["config"] not in ranked

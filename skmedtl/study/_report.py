@@ -90,8 +90,10 @@ def _size(value) -> str:
 
 # -- document model: rendered to Markdown and to HTML from the same blocks -----------
 def _validation_text(r: dict) -> str:
-    est, low, high = r.get("validation_score"), r.get("validation_low"), r.get(
-        "validation_high"
+    est, low, high = (
+        r.get("validation_score"),
+        r.get("validation_low"),
+        r.get("validation_high"),
     )
     if est is None or est != est:
         return "n/a"
@@ -576,7 +578,9 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
         groups: dict = {}
         for r in records:
             groups.setdefault(f"{r['backbone']} / {r['approach']}", []).append(r)
-        configs = list(dict.fromkeys([rec["best"]["config"], rec["cheapest"]["config"]]))
+        configs = list(
+            dict.fromkeys([rec["best"]["config"], rec["cheapest"]["config"]])
+        )
         path = out / "figures" / "reliability.png"
         plot_reliability(groups, configs, path)
         figures["reliability"] = path

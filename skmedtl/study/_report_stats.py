@@ -198,7 +198,9 @@ def statistics_blocks(results, context: dict) -> list:
         key=lambda k: int(k.removeprefix("auc_class_")),
     )
     if class_cols:
-        classes = context.get("classes") or [c.removeprefix("auc_class_") for c in class_cols]
+        classes = context.get("classes") or [
+            c.removeprefix("auc_class_") for c in class_cols
+        ]
         blocks += [
             ("h2", "Per-class AUC (one vs rest)"),
             (
@@ -394,7 +396,9 @@ def write_predictions(path: Path, records: list[dict], images) -> None:
                 image = ""
                 if paths:
                     item = images[index]
-                    image = os.fspath(item) if isinstance(item, (str, os.PathLike)) else ""
+                    image = (
+                        os.fspath(item) if isinstance(item, (str, os.PathLike)) else ""
+                    )
                 row = [
                     config,
                     r["backbone"],
@@ -442,8 +446,11 @@ def plot_reliability(groups: dict, configs: list[str], path: Path) -> None:
         ax.set_ylim(0, 1)
         ax.set_xlabel(
             "predicted probability"
-            + (" (positive class)" if np.shape(records[0]["test_proba"])[1] == 2
-               else " (top label)")
+            + (
+                " (positive class)"
+                if np.shape(records[0]["test_proba"])[1] == 2
+                else " (top label)"
+            )
         )
         ax.set_ylabel("observed frequency")
         ax.set_title(config, fontsize=9)

@@ -188,7 +188,7 @@ def test_volumes_and_multilabel_are_refused():
 
 # -- protocol --------------------------------------------------------------------------
 def test_hybrid_heads_tune_on_validation_only(tiny_npz, tmp_path):
-    """Own val split: PredefinedSplit; no val split: inner CV of the training data."""
+    """Own val split: it; no val split: one stratified split of the training data."""
     data = load_study_dataset(tiny_npz)
     common = dict(
         backbones=["lenet5"],
@@ -200,11 +200,19 @@ def test_hybrid_heads_tune_on_validation_only(tiny_npz, tmp_path):
     )
     with_val = TransferStudy(data, tmp_path / "a", **common).run()
     selection = with_val.cells[0]["selection"]
-    assert selection["scheme"] == "PredefinedSplit" and selection["n_candidates"] == 3
+    assert selection["scheme"] == "validation split" and selection["n_candidates"] == 3
+    assert with_val.table[0]["n_validation"] == data.n_images("val") == 8
+    assert selection["validation_score"] == with_val.table[0]["validation_score"]
+    assert (
+        "the data set's own validation split"
+        in (tmp_path / "a" / "report.md").read_text()
+    )
     no_val = StudyDataset.from_arrays(data.images, data.labels)
     results = TransferStudy(no_val, tmp_path / "b", **common).run()
-    assert results.cells[0]["selection"]["scheme"] == "StratifiedKFold"
-    assert "hold-out" in (tmp_path / "b" / "report.md").read_text()
+    n_dev = no_val.n_images("train", "val")
+    assert abs(results.table[0]["n_validation"] - 0.2 * n_dev) <= 1
+    report = (tmp_path / "b" / "report.md").read_text()
+    assert "hold-out" in report and "one stratified split of 20%" in report
 
 
 def test_seeds_are_pooled_with_bootstrap_cis(tiny_npz, tmp_path):
@@ -252,21 +260,29 @@ def test_pooled_metrics_of_one_seed_are_its_classification_report():
         assert two[m] == pytest.approx(report.metrics[m])
 
 
-def test_recommendation_rule():
-    def row(config, auc, low, cost):
-        return {"config": config, "auc": auc, "auc_low": low, "compute_time_s": cost}
+def test_recommendation_rule_uses_validation_only():
+    def row(config, val, low, cost, test):
+        return {
+            "config": config,
+            "validation_score": val,
+            "validation_low": low,
+            "compute_time_s": cost,
+            "auc": test,  # test scores must not matter
+            "auc_low": test - 0.01,
+        }
 
     rows = [
-        row("a", 0.90, 0.85, 100.0),
-        row("b", 0.86, 0.80, 10.0),
-        row("c", 0.83, 0.78, 1.0),
-        row("d", 0.90, 0.84, 50.0),
+        row("a", 0.90, 0.85, 100.0, 0.70),
+        row("b", 0.86, 0.80, 10.0, 0.99),
+        row("c", 0.83, 0.78, 1.0, 0.99),
+        row("d", 0.90, 0.84, 50.0, 0.60),
     ]
     rec = recommend(rows, "auc", "time")
-    assert rec["best"]["config"] == "d"  # tie on AUC: the cheaper
+    assert rec["selected_on"] == "validation"
+    assert rec["best"]["config"] == "d"  # tie on validation: the cheaper
     assert rec["cheapest"]["config"] == "b"  # c is below the best's CI
     assert rec["candidates"] == ["a", "b", "d"]
-    assert recommend([row("a", float("nan"), 0, 1)], "auc", "time") is None
+    assert recommend([row("a", float("nan"), 0, 1, 0.9)], "auc", "time") is None
 
 
 def test_verbose_0_prints_nothing(tiny_npz, tmp_path, capsys):
@@ -312,20 +328,22 @@ def test_three_classes_use_macro_metrics_and_micro_roc(tmp_path):
 
 
 def test_trained_approaches_validate_on_whole_patients(tiny_npz, tmp_path, monkeypatch):
-    """With patient ids, the study hands them to FineTuneClassifier.fit."""
+    """With patient ids and no validation split, the study's one validation
+    split holds whole patients, and FineTuneClassifier.fit validates on it."""
     from skmedtl.finetune import FineTuneClassifier
 
     data = load_study_dataset(tiny_npz)
     patients = np.arange(len(data.labels)) // 2  # two images per patient
+    split = np.where(data.split == "val", "train", data.split)  # no own val split
     grouped = StudyDataset.from_arrays(
-        data.images, data.labels, split=data.split, groups=patients
+        data.images, data.labels, split=split, groups=patients
     )
     seen = []
     original = FineTuneClassifier.fit
 
-    def recording(self, X, y, groups=None):
-        seen.append(groups)
-        return original(self, X, y, groups=groups)
+    def recording(self, X, y, groups=None, validation_mask=None):
+        seen.append(validation_mask)
+        return original(self, X, y, groups=groups, validation_mask=validation_mask)
 
     monkeypatch.setattr(FineTuneClassifier, "fit", recording)
     TransferStudy(
@@ -341,4 +359,7 @@ def test_trained_approaches_validate_on_whole_patients(tiny_npz, tmp_path, monke
     ).run()
     dev = grouped.split != "test"
     assert len(seen) == 1
-    np.testing.assert_array_equal(seen[0], patients[dev])
+    mask = seen[0]
+    assert mask.dtype == bool and mask.shape == (dev.sum(),) and 0 < mask.sum()
+    in_val, in_train = set(patients[dev][mask]), set(patients[dev][~mask])
+    assert not in_val & in_train

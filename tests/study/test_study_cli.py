@@ -20,6 +20,7 @@ FIGURES = [
     "cost_by_approach.png",
     "performance_vs_parameters.png",
     "roc_best.png",
+    "reliability.png",
 ]
 
 
@@ -173,7 +174,12 @@ def test_report_numbers_equal_the_results_table(tiny_study):
     for row, md, html in zip(rows, md_rows, html_rows, strict=True):
         assert md == html  # one document, two renderings
         assert md[1] == row["backbone"] and md[2] == row["approach"]
-        assert md[3:13] == _expected_cells(row)
+        val = (
+            float(row[k])
+            for k in ("validation_score", "validation_low", "validation_high")
+        )
+        assert md[3] == "{:.3f} [{:.3f}, {:.3f}]".format(*val)
+        assert md[4:14] == _expected_cells(row)
 
 
 def test_html_report_is_self_contained(tiny_study):
@@ -191,25 +197,28 @@ def test_recommendation_names_existing_cells_and_follows_the_rule(tiny_study):
     _, out = tiny_study
     rows = {r["config"]: r for r in _csv(out / "results.csv")}
     markdown = (out / "report.md").read_text(encoding="utf-8")
-    best_name = re.search(r"\*\*Best\*\* AUC: \*\*(.+?)\*\*", markdown).group(1)
+    best_name = re.search(
+        r"\*\*Selected on validation\*\*: \*\*(.+?)\*\*", markdown
+    ).group(1)
     assert best_name in rows
     cheap = re.search(
-        r"\*\*Cheapest within the best's 95% CI\*\* \([^)]*\)\): "
-        r"(?:\*\*(.+?)\*\*|the best configuration itself)",
+        r"\*\*Cheaper alternative within the selected one's validation 95% CI\*\* "
+        r"\([^)]*\)\): (?:\*\*(.+?)\*\*|none)",
         markdown,
     )
     cheap_name = cheap.group(1) or best_name
     assert cheap_name in rows
+    assert "test ranking of the other rows is **exploratory**" in markdown
 
-    def auc(name):
-        return float(rows[name]["auc"])
+    def auc(name):  # the validation score: selection never looks at the test set
+        return float(rows[name]["validation_score"])
 
     def cost(name):
         return float(rows[name]["compute_time_s"])
 
     best = max(rows, key=lambda n: (auc(n), -cost(n)))
     assert best_name == best
-    low = float(rows[best]["auc_low"])
+    low = float(rows[best]["validation_low"])
     within = [n for n in rows if auc(n) >= low]
     assert cheap_name == min(within, key=lambda n: (cost(n), -auc(n)))
     assert auc(cheap_name) >= low and cost(cheap_name) <= cost(best)
