@@ -252,9 +252,8 @@ def plot_all(
     by_config: dict[str, dict] = {}
     for record in records:
         by_config.setdefault(f"{record['backbone']} / {record['approach']}", record)
-    ranked = [r["config"] for r in sorted(rows, key=lambda r: -r["validation_score"])][
-        :3
-    ]
+    by_validation = sorted(rows, key=lambda r: -r["validation_score"])
+    ranked = [r["config"] for r in by_validation][:3]
     if (
         recommendation is not None
         and recommendation["cheapest"]["config"] not in ranked

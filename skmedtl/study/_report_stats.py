@@ -198,9 +198,9 @@ def statistics_blocks(results, context: dict) -> list:
         key=lambda k: int(k.removeprefix("auc_class_")),
     )
     if class_cols:
-        classes = context.get("classes") or [
-            c.removeprefix("auc_class_") for c in class_cols
-        ]
+        classes = context["dataset"]["classes"]
+        if len(classes) != len(class_cols):
+            classes = [c.removeprefix("auc_class_") for c in class_cols]
         blocks += [
             ("h2", "Per-class AUC (one vs rest)"),
             (
