@@ -292,3 +292,23 @@ def test_dry_run_lists_cells_and_runs_nothing(tmp_path, tiny_npz, run_cli):
     assert "[ ] lenet5 / hybrid-logreg / seed 0" in out
     assert "[ ] lenet5 / full / seed 0" in out
     assert not (tmp_path / "o" / "results.jsonl").exists()
+
+
+def test_statistics_flags_reach_the_study(tmp_path, tiny_npz, run_cli):
+    code, _, err = run_cli(
+        ["study", "--dataset", tiny_npz, "--out", tmp_path / "o", *TINY]
+        + ["--target-sensitivity", "0.9", "--target-specificity", "0.9"]
+    )
+    assert code == 1 and "not both" in err
+    with pytest.raises(SystemExit) as e:
+        run_cli(["study", "--dataset", tiny_npz, "--out", tmp_path, "--calibrate", "x"])
+    assert e.value.code == 2
+    code, out, _ = run_cli(
+        ["study", "--dataset", tiny_npz, "--out", tmp_path / "p", *TINY]
+        + ["--approaches", "hybrid-logreg,hybrid-svm", "--calibrate", "temperature"]
+        + ["--target-specificity", "0.75", "--task", "ordinal"]
+    )
+    assert code == 0
+    assert "selected on validation (auc)" in out and "p(Holm)" in out
+    assert "after temperature" in out and "specificity on validation" in out
+    assert "## Ordinal agreement" in (tmp_path / "p" / "report.md").read_text()
