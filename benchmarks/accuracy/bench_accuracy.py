@@ -688,23 +688,37 @@ def rows_of(collected: dict, key: str) -> list[dict]:
 
 
 def best(rows: list[dict], approaches=None) -> dict | None:
-    """The row with the highest AUC (optionally among some approaches).
+    """The row selected on validation (optionally among some approaches).
+
+    Selection uses the study's ``validation_score`` (the mean validation AUC
+    over seeds), never a test result; rows of studies older than validation
+    scores in the results table fall back to their test AUC.
 
     Examples
     --------
+    >>> rows = [{"approach": "a", "auc": .9, "validation_score": .7},
+    ...         {"approach": "b", "auc": .8, "validation_score": .8}]
+    >>> best(rows)["approach"]
+    'b'
     >>> best([{"approach": "a", "auc": .8}, {"approach": "b", "auc": .9}])["approach"]
     'b'
     >>> best([{"approach": "a", "auc": .8}], ["b"]) is None
     True
     """
+
+    def finite(v) -> bool:
+        return v is not None and not math.isnan(v)
+
     pool = [
         r
         for r in rows
-        if (approaches is None or r["approach"] in approaches)
-        and r.get("auc") is not None
-        and not math.isnan(r["auc"])
+        if (approaches is None or r["approach"] in approaches) and finite(r.get("auc"))
     ]
-    return max(pool, key=lambda r: r["auc"]) if pool else None
+    if not pool:
+        return None
+    if all(finite(r.get("validation_score")) for r in pool):
+        return max(pool, key=lambda r: r["validation_score"])
+    return max(pool, key=lambda r: r["auc"])  # legacy results: no validation score
 
 
 def results_table(rows: list[dict]) -> list[str]:
