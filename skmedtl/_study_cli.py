@@ -473,7 +473,8 @@ def print_results(results) -> None:
     )
     header = (
         f"  {'backbone':<20} {'approach':<18} {'val ' + metric.upper():>8} "
-        f"{'test AUC [95% CI]':<22} {'Brier':>6} {'ECE':>6} {'compute s':>9} "
+        f"{'test ACC [95% CI]':<22} {'test AUC [95% CI]':<22} {'Brier':>6} "
+        f"{'ECE':>6} {'compute s':>9} "
         f"{'infer ms/img':>12}"
     )
     print(header)
@@ -482,7 +483,8 @@ def print_results(results) -> None:
         mark = "*" if r["config"] == selected else " "
         print(
             f"{mark} {r['backbone']:<20} {r['approach']:<18} "
-            f"{r['validation_score']:8.3f} {format_metric(r, 'auc'):<22} "
+            f"{r['validation_score']:8.3f} {format_metric(r, 'accuracy'):<22} "
+            f"{format_metric(r, 'auc'):<22} "
             f"{r.get('brier', float('nan')):6.3f} {r.get('ece', float('nan')):6.3f} "
             f"{format_seconds(r['compute_time_s']):>9} "
             f"{format_ms(r['inference_ms_per_image']):>12}"

@@ -262,7 +262,7 @@ def methods_paragraph(results, context: dict) -> str:
         f"{size(s.get('train_input_size'))} for the approaches that train the "
         "backbone, and normalised with the mean and standard deviation of each "
         "backbone's pretrained weights.",
-        f"Models: the backbones {', '.join(s.get('backbones', []))} (weights: "
+        f"Models: backbone(s) {', '.join(s.get('backbones', []))} (weights: "
         f"{s.get('weights')}) were combined with the transfer-learning approaches "
         f"{', '.join(s.get('approaches', []))}.",
         "Training and selection: every model was fitted on the training partition "
