@@ -108,7 +108,11 @@ def _validation_text(r: dict) -> str:
 def _test_text(r: dict, metric: str) -> str:
     text = format_metric(r, metric)
     if r.get(f"{metric}_sd") is not None:
-        text += f" (SD {r[f'{metric}_sd']:.3f})"
+        text += f" (SD {r[f'{metric}_sd']:.3f}"
+        low, high = r.get(f"{metric}_seed_low"), r.get(f"{metric}_seed_high")
+        if low is not None:
+            text += f"; seeds' t 95% CI [{low:.3f}, {high:.3f}]"
+        text += ")"
     return text
 
 
