@@ -73,10 +73,16 @@ class TransferStudy:
 
     The study the review (Kim et al., BMC Medical Imaging 2022) recommends and
     few papers run: every backbone x approach of a grid, evaluated on the same
-    held-out test set, each with its cost. Hyperparameters are chosen on
-    validation data only (the data set's validation split, or inner
-    cross-validation / a held-out share of the training images); the test set
-    is touched once per cell, to score it.
+    held-out test set, each with its cost. Every choice is made on one
+    validation set shared by all cells (the data set's validation split, else
+    one stratified, patient-level split of the training images): the heads'
+    hyperparameters, learning rates and early stopping, recalibration, the
+    operating point, and the configuration itself (by its validation score;
+    with seeds, the mean). Each model is fitted on the training images and
+    predicts the test set once; no test result feeds a choice. The report
+    compares the selected configuration with every other one (paired bootstrap
+    and DeLong, Holm-corrected), gives calibration and the operating point,
+    and ``predictions.csv`` keeps every test prediction.
 
     Each finished cell is appended to ``out_dir/results.jsonl`` at once, so a
     study that stops (an error, Ctrl-C, a killed process) resumes where it
@@ -108,7 +114,8 @@ class TransferStudy:
         Pretrained weights of every backbone (``None``: random, for tests).
         ``random_init`` always starts from random weights.
     metric : {"auc", "balanced_accuracy", "accuracy"}, default="auc"
-        What hyperparameter searches and the recommendation maximise.
+        What hyperparameter searches and the selection on validation maximise,
+        and what the paired comparisons compare.
     cost : {"time", "inference", "params", "memory"}, default="time"
         What "cheapest" means in the recommendation: compute time (extraction
         + training), inference time per image, trainable parameters, or peak

@@ -251,3 +251,18 @@ def test_statistics_options_are_checked(params, message, tiny_npz, tmp_path):
     )
     with pytest.raises(ValueError, match=message):
         study.plan()
+
+
+def test_seeds_vary_the_svm_calibration_folds(noise_study):
+    """A deterministic SVC still differs between seeds: its sigmoid calibration
+    folds are drawn with the seed."""
+    study, results, out = noise_study
+    keys = {c["key"] for c in results.cells}
+    records = [
+        r
+        for k, r in study._store.latest("cell").items()
+        if k in keys and r["approach"] == "hybrid-svm"
+    ]
+    seeds = {r["seed"]: np.asarray(r["test_proba"]) for r in records}
+    assert set(seeds) == {0, 1}
+    assert not np.allclose(seeds[0], seeds[1])
