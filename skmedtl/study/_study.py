@@ -15,6 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .._constants import ON_ERROR, SELECTION_METRICS
+from ..metrics._calibration import CALIBRATION_METHODS
 from ..utils._files import atomic_write_text
 from ..utils._validation import (
     Check,
@@ -33,7 +34,6 @@ from ._profiles import get_profile
 from ._records import ResultStore, settings_key, to_json
 from ._report import write_outputs
 from ._results import StudyResults
-from ..metrics._calibration import CALIBRATION_METHODS
 from ._stats import compare_configurations
 from ._summary import recommend, summarize
 
