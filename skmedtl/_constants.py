@@ -34,7 +34,7 @@ FINETUNE_PRECISIONS = ("float32", "bfloat16", "float16")
 #: ``CNNFeatures(backend=...)``: the inference engine.
 BACKENDS = ("auto", "torch", "onnxruntime")
 #: ``CNNFeatures(pooling=...)``: how a feature map becomes one vector.
-FEATURE_POOLINGS = ("avg", "max", "gem")
+FEATURE_POOLINGS = ("avg", "max", "gem", "cls", "mean", "cls+mean")
 #: ``CNNFeatures(resize=...)``: how images reach the network's input size.
 RESIZE_MODES = ("stretch", "crop", "pad")
 #: The named intensity policies (windows and percentiles also take tuples); see

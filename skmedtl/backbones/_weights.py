@@ -9,12 +9,14 @@ where to put it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
 import re
 import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,7 +24,7 @@ import torch
 from torch import nn
 
 from ..exceptions import WeightsUnavailableError
-from ._spec import BackboneSpec, WeightsSpec
+from ._spec import BackboneSpec, DataConfig, WeightsSpec
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +86,22 @@ def _load_torchvision(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.
     return spec.builder(weights=enum, progress=progress)
 
 
+_HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+
+
 def _timm_cached_file(cfg) -> Path | None:
     if cfg.hf_hub_id:
-        from huggingface_hub import try_to_load_from_cache
+        from ._hub import cached_file
 
-        for filename in ("model.safetensors", "pytorch_model.bin"):
-            found = try_to_load_from_cache(cfg.hf_hub_id, filename)
-            if isinstance(found, str):
-                return Path(found)
+        repo, _, filename = cfg.hf_hub_id.partition("/")[2].partition("/")
+        repo_id = cfg.hf_hub_id.split("/")[0] + "/" + repo
+        names = (filename,) if filename else _HUB_WEIGHTS
+        if getattr(cfg, "hf_hub_filename", None):
+            names = (cfg.hf_hub_filename,)
+        for name in names:
+            found = cached_file(repo_id, name)
+            if found is not None:
+                return found
     if cfg.url:
         path = torch_hub_checkpoint(cfg.url)
         if path.is_file():
@@ -115,13 +125,27 @@ def _load_timm(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
         )
     url = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else cfg.url
     if not _can_reach(url or ""):
-        where = (
-            f"put it in the Hugging Face hub cache (repository {cfg.hf_hub_id})"
-            if cfg.hf_hub_id
-            else f"place it at {torch_hub_checkpoint(cfg.url)}"
+        if cfg.hf_hub_id:
+            from ._hub import offline_error
+
+            raise offline_error(
+                cfg.hf_hub_id, _HUB_WEIGHTS, f"the weights of {spec.name!r}"
+            )
+        raise _unavailable(
+            spec, w, f"place it at {torch_hub_checkpoint(cfg.url)} (torch hub cache)"
         )
-        raise _unavailable(spec, w, where)
     return timm.create_model(w.identifier, pretrained=True)
+
+
+def _load_hf_hub(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
+    """A timm model from a Hugging Face repository (``"hf-hub:<repo>"``)."""
+    from ._hub import hub_file
+
+    path = hub_file(w.identifier, _HUB_WEIGHTS, what=f"the weights of {spec.name!r}")
+    logger.info("Loading %s from %s", spec.name, path)
+    model = spec.builder()
+    load_file_into(model, path, spec=spec)
+    return model
 
 
 def package_weights_file(module_name: str) -> Path:
@@ -179,8 +203,119 @@ def _load_package(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Modu
 _LOADERS = {
     "torchvision": _load_torchvision,
     "timm": _load_timm,
+    "hf-hub": _load_hf_hub,
     "package": _load_package,
 }
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A local weights file with the preprocessing it was trained with.
+
+    Pass it as ``weights=`` when the file's statistics differ from the
+    architecture's defaults (RadImageNet's ResNet-50 was trained on greyscale
+    CT, MR and ultrasound slices with its own mean and std, for instance), or
+    when the network takes one channel. Everything left ``None`` keeps the
+    architecture's default data configuration.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.pth`` / ``.pt`` / ``.bin`` or ``.safetensors`` checkpoint. Wrappers
+        (``{"state_dict": ...}``, ``{"model": ...}``), ``module.`` / ``model.``
+        prefixes and a classifier head of another size, or none, are handled
+        (the head is then ignored, with a log line).
+    mean, std : sequence of float, optional
+        Normalisation of values in ``[0, 1]``, one entry per input channel.
+    in_chans : {1, 3}, optional
+        Input channels. ``1`` rebuilds the first convolution with one input
+        channel (the file must hold it so); greyscale images then go in as
+        they are and colour images are averaged to one channel.
+    input_size : int or (int, int), optional
+        The size the weights were trained at.
+    interpolation : {"bilinear", "bicubic", "nearest"}, optional
+        Resampling the weights were trained with.
+
+    Examples
+    --------
+    >>> from skmedtl.backbones import WeightsFile
+    >>> w = WeightsFile("RadImageNet-ResNet50.pth", mean=(0.223,) * 3,
+    ...                 std=(0.203,) * 3)
+    >>> w.path
+    'RadImageNet-ResNet50.pth'
+    """
+
+    path: str | os.PathLike
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    in_chans: int | None = None
+    input_size: int | tuple[int, int] | None = None
+    interpolation: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.path, (str, os.PathLike)):
+            raise TypeError(
+                f"WeightsFile path must be a file path; got {type(self.path).__name__}."
+            )
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    value = tuple(float(v) for v in value)
+                except TypeError as e:
+                    raise TypeError(
+                        f"WeightsFile {name} must be a sequence of numbers, one per "
+                        f"channel; got {value!r}."
+                    ) from e
+                object.__setattr__(self, name, value)
+        if self.in_chans is not None and self.in_chans not in (1, 3):
+            raise ValueError(f"WeightsFile in_chans must be 1 or 3; got {self.in_chans!r}.")
+        if self.interpolation is not None and self.interpolation not in (
+            "bilinear",
+            "bicubic",
+            "nearest",
+        ):
+            raise ValueError(
+                "WeightsFile interpolation must be 'bilinear', 'bicubic' or "
+                f"'nearest'; got {self.interpolation!r}."
+            )
+        if isinstance(self.input_size, list):
+            object.__setattr__(self, "input_size", tuple(self.input_size))
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    def data_overrides(self, config: DataConfig) -> DataConfig:
+        """``config`` with this file's overrides applied."""
+        changes = {}
+        in_chans = self.in_chans or config.in_chans
+        if in_chans != config.in_chans:
+            changes["in_chans"] = in_chans
+            if self.mean is None:  # same statistics, per channel
+                changes["mean"] = _resize_stats(config.mean, in_chans)
+            if self.std is None:
+                changes["std"] = _resize_stats(config.std, in_chans)
+        if self.mean is not None:
+            changes["mean"] = self.mean
+        if self.std is not None:
+            changes["std"] = self.std
+        if self.input_size is not None:
+            size = self.input_size
+            changes["input_size"] = (
+                (int(size), int(size)) if isinstance(size, int) else tuple(size)
+            )
+        if self.interpolation is not None:
+            changes["interpolation"] = self.interpolation
+        try:
+            return dataclasses.replace(config, **changes)
+        except ValueError as e:
+            raise ValueError(f"WeightsFile({os.fspath(self.path)!r}): {e}") from e
+
+
+def _resize_stats(values: tuple[float, ...], n: int) -> tuple[float, ...]:
+    if len(values) == n:
+        return tuple(values)
+    return (sum(values) / len(values),) * n
 
 
 # -- files -----------------------------------------------------------------------
@@ -191,8 +326,20 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     ``{"model": ...}``) and ``DataParallel`` prefixes (``module.``) are unwrapped.
     """
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Weights path {path} is a directory, not a file. Pass the checkpoint "
+            "file inside it (.pth, .pt, .bin or .safetensors)"
+            + _listing(path)
+            + "; for a Hugging Face model folder use backbone='hf:<folder>'."
+        )
+    if not path.exists():
         raise FileNotFoundError(f"Weights file not found: {path}")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(
+            f"Weights file {path} exists but cannot be read (permission denied). "
+            "Fix its permissions (chmod u+r) or copy it somewhere readable."
+        )
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -200,25 +347,44 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError as e:
+        raise PermissionError(
+            f"Weights file {path} cannot be read (permission denied): {e}"
+        ) from e
     except Exception as e:
         raise ValueError(
             f"Could not read weights file {path}: {e}. Expected a PyTorch state dict "
             "(.pth/.pt) or a .safetensors file."
         ) from e
-    for key in ("state_dict", "model", "model_state_dict"):
+    for key in ("state_dict", "model", "model_state_dict", "module"):
         if (
             isinstance(state, Mapping)
             and key in state
             and isinstance(state[key], Mapping)
         ):
             state = state[key]
-    if not isinstance(state, Mapping) or not all(
+    if isinstance(state, Mapping):  # drop non-tensor entries (epoch counters, ...)
+        tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+        state = tensors if tensors else state
+    if not isinstance(state, Mapping) or not state or not all(
         isinstance(v, torch.Tensor) for v in state.values()
     ):
         raise ValueError(f"Weights file {path} does not hold a state dict of tensors.")
-    if state and all(k.startswith("module.") for k in state):
+    if all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
     return dict(state)
+
+
+def _listing(path: Path) -> str:
+    try:
+        found = sorted(
+            p.name
+            for p in path.iterdir()
+            if p.suffix in (".pth", ".pt", ".bin", ".safetensors")
+        )
+    except OSError:
+        return ""
+    return f" (it holds {', '.join(found[:5])})" if found else ""
 
 
 # torchvision's DenseNet files use old key names ("norm.1" for "norm1").
@@ -241,20 +407,106 @@ def _normalise_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_file_into(model: nn.Module, path: str | os.PathLike) -> None:
-    """Load a local weights file into ``model`` strictly, with a readable error."""
+_PREFIXES = ("module.", "model.", "backbone.", "encoder.", "base_model.")
+
+
+def _strip_prefixes(
+    state: dict[str, torch.Tensor], target: Mapping
+) -> dict[str, torch.Tensor]:
+    """Remove wrapper prefixes (``module.``, ``model.``, ...) that ``target`` lacks."""
+    while True:
+        matched = sum(k in target for k in state)
+        best = None
+        # Known wrappers, and any first name component ("vit." of a
+        # transformers classifier checkpoint).
+        candidates = list(_PREFIXES) + sorted({k.split(".")[0] + "." for k in state})
+        for prefix in candidates:
+            keys = [k for k in state if k.startswith(prefix)]
+            if not keys:
+                continue
+            gain = sum(k[len(prefix) :] in target for k in keys) - sum(
+                k in target for k in keys
+            )
+            if gain > 0 and (best is None or gain > best[1]):
+                best = (prefix, gain)
+        if best is None or matched == len(state):
+            return state
+        prefix = best[0]
+        state = {
+            (k[len(prefix) :] if k.startswith(prefix) else k): v
+            for k, v in state.items()
+        }
+
+
+def load_file_into(
+    model: nn.Module, path: str | os.PathLike, spec: BackboneSpec | None = None
+) -> None:
+    """Load a local weights file into ``model``, with a readable error.
+
+    The feature extractor must match exactly. The classifier head
+    (``spec.head_modules``) may be missing from the file (saved without it) or
+    have another shape (fine-tuned for another task): it is then ignored, its
+    parameters are set to zero (so that the loaded model, and the weights digest
+    of the cache, do not depend on a random head) and a log line says so.
+    """
     state = _normalise_keys(read_state_dict(path))
-    result = model.load_state_dict(state, strict=False)
+    target = model.state_dict()
+    state = _strip_prefixes(state, target)
+    heads = tuple(spec.head_modules(model)) if spec is not None else ()
+
+    def in_head(key: str) -> bool:
+        return any(key == h or key.startswith(h + ".") for h in heads)
+
+    head_keys = [k for k in target if in_head(k)]
+    mismatched = [
+        k
+        for k, v in state.items()
+        if k in target and tuple(v.shape) != tuple(target[k].shape)
+    ]
+    head_reason = None
+    if head_keys:
+        in_file = [k for k in state if in_head(k)]
+        if not in_file:
+            head_reason = "the file has no classifier head"
+        elif any(in_head(k) for k in mismatched) or set(in_file) != set(head_keys):
+            shapes = {k: tuple(state[k].shape) for k in in_file}
+            head_reason = f"its classifier head {shapes} does not fit this model's"
+        if head_reason:
+            state = {k: v for k, v in state.items() if not in_head(k)}
+            mismatched = [k for k in mismatched if not in_head(k)]
     problems = []
-    if result.missing_keys:
-        problems.append(f"missing keys {result.missing_keys[:5]}")
-    if result.unexpected_keys:
-        problems.append(f"unexpected keys {result.unexpected_keys[:5]}")
+    if mismatched:
+        shapes = [
+            f"{k}: file {tuple(state[k].shape)} vs model {tuple(target[k].shape)}"
+            for k in mismatched[:5]
+        ]
+        problems.append(f"size mismatch for {shapes}")
+    missing = [k for k in target if k not in state and not (head_reason and in_head(k))]
+    unexpected = [k for k in state if k not in target]
+    if missing:
+        problems.append(f"missing keys {missing[:5]}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected[:5]}")
     if problems:
         raise ValueError(
-            f"Weights file {path} does not match the architecture: "
+            f"Weights file {path} does not match the architecture"
+            + (f" of {spec.name!r}" if spec is not None else "")
+            + ": "
             + "; ".join(problems)
             + ". Was it saved from a different backbone?"
+        )
+    model.load_state_dict(state, strict=not head_reason)
+    if head_reason:
+        with torch.no_grad():
+            for name in heads:
+                for p in model.get_submodule(name).parameters():
+                    p.zero_()
+        logger.info(
+            "Weights file %s: %s; loaded the feature extractor and ignored the head "
+            "(%s, set to zero). Feature extraction and fine-tuning do not use it.",
+            path,
+            head_reason,
+            ", ".join(heads),
         )
 
 
@@ -272,28 +524,83 @@ def build_with_weights(
     -------
     model : nn.Module
         The full model with its original classifier head, on the CPU.
-    tag : str or None
-        The weights tag whose data config applies (``None`` for random or file
-        weights, which use the architecture's default config).
+    tag : str, WeightsFile or None
+        What ``spec.data_config`` takes to give the preprocessing: the weights
+        tag, the :class:`WeightsFile` (its overrides), or ``None`` for random or
+        plain file weights (the architecture's default config).
     """
     if weights is None:
         return _build_random(spec, random_state), None
-    if isinstance(weights, str) and weights in spec.weights:
-        w = spec.weights[weights]
-        model = _LOADERS[w.source](spec, w, progress)
+    tag = spec.weights_tag(weights)
+    if tag is not None:
+        w = spec.weights[tag]
+        loader = w.loader or _LOADERS[w.source]
+        return loader(spec, w, progress), tag
+    if isinstance(weights, WeightsFile):
+        model = spec.builder()
+        config = spec.data_config(weights)
+        if config.in_chans != spec.default_data_config.in_chans:
+            adapt_first_conv(model, config.in_chans)
+        load_file_into(model, weights.path, spec=spec)
         return model, weights
     if isinstance(weights, (str, os.PathLike)) and (
         isinstance(weights, os.PathLike) or _looks_like_path(weights)
     ):
         model = spec.builder()
-        load_file_into(model, weights)
+        load_file_into(model, weights, spec=spec)
         return model, None
     available = sorted(spec.weights) or ["(none: use weights=None)"]
+    if spec.weights and "imagenet" not in spec.weights:
+        available.append("imagenet (a synonym of the default weights)")
+    if isinstance(weights, str) and weights in ("imagenet", "pretrained"):
+        raise ValueError(
+            f"Backbone {spec.name!r} has no pretrained weights: use weights=None "
+            "(random initialisation) or a path to a weights file."
+        )
     raise ValueError(
         f"Unknown weights {weights!r} for backbone {spec.name!r}. Available: "
         f"{available}, None (random initialisation), or a path to a .pth / "
-        ".safetensors file."
+        ".safetensors file (skmedtl.backbones.WeightsFile to give its mean/std)."
     )
+
+
+def adapt_first_conv(model: nn.Module, in_chans: int) -> str:
+    """Rebuild the first convolution of ``model`` for ``in_chans`` input channels.
+
+    Returns the module name. The new weights are the old ones summed over the
+    input channels (1 channel) or repeated (3 channels), like timm's
+    ``adapt_input_conv``; a weights file loaded afterwards replaces them.
+    """
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            break
+    else:
+        raise ValueError("in_chans: the model has no convolution to adapt.")
+    if module.in_channels == in_chans:
+        return name
+    new = nn.Conv2d(
+        in_chans,
+        module.out_channels,
+        module.kernel_size,
+        module.stride,
+        module.padding,
+        module.dilation,
+        module.groups,
+        module.bias is not None,
+        module.padding_mode,
+    )
+    with torch.no_grad():
+        w = module.weight
+        if in_chans == 1:
+            new.weight.copy_(w.sum(dim=1, keepdim=True))
+        else:
+            new.weight.copy_(w.mean(dim=1, keepdim=True).repeat(1, in_chans, 1, 1))
+        if module.bias is not None:
+            new.bias.copy_(module.bias)
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+    return name
 
 
 def _looks_like_path(value: str) -> bool:

@@ -61,7 +61,7 @@ def auto_batch_size(
         free, _ = torch.cuda.mem_get_info(device)
     else:
         if largest_activation is None:
-            x = torch.zeros((1, 3, *input_size))
+            x = torch.zeros((1, getattr(module, "in_chans", 3), *input_size))
             largest_activation = probe(module, x)[1]
         x_bytes = 3 * input_size[0] * input_size[1] * 4
         per_image = float(_ACTIVATION_FACTOR * max(largest_activation, x_bytes))
@@ -128,7 +128,9 @@ def _cuda_bytes_per_image(module, input_size, device, precision) -> float:
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     before = torch.cuda.memory_allocated(device)
-    x = torch.zeros((_PROBE, 3, *input_size), device=device)
+    x = torch.zeros(
+        (_PROBE, getattr(module, "in_chans", 3), *input_size), device=device
+    )
     with (
         torch.inference_mode(),
         torch.autocast("cuda", dtype=dtype, enabled=precision != "float32"),

@@ -85,21 +85,31 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     backbone : str, default="efficientnet_lite0"
-        A registered backbone (:func:`skmedtl.list_backbones`) or
-        ``"timm:<model>"``. The default's ImageNet weights install with skmedtl, so
-        it works offline.
-    weights : {"imagenet"}, path or None, default="imagenet"
-        ``"imagenet"`` loads the registry's pretrained weights from the local cache
-        (see :func:`skmedtl.create_backbone`); a path loads a ``.pth`` /
-        ``.safetensors`` state dict; ``None`` keeps random initialisation (seeded
-        by ``random_state``).
+        A registered backbone (:func:`skmedtl.list_backbones`) or a scheme name:
+        ``"timm:<model>"``, ``"hf-hub:<repo>"``, ``"open_clip:<model>"``,
+        ``"hf:<repo>"``, ``"txrv:<weights>"`` (see
+        :func:`skmedtl.backbones.list_schemes`). The default's ImageNet weights
+        install with skmedtl, so it works offline.
+    weights : {"imagenet", "pretrained"}, path, WeightsFile or None, \
+default="imagenet"
+        ``"imagenet"`` (or ``"pretrained"``) loads the backbone's default
+        pretrained weights from the local cache (see
+        :func:`skmedtl.create_backbone`); a path loads a ``.pth`` /
+        ``.safetensors`` checkpoint (a head of another size, or none, is
+        ignored); a :class:`~skmedtl.backbones.WeightsFile` also sets its
+        mean/std/channels; ``None`` keeps random initialisation (seeded by
+        ``random_state``).
     layer : str, default=None
         Where to take the features: ``None`` for the last feature map, a block
-        group of the backbone (``"layer3"`` for ResNets; see
-        ``get_backbone(name).block_group_names``) or any module name.
-    pooling : {"avg", "max", "gem"}, default="avg"
+        group of the backbone (``"layer3"`` for ResNets, ``"blocks.5"`` for a
+        timm ViT; see ``get_backbone(name).block_group_names``) or any module
+        name.
+    pooling : {"avg", "max", "gem", "cls", "mean", "cls+mean"}, default="avg"
         Global pooling of the feature map: average, maximum, or generalised mean
-        (p=3).
+        (p=3). Vision transformers give tokens of width ``d``: ``"avg"`` is the
+        model's own pooling, ``"cls"`` the class token (``d`` features),
+        ``"mean"`` the mean of the patch tokens (``d``), ``"cls+mean"`` both
+        (``2d``); see :doc:`/user_guide/backbones`.
     input_size : int or (int, int), default=None
         Network input size; ``None`` uses the size of the weights' own config.
     resize : {"stretch", "crop", "pad"}, default="stretch"
@@ -609,7 +619,10 @@ class CNNFeatures(TransformerMixin, BaseEstimator):
         Found on the ``meta`` device: shapes only, no arithmetic (a real
         forward pass of ResNet-50 costs ~1 s the first time, in kernel setup).
         """
-        x = torch.empty((1, 3, *self.preprocessing_.input_size), device="meta")
+        x = torch.empty(
+            (1, len(self.preprocessing_.mean), *self.preprocessing_.input_size),
+            device="meta",
+        )
         try:
             meta = FeatureExtractor(
                 self.backbone_spec_,

@@ -188,7 +188,7 @@ def exported_model(
     directory.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     module = module.eval()  # on the CPU: export traces there
-    example = torch.zeros((2, 3, *input_size))
+    example = torch.zeros((2, getattr(module, "in_chans", 3), *input_size))
     with atomic_path(path) as tmp, warnings.catch_warnings():
         # The TorchScript-based exporter is deprecated but gives faster ONNX
         # Runtime graphs here than the dynamo exporter (15 vs 12 images/s on

@@ -16,8 +16,10 @@ The steps, all per image (so an embedding never depends on its batch):
    - ``"percentile"``, a CT window (``"lung"``, ``(40, 400)``, ...): applied per
      image on the host, before the batch goes to the device.
 
-2. **Channels**: greyscale is repeated to three channels (``"repeat"``, the only
-   policy so far; it is recorded in the feature configuration).
+2. **Channels**: greyscale is repeated to three channels (``"repeat"``); for
+   one-channel networks (``DataConfig.in_chans=1``: torchxrayvision) colour is
+   averaged to one channel and greyscale kept (``"mean"``). The policy is
+   recorded in the feature configuration.
 3. **Size** (``resize=``): ``"stretch"`` resizes to the input size, ``"crop"``
    follows the ImageNet evaluation transform (shorter side to
    ``size / crop_pct``, then a centre crop), ``"pad"`` keeps the aspect ratio and
@@ -92,6 +94,8 @@ class Preprocessing:
             crop_pct=config.crop_pct,
             resize=resize,
             intensity=IntensityPolicy.from_spec(intensity),
+            # One-channel networks (chest X-ray models): colour averaged to grey.
+            channels=CHANNEL_POLICY if getattr(config, "in_chans", 3) == 3 else "mean",
         )
 
     def to_dict(self) -> dict:
@@ -137,7 +141,10 @@ class Preprocessing:
         if x.ndim == 3:
             x = x[..., None]
         x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW
-        if x.shape[1] == 1:
+        if self.channels == "mean":  # a one-channel network
+            if x.shape[1] != 1:
+                x = x[:, :3].mean(dim=1, keepdim=True)
+        elif x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         return self._resize(x).contiguous()
 

@@ -149,8 +149,9 @@ default="loss"
         brightness / contrast jitter of the training batches
         (:class:`~skmedtl.finetune.LightAugmentation`). A callable receives and
         returns a normalised ``(n, 3, h, w)`` tensor on the training device.
-    pooling : {"avg", "max", "gem"}, default="avg"
-        Global pooling of the last feature map before the head.
+    pooling : {"avg", "max", "gem", "cls", "mean", "cls+mean"}, default="avg"
+        Global pooling of the last feature map before the head; the last three
+        pool the tokens of vision transformers (see :class:`~skmedtl.CNNFeatures`).
     input_size : int or (int, int), default=None
         Network input size; ``None`` uses the weights' own size. Small sizes
         (e.g. 64 for 28-pixel MedMNIST images) train much faster.
@@ -522,15 +523,14 @@ default="loss"
             ).fit(X)
             backbone, preprocessing = features.model_, features.preprocessing_
         else:
-            backbone, _ = build_with_weights(
+            backbone, key = build_with_weights(
                 spec,
                 weights,
                 random_state=seed if weights is None else None,
                 progress=self.verbose > 0,
             )
-            tag = self.weights if isinstance(self.weights, str) else None
             preprocessing = Preprocessing.from_config(
-                spec.data_config(tag),
+                spec.data_config(key),
                 input_size=self.input_size,
                 resize=self.resize,
                 intensity=self.intensity,

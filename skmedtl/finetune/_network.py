@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..backbones import BackboneSpec, get_backbone
-from ..features._extractor import FeatureExtractor
+from ..features._extractor import FeatureExtractor, pooled_width
 
 __all__ = ["FineTuneNetwork"]
 
@@ -30,8 +30,9 @@ class FineTuneNetwork(nn.Module):
         The backbone with its weights; its classifier head is removed in place.
     n_classes : int
         Outputs of the new head.
-    pooling : {"avg", "max", "gem"}, default="avg"
-        Global pooling of the last feature map.
+    pooling : {"avg", "max", "gem", "cls", "mean", "cls+mean"}, default="avg"
+        Global pooling of the last feature map (the last three for vision
+        transformers' tokens).
 
     Attributes
     ----------
@@ -56,8 +57,8 @@ class FineTuneNetwork(nn.Module):
             _replace_module(backbone, name, nn.Identity())
         self.backbone = backbone
         # Global pooling keeps the channel width whatever the pooling and the
-        # input size, so the registry's feature_dim is the head's input width.
-        self.head = nn.Linear(int(spec.feature_dim), n_classes)
+        # input size (tokens: d, or 2d for "cls+mean").
+        self.head = nn.Linear(pooled_width(spec, pooling), n_classes)
 
     @property
     def spec(self) -> BackboneSpec:
