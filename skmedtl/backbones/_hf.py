@@ -121,7 +121,9 @@ def _data_config(config, pre: dict | None) -> DataConfig:
         return default
 
     resized = size_of(pre.get("size"), tuple(image_size))
-    size = size_of(pre.get("crop_size"), resized) if pre.get("do_center_crop") else resized
+    size = (
+        size_of(pre.get("crop_size"), resized) if pre.get("do_center_crop") else resized
+    )
     in_chans = int(getattr(config, "num_channels", 3))
     mean = tuple(pre.get("image_mean") or (0.485, 0.456, 0.406))
     std = tuple(pre.get("image_std") or (0.229, 0.224, 0.225))

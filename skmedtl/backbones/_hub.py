@@ -108,9 +108,7 @@ def hub_file(
     for name in names:
         try:
             logger.info("Downloading %s/%s", repo_id, name)
-            return Path(
-                hf_hub_download(repo_id, name, cache_dir=str(hub_cache_dir()))
-            )
+            return Path(hf_hub_download(repo_id, name, cache_dir=str(hub_cache_dir())))
         except EntryNotFoundError:
             continue
     if required:
@@ -128,7 +126,8 @@ def offline_error(
     files = " or ".join(repr(f) for f in filenames)
     return WeightsUnavailableError(
         f"Not in the local Hugging Face cache: {what}, and it cannot be downloaded "
-        f"(no network, or SKMEDTL_OFFLINE / HF_HUB_OFFLINE is set). Download {files} of the repository {repo_id!r} "
+        f"(no network, or SKMEDTL_OFFLINE / HF_HUB_OFFLINE is set). Download "
+        f"{files} of the repository {repo_id!r} "
         f"({HUB_URL}/{repo_id}) on a machine with internet access, e.g. "
         f"`huggingface-cli download {repo_id}`, and copy its cache folder "
         f"{repo_cache_dir(repo_id)} here, so that the file lies at "

@@ -3,7 +3,8 @@
 ``"open_clip:<model>"`` (random weights) or ``"open_clip:<model>.<tag>"`` for a
 built-in model and pretrained tag (``open_clip.list_pretrained()``), and
 ``"open_clip:hf-hub:<org>/<name>"`` for a model on the Hugging Face hub
-(BiomedCLIP: ``"open_clip:hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"``).
+(BiomedCLIP:
+``"open_clip:hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"``).
 Only the image tower is built and loaded (no text tower, no tokenizer), with
 CLIP's own preprocessing (mean/std, bicubic resize). Requires
 ``pip install "skmedtl[foundation]"``.
@@ -203,9 +204,7 @@ def _weights_file(spec: BackboneSpec, w: WeightsSpec) -> Path:
     if kind == "hub":
         from ._hub import hub_file
 
-        return hub_file(
-            where, names.split(","), what=f"the weights of {spec.name!r}"
-        )
+        return hub_file(where, names.split(","), what=f"the weights of {spec.name!r}")
     from ._weights import _can_reach
 
     cache = Path(os.path.expanduser(os.path.join("~", ".cache", "clip")))
@@ -229,7 +228,9 @@ def _load(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
     path = _weights_file(spec, w)
     logger.info("Loading the image tower of %s from %s", spec.name, path)
     state = read_state_dict(path)
-    visual = {k[len("visual.") :]: v for k, v in state.items() if k.startswith("visual.")}
+    visual = {
+        k[len("visual.") :]: v for k, v in state.items() if k.startswith("visual.")
+    }
     model = spec.builder()
     result = model.load_state_dict(visual or state, strict=False)
     if result.missing_keys or result.unexpected_keys:

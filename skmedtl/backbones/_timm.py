@@ -125,7 +125,7 @@ def timm_family(arch: str) -> tuple[str, int | None]:
     return "timm", None
 
 
-# -- "timm:<model>[.<tag>]" ------------------------------------------------------------
+# -- "timm:<model>[.<tag>]" ------------------------------------------------------
 def resolve_timm(model_name: str) -> BackboneSpec:
     """The spec of ``"timm:<model_name>"``."""
     import timm
@@ -145,14 +145,16 @@ def resolve_timm(model_name: str) -> BackboneSpec:
     return timm_spec("timm:" + model_name, model_name)
 
 
-# -- "hf-hub:<org>/<name>": a timm model pushed to the Hugging Face hub -----------------
+# -- "hf-hub:<org>/<name>": a timm model pushed to the Hugging Face hub ---------
 def resolve_hf_hub(repo_id: str) -> BackboneSpec:
     """The spec of ``"hf-hub:<repo_id>"`` from the repository's ``config.json``."""
     from ._hub import hub_file, read_json
 
     _check_repo_id("hf-hub:", repo_id)
     config = read_json(
-        hub_file(repo_id, "config.json", what=f"the configuration of 'hf-hub:{repo_id}'")
+        hub_file(
+            repo_id, "config.json", what=f"the configuration of 'hf-hub:{repo_id}'"
+        )
     )
     arch = config.get("architecture")
     if not arch:

@@ -66,7 +66,9 @@ def cache_dir() -> Path:
     """Where torchxrayvision's weights files are looked for."""
     if os.environ.get("SKMEDTL_TXRV_CACHE"):
         return Path(os.environ["SKMEDTL_TXRV_CACHE"]).expanduser()
-    return Path(os.path.expanduser(os.path.join("~", ".torchxrayvision", "models_data")))
+    return Path(
+        os.path.expanduser(os.path.join("~", ".torchxrayvision", "models_data"))
+    )
 
 
 class _XrvResNet(nn.Module):
@@ -80,7 +82,9 @@ class _XrvResNet(nn.Module):
         self.model = getattr(torchvision.models, f"resnet{depth}")(
             num_classes=n_classes, weights=None
         )
-        self.model.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.model.conv1 = nn.Conv2d(
+            1, 64, kernel_size=7, stride=2, padding=3, bias=False
+        )
 
 
 def _build_densenet(n_classes: int) -> nn.Module:

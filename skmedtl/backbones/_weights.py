@@ -269,7 +269,9 @@ class WeightsFile:
                     ) from e
                 object.__setattr__(self, name, value)
         if self.in_chans is not None and self.in_chans not in (1, 3):
-            raise ValueError(f"WeightsFile in_chans must be 1 or 3; got {self.in_chans!r}.")
+            raise ValueError(
+                f"WeightsFile in_chans must be 1 or 3; got {self.in_chans!r}."
+            )
         if self.interpolation is not None and self.interpolation not in (
             "bilinear",
             "bicubic",
@@ -366,8 +368,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if isinstance(state, Mapping):  # drop non-tensor entries (epoch counters, ...)
         tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
         state = tensors if tensors else state
-    if not isinstance(state, Mapping) or not state or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
+    if (
+        not isinstance(state, Mapping)
+        or not state
+        or not all(isinstance(v, torch.Tensor) for v in state.values())
     ):
         raise ValueError(f"Weights file {path} does not hold a state dict of tensors.")
     if all(k.startswith("module.") for k in state):
@@ -571,11 +575,10 @@ def adapt_first_conv(model: nn.Module, in_chans: int) -> str:
     input channels (1 channel) or repeated (3 channels), like timm's
     ``adapt_input_conv``; a weights file loaded afterwards replaces them.
     """
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            break
-    else:
+    found = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not found:
         raise ValueError("in_chans: the model has no convolution to adapt.")
+    name, module = found[0]
     if module.in_channels == in_chans:
         return name
     new = nn.Conv2d(

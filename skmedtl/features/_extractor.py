@@ -107,7 +107,6 @@ class FeatureExtractor(nn.Module):
         gem = fmap.clamp(min=1e-6).pow(_GEM_P).mean(dim=(2, 3))
         return gem.pow(1.0 / _GEM_P)
 
-
     def _pool_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         adapter = self.spec.adapter
         if self.pooling == "avg":
