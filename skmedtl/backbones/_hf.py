@@ -193,9 +193,14 @@ def _load(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
 
         path = hub_file(w.identifier, _WEIGHTS, what=f"the weights of {spec.name!r}")
     logger.info("Loading %s from %s", spec.name, path)
-    model = spec.builder()
-    load_file_into(model, os.fspath(path), spec=spec)
-    return model
+    # transformers' own loader: it maps the key names of older checkpoints.
+    from transformers import AutoModel
+
+    folder = os.fspath(Path(path).parent)
+    try:
+        return AutoModel.from_pretrained(folder, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_pretrained(folder)
 
 
 register_scheme(

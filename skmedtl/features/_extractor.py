@@ -151,9 +151,11 @@ def resolve_layer(
     if not isinstance(layer, str):
         raise TypeError(f"layer must be None or a string, got {type(layer).__name__}.")
     groups = dict(spec.block_groups(model))
-    if layer in groups:
-        return groups[layer][-1]
     modules = dict(model.named_modules())
+    if layer in groups:
+        # A group named after its module ("blocks.3" of a timm ViT: timm lists
+        # the block's leaves) is that module's output; else its last module's.
+        return layer if layer in modules else groups[layer][-1]
     if layer in modules and layer:
         return layer
     choices = list(groups) + [n for n in modules if n]
