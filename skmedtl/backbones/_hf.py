@@ -178,7 +178,6 @@ def resolve(repo: str) -> BackboneSpec:
 
 
 def _load(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
-    from ._weights import load_file_into
 
     local = Path(w.identifier)
     if local.is_dir():
