@@ -38,8 +38,21 @@ def _cmd_backbones(args) -> int:
     print(
         "\nparams: whole model with its ImageNet head; FE params: feature extractor "
         "only (head removed);\nweight layers: convolution + fully connected layers; "
-        "blocks: groups for partial fine-tuning.\nAny timm model is also available "
-        "as 'timm:<name>'."
+        "blocks: groups for partial fine-tuning."
+    )
+    from .backbones import list_schemes
+
+    print("\nName schemes (foundation models, medical weights):")
+    _print_table(
+        ["scheme", "example", "install"],
+        [
+            [
+                s.prefix,
+                s.example,
+                f'pip install "skmedtl[{s.extra}]"' if s.extra else "(core)",
+            ]
+            for s in list_schemes()
+        ],
     )
     return EXIT_OK
 

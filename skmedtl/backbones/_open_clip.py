@@ -118,7 +118,7 @@ def _data_config(vision_cfg: dict, pre: dict) -> DataConfig:
 
 def resolve(rest: str) -> BackboneSpec:
     """The spec of ``"open_clip:<rest>"``."""
-    import open_clip
+    import open_clip  # noqa: F401  (fails early, naming the extra)
 
     if rest.startswith(_HUB_PREFIX):
         from ._hub import hub_file, read_json
@@ -136,6 +136,8 @@ def resolve(rest: str) -> BackboneSpec:
         source = ("hub", repo, _HUB_WEIGHTS)
         model_name = rest
     else:
+        import open_clip
+
         model_name, _, tag = rest.partition(".")
         model_cfg = open_clip.get_model_config(model_name)
         if model_cfg is None:

@@ -149,6 +149,13 @@ def test_missing_library_names_the_extra(monkeypatch):
     ],
 )
 def test_offline_failure_names_file_and_cache_path(hub, tmp_path, name, names_what):
+    # Importing the library is not waiting for the network: done before timing.
+    library = {
+        "open_clip": "open_clip",
+        "hf": "transformers",
+        "txrv": "torchxrayvision",
+    }
+    pytest.importorskip(library.get(name.split(":")[0], "timm"))
     start = time.perf_counter()
     with pytest.raises(WeightsUnavailableError) as info:
         _features(name).fit(np.zeros((1, 32, 32), np.uint8))
@@ -561,3 +568,19 @@ def test_vit_in_a_quick_study(hub, tmp_path):
     text = (tmp_path / "out" / "results.jsonl").read_text()
     assert TINY_VIT_REPO in text
     assert study is not None
+
+
+def test_command_line_lists_the_schemes_and_table_1_covers_new_families(capsys, hub):
+    from skmedtl.cli import main
+
+    assert main(["backbones", "lenet*"]) == 0
+    out = capsys.readouterr().out
+    for prefix in ("timm:", "hf-hub:", "open_clip:", "hf:", "txrv:"):
+        assert prefix in out
+    assert 'pip install "skmedtl[txrv]"' in out
+    pytest.importorskip("torchxrayvision")
+    row = get_backbone("txrv:densenet121-res224-all").summary()
+    assert row["year"] == 2022 and row["n_params"] > row["n_params_features"] > 6e6
+    vit = get_backbone("timm:vit_small_patch14_dinov2.lvd142m").summary()
+    assert (vit["family"], vit["year"]) == ("DINOv2", 2023)
+    assert 21e6 < vit["n_params"] < 23e6  # ViT-S/14: 22M
