@@ -262,20 +262,33 @@ def test_vit_through_onnx_runtime_matches_torch_or_falls_back(hub, images, caplo
     np.testing.assert_allclose(onnx_out, torch_out, atol=1e-4)
 
 
-def test_vit_embeddings_through_the_cache(hub, tmp_path, images):
+def test_vit_embeddings_through_the_cache_keyed_by_the_weights(hub, tmp_path, images):
+    import pickle
+
+    from sklearn.base import clone
+
+    from skmedtl.cache import EmbeddingCache
+
     _tiny_vit_repo(hub)
     name = "hf-hub:" + TINY_VIT_REPO
     cache = tmp_path / "emb.h5"
-    first = _features(name, pooling="cls", cache_path=cache).fit_transform(images)
-    again = _features(name, pooling="cls", cache_path=cache).fit(images)
+    f = _features(name, pooling="cls", cache_path=cache).fit(images)
+    first = f.transform(images)
+    again = clone(f).fit(images)
     np.testing.assert_array_equal(again.transform(images), first)
-    # Other weights, other namespace: the digest of the weights keys it.
-    other = _tiny_vit_repo(hub, model=None)  # same seed: same weights
-    assert other is not None
-    random = _features(
-        name, pooling="cls", weights=None, random_state=1, cache_path=cache
+    restored = pickle.loads(pickle.dumps(f))
+    np.testing.assert_array_equal(restored.transform(images), first)
+    # Other weights under the same name: another namespace, new embeddings.
+    torch.manual_seed(1)
+    import timm
+
+    _tiny_vit_repo(hub, timm.create_model("test_vit", num_classes=10, **TINY_VIT_ARGS))
+    other = _features(name, pooling="cls", cache_path=cache).fit(images)
+    assert (
+        other.feature_config_["weights_digest"] != f.feature_config_["weights_digest"]
     )
-    assert not np.allclose(random.fit_transform(images), first)
+    assert not np.allclose(other.transform(images), first)
+    assert len(EmbeddingCache(cache, mode="r").info().namespaces) == 2
 
 
 # -- weights files as users have them -------------------------------------------------
@@ -523,6 +536,30 @@ def test_vit_through_make_hybrid_and_fine_tune_top_block(hub, images):
     assert changed and changed <= top  # only the top block (and the final norm)
     assert {k for k in top if k.endswith("weight")} & changed
     assert clf.predict_proba(X).shape == (16, 2)
+
+
+@pytest.mark.parametrize(
+    "strategy", ["feature_extractor", "gradual", "full", "random_init"]
+)
+def test_every_fine_tuning_strategy_runs_on_a_vit(hub, strategy):
+    from skmedtl import FineTuneClassifier
+
+    _tiny_vit_repo(hub)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (12, 32, 32), dtype=np.uint8)
+    y = np.repeat([0, 1], 6)
+    clf = FineTuneClassifier(
+        "hf-hub:" + TINY_VIT_REPO,
+        strategy=strategy,
+        pooling="cls+mean",
+        max_epochs=2,
+        batch_size=6,
+        patience=1,
+        verbose=0,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.model_.head.in_features == 128
+    assert clf.predict_proba(X).shape == (12, 2)
 
 
 def test_vit_in_a_quick_study(hub, tmp_path):
