@@ -125,6 +125,20 @@ class TimmAdapter(BackboneAdapter):
     def num_prefix_tokens(self, model: nn.Module) -> int:
         return int(getattr(model, "num_prefix_tokens", 0))
 
+    def fix_input_size(self, model: nn.Module, input_size: tuple[int, int]) -> None:
+        patch_embed = getattr(model, "patch_embed", None)
+        current = getattr(patch_embed, "img_size", None)
+        if (
+            not hasattr(model, "set_input_size")
+            or current is None
+            or tuple(current) == tuple(input_size)
+        ):
+            return
+        try:  # resamples the position embeddings as dynamic_img_size would
+            model.set_input_size(img_size=tuple(input_size))
+        except Exception:  # noqa: BLE001 - stays dynamic: still correct
+            return
+
     def has_class_token(self, model: nn.Module) -> bool:
         if hasattr(model, "cls_token"):
             return model.cls_token is not None

@@ -47,8 +47,15 @@ class HFAdapter(BackboneAdapter):
     """A transformers ``AutoModel``: ``last_hidden_state`` as tokens (or a map)."""
 
     def forward_features(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        out = model(pixel_values=x, return_dict=True)
-        return out.last_hidden_state
+        size = getattr(model.config, "image_size", None)
+        size = (size, size) if isinstance(size, int) else size
+        if size is not None and tuple(x.shape[-2:]) != tuple(size):
+            try:  # ViT-style models interpolate their position embeddings
+                out = model(pixel_values=x, interpolate_pos_encoding=True)
+                return out.last_hidden_state
+            except TypeError:  # models that always do (DINOv2) or never
+                pass
+        return model(pixel_values=x, return_dict=True).last_hidden_state
 
     def num_prefix_tokens(self, model: nn.Module) -> int:
         config = model.config

@@ -309,6 +309,14 @@ class BackboneAdapter:
         """Module names of the classifier head."""
         raise NotImplementedError
 
+    def fix_input_size(self, model: nn.Module, input_size: tuple[int, int]) -> None:
+        """Adapt ``model`` in place to a fixed input size, if it needs to.
+
+        Frozen extraction runs at one size; a vision transformer then resamples
+        its position embeddings once instead of at every forward pass (same
+        result; and it exports to ONNX). The default does nothing.
+        """
+
     # -- token models (vision transformers) -----------------------------------------
     def num_prefix_tokens(self, model: nn.Module) -> int:
         """Tokens before the patch tokens (class token, registers); 0 if none."""

@@ -18,9 +18,27 @@ _ADAPTER = TimmAdapter()
 
 
 def _create(arch: str, **kwargs) -> nn.Module:
+    return create_timm(arch, pretrained=False, **kwargs)
+
+
+def create_timm(name: str, **kwargs) -> nn.Module:
+    """``timm.create_model``, with any input size for vision transformers.
+
+    ViTs are built with ``dynamic_img_size=True``: their position embeddings
+    are interpolated to the input size, so a ViT trained at 518 pixels
+    (DINOv2) runs at ``input_size=224`` or at a study's small training size.
+    At the native size the output is unchanged. Models without the option
+    (CNNs) are built as they are.
+    """
     import timm
 
-    return timm.create_model(arch, pretrained=False, **kwargs)
+    if "dynamic_img_size" not in kwargs:
+        try:
+            return timm.create_model(name, dynamic_img_size=True, **kwargs)
+        except TypeError as e:
+            if "dynamic_img_size" not in str(e):
+                raise
+    return timm.create_model(name, **kwargs)
 
 
 def _data_config(cfg) -> DataConfig:

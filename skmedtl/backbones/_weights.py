@@ -117,10 +117,12 @@ def _load_timm(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
         raise WeightsUnavailableError(
             f"timm knows no pretrained weights {w.identifier!r}"
         )
+    from ._timm import create_timm
+
     cached = _timm_cached_file(cfg)
     if cached is not None:
         logger.info("Loading %s from %s", w.identifier, cached)
-        return timm.create_model(
+        return create_timm(
             w.identifier, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}
         )
     url = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else cfg.url
@@ -134,7 +136,7 @@ def _load_timm(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
         raise _unavailable(
             spec, w, f"place it at {torch_hub_checkpoint(cfg.url)} (torch hub cache)"
         )
-    return timm.create_model(w.identifier, pretrained=True)
+    return create_timm(w.identifier, pretrained=True)
 
 
 def _load_hf_hub(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:

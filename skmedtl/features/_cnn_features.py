@@ -312,6 +312,8 @@ default="imagenet"
             resize=self.resize,
             intensity=self.intensity,
         )
+        # A ViT at another size than its own: position embeddings resampled once.
+        spec.adapter.fix_input_size(model, self.preprocessing_.input_size)
         self._runtime = None
         self._engine_state = None
         self.feature_config_ = self._feature_config(model)
@@ -478,7 +480,7 @@ default="imagenet"
             self.backbone_spec_, self.model_.eval(), self.layer, self.pooling
         )
         fingerprint = (
-            f"{self.backbone.replace(':', '_')}-"
+            f"{self.backbone.replace(':', '_').replace('/', '_')}-"
             f"{config_fingerprint(self.feature_config_)}-torch{torch.__version__}"
         )
         path, seconds = exported_model(

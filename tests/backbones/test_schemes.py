@@ -250,16 +250,22 @@ def test_token_poolings_refuse_a_cnn(images):
         f.fit_transform(images)
 
 
-def test_vit_through_onnx_runtime_matches_torch_or_falls_back(hub, images, caplog):
+@pytest.mark.parametrize("input_size", [None, 48])
+def test_vit_through_onnx_runtime_at_any_input_size(hub, images, input_size):
     pytest.importorskip("onnxruntime")
-    _tiny_vit_repo(hub)
+    model = _tiny_vit_repo(hub).eval()  # native size 32; dynamic position embeddings
     name = "hf-hub:" + TINY_VIT_REPO
-    torch_out = _features(name, pooling="cls+mean").fit_transform(images)
-    with caplog.at_level(logging.WARNING):
-        onnx_out = _features(name, pooling="cls+mean", backend="auto").fit_transform(
-            images
-        )
-    np.testing.assert_allclose(onnx_out, torch_out, atol=1e-4)
+    f = _features(
+        name, pooling="cls+mean", backend="onnxruntime", input_size=input_size
+    )
+    out = f.fit_transform(images)
+    assert type(f._engine()).__name__ == "OnnxEngine"
+    x = f.preprocessing_(images)
+    assert x.shape[-1] == (input_size or 32)
+    with torch.inference_mode():  # timm resampling position embeddings itself
+        tokens = model.forward_features(x)
+    expected = torch.cat([tokens[:, 0], tokens[:, 1:].mean(1)], 1)
+    np.testing.assert_allclose(out, expected.numpy(), atol=1e-4)
 
 
 def test_vit_embeddings_through_the_cache_keyed_by_the_weights(hub, tmp_path, images):

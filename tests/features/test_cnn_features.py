@@ -188,7 +188,7 @@ def test_unreadable_and_missing_files_are_named(tmp_path, gray_images):
     "params, match",
     [
         ({"backbone": "resnet5"}, "Did you mean 'resnet50'"),
-        ({"pooling": "mean"}, "Unknown pooling 'mean'"),
+        ({"pooling": "maen"}, "Unknown pooling 'maen'. Did you mean 'mean'"),
         ({"resize": "strech"}, "Did you mean 'stretch'"),
         ({"intensity": "min-max"}, "Did you mean 'minmax'"),
         ({"batch_size": 0}, "batch_size"),
@@ -244,8 +244,11 @@ def test_random_state_seeds_random_weights(gray_images):
 def test_vision_transformer_tokens_use_the_models_pooling(gray_images):
     vit = tiny_features("timm:test_vit", input_size=None).fit(gray_images)
     assert vit.transform(gray_images).shape == (12, vit.backbone_spec_.feature_dim)
+    # max / gem pool the patch tokens; "cls" needs tokens.
+    patch_max = tiny_features("timm:test_vit", input_size=None, pooling="max")
+    assert patch_max.fit_transform(gray_images).shape == (12, 64)
     with pytest.raises(ValueError, match="tokens"):
-        tiny_features("timm:test_vit", input_size=None, pooling="max").fit(gray_images)
+        tiny_features(pooling="cls").fit_transform(gray_images)
 
 
 @pytest.mark.parametrize("resize", ["crop", "pad"])
