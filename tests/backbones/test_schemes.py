@@ -177,12 +177,14 @@ def test_timm_vit_by_path_by_tag_and_by_hub_cache_give_identical_embeddings(
     save_safetensors(
         model, snapshot(hub, "timm/test_vit.r160_in1k") / "model.safetensors"
     )
-    by_path = _features("timm:test_vit", weights=str(path)).fit_transform(images)
-    by_tag = _features("timm:test_vit.r160_in1k").fit_transform(images)
+    by_path = _features(
+        "timm:test_vit", weights=str(path), input_size=64
+    ).fit_transform(images)
+    by_tag = _features("timm:test_vit.r160_in1k", input_size=64).fit_transform(images)
     np.testing.assert_array_equal(by_path, by_tag)
     assert by_path.shape == (5, 64)
     # An independent computation: timm's forward_features + forward_head.
-    f = _features("timm:test_vit", weights=str(path)).fit(images)
+    f = _features("timm:test_vit", weights=str(path), input_size=64).fit(images)
     x = f.preprocessing_(images)
     with torch.inference_mode():
         expected = model.forward_head(model.forward_features(x), pre_logits=True)
@@ -316,7 +318,9 @@ def test_foreign_head_and_headless_checkpoints_load_with_a_log_line(
     headless = {"model." + k: v for k, v in state.items() if not k.startswith("head.")}
     torch.save(headless, tmp_path / "headless.pth")
 
-    reference = _features("timm:test_vit", weights=str(full)).fit_transform(images)
+    reference = _features(
+        "timm:test_vit", weights=str(full), input_size=64
+    ).fit_transform(images)
     for file, reason in (
         ("finetuned.pth", "does not fit this model"),
         ("headless.pth", "the file has no classifier head"),
@@ -324,7 +328,7 @@ def test_foreign_head_and_headless_checkpoints_load_with_a_log_line(
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="skmedtl.backbones._weights"):
             out = _features(
-                "timm:test_vit", weights=str(tmp_path / file)
+                "timm:test_vit", weights=str(tmp_path / file), input_size=64
             ).fit_transform(images)
         assert any(
             reason in r.getMessage() and "ignored the head" in r.getMessage()
@@ -426,6 +430,8 @@ def test_transformers_vit_from_hub_cache_and_folder(hub, images):
     name = "hf:skmedtl-test/tiny-hf-vit"
     spec = get_backbone(name)
     assert spec.block_group_names == ["stem", "block0", "block1"]
+    assert spec.n_params == sum(p.numel() for p in model.parameters())
+    assert (spec.family, spec.year) == ("ViT", 2020)
     assert spec.data_config("imagenet").mean == (0.3, 0.3, 0.3)
     assert spec.data_config("imagenet").interpolation == "bilinear"
     f = _features(name, pooling="cls+mean").fit(images)
@@ -474,6 +480,7 @@ def test_open_clip_image_tower_from_hub_cache(hub, images):
     name = "open_clip:hf-hub:skmedtl-test/tiny-clip"
     spec = get_backbone(name)
     assert (spec.feature_dim, spec.token_dim) == (16, 32)
+    assert spec.n_params == sum(p.numel() for p in clip.visual.parameters())
     assert spec.block_group_names == ["stem", "block0", "block1"]
     f = _features(name).fit(images)  # "avg": CLIP's own image embedding
     assert f.preprocessing_.mean == (0.4, 0.4, 0.4)
@@ -528,7 +535,7 @@ def test_vit_through_make_hybrid_and_fine_tune_top_block(hub, images):
         name,
         strategy="fine_tune",
         trainable_blocks=1,
-        max_epochs=2,
+        max_epochs=1,
         batch_size=8,
         lr=1e-2,
         validation_fraction=None,
