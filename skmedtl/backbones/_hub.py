@@ -85,8 +85,8 @@ def hub_file(
     what : str
         What the file is, for the error message (``"weights of 'hf:...'"``).
     required : bool, default=True
-        ``False`` returns ``None`` instead of raising when no alternative exists
-        on the hub (it still raises when the hub cannot be asked).
+        ``False`` returns ``None`` (with a warning when the hub cannot be asked)
+        instead of raising: for optional files.
 
     Raises
     ------
@@ -101,6 +101,15 @@ def hub_file(
         if found is not None:
             return found
     if not _can_reach(HUB_URL):
+        if not required:  # an optional file: the repository may not have it
+            logger.warning(
+                "%s of %s is not cached (and the hub is not reachable); going on "
+                "without it. Place it at %s if the repository has one.",
+                names[0],
+                repo_id,
+                expected_path(repo_id, names[0]),
+            )
+            return None
         raise offline_error(repo_id, names, what)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.utils import EntryNotFoundError
