@@ -1,4 +1,5 @@
-"""Files of Hugging Face hub repositories: the local cache first, then the hub.
+"""Downloads: whether the network may be used, and files of Hugging Face hub
+repositories (the local cache first, then the hub).
 
 The cache layout is huggingface_hub's (``$HF_HUB_CACHE``, else
 ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``)::
@@ -19,14 +20,50 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ..exceptions import WeightsUnavailableError
 
 logger = logging.getLogger(__name__)
 
 HUB_URL = "https://huggingface.co"
+
+# -- the network -------------------------------------------------------------------
+_CONNECT_TIMEOUT_S = 3.0
+
+
+def is_offline() -> bool:
+    """True when the environment asks for no network access at all."""
+    flags = (
+        os.environ.get("SKMEDTL_OFFLINE", ""),
+        os.environ.get("HF_HUB_OFFLINE", ""),
+    )
+    return any(f.strip().lower() in {"1", "true", "yes", "on"} for f in flags)
+
+
+def _can_reach(url: str) -> bool:
+    if is_offline():
+        return False
+    host = urlparse(url).hostname
+    if not host:
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=_CONNECT_TIMEOUT_S).close()
+    except OSError:
+        return False
+    return True
+
+
+def torch_hub_checkpoint(url: str) -> Path:
+    """Where torch hub caches the file at ``url`` (honours ``$TORCH_HOME``)."""
+    import torch
+
+    return (
+        Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+    )
 
 
 def hub_cache_dir() -> Path:
@@ -93,8 +130,6 @@ def hub_file(
     WeightsUnavailableError
         Not cached, and no network (or ``SKMEDTL_OFFLINE=1``).
     """
-    from ._weights import _can_reach
-
     names = [filenames] if isinstance(filenames, str) else list(filenames)
     for name in names:
         found = cached_file(repo_id, name)

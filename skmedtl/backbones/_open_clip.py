@@ -207,7 +207,7 @@ def _weights_file(spec: BackboneSpec, w: WeightsSpec) -> Path:
         from ._hub import hub_file
 
         return hub_file(where, names.split(","), what=f"the weights of {spec.name!r}")
-    from ._weights import _can_reach
+    from ._hub import _can_reach
 
     cache = Path(os.path.expanduser(os.path.join("~", ".cache", "clip")))
     path = cache / os.path.basename(where)

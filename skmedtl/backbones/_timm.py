@@ -5,16 +5,21 @@ Hugging Face hub as ``hf-hub:<org>/<name>``."""
 from __future__ import annotations
 
 import functools
+import logging
+from pathlib import Path
 
 from torch import nn
 
-from ..exceptions import UnknownBackboneError
+from ..exceptions import UnknownBackboneError, WeightsUnavailableError
 from ..utils._naming import did_you_mean
 from ._adapters import TimmAdapter
+from ._hub import _can_reach, cached_file, offline_error, torch_hub_checkpoint
 from ._registry import NameScheme, register_backbone, register_scheme
 from ._spec import BackboneSpec, DataConfig, WeightsSpec
+from ._weights import _unavailable
 
 _ADAPTER = TimmAdapter()
+logger = logging.getLogger(__name__)
 
 
 def _create(arch: str, **kwargs) -> nn.Module:
@@ -59,6 +64,54 @@ def _data_config(cfg) -> DataConfig:
     )
 
 
+# -- timm pretrained weights: the Hugging Face or torch hub cache ------------------
+_HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+
+
+def _timm_cached_file(cfg) -> Path | None:
+    if cfg.hf_hub_id:
+        repo, _, filename = cfg.hf_hub_id.partition("/")[2].partition("/")
+        repo_id = cfg.hf_hub_id.split("/")[0] + "/" + repo
+        names = (filename,) if filename else _HUB_WEIGHTS
+        if getattr(cfg, "hf_hub_filename", None):
+            names = (cfg.hf_hub_filename,)
+        for name in names:
+            found = cached_file(repo_id, name)
+            if found is not None:
+                return found
+    if cfg.url:
+        path = torch_hub_checkpoint(cfg.url)
+        if path.is_file():
+            return path
+    return None
+
+
+def load_timm(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg(w.identifier)
+    if cfg is None:
+        raise WeightsUnavailableError(
+            f"timm knows no pretrained weights {w.identifier!r}"
+        )
+    cached = _timm_cached_file(cfg)
+    if cached is not None:
+        logger.info("Loading %s from %s", w.identifier, cached)
+        return create_timm(
+            w.identifier, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}
+        )
+    url = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else cfg.url
+    if not _can_reach(url or ""):
+        if cfg.hf_hub_id:
+            raise offline_error(
+                cfg.hf_hub_id, _HUB_WEIGHTS, f"the weights of {spec.name!r}"
+            )
+        raise _unavailable(
+            spec, w, f"place it at {torch_hub_checkpoint(cfg.url)} (torch hub cache)"
+        )
+    return create_timm(w.identifier, pretrained=True)
+
+
 def _timm_weights(model_name: str) -> tuple[dict[str, WeightsSpec], DataConfig]:
     """The default pretrained tag of ``model_name`` as ``{"imagenet": ...}``."""
     import timm
@@ -77,6 +130,7 @@ def _timm_weights(model_name: str) -> tuple[dict[str, WeightsSpec], DataConfig]:
         data_config=config,
         license=cfg.license or "see the model card",
         url=f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else cfg.url,
+        loader=load_timm,
     )
     return {"imagenet": weights}, config
 

@@ -146,7 +146,7 @@ def _load(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
     import torch
     import torchxrayvision as xrv
 
-    from ._weights import _can_reach
+    from ._hub import _can_reach
 
     folder = cache_dir()
     path = folder / os.path.basename(w.url)

@@ -14,50 +14,18 @@ import importlib
 import logging
 import os
 import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
 from ..exceptions import WeightsUnavailableError
+from ._hub import _can_reach, is_offline, torch_hub_checkpoint  # noqa: F401
 from ._spec import BackboneSpec, DataConfig, WeightsSpec
 
 logger = logging.getLogger(__name__)
-
-_CONNECT_TIMEOUT_S = 3.0
-
-
-def is_offline() -> bool:
-    """True when the environment asks for no network access at all."""
-    flags = (
-        os.environ.get("SKMEDTL_OFFLINE", ""),
-        os.environ.get("HF_HUB_OFFLINE", ""),
-    )
-    return any(f.strip().lower() in {"1", "true", "yes", "on"} for f in flags)
-
-
-def _can_reach(url: str) -> bool:
-    if is_offline():
-        return False
-    host = urlparse(url).hostname
-    if not host:
-        return False
-    try:
-        socket.create_connection((host, 443), timeout=_CONNECT_TIMEOUT_S).close()
-    except OSError:
-        return False
-    return True
-
-
-def torch_hub_checkpoint(url: str) -> Path:
-    """Where torch hub caches the file at ``url`` (honours ``$TORCH_HOME``)."""
-    return (
-        Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
-    )
 
 
 def _unavailable(
@@ -87,56 +55,6 @@ def _load_torchvision(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.
 
 
 _HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-
-
-def _timm_cached_file(cfg) -> Path | None:
-    if cfg.hf_hub_id:
-        from ._hub import cached_file
-
-        repo, _, filename = cfg.hf_hub_id.partition("/")[2].partition("/")
-        repo_id = cfg.hf_hub_id.split("/")[0] + "/" + repo
-        names = (filename,) if filename else _HUB_WEIGHTS
-        if getattr(cfg, "hf_hub_filename", None):
-            names = (cfg.hf_hub_filename,)
-        for name in names:
-            found = cached_file(repo_id, name)
-            if found is not None:
-                return found
-    if cfg.url:
-        path = torch_hub_checkpoint(cfg.url)
-        if path.is_file():
-            return path
-    return None
-
-
-def _load_timm(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
-    import timm
-
-    cfg = timm.models.get_pretrained_cfg(w.identifier)
-    if cfg is None:
-        raise WeightsUnavailableError(
-            f"timm knows no pretrained weights {w.identifier!r}"
-        )
-    from ._timm import create_timm
-
-    cached = _timm_cached_file(cfg)
-    if cached is not None:
-        logger.info("Loading %s from %s", w.identifier, cached)
-        return create_timm(
-            w.identifier, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}
-        )
-    url = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else cfg.url
-    if not _can_reach(url or ""):
-        if cfg.hf_hub_id:
-            from ._hub import offline_error
-
-            raise offline_error(
-                cfg.hf_hub_id, _HUB_WEIGHTS, f"the weights of {spec.name!r}"
-            )
-        raise _unavailable(
-            spec, w, f"place it at {torch_hub_checkpoint(cfg.url)} (torch hub cache)"
-        )
-    return create_timm(w.identifier, pretrained=True)
 
 
 def _load_hf_hub(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
@@ -204,7 +122,6 @@ def _load_package(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Modu
 
 _LOADERS = {
     "torchvision": _load_torchvision,
-    "timm": _load_timm,
     "hf-hub": _load_hf_hub,
     "package": _load_package,
 }
