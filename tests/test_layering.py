@@ -26,11 +26,9 @@ LAYERS = [
 ]
 #: Optional add-ons a lower layer may reach through a function-level import.
 OPTIONAL_ADDONS = {"distributed"}
-#: Cycles being removed in parallel work (issue #15: the backbone registry gets
-#: a prefix resolver); delete an entry when its cycle is gone.
-KNOWN_CYCLES = {
-    frozenset({"skmedtl.backbones._registry", "skmedtl.backbones._timm"}),
-}
+#: Cycles tolerated for now: none (the backbone registry's cycle with _timm is
+#: gone since name schemes resolve through a prefix table).
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _layer(package: str) -> int:
