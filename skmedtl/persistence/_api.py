@@ -28,7 +28,14 @@ MODEL = "model.json"
 METADATA = "metadata.json"
 
 
-def save(model, path, *, metadata: dict | None = None, overwrite: bool = False) -> Path:
+def save(
+    model,
+    path,
+    *,
+    metadata: dict | None = None,
+    overwrite: bool = False,
+    files: dict | None = None,
+) -> Path:
     """Save a fitted model to a directory, as tensors and plain data (no pickle).
 
     Handles :class:`~skmedtl.FineTuneClassifier`, :class:`~skmedtl.CNNFeatures`
@@ -61,6 +68,10 @@ def save(model, path, *, metadata: dict | None = None, overwrite: bool = False) 
     overwrite : bool, default=False
         Replace an existing saved model at ``path``. A directory that is not a
         saved model is never replaced.
+    files : dict of str to str or bytes, optional
+        Documents kept in the directory beside the model (a model card:
+        ``{"model_card.md": text}``): plain file names, covered by the
+        manifest's SHA-256 like every other file, never read by :func:`load`.
 
     Returns
     -------
@@ -114,9 +125,11 @@ def save(model, path, *, metadata: dict | None = None, overwrite: bool = False) 
                 f"{path} exists and is not a saved skmedtl model; overwrite=True "
                 "only replaces saved models. Choose another path."
             )
+    documents = _check_documents(files)
     writer = ArchiveWriter()
     tree = encode(model, type(model).__name__, writer)
     files = writer.files()
+    files.update(documents)
     files[MODEL] = json.dumps(tree, indent=1, allow_nan=False).encode()
     files[METADATA] = metadata_json.encode()
     manifest = make_manifest(files, tree.get("$estimator") or next(iter(tree), ""))
@@ -146,6 +159,35 @@ def save(model, path, *, metadata: dict | None = None, overwrite: bool = False) 
         "Saved %s to %s (digest %s)", type(model).__name__, path, manifest["digest"]
     )
     return path
+
+
+def _check_documents(files) -> dict[str, bytes]:
+    """``save(files=...)`` as ``{name: bytes}``, or a clear error."""
+    if files is None:
+        return {}
+    if not isinstance(files, dict):
+        raise TypeError(f"files must be a dict of name -> text; got {type(files)}.")
+    reserved = {MODEL, METADATA, MANIFEST, "tensors.safetensors", "arrays.safetensors"}
+    out = {}
+    for name, data in files.items():
+        if (
+            not isinstance(name, str)
+            or not name
+            or name in reserved
+            or name.startswith(".")
+            or "/" in name
+            or "\\" in name
+        ):
+            raise ValueError(
+                f"files: {name!r} is not allowed; use a plain file name (no folder, "
+                f"not hidden) other than {sorted(reserved)}."
+            )
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not isinstance(data, bytes):
+            raise TypeError(f"files[{name!r}] must be str or bytes.")
+        out[name] = data
+    return out
 
 
 def load(path, *, return_metadata: bool = False, device: str | None = None):

@@ -133,6 +133,9 @@ register_estimator(
 register_estimator("skmedtl.ImageLoader")
 register_estimator("skmedtl.VolumeFeatures")
 register_estimator("skmedtl.hybrid.LabelEncodedClassifier")
+register_estimator("skmedtl.study.StudyModel")  # a study's selected model
+register_estimator("skmedtl.metrics.ProbabilityCalibrator")
+register_estimator("skmedtl.metrics.TemperatureScaling")
 
 #: Frozen dataclasses rebuilt from their fields.
 DATACLASSES = (

@@ -90,6 +90,7 @@ class Embeddings:
     method: str
     input_size: list
     engine: str = "torch"
+    features: object = None  # the fitted CNNFeatures (saved with hybrid cells)
 
 
 def _torch_device(name: str):
@@ -205,6 +206,7 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
         },
     }
     result.update(_finish(ctx, proba_val, proba, model.classes_, y_val))
+    result["_model"] = model  # the fitted head; popped before the record is logged
     return result
 
 
@@ -272,6 +274,7 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         },
     }
     result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask]))
+    result["_model"] = clf  # popped before the record is logged
     return result
 
 

@@ -34,6 +34,14 @@ from ._profiles import get_profile
 from ._records import ResultStore, settings_key, to_json
 from ._report import write_outputs
 from ._results import StudyResults
+from ._save import (
+    cell_metadata,
+    cell_model,
+    describe_inputs,
+    parse_save,
+    save_cell_model,
+    write_selected,
+)
 from ._stats import compare_configurations
 from ._summary import recommend, summarize
 
@@ -176,6 +184,17 @@ class TransferStudy:
     on_error : {"raise", "skip"}, default="raise"
         A cell that fails: stop the study (finished cells stay in the log), or
         record the failure, go on, and report it.
+    save : str or list of str, default="best"
+        Which selected models to save, safely (:func:`skmedtl.save`, no
+        pickle): ``"best"`` (the configuration selected on validation, to
+        ``out_dir/model/``), ``"recommended"`` (the cheaper recommendation, to
+        ``out_dir/model-recommended/``), ``"best,recommended"`` or ``"none"``.
+        Each is the very model the study scored on the test set (no refit),
+        as a :class:`~skmedtl.study.StudyModel` with its preprocessing, class
+        names, positive class, recalibration and operating point, with a model
+        card (``model_card.json`` / ``model_card.md``) in the folder. Every
+        finished cell's model is kept in ``out_dir/models/<cell key>/`` so
+        that a resumed run whose selection changes needs no refit.
     random_state : int, default=0
         Seeds the hold-out splits (test when the data set has none; the one
         validation split when it has none) and the first seed.
@@ -241,6 +260,7 @@ class TransferStudy:
         "target_specificity": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "task": [StrOptions(TASKS)],
         "on_error": [StrOptions(ON_ERROR)],
+        "save": [None, str, list, tuple],
         "random_state": [Interval(numbers.Integral, 0)],
         "verbose": [Interval(numbers.Integral)],
     }
@@ -277,6 +297,7 @@ class TransferStudy:
         target_specificity: float | None = None,
         task: str = "classification",
         on_error: str = "raise",
+        save: str | list[str] | None = "best",
         random_state: int = 0,
         verbose: int = 1,
     ):
@@ -309,6 +330,7 @@ class TransferStudy:
         self.target_specificity = target_specificity
         self.task = task
         self.on_error = on_error
+        self.save = save
         self.random_state = random_state
         self.verbose = verbose
 
@@ -375,9 +397,15 @@ class TransferStudy:
             lock.release()
 
     def report(self) -> StudyResults:
-        """Write the tables, report and figures from the finished cells only."""
+        """Write the tables, report and figures from the finished cells only.
+
+        The selected models are (re)written from the cells' saved models;
+        nothing is trained.
+        """
         self._prepare()
-        return self._write(Path(self.out_dir), n_run=0, n_skipped=0, failures=[])
+        out = Path(self.out_dir)
+        results = self._write(out, n_run=0, n_skipped=0, failures=[])
+        return self._write_models(out, results, refit=None)
 
     # -- preparation ------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -402,6 +430,7 @@ class TransferStudy:
         from ..utils._devices import resolve_device
 
         check_params(self)
+        self.save_ = parse_save(self.save)
         profile = get_profile(self.profile)
         changes = {}
         if self.backbones is not None:
@@ -685,7 +714,10 @@ class TransferStudy:
                     "finished": _now(),
                     **result,
                 }
+                model = record.pop("_model", None)
                 self._store.append(record)
+                if self.save_ and model is not None:
+                    self._save_cell(out, cell, model, emb, record)
                 logger.info(
                     "%s: validation %s %.3f; test AUC %.3f, ACC %.3f, %.1f s",
                     cell.id,
@@ -696,9 +728,59 @@ class TransferStudy:
                     result["wall_time_s"],
                 )
                 bar.update()
-        return self._write(
+        results = self._write(
             out, n_run=len(todo) - len(failures), n_skipped=n_skipped, failures=failures
         )
+        return self._write_models(
+            out,
+            results,
+            refit=lambda cell: self._refit(out, ctx, cell, embeddings),
+        )
+
+    # -- saved models -----------------------------------------------------------------
+    def _save_cell(self, out: Path, cell: Cell, model, emb, record: dict) -> None:
+        """Save a finished cell's fitted model to ``out/models/<key>/``."""
+        try:
+            study_model = cell_model(cell, model, emb, record, self.data_)
+            if getattr(self, "_inputs", None) is None:
+                dev = self.data_.indices("train", "val")
+                self._inputs = describe_inputs(self.data_.images, dev[~self.val_mask_])
+            meta = cell_metadata(cell, record, study_model, self._inputs)
+            save_cell_model(out, cell, study_model, meta)
+        except Exception as e:
+            if self.on_error == "raise":
+                raise
+            logger.error("Cell %s: its model could not be saved: %s", cell.id, e)
+
+    def _refit(self, out: Path, ctx: CellContext, cell: Cell, memo: dict) -> str:
+        """Fit a finished cell again (its model was not saved) and save it."""
+        emb = self._embeddings(ctx, cell, memo) if cell.approach.frozen else None
+        result = _run_cell(ctx, cell, emb)
+        model = result.pop("_model")
+        recorded = self._store.latest("cell")[cell.key]
+        self._save_cell(out, cell, model, emb, {**recorded, **result})
+        diff = float(
+            np.max(
+                np.abs(
+                    np.asarray(result["test_proba"])
+                    - np.asarray(recorded["test_proba"])
+                )
+            )
+        )
+        return (
+            f"fitted again by run {ctx.run_id} (the cell finished in a run that did "
+            "not save models); the report's numbers are those of the first fit. "
+            f"Largest difference in test probabilities: {diff:.3g}."
+        )
+
+    def _write_models(self, out: Path, results: StudyResults, refit) -> StudyResults:
+        if not self.save_:
+            return results
+        files = write_selected(
+            self, out, results, self._store.latest("cell"), refit=refit
+        )
+        results.files.update(files)
+        return results
 
     def _embeddings(self, ctx: CellContext, cell: Cell, memo: dict) -> Embeddings:
         """Frozen embeddings of dev + test images, through the cache, with cost."""
@@ -787,6 +869,7 @@ class TransferStudy:
             dev=E[: len(ctx.dev)],
             test=E[len(ctx.dev) :],
             input_size=list(features.preprocessing_.input_size),
+            features=features,
             **cost,
         )
         memo[key] = emb
