@@ -254,6 +254,14 @@ def add_study_commands(sub) -> None:
         default="classification",
         help="'ordinal': ordered grades; adds quadratic weighted kappa and MAE",
     )
+    p.add_argument(
+        "--save",
+        default="best",
+        metavar="WHICH",
+        help="selected models to save, safely, with a model card: 'best' "
+        "(DIR/model, default), 'recommended' (DIR/model-recommended), "
+        "'best,recommended' or 'none'; use them with `skmedtl predict`",
+    )
     p.add_argument("--random-state", type=int, default=0, metavar="N")
     p.add_argument(
         "--keep-going",
@@ -385,6 +393,7 @@ def cmd_study(args) -> int:
         target_specificity=args.target_specificity,
         task=args.task,
         on_error="skip" if args.keep_going else "raise",
+        save=args.save,
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,
     )
@@ -448,6 +457,12 @@ def _run_study(study, args) -> int:
     except ImportError as e:
         raise RuntimeError(str(e)) from e
     print_results(results)
+    for name in ("model", "model-recommended"):
+        if name in results.files:
+            print(
+                f"{name}: {results.files[name]} (use it: skmedtl predict --model "
+                f"{results.files[name]} --images PATH...)"
+            )
     if results.failures:
         print(f"{len(results.failures)} cell(s) failed:", file=sys.stderr)
         for f in results.failures:

@@ -8,6 +8,7 @@ import sys
 
 from . import __version__
 from ._explain_cli import add_explain_command
+from ._predict_cli import add_predict_command
 from ._study_cli import add_study_commands
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_backbones)
 
     add_study_commands(sub)  # study, extract, demo
+    add_predict_command(sub)
     add_explain_command(sub)
 
     p = sub.add_parser("cache", help="inspect and prune an embedding cache (HDF5)",

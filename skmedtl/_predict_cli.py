@@ -1,0 +1,170 @@
+"""``skmedtl predict``: a saved model applied to new images (argparse layer).
+
+Nothing heavy is imported at module level, so ``skmedtl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+logger = logging.getLogger(__name__)
+
+_EPILOG = """\
+examples:
+  skmedtl study --dataset images/ --out study        # saves study/model/
+  skmedtl predict --model study/model --images new_cases/ --out predictions.csv
+  skmedtl predict --model study/model --images scan.dcm    # a table on the terminal
+  skmedtl predict --model study/model --images list.csv    # a CSV with a 'path' column
+
+One row per image: path, the most probable class (predicted_*), the decision at
+the operating point chosen on validation (decision_*; two classes), per-class
+probabilities (p_<class>, and p_calibrated_<class> when the study recalibrated),
+and error: why an image could not be predicted (unreadable, wrong channels).
+Exit status: 0 all predicted, 1 some images failed (listed), 2 usage errors.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def add_predict_command(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="apply a saved model (e.g. a study's DIR/model) to new images",
+        description="Predict images with a model saved by `skmedtl study` (or "
+        "skmedtl.save): files, folders (recursively) or CSV lists of paths, read "
+        "like the training images; batched, with a progress bar.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--model", required=True, metavar="DIR", help="a saved model, e.g. study/model"
+    )
+    p.add_argument(
+        "--images",
+        required=True,
+        nargs="+",
+        metavar="PATH",
+        help="image files, folders, or .csv files with a 'path' column",
+    )
+    p.add_argument(
+        "--out", metavar="CSV", help="write the rows here (default: print a table)"
+    )
+    p.add_argument(
+        "--device", default=None, help="'cpu', 'cuda', 'auto' (default: as saved, "
+        "CPU when that device is missing)",
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=32, metavar="N",
+        help="images per batch (default 32)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_predict)
+
+
+def _usage(message: str) -> int:
+    print(f"skmedtl predict: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_predict(args) -> int:
+    from .persistence import UnsafeModelError, load, read_manifest
+    from .study._model import StudyModel
+    from .study._predict import collect_images, predict_files, prediction_columns
+
+    try:
+        read_manifest(args.model)
+    except FileNotFoundError as e:
+        return _usage(f"--model: {e}")
+    except UnsafeModelError as e:
+        return _usage(f"--model: {e}")
+    try:
+        paths = collect_images(args.images)
+    except (FileNotFoundError, ValueError) as e:
+        return _usage(str(e))
+    if args.out and os.path.isdir(args.out):
+        return _usage(f"--out {args.out} is a folder; give a file name, e.g. "
+                      f"{os.path.join(args.out, 'predictions.csv')}.")
+    try:
+        model, metadata = load(args.model, return_metadata=True, device=args.device)
+    except (UnsafeModelError, ValueError) as e:
+        return _usage(f"--model: {e}")
+    if not isinstance(model, StudyModel):
+        if not hasattr(model, "predict_proba"):
+            return _usage(
+                f"--model: {args.model} holds a {type(model).__name__}, which does "
+                "not predict classes; give a classifier (e.g. a study's DIR/model)."
+            )
+        model = StudyModel(model).fit()
+    rows, notes = predict_files(
+        model,
+        paths,
+        expected_input=metadata.get("input"),
+        batch_size=args.batch_size,
+        verbose=0 if args.quiet else 1,
+    )
+    columns = prediction_columns(model)
+    if args.out:
+        _write_csv(args.out, rows, columns)
+    else:
+        _print_rows(rows, columns)
+    failed = [r for r in rows if r["error"]]
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    print(
+        f"{len(rows)} image(s): {len(rows) - len(failed)} predicted, {len(failed)} "
+        "failed" + (f"; written to {args.out}" if args.out else ""),
+        file=sys.stderr,
+    )
+    for r in failed:
+        print(f"  {r['path']}: {r['error']}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    return "" if value is None else str(value)
+
+
+def _write_csv(path: str, rows: list[dict], columns: list[str]) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow([_cell(r.get(c)) for c in columns])
+    os.replace(tmp, path)
+
+
+def _print_rows(rows: list[dict], columns: list[str]) -> None:
+    shown = [c for c in columns if c not in ("predicted_label", "decision_label")]
+
+    def text(row, c):
+        v = row.get(c)
+        return f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
+
+    table = [[text(r, c) for c in shown] for r in rows]
+    widths = [
+        max(len(h), *(len(t[i]) for t in table)) if table else len(h)
+        for i, h in enumerate(shown)
+    ]
+    widths[-1] = len(shown[-1])  # error: no padding
+    print("  ".join(h.ljust(w) for h, w in zip(shown, widths, strict=True)).rstrip())
+    for t in table:
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip())

@@ -1,0 +1,254 @@
+"""Applying a saved model to image files: one row per image, failures included.
+
+What ``skmedtl predict`` runs: image paths from files, folders and CSV lists,
+each read and checked against the input the model was trained on, then
+predicted in batches. An image that cannot be read or does not fit the model
+gets a row with the reason in ``error``; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+__all__ = ["collect_images", "predict_files", "prediction_columns"]
+
+logger = logging.getLogger(__name__)
+
+_SYSTEM_FILES = {"thumbs.db", "desktop.ini", "icon\r"}
+_PATH_COLUMNS = ("path", "image", "file", "filename")
+
+
+def collect_images(inputs) -> list[str]:
+    """Image paths from files, folders (recursively) and CSV files of paths.
+
+    A ``.csv`` file is a list of images: its column ``path`` (or ``image``,
+    ``file``, ``filename``), relative paths relative to the CSV file. Every
+    other file is an image; a folder contributes every file under it except
+    hidden and system files (files of unknown formats are kept, so that they
+    are reported, not skipped). Repeated paths are predicted once.
+
+    Raises
+    ------
+    FileNotFoundError
+        For a path that does not exist.
+    ValueError
+        For a CSV without a path column, or when no file is found.
+    """
+    paths: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = [
+                os.fspath(f)
+                for f in sorted(path.rglob("*"))
+                if f.is_file()
+                and not any(p.startswith(".") for p in f.relative_to(path).parts)
+                and f.name.lower() not in _SYSTEM_FILES
+            ]
+            if not found:
+                raise ValueError(f"--images: no files under the folder {path}.")
+            paths += found
+        elif path.is_file() and path.suffix.lower() == ".csv":
+            paths += _csv_paths(path)
+        elif path.is_file():
+            paths.append(os.fspath(path))
+        else:
+            raise FileNotFoundError(f"--images: no such file or folder: {path}")
+    unique = list(dict.fromkeys(paths))
+    if len(unique) < len(paths):
+        logger.info("%d repeated paths predicted once.", len(paths) - len(unique))
+    if not unique:
+        raise ValueError("--images: no images given.")
+    return unique
+
+
+def _csv_paths(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames or []
+        column = next((c for c in _PATH_COLUMNS if c in fields), None)
+        if column is None:
+            raise ValueError(
+                f"--images {path}: a CSV list of images needs a column named "
+                f"'path' (or {', '.join(repr(c) for c in _PATH_COLUMNS[1:])}); its "
+                f"columns are {fields}."
+            )
+        values = [row[column] for row in reader if row.get(column)]
+    if not values:
+        raise ValueError(f"--images {path}: the column {column!r} is empty.")
+    return [os.fspath(p if Path(p).is_absolute() else path.parent / p) for p in values]
+
+
+def prediction_columns(model) -> list[str]:
+    """The columns of :func:`predict_files`' rows for ``model`` (a StudyModel)."""
+    labels = [str(c) for c in model.classes_.tolist()]
+    columns = [
+        "path",
+        "predicted_label",
+        "predicted_class",
+        "decision_label",
+        "decision_class",
+        *[f"p_{c}" for c in labels],
+    ]
+    if getattr(model, "calibrator", None) is not None:
+        columns += [f"p_calibrated_{c}" for c in labels]
+    return [*columns, "error"]
+
+
+def _channel_text(n: int) -> str:
+    return {
+        1: "1 channel (greyscale)",
+        3: "3 channels (RGB)",
+        4: "4 channels (RGBA)",
+    }.get(n, f"{n} channels")
+
+
+def check_input(array: np.ndarray, expected: dict | None) -> str | None:
+    """Why an image does not fit the model's expected input (None: it fits)."""
+    from ._save import image_channels
+
+    if not expected or not expected.get("channels"):
+        return None
+    channels = image_channels(array)
+    allowed = expected["channels"]
+    if channels in allowed:
+        return None
+    wanted = " or ".join(_channel_text(c) for c in allowed)
+    fix = (
+        "convert it to greyscale (e.g. PIL's Image.convert('L')) first"
+        if allowed == [1]
+        else "convert it to the channels the model was trained on first"
+    )
+    return (
+        f"the image has {_channel_text(channels)}, but the model was trained on "
+        f"images with {wanted} (intensity policy "
+        f"{expected.get('intensity', 'auto')!r}); {fix}, or use a model trained on "
+        "such images."
+    )
+
+
+def predict_files(
+    model,
+    paths: list[str],
+    *,
+    expected_input: dict | None = None,
+    batch_size: int = 32,
+    verbose: int = 1,
+) -> tuple[list[dict], list[str]]:
+    """Predict every image file; unreadable or unfitting ones get an ``error``.
+
+    Parameters
+    ----------
+    model : StudyModel
+        A model saved by a study (``skmedtl.load("study/model")``).
+    paths : list of str
+    expected_input : dict, optional
+        The saved model's ``metadata["input"]`` (channels, dtypes, intensity
+        policy of the training images): images with other channels are not
+        predicted (their ``error`` says why); other bit depths are warned about.
+    batch_size : int, default=32
+    verbose : int, default=1
+        0 hides the progress bar.
+
+    Returns
+    -------
+    rows : list of dict
+        One per path, in order, with the keys of :func:`prediction_columns`.
+    warnings : list of str
+        Input mismatches that did not stop a prediction (bit depth).
+    """
+    from ..io import read_image
+
+    labels = [str(c) for c in model.classes_.tolist()]
+    names = list(getattr(model, "class_names_", labels))
+    calibrated = getattr(model, "calibrator", None) is not None
+    threshold = getattr(model, "threshold_", None)
+    dtypes = set((expected_input or {}).get("dtypes") or [])
+    other_dtypes: dict[str, int] = {}
+    rows: list[dict] = [{"path": p, "error": ""} for p in paths]
+    bar = tqdm(total=len(paths), desc="predict", unit="img", disable=verbose <= 0)
+    with bar:
+        for start in range(0, len(paths), batch_size):
+            batch = list(range(start, min(start + batch_size, len(paths))))
+            ready = []
+            for i in batch:
+                try:
+                    array = read_image(paths[i])
+                except ImportError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - reported per image
+                    rows[i]["error"] = _reason(e)
+                    continue
+                problem = check_input(array, expected_input)
+                if problem is not None:
+                    rows[i]["error"] = problem
+                    continue
+                if dtypes and str(array.dtype) not in dtypes:
+                    other_dtypes[str(array.dtype)] = (
+                        other_dtypes.get(str(array.dtype), 0) + 1
+                    )
+                ready.append(i)
+            for i, raw, final in _predict(
+                model, [paths[i] for i in ready], ready, rows
+            ):
+                top = int(np.argmax(raw))
+                if threshold is not None and len(labels) == 2:
+                    decision = int(final[1] >= threshold)
+                else:
+                    decision = top
+                row = rows[i]
+                row.update(
+                    predicted_label=labels[top],
+                    predicted_class=names[top],
+                    decision_label=labels[decision],
+                    decision_class=names[decision],
+                )
+                row.update(
+                    {f"p_{c}": float(v) for c, v in zip(labels, raw, strict=True)}
+                )
+                if calibrated:
+                    row.update(
+                        {
+                            f"p_calibrated_{c}": float(v)
+                            for c, v in zip(labels, final, strict=True)
+                        }
+                    )
+            bar.update(len(batch))
+    notes = [
+        f"{n} image(s) are {dtype} but the model was trained on "
+        f"{' / '.join(sorted(dtypes))} images: their intensities are mapped by the "
+        f"policy {(expected_input or {}).get('intensity', 'auto')!r}, which may not "
+        "match what the model saw; check that they come from the same kind of source."
+        for dtype, n in sorted(other_dtypes.items())
+    ]
+    return rows, notes
+
+
+def _predict(model, paths: list[str], index: list[int], rows: list[dict]):
+    """``(row index, raw proba, final proba)`` per path; failures go to ``error``."""
+    if not paths:
+        return []
+    try:
+        raw = model.predict_proba(paths, calibrated=False)
+        final = model.predict_proba(paths) if model.calibrator is not None else raw
+        return list(zip(index, raw, final, strict=True))
+    except Exception as e:  # noqa: BLE001 - one bad image must not sink the batch
+        if len(paths) == 1:
+            rows[index[0]]["error"] = _reason(e)
+            return []
+        logger.info("A batch failed (%s); predicting its images one by one.", e)
+        out = []
+        for i, p in zip(index, paths, strict=True):
+            out += _predict(model, [p], [i], rows)
+        return out
+
+
+def _reason(error: Exception) -> str:
+    reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+    return f"{type(error).__name__}: {reason}"
