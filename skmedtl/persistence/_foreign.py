@@ -14,10 +14,12 @@ from ._errors import UnsafeModelError
 __all__ = ["SKOPS_TRUSTED", "decode_foreign", "encode_foreign", "is_foreign"]
 
 #: Types beyond skops' defaults that the heads hold once fitted: random-forest
-#: trees, the SVM head's sigmoid calibration.
+#: trees, the SVM head's sigmoid calibration and the seeded folds a study gives
+#: it (``StratifiedKFold``: three plain parameters, no code).
 SKOPS_TRUSTED = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
     "sklearn.tree._tree.Tree",
 )
 _XGBOOST = ("xgboost.sklearn.XGBClassifier",)

@@ -309,7 +309,6 @@ def _prune(out: Path, keys: set) -> None:
 def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
     """The model card (JSON-serialisable dict) of a saved model."""
     from ._report_stats import limitations
-    from ._study import package_versions
 
     context = study._report_context()
     data = study.data_
@@ -353,7 +352,7 @@ def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
         "operating_point": metadata["operating_point"],
         "calibration": metadata["calibration"],
         "input": metadata["input"],
-        "packages": package_versions(),
+        "packages": context["manifest"].get("packages", {}),
         "intended_use": (
             "Research use: classifying images like the study's "
             f"({data.summary()['source']}; classes "

@@ -291,7 +291,7 @@ def test_resumed_and_report_only_runs_keep_the_saved_model(png_study, monkeypatc
 
 def test_a_cell_finished_without_saving_is_fitted_again_once(tiny_npz, tmp_path):
     out = tmp_path / "study"
-    options = dict(approaches=["hybrid-logreg"], calibrate="none")
+    options = dict(approaches=["hybrid-svm"], calibrate="none")  # seeded folds
     _study(tiny_npz, out, save="none", **options).run()
     assert not (out / "model").exists() and not (out / "models").exists()
     _study(tiny_npz, out, **options).report()  # report-only: never trains
