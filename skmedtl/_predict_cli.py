@@ -64,11 +64,16 @@ def add_predict_command(sub) -> None:
         "--out", metavar="CSV", help="write the rows here (default: print a table)"
     )
     p.add_argument(
-        "--device", default=None, help="'cpu', 'cuda', 'auto' (default: as saved, "
+        "--device",
+        default=None,
+        help="'cpu', 'cuda', 'auto' (default: as saved, "
         "CPU when that device is missing)",
     )
     p.add_argument(
-        "--batch-size", type=_positive_int, default=32, metavar="N",
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        metavar="N",
         help="images per batch (default 32)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -96,8 +101,10 @@ def cmd_predict(args) -> int:
     except (FileNotFoundError, ValueError) as e:
         return _usage(str(e))
     if args.out and os.path.isdir(args.out):
-        return _usage(f"--out {args.out} is a folder; give a file name, e.g. "
-                      f"{os.path.join(args.out, 'predictions.csv')}.")
+        return _usage(
+            f"--out {args.out} is a folder; give a file name, e.g. "
+            f"{os.path.join(args.out, 'predictions.csv')}."
+        )
     try:
         model, metadata = load(args.model, return_metadata=True, device=args.device)
     except (UnsafeModelError, ValueError) as e:
