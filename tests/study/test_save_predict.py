@@ -328,3 +328,40 @@ def test_model_card_is_covered_by_the_manifest(png_study, tmp_path):
             tmp_path / "m2",
             files={"model.json": "x"},
         )
+
+
+def _fitted_logreg():
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
+    return LogisticRegression().fit(X, np.array([0, 0, 1, 1, 2, 2])), X
+
+
+def test_study_model_contract_and_errors():
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.utils import estimator_checks as checks
+
+    clf, X = _fitted_logreg()
+    for check in (
+        checks.check_no_attributes_set_in_init,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+        checks.check_estimator_repr,
+        checks.check_mixin_order,
+    ):
+        check("StudyModel", StudyModel(clf))
+    model = StudyModel(clf, classes=[2, 0, 1], class_names=["c", "a", "b"]).fit()
+    assert clone(model) is model
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba, clf.predict_proba(X)[:, [2, 0, 1]])
+    assert model.predict(X).tolist() == clf.predict(X).tolist()
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(again.predict_proba(X), proba)
+    with pytest.raises(ValueError, match="two-class"):
+        model.predict(X, threshold=0.5)
+    with pytest.raises(ValueError, match="estimator's classes"):
+        StudyModel(clf, classes=[0, 1]).fit()
+    with pytest.raises(ValueError, match="two-class"):
+        StudyModel(clf, threshold=0.5).fit()
