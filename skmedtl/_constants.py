@@ -17,6 +17,7 @@ __all__ = [
     "FINETUNE_PRECISIONS",
     "HEADS",
     "INTENSITY_KINDS",
+    "ON_CORRUPT",
     "ON_ERROR",
     "OPTIMIZERS",
     "PRECISIONS",
@@ -51,6 +52,9 @@ SLICE_MODES = ("2d", "2.5d")
 SLICE_POOLINGS = ("mean", "max")
 #: ``on_error=``: stop at the first unreadable file, or skip it with a warning.
 ON_ERROR = ("raise", "skip")
+#: ``EmbeddingCache(on_corrupt=...)``: a damaged cache file raises, or is moved
+#: aside and the cache starts afresh.
+ON_CORRUPT = ("raise", "rebuild")
 #: ``make_hybrid(head=...)``.
 HEADS = ("svm", "logreg", "rf", "xgboost")
 #: ``FineTuneClassifier(strategy=...)`` (the review's Fig. 2).

@@ -309,26 +309,23 @@ def find_images(
     root: str | os.PathLike,
     *,
     extensions: Sequence[str] | None = None,
-    on_error: str = "raise",
 ) -> list[str]:
     """Image files in a folder and its subfolders, sorted.
 
-    The files :func:`load_folder` would take from one class folder: hidden files
-    and folders (``.*``) and system files (``Thumbs.db``, ``desktop.ini``) are
-    ignored, and so is every file whose suffix is not in ``extensions``.
+    Hidden files and folders (``.*``) and system files (``Thumbs.db``,
+    ``desktop.ini``) are ignored, as in :func:`load_folder`; so is every file
+    that is not in a format skmedtl reads (by suffix, or the DICOM marker for
+    files without one), or, with ``extensions``, whose suffix is not listed.
+    Unlike :func:`load_folder`, which refuses such files in a labelled data set,
+    this only finds images (the ``skmedtl extract`` command uses it). Files are
+    not decoded here (see :func:`skmedtl.io.check_images`).
 
     Parameters
     ----------
     root : str or path-like
         The folder.
     extensions : sequence of str, optional
-        Keep only files with these suffixes (``[".png", ".dcm"]``). ``None``
-        takes every file and treats one that is not in a format skmedtl reads
-        (by suffix, or the DICOM marker for files without one) as a bad file.
-    on_error : {"raise", "skip"}, default="raise"
-        A bad file raises :class:`~skmedtl.io.ImageReadError` naming it, or is
-        left out with one :class:`~skmedtl.io.SkippedImagesWarning`. Files are
-        not decoded here (see :func:`skmedtl.io.check_images`).
+        Keep only files with these suffixes (``[".png", ".dcm"]``).
 
     Returns
     -------
@@ -349,34 +346,32 @@ def find_images(
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     (Path(tmp) / "scans").mkdir()
     ...     np.save(Path(tmp) / "scans" / "a.npy", np.zeros((8, 8)))
-    ...     (Path(tmp) / "notes.txt").write_text("not an image")
-    ...     found = find_images(tmp, extensions=[".npy"])
+    ...     _ = (Path(tmp) / "notes.txt").write_text("not an image")
+    ...     found = find_images(tmp)
     ...     print([Path(f).relative_to(tmp).as_posix() for f in found])
     ['scans/a.npy']
     """
-    check_on_error(on_error)
     root_path = Path(root)
     if not root_path.exists():
         raise FileNotFoundError(f"Image folder not found: {root_path}")
     if not root_path.is_dir():
         raise NotADirectoryError(f"{root_path} is a file, not a folder of images.")
     wanted = _normalise_extensions(extensions)
-    found, skipped = [], []
+    found, ignored = [], []
     for f in _files(root_path):
-        if wanted is not None:
-            if _suffix(f) in wanted:
-                found.append(os.fspath(f))
-        elif _known_format(f):
-            found.append(os.fspath(f))
-        elif on_error == "raise":
-            raise ImageReadError(f, _not_an_image(f))
-        else:
-            skipped.append(SkippedFile(os.fspath(f), _not_an_image(f)))
+        keep = _known_format(f) if wanted is None else _suffix(f) in wanted
+        (found if keep else ignored).append(os.fspath(f))
+    if ignored:
+        logger.info(
+            "find_images(%s): ignored %d files that are not images (e.g. %s)",
+            root_path, len(ignored), ignored[0],
+        )
     if not found:
         which = "" if wanted is None else f" with suffix {', '.join(sorted(wanted))}"
-        raise ValueError(f"No image files{which} found under {root_path}.")
-    if skipped:
-        warn_skipped(skipped, len(found) + len(skipped), f"find_images({root_path})")
+        raise ValueError(
+            f"No image files{which} found under {root_path} ({len(ignored)} other "
+            f"files). {SUPPORTED_HELP}"
+        )
     return found
 
 

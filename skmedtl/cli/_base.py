@@ -1,0 +1,47 @@
+"""What every command module uses: exit codes and :func:`command_parser`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+#: Exit codes: success; a failure while running (failed cells, an environment
+#: error); a usage error (bad flags or bad input, as argparse uses 2); Ctrl-C.
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def command_parser(
+    subparsers, name: str, parents: list, **kwargs
+) -> argparse.ArgumentParser:
+    """``subparsers.add_parser(name, ...)`` with the defaults ``main`` reads.
+
+    The caller sets ``run`` (and ``flags``) with ``parser.set_defaults``.
+    """
+    parser = subparsers.add_parser(name, parents=parents, **kwargs)
+    parser.set_defaults(prog=parser.prog, parser=parser, flags={}, run=None)
+    return parser
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (links resolved)."""
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def check_writable(flag: str, folder: Path) -> None:
+    """The folder (or its nearest existing parent) accepts new files."""
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise NotADirectoryError(
+            f"{flag} {folder}: {existing} is a file, so the folder cannot be created."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"{flag} {folder}: cannot write in {existing} (permission denied). "
+            f"Choose a folder you can write to for {flag}."
+        )
