@@ -29,8 +29,12 @@ def inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_writable(flag: str, folder: Path) -> None:
-    """The folder (or its nearest existing parent) accepts new files."""
+def check_writable(flag: str, folder: Path, value: object = None) -> None:
+    """The folder (or its nearest existing parent) accepts new files.
+
+    ``value`` is what the user gave ``flag`` (default: ``folder``).
+    """
+    value = folder if value is None else value
     existing = folder
     while not existing.exists():
         if existing.parent == existing:
@@ -38,10 +42,10 @@ def check_writable(flag: str, folder: Path) -> None:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
         raise NotADirectoryError(
-            f"{flag} {folder}: {existing} is a file, so the folder cannot be created."
+            f"{flag} {value}: {existing} is a file, so the folder cannot be created."
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise PermissionError(
-            f"{flag} {folder}: cannot write in {existing} (permission denied). "
+            f"{flag} {value}: cannot write in {existing} (permission denied). "
             f"Choose a folder you can write to for {flag}."
         )

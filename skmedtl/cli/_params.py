@@ -173,14 +173,17 @@ def to_cli_words(message: str, flags: dict[str, Param | str]) -> str:
 
     message = _ASSIGNMENT.sub(assignment, message)
     for name in sorted(flags, key=len, reverse=True):
-        if "_" not in name:
-            continue
-        found = flag_of(name)
-        # not part of a path, an attribute or a longer name
+        # A bare name: one with an underscore anywhere (batch_size), a plain word
+        # only where it is clearly the parameter ("lrs must be", "groups / ...").
+        # Never part of a path, an attribute or a longer name.
+        after = r"(?![\w/\\(])" if "_" in name else _PLAIN_WORD_PARAMETER
         message = re.sub(
-            rf"(?<![\w./\\-]){re.escape(name)}(?![\w/\\(])", found[0], message
+            rf"(?<![\w./\\-]){re.escape(name)}{after}", flag_of(name)[0], message
         )
     return message
+
+
+_PLAIN_WORD_PARAMETER = r"(?= must | is empty| / | or --|, --)"
 
 
 # -- argparse types ---------------------------------------------------------------

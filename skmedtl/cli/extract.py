@@ -133,7 +133,7 @@ def _check_cache(cache: Path, inputs: list) -> None:
                 f"--cache {cache} is inside the input folder {folder}: the next run "
                 "would find the cache among the images. Put --cache outside it."
             )
-    check_writable("--cache", cache.parent)
+    check_writable("--cache", cache.parent, cache)
 
 
 def _check_save(path: Path) -> None:

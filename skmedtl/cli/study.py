@@ -234,12 +234,13 @@ def check_outputs(
                     f"--cache {cache_path} is a folder; give a file path such as "
                     f"{cache_path / 'embeddings.h5'}."
                 )
-            check_writable("--cache", cache_path.parent)
+            check_writable("--cache", cache_path.parent, cache)
 
 
 def _outside_example(data: Path, path: Path) -> str:
-    parent = data.resolve().parent
-    return os.fspath(parent / (data.resolve().name + "-" + (path.name or "study")))
+    data, path = data.resolve(), path.resolve()
+    name = "study" if path == data else path.name
+    return os.fspath(data.parent / f"{data.name}-{name}")
 
 
 def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int:

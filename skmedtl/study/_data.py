@@ -377,14 +377,22 @@ def load_study_dataset(
             "dataset must be a bundled name, a folder, a .npz or .csv file, or a "
             f"StudyDataset; got {type(dataset).__name__}."
         )
-    folder_only = groups is not None or groups_csv is not None
+    folder_only = (
+        groups is not None
+        or groups_csv is not None
+        or extensions is not None
+        or on_error != "raise"
+    )
     folder_options = dict(
         groups=groups, groups_csv=groups_csv, extensions=extensions, on_error=on_error
     )
     name = os.fspath(dataset)
     if name.lower() in BUNDLED and not os.path.exists(name):
         if folder_only:
-            raise ValueError("groups / groups_csv apply to folder data sets only.")
+            raise ValueError(
+                "groups / groups_csv / extensions / on_error apply to folder data "
+                "sets only."
+            )
         return BUNDLED[name.lower()]()
     path = Path(name)
     if not path.exists():
@@ -398,8 +406,8 @@ def load_study_dataset(
         return _from_folder(path, folder_options, **common)
     if folder_only:
         raise ValueError(
-            "groups / groups_csv apply to folder data sets; a CSV data set takes a "
-            "'group' column."
+            "groups / groups_csv / extensions / on_error apply to folder data sets; "
+            "a CSV data set takes a 'group' column."
         )
     suffix = path.suffix.lower()
     if suffix == ".npz":
