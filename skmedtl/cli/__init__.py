@@ -16,6 +16,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 from .. import __version__
 from ._base import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
@@ -79,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args)
+            return args.run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -94,6 +97,16 @@ def main(argv: list[str] | None = None) -> int:
             message += " (run again with --debug for the traceback)"
         print(f"{args.prog}: error: {message}", file=sys.stderr)
         return code
+
+
+def _warning_printer(args):
+    """``warnings.showwarning`` for the command: one line, in flags."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = to_cli_words(str(message), args.flags)
+        print(f"{args.prog}: warning: {text}", file=file or sys.stderr)
+
+    return show
 
 
 def _exit_code(error: Exception) -> int | None:

@@ -127,7 +127,7 @@ def pick(params: Sequence[Param], *names: str, **changes: dict) -> list[Param]:
 # -- translating the library's words ------------------------------------------------
 _ASSIGNMENT = re.compile(
     r"(?<![\w.])(?P<name>[a-z_][a-z0-9_]*)="
-    r"(?P<value>'[^']*'|\"[^\"]*\"|\[\.\.\.\]|\[[^\]]*\]|[\w.+-]+)?"
+    r"(?P<value>'[^']*'|\"[^\"]*\"|\[\.\.\.\]|\[[^\]]*\]|[\w+-]+(?:\.[\w+-]+)*)?"
 )
 
 
