@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from .._constants import BACKENDS, PRECISIONS
-from ._base import EXIT_OK, check_writable, command_parser, inside
+from ._base import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    check_writable,
+    command_parser,
+    inside,
+)
 from ._params import (
     REQUIRED,
     Param,
@@ -104,7 +111,15 @@ def run(args) -> int:
         features.feature_config_, dtype=features.cache_dtype, label=features.backbone
     )
     before = len(namespace)
-    embeddings = features.transform(images)
+    try:
+        embeddings = features.transform(images)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: {len(namespace) - before} new embedding(s) are kept in "
+            f"{args.cache}; run the same command again to embed only the rest.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     added = len(namespace) - before
     print(
         f"{len(names)} images embedded with {args.backbone} "

@@ -101,3 +101,25 @@ def test_cache_prune_advice_is_in_flags(tmp_path, run_cli):
 def test_cache_info_on_a_folder(tmp_path, run_cli):
     code, _, err = run_cli(["cache", "info", tmp_path])
     assert code == EXIT_USAGE and "is a folder" in err
+
+
+def test_interrupted_extraction_keeps_what_was_embedded(tmp_path, run_cli,
+                                                        monkeypatch):
+    """Ctrl-C after the first batch: exit 130, the rerun embeds only the rest."""
+    from skmedtl.features import CNNFeatures
+
+    data = write_folder(tmp_path / "data", n=4)
+    cache = tmp_path / "emb.h5"
+    real = CNNFeatures.transform
+
+    def interrupted(self, X):
+        real(self, X[:3])  # three images reach the cache, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CNNFeatures, "transform", interrupted)
+    code, _, err = run_cli(["extract", data, "--cache", cache, *EXTRACT])
+    assert code == 130
+    assert "3 new embedding(s) are kept" in err and "run the same command" in err
+    monkeypatch.setattr(CNNFeatures, "transform", real)
+    code, out, _ = run_cli(["extract", data, "--cache", cache, *EXTRACT])
+    assert code == EXIT_OK and "5 new, 3 already cached" in out
