@@ -4,7 +4,20 @@ One module per command (:data:`COMMANDS`). A command module defines
 ``add_parser(subparsers, parents)``, which adds its parser and sets
 ``run=<function(args) -> exit code>`` and ``flags=<{keyword: Param}>`` as the
 parser's defaults (``flags`` turns the library's advice into flags in error
-messages). Adding a command is adding its module and its name here.
+messages). Adding a command is adding its module and its name to
+:data:`COMMANDS`, e.g. ``skmedtl/cli/predict.py``::
+
+    from ._base import EXIT_OK, command_parser
+
+    def add_parser(subparsers, parents):
+        p = command_parser(subparsers, "predict", parents, help="...")
+        p.add_argument("model", help="...")
+        p.set_defaults(run=run)
+
+    def run(args) -> int:
+        from ..somewhere import heavy_work  # imports inside run: --help stays fast
+        ...
+        return EXIT_OK
 
 Nothing heavy is imported before a command runs: ``skmedtl --help`` and
 ``skmedtl <command> --help`` start without PyTorch.
