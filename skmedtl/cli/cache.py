@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from .._constants import ON_CORRUPT
@@ -47,7 +48,7 @@ def add_parser(subparsers, parents: list) -> None:
                    help="namespace names or unique prefixes (see `cache info`)")
     q.add_argument("--backbone", metavar="PATTERN",
                    help="shell-style backbone pattern, e.g. 'resnet*'")
-    q.add_argument("--older-than", type=float, metavar="DAYS",
+    q.add_argument("--older-than", type=_days, metavar="DAYS",
                    help="last written more than DAYS days ago")
     q.add_argument("--all", action="store_true", help="select every namespace")
     q.add_argument("--dry-run", action="store_true",
@@ -57,6 +58,19 @@ def add_parser(subparsers, parents: list) -> None:
         **flags, "backbone": "--backbone", "older_than": "--older-than",
         "all_namespaces": "--all",
     })
+
+
+def _days(text: str) -> float:
+    """A number of days, >= 0 (a negative age would select every namespace)."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days >= 0, e.g. 30 or 0.5; got {text!r}"
+        )
+    return days
 
 
 def _open(args, mode: str):

@@ -87,6 +87,8 @@ def run(args) -> int:
         )
     _check_cache(Path(args.cache), [args.dataset, *args.inputs])
     if args.save:
+        if not args.save.endswith(".npy"):  # numpy.save would add it
+            args.save += ".npy"
         _check_save(Path(args.save))
     if args.dataset:
         from ..study import load_study_dataset

@@ -123,3 +123,18 @@ def test_interrupted_extraction_keeps_what_was_embedded(tmp_path, run_cli,
     monkeypatch.setattr(CNNFeatures, "transform", real)
     code, out, _ = run_cli(["extract", data, "--cache", cache, *EXTRACT])
     assert code == EXIT_OK and "5 new, 3 already cached" in out
+
+
+def test_save_without_npy_suffix_names_the_files_it_writes(tmp_path, run_cli):
+    data = write_folder(tmp_path / "data", n=2)
+    code, out, _ = run_cli(["extract", data, "--cache", tmp_path / "e.h5", *EXTRACT,
+                            "--save", tmp_path / "emb"])
+    assert code == EXIT_OK
+    assert (tmp_path / "emb.npy").exists() and (tmp_path / "emb.npy.paths.txt").exists()
+    assert f"embeddings: {tmp_path / 'emb.npy'} (4, 120)" in out
+
+
+@pytest.mark.parametrize("days", ["-1", "nan", "soon"])
+def test_prune_refuses_a_negative_age(days, tmp_path, run_cli):
+    code, _, err = run_cli(["cache", "prune", tmp_path / "e.h5", "--older-than", days])
+    assert code == EXIT_USAGE and "--older-than" in err and "days >= 0" in err
