@@ -28,12 +28,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import warnings
 
 from .. import __version__
-from ._base import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
-from ._base import EXIT_OK as EXIT_OK
+from ._base import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._params import to_cli_words
 
 # No ``__all__``: the command line is not part of the Python API reference (its
@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `skmedtl backbones | head`: the reader left; fine
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error at exit
+        return EXIT_OK
     except Exception as e:
         if args.debug:
             raise

@@ -190,3 +190,25 @@ def test_backbones_pattern_without_match_is_an_error(capsys):
 def test_a_group_command_without_action_prints_its_help(capsys):
     assert main(["cache"]) == EXIT_USAGE
     assert "usage: skmedtl cache" in capsys.readouterr().out
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """`skmedtl backbones | head -1`: exit quietly when the reader leaves."""
+    script = (
+        "import sys\n"
+        "from skmedtl.cli import backbones, main\n"
+        "def run(args):\n"
+        "    for _ in range(2000):\n"
+        "        print('x' * 1000)\n"
+        "    return 0\n"
+        "backbones.run = run\n"
+        "sys.exit(main(['backbones']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == ""
