@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if code is None:
             raise  # a bug: the traceback helps more than a message
         message = to_cli_words(str(e) or type(e).__name__, args.flags)
-        if code == EXIT_ERROR:
+        if code == EXIT_ERROR and not _raised_by_skmedtl(e):
             message += " (run again with --debug for the traceback)"
         print(f"{args.prog}: error: {message}", file=sys.stderr)
         return code
@@ -124,6 +124,16 @@ def _warning_printer(args):
         print(f"{args.prog}: warning: {text}", file=file or sys.stderr)
 
     return show
+
+
+def _raised_by_skmedtl(error: BaseException) -> bool:
+    """Whether skmedtl itself raised ``error`` (its message then says what to do)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith(
+        "skmedtl."
+    )
 
 
 def _exit_code(error: Exception) -> int | None:

@@ -187,3 +187,17 @@ def test_library_checks_speak_in_flags(image_folder, tmp_path, run_cli):
                                   "--n-bootstraps", "3"))
     assert code == EXIT_USAGE and "--n-bootstraps must be" in err
     assert "n_bootstraps" not in err
+
+
+def test_a_study_already_running_in_out_is_a_clear_message(
+    image_folder, tmp_path, run_cli
+):
+    import filelock
+
+    out = tmp_path / "o"
+    out.mkdir()
+    with filelock.FileLock(os.fspath(out / ".study.lock")):
+        code, _, err = run_cli(_study("--dataset", image_folder, "--out", out))
+    assert code == 1
+    assert "Another study is running" in err and "Traceback" not in err
+    assert "--debug" not in err  # skmedtl's own message: no traceback to offer
