@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 __all__ = [
+    "REQUIRED",
     "Param",
     "add_params",
     "choice",
@@ -32,6 +33,7 @@ __all__ = [
     "to_cli_words",
     "weights",
 ]
+
 
 @dataclass(frozen=True)
 class Param:
