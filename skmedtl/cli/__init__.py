@@ -33,7 +33,7 @@ import sys
 import warnings
 
 from .. import __version__
-from ._base import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ._base import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser
 from ._params import to_cli_words
 
 # No ``__all__``: the command line is not part of the Python API reference (its
@@ -45,7 +45,7 @@ COMMANDS = ("demo", "study", "extract", "backbones", "cache")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``skmedtl`` parser with a subparser per module of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="skmedtl",
         description="Transfer learning for medical image classification.",
         epilog="Run `skmedtl COMMAND --help` for the options of a command.",
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, default=True)
     # The same options after the command (`skmedtl study ... -v`); SUPPRESS keeps
     # a subparser from resetting what was given before the command.
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     _add_global_options(common, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

@@ -212,3 +212,19 @@ def test_a_closed_pipe_is_not_an_error():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0, err
     assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [
+        (["study", "--datset", "d", "--out", "o"], "'--dataset'"),
+        (["extract", "x.png", "--cache", "c.h5", "--backbones", "lenet5"],
+         "'--backbone'"),
+        (["cache", "prune", "c.h5", "--older-then", "3"], "'--older-than'"),
+    ],
+)
+def test_a_misspelt_flag_gets_a_suggestion(argv, suggestion, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == EXIT_USAGE
+    assert f"Did you mean {suggestion}?" in capsys.readouterr().err
