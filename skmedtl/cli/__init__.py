@@ -39,6 +39,7 @@ from ._params import to_cli_words
 # No ``__all__``: the command line is not part of the Python API reference (its
 # own page is docs/user_guide/cli.rst); main, build_parser and EXIT_* are used by
 # tests and docs/conf.py.
+
 #: The command modules, in the order ``skmedtl --help`` lists them.
 COMMANDS = ("demo", "study", "extract", "backbones", "cache")
 
@@ -100,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `skmedtl backbones | head`: the reader left; fine
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # no second error at exit
+        try:  # no second error when Python flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout is not a file
+            pass
         return EXIT_OK
     except Exception as e:
         if args.debug:
