@@ -13,6 +13,7 @@ __all__ = [
     "CACHE_DTYPES",
     "CACHE_MODES",
     "CHANNEL_POLICY",
+    "COST_MEASURES",
     "FEATURE_POOLINGS",
     "FINETUNE_PRECISIONS",
     "HEADS",
@@ -74,3 +75,6 @@ APPROACHES = (
 )
 #: Metrics a study's recommendation can maximise.
 SELECTION_METRICS = ("auc", "balanced_accuracy", "accuracy")
+#: What a study's recommendation can minimise as "cheapest" (the keys of
+#: :data:`skmedtl.study.COSTS`, which adds each one's column and description).
+COST_MEASURES = ("time", "inference", "params", "memory")

@@ -107,11 +107,7 @@ def run(args) -> int:
     from ..features import CNNFeatures
 
     features = CNNFeatures(**kwargs_from(args, FEATURES_PARAMS)).fit(images[:1])
-    from ..cache._cache import shared_cache
-
-    namespace = shared_cache(args.cache).namespace(
-        features.feature_config_, dtype=features.cache_dtype, label=features.backbone
-    )
+    namespace = features.cache_namespace()
     before = len(namespace)
     try:
         embeddings = features.transform(images)
@@ -122,11 +118,11 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    added = len(namespace) - before
+    stats = features.transform_stats_
     print(
         f"{len(names)} images embedded with {args.backbone} "
-        f"({features.n_features_out_} features): {added} new, "
-        f"{len(names) - added} already cached"
+        f"({features.n_features_out_} features): {stats['n_computed']} new, "
+        f"{stats['n_cached']} already cached"
     )
     print(f"cache: {os.path.abspath(args.cache)} (namespace {namespace.name})")
     if args.save:

@@ -14,9 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from .._constants import ON_ERROR
-from ..study._approaches import APPROACHES
-from ..study._choices import COSTS, SELECTION_METRICS
+from .._constants import APPROACHES, COST_MEASURES, ON_ERROR, SELECTION_METRICS
 from ..study._profiles import PROFILES
 from ._base import (
     EXIT_ERROR,
@@ -79,8 +77,9 @@ STUDY_PARAMS = [
     Param("metric", "--metric", type=choice(SELECTION_METRICS), default="auc",
           metavar=_braces(SELECTION_METRICS),
           help="what selection and the recommendation maximise (default: auc)"),
-    Param("cost", "--cost", type=choice(COSTS), default="time",
-          metavar=_braces(COSTS), help="what 'cheapest' minimises (default: time)"),
+    Param("cost", "--cost", type=choice(COST_MEASURES), default="time",
+          metavar=_braces(COST_MEASURES),
+          help="what 'cheapest' minimises (default: time)"),
     Param("input_size", "--input-size", type=_size, metavar="PX",
           help="input size of the frozen approaches, or 'native'"),
     Param("train_input_size", "--train-input-size", type=_size, metavar="PX",
@@ -286,6 +285,7 @@ def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int
 
 def print_results(results) -> None:
     """The results table and the recommendation, as plain text."""
+    from ..study._choices import COSTS
     from ..study._report import format_metric, format_ms, format_seconds
 
     if not results.table:

@@ -64,9 +64,16 @@ def test_demo_table_is_make_demo_study_signature():
 
 
 def test_choices_are_the_library_constants():
-    from skmedtl.features._engines import BACKENDS, PRECISIONS
-    from skmedtl.io._errors import ON_ERROR
-    from skmedtl.study._choices import COSTS, SELECTION_METRICS
+    from skmedtl._constants import (
+        BACKENDS,
+        COST_MEASURES,
+        ON_ERROR,
+        PRECISIONS,
+        SELECTION_METRICS,
+    )
+    from skmedtl.study._choices import COSTS
+
+    assert tuple(COSTS) == COST_MEASURES  # the torch- and numpy-free copy
 
     parser = argparse.ArgumentParser()
     add_params(parser, [*FEATURES_PARAMS, *DATA_PARAMS])
