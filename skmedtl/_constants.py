@@ -23,6 +23,7 @@ __all__ = [
     "OPTIMIZERS",
     "PRECISIONS",
     "RESIZE_MODES",
+    "SALIENCY_METHODS",
     "SELECTION_METRICS",
     "SLICE_MODES",
     "SLICE_POOLINGS",
@@ -78,3 +79,5 @@ SELECTION_METRICS = ("auc", "balanced_accuracy", "accuracy")
 #: What a study's recommendation can minimise as "cheapest" (the keys of
 #: :data:`skmedtl.study.COSTS`, which adds each one's column and description).
 COST_MEASURES = ("time", "inference", "params", "memory")
+#: ``skmedtl.explain.saliency(method=...)``: Grad-CAM family, then occlusion.
+SALIENCY_METHODS = ("gradcam", "gradcam++", "hirescam", "occlusion")

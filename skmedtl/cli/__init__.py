@@ -41,7 +41,7 @@ from ._params import to_cli_words
 # tests and docs/conf.py.
 
 #: The command modules, in the order ``skmedtl --help`` lists them.
-COMMANDS = ("demo", "study", "extract", "backbones", "cache")
+COMMANDS = ("demo", "study", "extract", "backbones", "cache", "explain")
 
 
 def build_parser() -> argparse.ArgumentParser:

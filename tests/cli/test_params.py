@@ -74,6 +74,10 @@ def test_choices_are_the_library_constants():
     from skmedtl.study._choices import COSTS
 
     assert tuple(COSTS) == COST_MEASURES  # the torch- and numpy-free copy
+    from skmedtl._constants import SALIENCY_METHODS
+    from skmedtl.explain._saliency import METHODS
+
+    assert SALIENCY_METHODS == METHODS
 
     parser = argparse.ArgumentParser()
     add_params(parser, [*FEATURES_PARAMS, *DATA_PARAMS])
