@@ -113,6 +113,20 @@ STUDY_PARAMS = [
           "leave idle)"),
     Param("n_jobs", "--n-jobs", type=int, metavar="N",
           help="threads of the forest / XGBoost heads (default 1)"),
+    Param("calibrate", "--calibrate",
+          type=choice(("none", "temperature", "sigmoid", "isotonic")),
+          default="none", metavar="{none,temperature,sigmoid,isotonic}",
+          help="recalibrate probabilities on validation; Brier / ECE reported "
+          "before and after (default: none)"),
+    Param("target_sensitivity", "--target-sensitivity", type=float, metavar="F",
+          help="operating point: the most specific threshold with at least this "
+          "validation sensitivity (default: Youden's J)"),
+    Param("target_specificity", "--target-specificity", type=float, metavar="F",
+          help="operating point: the most sensitive threshold with at least this "
+          "validation specificity"),
+    Param("task", "--task", type=choice(("classification", "ordinal")),
+          default="classification", metavar="{classification,ordinal}",
+          help="'ordinal': ordered grades; adds quadratic weighted kappa and MAE"),
     Param("on_error", "--keep-going", action="store_true", default=False,
           convert=_on_error,
           help="record failed cells and go on (exit code 1 at the end)"),
@@ -285,44 +299,90 @@ def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int
 
 def print_results(results) -> None:
     """The results table and the recommendation, as plain text."""
-    from ..study._choices import COSTS
     from ..study._report import format_metric, format_ms, format_seconds
 
     if not results.table:
         print("no finished cells yet.")
         return
+    rec = results.recommendation
+    metric = rec["metric"] if rec else "auc"
+    selected = rec["best"]["config"] if rec else None
     print(
-        f"\nresults on the test set ({len(results.cells)} of {results.n_cells} cells; "
-        f"95% bootstrap CIs):"
+        f"\nresults ({len(results.cells)} of {results.n_cells} cells; 95% bootstrap "
+        f"CIs); * = selected on validation {metric.upper()}, test values of the "
+        "other rows are exploratory:"
     )
     header = (
-        f"{'backbone':<20} {'approach':<18} {'ACC [95% CI]':<22} "
-        f"{'AUC [95% CI]':<22} {'compute s':>9} {'infer ms/img':>12}"
+        f"  {'backbone':<20} {'approach':<18} {'val ' + metric.upper():>8} "
+        f"{'test ACC [95% CI]':<22} {'test AUC [95% CI]':<22} {'Brier':>6} "
+        f"{'ECE':>6} {'compute s':>9} "
+        f"{'infer ms/img':>12}"
     )
     print(header)
     print("-" * len(header))
     for r in results.table:
+        mark = "*" if r["config"] == selected else " "
         print(
-            f"{r['backbone']:<20} {r['approach']:<18} "
-            f"{format_metric(r, 'accuracy'):<22} {format_metric(r, 'auc'):<22} "
+            f"{mark} {r['backbone']:<20} {r['approach']:<18} "
+            f"{r['validation_score']:8.3f} {format_metric(r, 'accuracy'):<22} "
+            f"{format_metric(r, 'auc'):<22} "
+            f"{r.get('brier', float('nan')):6.3f} {r.get('ece', float('nan')):6.3f} "
             f"{format_seconds(r['compute_time_s']):>9} "
             f"{format_ms(r['inference_ms_per_image']):>12}"
         )
-    rec = results.recommendation
     if rec is not None:
-        metric = rec["metric"]
+        from ..study._choices import COSTS
+
+        best = rec["best"]
         print(
-            f"\nbest ({metric}): {rec['best']['config']}  "
-            f"{format_metric(rec['best'], metric)}"
+            f"\nselected on validation ({metric}): {best['config']}  validation "
+            f"{best['validation_score']:.3f}; test {format_metric(best, metric)}"
+        )
+        if best.get("sensitivity_at_threshold") is not None:
+            print(
+                f"  operating point (threshold {best['threshold']:.3f}, "
+                f"{best['threshold_rule']} on validation): test sensitivity "
+                f"{format_metric(best, 'sensitivity_at_threshold')}, specificity "
+                f"{format_metric(best, 'specificity_at_threshold')} (argmax: "
+                f"{best['sensitivity']:.3f} / {best['specificity']:.3f})"
+            )
+        print(
+            f"  calibration: Brier {format_metric(best, 'brier')}, ECE (10 bins) "
+            f"{format_metric(best, 'ece')}"
+            + (
+                f"; after {best['calibrate']}: Brier "
+                f"{format_metric(best, 'brier_calibrated')}, ECE "
+                f"{format_metric(best, 'ece_calibrated')}"
+                if best.get("brier_calibrated") is not None
+                else ""
+            )
         )
         print(
-            f"cheapest within the best's 95% CI ({COSTS[rec['cost']][1]}): "
-            f"{rec['cheapest']['config']}  {format_metric(rec['cheapest'], metric)}"
+            f"cheaper alternative within its validation 95% CI "
+            f"({COSTS[rec['cost']][1]}): {rec['cheapest']['config']}  test "
+            f"{format_metric(rec['cheapest'], metric)}"
         )
+    if results.comparisons:
+        c0 = results.comparisons[0]
+        print(
+            f"\npaired comparisons with {selected} on the test set "
+            f"({c0['primary_test']}, Holm-corrected):"
+        )
+        for c in results.comparisons:
+            p = (
+                c["p_delong_holm"]
+                if c["p_delong_holm"] is not None
+                else (c["p_bootstrap_holm"])
+            )
+            print(
+                f"  vs {c['config']:<40} difference {c['difference']:+.3f} "
+                f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  p(Holm) {p:.3f}"
+                + ("  *" if c["significant"] else "")
+            )
     if "html" in results.files:
         print(
             f"\nreport: {results.files['html']} (also report.md, results.csv, "
-            "figures/*.png)"
+            "predictions.csv, figures/*.png)"
         )
     if not results.complete and not results.failures:
         print(f"{results.n_cells - len(results.cells)} cell(s) not run yet.")

@@ -48,7 +48,8 @@ def test_demo_runs_the_study_offline_and_reports_accuracy_and_auc(capsys, tmp_pa
                  "--approaches", "hybrid-svm"]) == 0
     out = capsys.readouterr().out
     row = re.search(
-        r"^efficientnet_lite0\s+hybrid-svm\s+([\d.]+) \[[\d., ]+\]\s+([\d.]+) ",
+        r"^\*?\s*efficientnet_lite0\s+hybrid-svm\s+[\d.]+\s+([\d.]+) \[[\d., ]+\]\s+"
+        r"([\d.]+) ",
         out, flags=re.MULTILINE,
     )
     accuracy, auc = float(row.group(1)), float(row.group(2))
@@ -57,7 +58,7 @@ def test_demo_runs_the_study_offline_and_reports_accuracy_and_auc(capsys, tmp_pa
     assert 0.7 < accuracy <= 1.0
     assert 0.7 < auc <= 1.0
     assert "546" in out and "156" in out  # the official train / test split
-    assert "best (auc): efficientnet_lite0 / hybrid-svm" in out
+    assert "selected on validation (auc): efficientnet_lite0 / hybrid-svm" in out
     assert (out_dir / "report.html").exists() and (out_dir / "results.csv").exists()
 
 
