@@ -301,7 +301,7 @@ def test_statistics_flags_reach_the_study(tmp_path, tiny_npz, run_cli):
         ["study", "--dataset", tiny_npz, "--out", tmp_path / "o", *TINY]
         + ["--target-sensitivity", "0.9", "--target-specificity", "0.9"]
     )
-    assert code == 1 and "not both" in err
+    assert code == 2 and "not both" in err
     with pytest.raises(SystemExit) as e:
         run_cli(["study", "--dataset", tiny_npz, "--out", tmp_path, "--calibrate", "x"])
     assert e.value.code == 2
