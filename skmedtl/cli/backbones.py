@@ -39,7 +39,7 @@ def run(args) -> int:
     if not rows:
         raise ValueError(
             f"No backbone matches {args.pattern!r}. Run `skmedtl backbones` for "
-            "the list; any timm model is also available as 'timm:<name>'."
+            "the list and the name schemes (e.g. 'timm:<name>')."
         )
     header = ["model", "year", "params (M)", "FE params (M)", "weight layers",
               "blocks", "features", "input", "pretrained"]
@@ -47,8 +47,21 @@ def run(args) -> int:
     print(
         "\nparams: whole model with its ImageNet head; FE params: feature extractor "
         "only (head removed);\nweight layers: convolution + fully connected layers; "
-        "blocks: groups for partial fine-tuning.\nAny timm model is also available "
-        "as 'timm:<name>'."
+        "blocks: groups for partial fine-tuning."
+    )
+    from ..backbones import list_schemes
+
+    print("\nName schemes (foundation models, medical weights):")
+    print_table(
+        ["scheme", "example", "install"],
+        [
+            [
+                s.prefix,
+                s.example,
+                f'pip install "skmedtl[{s.extra}]"' if s.extra else "(core)",
+            ]
+            for s in list_schemes()
+        ],
     )
     return EXIT_OK
 
