@@ -8,6 +8,7 @@ when a backbone or an estimator is needed.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0.dev0"
 
@@ -30,14 +31,24 @@ _LAZY = {
 
 __all__ = [*_LAZY, "__version__"]
 
+#: Public subpackages, imported on first attribute access.
+_SUBPACKAGES = (
+    "backbones", "cache", "cli", "datasets", "distributed", "exceptions", "explain",
+    "features", "finetune", "hybrid", "io", "metrics", "model_selection", "study",
+    "utils",
+)
+
 
 def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _SUBPACKAGES and importlib.util.find_spec(f"skmedtl.{name}"):
+        return importlib.import_module(f"skmedtl.{name}")  # skmedtl.datasets works
     raise AttributeError(f"module 'skmedtl' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    found = {n for n in _SUBPACKAGES if importlib.util.find_spec(f"skmedtl.{n}")}
+    return sorted(set(globals()) | set(__all__) | found)

@@ -13,14 +13,17 @@ __all__ = [
     "CACHE_DTYPES",
     "CACHE_MODES",
     "CHANNEL_POLICY",
+    "COST_MEASURES",
     "FEATURE_POOLINGS",
     "FINETUNE_PRECISIONS",
     "HEADS",
     "INTENSITY_KINDS",
+    "ON_CORRUPT",
     "ON_ERROR",
     "OPTIMIZERS",
     "PRECISIONS",
     "RESIZE_MODES",
+    "SALIENCY_METHODS",
     "SELECTION_METRICS",
     "SLICE_MODES",
     "SLICE_POOLINGS",
@@ -51,6 +54,9 @@ SLICE_MODES = ("2d", "2.5d")
 SLICE_POOLINGS = ("mean", "max")
 #: ``on_error=``: stop at the first unreadable file, or skip it with a warning.
 ON_ERROR = ("raise", "skip")
+#: ``EmbeddingCache(on_corrupt=...)``: a damaged cache file raises, or is moved
+#: aside and the cache starts afresh.
+ON_CORRUPT = ("raise", "rebuild")
 #: ``make_hybrid(head=...)``.
 HEADS = ("svm", "logreg", "rf", "xgboost")
 #: ``FineTuneClassifier(strategy=...)`` (the review's Fig. 2).
@@ -70,3 +76,8 @@ APPROACHES = (
 )
 #: Metrics a study's recommendation can maximise.
 SELECTION_METRICS = ("auc", "balanced_accuracy", "accuracy")
+#: What a study's recommendation can minimise as "cheapest" (the keys of
+#: :data:`skmedtl.study.COSTS`, which adds each one's column and description).
+COST_MEASURES = ("time", "inference", "params", "memory")
+#: ``skmedtl.explain.saliency(method=...)``: Grad-CAM family, then occlusion.
+SALIENCY_METHODS = ("gradcam", "gradcam++", "hirescam", "occlusion")

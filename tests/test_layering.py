@@ -22,7 +22,7 @@ LAYERS = [
     {"features"},
     {"hybrid", "finetune", "explain", "distributed"},
     {"study", "_demo", "persistence"},
-    {"cli", "_study_cli", "_explain_cli", "_predict_cli", "__main__"},
+    {"cli", "__main__"},
 ]
 #: Optional add-ons a lower layer may reach through a function-level import.
 OPTIONAL_ADDONS = {"distributed"}

@@ -16,20 +16,25 @@ from ..io._checks import find_unreadable
 from ..io._errors import ImageReadError, SkippedFile, check_on_error, warn_skipped
 from ..io._readers import SUPPORTED_HELP, _readers, _suffix, is_dicom_file
 
-__all__ = ["FolderDataset", "load_folder"]
+__all__ = ["FolderDataset", "find_images", "load_folder"]
 
 logger = logging.getLogger(__name__)
 
 # Operating-system files that are never images and never worth a warning.
 _SYSTEM_FILES = {"thumbs.db", "desktop.ini", "icon\r"}
+_FIELD_NAMES = ("paths", "labels", "class_names", "groups", "skipped", "root")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class FolderDataset:
     """What :func:`load_folder` found.
 
-    It unpacks like a tuple: ``paths, labels, class_names = load_folder(root)``,
-    or ``paths, labels, class_names, groups = load_folder(root, groups=...)``.
+    It unpacks and indexes like a tuple: ``paths, labels, class_names =
+    load_folder(root)`` (and ``load_folder(root)[0]`` is ``paths``), or ``paths,
+    labels, class_names, groups = load_folder(root, groups=...)``. Like a
+    scikit-learn ``Bunch``, its fields are also items: ``data["labels"]``.
+    ``len()`` is not defined: it would be ambiguous (fields or images); use
+    ``len(data.paths)``.
 
     Attributes
     ----------
@@ -55,12 +60,37 @@ class FolderDataset:
     skipped: tuple[SkippedFile, ...] = ()
     root: str = ""
 
+    def _fields(self) -> tuple:
+        """What unpacking and integer indexing see."""
+        fields = (self.paths, self.labels, self.class_names)
+        return fields if self.groups is None else (*fields, self.groups)
+
     def __iter__(self) -> Iterator:
-        yield self.paths
-        yield self.labels
-        yield self.class_names
-        if self.groups is not None:
-            yield self.groups
+        return iter(self._fields())
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            if key not in _FIELD_NAMES:
+                raise KeyError(
+                    f"FolderDataset has no field {key!r}; its fields are "
+                    f"{', '.join(_FIELD_NAMES)}."
+                )
+            return getattr(self, key)
+        if isinstance(key, (int, np.integer, slice)) and not isinstance(key, bool):
+            fields = self._fields()
+            try:
+                return fields[key]
+            except IndexError:
+                names = ", ".join(_FIELD_NAMES[: len(fields)])
+                raise IndexError(
+                    f"FolderDataset index {key} out of range: as a tuple it holds "
+                    f"({names}); groups only with groups= or groups_csv=."
+                ) from None
+        raise TypeError(
+            "FolderDataset indices are integers or slices (tuple order: paths, "
+            f"labels, class_names[, groups]) or field names; got "
+            f"{type(key).__name__}. To select images, index .paths and .labels."
+        )
 
     def __repr__(self) -> str:
         counts = np.bincount(self.labels, minlength=len(self.class_names))
@@ -206,13 +236,7 @@ def load_folder(
                     ignored.append(f)
                     continue
             elif not _known_format(f):
-                bad(
-                    f,
-                    f"not an image file (suffix {f.suffix or 'none'!r}). "
-                    f"{SUPPORTED_HELP} Remove it, pass extensions=[...] to read "
-                    "only some suffixes, or on_error='skip'.",
-                    unreadable=True,
-                )
+                bad(f, _not_an_image(f), unreadable=True)
                 continue
             group = None
             if group_of is not None:
@@ -279,6 +303,84 @@ def load_folder(
             logger.info("Skipped %s", s)
     logger.info("%r", result)
     return result
+
+
+def find_images(
+    root: str | os.PathLike,
+    *,
+    extensions: Sequence[str] | None = None,
+) -> list[str]:
+    """Image files in a folder and its subfolders, sorted.
+
+    Hidden files and folders (``.*``) and system files (``Thumbs.db``,
+    ``desktop.ini``) are ignored, as in :func:`load_folder`; so is every file
+    that is not in a format skmedtl reads (by suffix, or the DICOM marker for
+    files without one), or, with ``extensions``, whose suffix is not listed.
+    Unlike :func:`load_folder`, which refuses such files in a labelled data set,
+    this only finds images (the ``skmedtl extract`` command uses it). Files are
+    not decoded here (see :func:`skmedtl.io.check_images`).
+
+    Parameters
+    ----------
+    root : str or path-like
+        The folder.
+    extensions : sequence of str, optional
+        Keep only files with these suffixes (``[".png", ".dcm"]``).
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    FileNotFoundError, NotADirectoryError
+        ``root`` is missing or not a folder.
+    ValueError
+        No image file under ``root``.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> from skmedtl.datasets import find_images
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     (Path(tmp) / "scans").mkdir()
+    ...     np.save(Path(tmp) / "scans" / "a.npy", np.zeros((8, 8)))
+    ...     _ = (Path(tmp) / "notes.txt").write_text("not an image")
+    ...     found = find_images(tmp)
+    ...     print([Path(f).relative_to(tmp).as_posix() for f in found])
+    ['scans/a.npy']
+    """
+    root_path = Path(root)
+    if not root_path.exists():
+        raise FileNotFoundError(f"Image folder not found: {root_path}")
+    if not root_path.is_dir():
+        raise NotADirectoryError(f"{root_path} is a file, not a folder of images.")
+    wanted = _normalise_extensions(extensions)
+    found, ignored = [], []
+    for f in _files(root_path):
+        keep = _known_format(f) if wanted is None else _suffix(f) in wanted
+        (found if keep else ignored).append(os.fspath(f))
+    if ignored:
+        logger.info(
+            "find_images(%s): ignored %d files that are not images (e.g. %s)",
+            root_path, len(ignored), ignored[0],
+        )
+    if not found:
+        which = "" if wanted is None else f" with suffix {', '.join(sorted(wanted))}"
+        raise ValueError(
+            f"No image files{which} found under {root_path} ({len(ignored)} other "
+            f"files). {SUPPORTED_HELP}"
+        )
+    return found
+
+
+def _not_an_image(path: Path) -> str:
+    return (
+        f"not an image file (suffix {path.suffix or 'none'!r}). {SUPPORTED_HELP} "
+        "Remove it, pass extensions=[...] to read only some suffixes, or "
+        "on_error='skip'."
+    )
 
 
 def _files(class_dir: Path) -> list[Path]:

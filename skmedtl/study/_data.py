@@ -329,6 +329,8 @@ def load_study_dataset(
     groups_csv=None,
     test_size: float = 0.2,
     random_state=0,
+    extensions=None,
+    on_error: str = "raise",
 ) -> StudyDataset:
     """Resolve a study's ``dataset`` argument.
 
@@ -352,6 +354,11 @@ def load_study_dataset(
         Hold-out share when the data set has no test split.
     random_state : int, default=0
         Seeds that hold-out split.
+    extensions : sequence of str, optional
+        For folders: read only files with these suffixes (see
+        :func:`skmedtl.load_folder`).
+    on_error : {"raise", "skip"}, default="raise"
+        For folders: a bad file raises, or is left out with a warning.
 
     Returns
     -------
@@ -370,11 +377,22 @@ def load_study_dataset(
             "dataset must be a bundled name, a folder, a .npz or .csv file, or a "
             f"StudyDataset; got {type(dataset).__name__}."
         )
-    folder_only = groups is not None or groups_csv is not None
+    folder_only = (
+        groups is not None
+        or groups_csv is not None
+        or extensions is not None
+        or on_error != "raise"
+    )
+    folder_options = dict(
+        groups=groups, groups_csv=groups_csv, extensions=extensions, on_error=on_error
+    )
     name = os.fspath(dataset)
     if name.lower() in BUNDLED and not os.path.exists(name):
         if folder_only:
-            raise ValueError("groups / groups_csv apply to folder data sets only.")
+            raise ValueError(
+                "groups / groups_csv / extensions / on_error apply to folder data "
+                "sets only."
+            )
         return BUNDLED[name.lower()]()
     path = Path(name)
     if not path.exists():
@@ -385,11 +403,11 @@ def load_study_dataset(
         )
     common = dict(test_size=test_size, random_state=random_state)
     if path.is_dir():
-        return _from_folder(path, groups, groups_csv, **common)
+        return _from_folder(path, folder_options, **common)
     if folder_only:
         raise ValueError(
-            "groups / groups_csv apply to folder data sets; a CSV data set takes a "
-            "'group' column."
+            "groups / groups_csv / extensions / on_error apply to folder data sets; "
+            "a CSV data set takes a 'group' column."
         )
     suffix = path.suffix.lower()
     if suffix == ".npz":
@@ -458,7 +476,7 @@ def _from_csv(path: Path, **common) -> StudyDataset:
     )
 
 
-def _from_folder(path: Path, groups, groups_csv, **common) -> StudyDataset:
+def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
     from ..datasets import load_folder
 
     subdirs = {d.name.lower(): d for d in path.iterdir() if d.is_dir()}
@@ -472,7 +490,7 @@ def _from_folder(path: Path, groups, groups_csv, **common) -> StudyDataset:
         for part in SPLITS:
             if part not in split_dirs:
                 continue
-            found = load_folder(split_dirs[part], groups=groups, groups_csv=groups_csv)
+            found = load_folder(split_dirs[part], **folder_options)
             paths += found.paths
             labels += [found.class_names[k] for k in found.labels]
             split += [part] * len(found.paths)
@@ -486,7 +504,7 @@ def _from_folder(path: Path, groups, groups_csv, **common) -> StudyDataset:
             source=f"folder {path} (train/test subfolders)",
             **common,
         )
-    found = load_folder(path, groups=groups, groups_csv=groups_csv)
+    found = load_folder(path, **folder_options)
     labels = np.array([found.class_names[k] for k in found.labels])
     return StudyDataset.from_arrays(
         found.paths, labels, groups=found.groups, source=f"folder {path}", **common

@@ -6,7 +6,7 @@ import json
 import os
 
 from skmedtl.cache import EmbeddingCache
-from skmedtl.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
+from skmedtl.cli import EXIT_OK, EXIT_USAGE, main
 
 from ._cache_helpers import make_features, make_images
 
@@ -53,17 +53,17 @@ def test_cache_prune_by_backbone_and_name(tmp_path, capsys):
 
 def test_cache_commands_report_errors_without_traceback(tmp_path, capsys):
     missing = tmp_path / "missing.h5"
-    assert main(["cache", "info", str(missing)]) == EXIT_ERROR
+    assert main(["cache", "info", str(missing)]) == EXIT_USAGE
     assert f"No embedding cache at {missing}" in capsys.readouterr().err
     path = tmp_path / "emb.h5"
     build(path)
-    assert main(["cache", "prune", str(path)]) == EXIT_ERROR
+    assert main(["cache", "prune", str(path)]) == EXIT_USAGE
     assert "Nothing selected" in capsys.readouterr().err
-    assert main(["cache", "prune", str(path), "nope"]) == EXIT_ERROR
+    assert main(["cache", "prune", str(path), "nope"]) == EXIT_USAGE
     assert "No namespace 'nope'" in capsys.readouterr().err
     half = os.path.getsize(path) // 2
     os.truncate(path, half)
-    assert main(["cache", "info", str(path)]) == EXIT_ERROR
+    assert main(["cache", "info", str(path)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "damaged" in err and str(path) in err
     assert os.path.getsize(path) == half  # `info` never moves or rewrites

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from skmedtl.datasets import FolderDataset, load_folder
+from skmedtl.datasets import FolderDataset, find_images, load_folder
 from skmedtl.io import ImageReadError, SkippedImagesWarning
 
 from ..io._helpers import (
@@ -213,3 +213,63 @@ def test_bad_arguments(tmp_path):
         load_folder(root, groups="x", groups_csv="y.csv")
     with pytest.raises(ValueError, match="not a valid regular expression"):
         load_folder(root, groups="(")
+
+
+def test_result_indexes_like_the_tuple_it_unpacks_to(tmp_path):
+    root = _copy(tmp_path, n=2)
+    data = load_folder(root)
+    paths, labels, class_names = data
+    assert data[0] == paths and data[1] is labels and data[2] == class_names
+    assert data[-1] == class_names and data[:2] == (paths, labels)
+    assert data["labels"] is data.labels and data["skipped"] == ()
+    grouped = load_folder(root, groups=r"_(\d+)")
+    assert grouped[3] is grouped.groups and grouped[-1] is grouped.groups
+    with pytest.raises(IndexError, match="groups only with groups="):
+        data[3]
+    with pytest.raises(KeyError, match="fields are paths, labels"):
+        data["images"]
+    with pytest.raises(TypeError, match="index .paths and .labels"):
+        data[np.array([0, 1])]
+    with pytest.raises(TypeError):
+        data[True]
+
+
+def test_find_images_lists_images_only(tmp_path):
+    root = _copy(tmp_path, n=2)
+    (root / "basophil" / "notes.txt").write_text("not an image")
+    (root / ".hidden").mkdir()
+    shutil.copy(next((root / "platelet").iterdir()), root / ".hidden" / "x.jpg")
+    (root / "Thumbs.db").write_bytes(b"\0")
+    found = find_images(root)
+    expected = sorted(
+        os.path.join(dirpath, f)
+        for dirpath, _, files in os.walk(root)
+        if ".hidden" not in dirpath
+        for f in files
+        if f.endswith(".jpg")
+    )
+    assert found == expected and len(found) == 4
+    assert find_images(root, extensions=["JPG"]) == expected
+    with pytest.raises(ValueError, match="No image files with suffix .png"):
+        find_images(root, extensions=[".png"])
+    with pytest.raises(NotADirectoryError):
+        find_images(found[0])
+    with pytest.raises(FileNotFoundError):
+        find_images(tmp_path / "missing")
+
+
+def test_subpackages_are_attributes_of_skmedtl_in_a_fresh_interpreter():
+    import subprocess
+    import sys
+
+    code = (
+        "import skmedtl\n"
+        "print(skmedtl.datasets.load_folder.__name__, skmedtl.metrics.__name__)\n"
+        "print(hasattr(skmedtl, 'no_such_thing'), 'datasets' in dir(skmedtl))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [
+        "load_folder", "skmedtl.metrics", "False", "True"
+    ]

@@ -79,10 +79,10 @@ def test_explain_command_occlusion_and_target(saved_model, images, tmp_path,
 def test_explain_command_errors(saved_model, images, tmp_path, capsys):
     args = ["explain", "--model", str(saved_model), "--images", str(images[0]),
             "--out", str(tmp_path / "x")]
-    assert main([*args, "--target", "nodule"]) == 1
+    assert main([*args, "--target", "nodule"]) == 2
     assert "not a class of the model" in capsys.readouterr().err
-    assert main([*args, "--patch-size", "8"]) == 1
+    assert main([*args, "--patch-size", "8"]) == 2
     assert "--method occlusion" in capsys.readouterr().err
     assert main(["explain", "--model", str(tmp_path / "none.pkl"), "--images",
-                 str(images[0]), "--out", str(tmp_path / "x")]) == 1
+                 str(images[0]), "--out", str(tmp_path / "x")]) == 2
     assert "No model at" in capsys.readouterr().err

@@ -87,9 +87,9 @@ def test_extract_errors(tmp_path, run_cli):
     code, _, err = run_cli(
         ["extract", tmp_path / "missing", "--cache", tmp_path / "c.h5", *EXTRACT]
     )
-    assert code == 1 and "No such file or folder" in err
+    assert code == 2 and "No such file or folder" in err
     code, _, err = run_cli(["extract", "--cache", tmp_path / "c.h5", *EXTRACT])
-    assert code == 1 and "not both or neither" in err
+    assert code == 2 and "not both or neither" in err
 
 
 def test_extract_precision_and_batch_size_options(tmp_path, run_cli, capsys):

@@ -1,4 +1,4 @@
-"""``skmedtl predict``: a saved model applied to new images (argparse layer).
+"""``skmedtl predict``: a saved model (a study's ``DIR/model``) on new images.
 
 Nothing heavy is imported at module level, so ``skmedtl --help`` stays fast.
 """
@@ -11,7 +11,11 @@ import logging
 import os
 import sys
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from ._base import EXIT_ERROR, EXIT_OK, EXIT_USAGE, command_parser
+from ._params import positive_int
+
+#: Some images could not be predicted (each is a row with its reason).
+EXIT_FAILED = EXIT_ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +34,11 @@ Exit status: 0 all predicted, 1 some images failed (listed), 2 usage errors.
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
-
-
-def add_predict_command(sub) -> None:
-    p = sub.add_parser(
+def add_parser(subparsers, parents: list) -> None:
+    p = command_parser(
+        subparsers,
         "predict",
+        parents,
         help="apply a saved model (e.g. a study's DIR/model) to new images",
         description="Predict images with a model saved by `skmedtl study` (or "
         "skmedtl.save): files, folders (recursively) or CSV lists of paths, read "
@@ -71,24 +67,24 @@ def add_predict_command(sub) -> None:
     )
     p.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=32,
         metavar="N",
         help="images per batch (default 32)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(run=run)
 
 
 def _usage(message: str) -> int:
-    print(f"skmedtl predict: error: {message}", file=sys.stderr)
+    print(f"skmedtl predict: error: {message}", file=sys.stderr)  # and exit 2
     return EXIT_USAGE
 
 
-def cmd_predict(args) -> int:
-    from .persistence import UnsafeModelError, load, read_manifest
-    from .study._model import StudyModel
-    from .study._predict import collect_images, predict_files, prediction_columns
+def run(args) -> int:
+    from ..persistence import UnsafeModelError, load, read_manifest
+    from ..study._model import StudyModel
+    from ..study._predict import collect_images, predict_files, prediction_columns
 
     try:
         read_manifest(args.model)

@@ -6,9 +6,10 @@ import logging
 import os
 from pathlib import Path
 
-logger = logging.getLogger(__name__)
+from .._constants import SALIENCY_METHODS
+from ._base import EXIT_OK, command_parser
 
-EXIT_OK = 0
+logger = logging.getLogger(__name__)
 
 
 def load_model(path: str | os.PathLike):
@@ -43,7 +44,7 @@ def _target(value: str | None, model):
     """The ``--target`` string as one of the model's class labels."""
     if value is None:
         return None
-    from .explain._models import resolve_model
+    from ..explain._models import resolve_model
 
     classes = resolve_model(model).classes
     for label in classes.tolist():
@@ -72,9 +73,9 @@ def cmd_explain(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from .explain import saliency
-    from .explain._models import resolve_model
-    from .explain._plot import blend
+    from ..explain import saliency
+    from ..explain._models import resolve_model
+    from ..explain._plot import blend
 
     model = load_model(args.model)
     explained = resolve_model(model)
@@ -103,12 +104,10 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
-def add_explain_command(sub) -> None:
-    """Register ``skmedtl explain`` on the subparsers ``sub``."""
-    from .explain._saliency import METHODS
-
-    p = sub.add_parser(
-        "explain",
+def add_parser(subparsers, parents: list) -> None:
+    """Register ``skmedtl explain``."""
+    p = command_parser(
+        subparsers, "explain", parents,
         help="saliency maps (Grad-CAM, occlusion) of a saved model",
         description="Explain a fitted model's predictions on image files: writes "
         "OUT/<image>.png (the image with its heat map) and OUT/<image>.npy (the "
@@ -120,7 +119,7 @@ def add_explain_command(sub) -> None:
     p.add_argument("--images", required=True, nargs="+", metavar="IMAGE",
                    help="image files (PNG, JPEG, TIFF, DICOM, NIfTI, .npy)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--method", default="gradcam", choices=METHODS,
+    p.add_argument("--method", default="gradcam", choices=SALIENCY_METHODS,
                    help="gradcam, gradcam++, hirescam (networks, linear hybrids) "
                    "or occlusion (any model); default: gradcam")
     p.add_argument("--target", default=None, metavar="LABEL",
@@ -138,6 +137,10 @@ def add_explain_command(sub) -> None:
                    help="opacity of the heat map (default: 0.5)")
     p.add_argument("--batch-size", type=int, default=32, metavar="N",
                    help="images (or occluded copies) per batch (default: 32)")
-    p.set_defaults(func=cmd_explain)
+    p.set_defaults(run=cmd_explain, flags={
+        "method": "--method", "target": "--target", "patch_size": "--patch-size",
+        "stride": "--stride", "fill": "--fill", "alpha": "--alpha",
+        "batch_size": "--batch-size",
+    })
 
 

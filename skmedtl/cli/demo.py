@@ -1,0 +1,44 @@
+"""``skmedtl demo``: the study on the bundled BreastMNIST, offline."""
+
+from __future__ import annotations
+
+from ._base import command_parser
+from ._params import Param, add_params, kwargs_from, pick
+from .study import STUDY_PARAMS, check_outputs, run_study
+
+#: make_demo_study's parameters, as flags (rows of the study's table reused).
+DEMO_PARAMS = [
+    *pick(
+        STUDY_PARAMS, "approaches", "device", "batch_size", "verbose",
+        out_dir={"default": "skmedtl-demo",
+                 "help": "output folder (default: ./skmedtl-demo)"},
+    ),
+    Param("backbone", "--backbone", default="efficientnet_lite0",
+          help="backbone name (default: efficientnet_lite0, weights ship with "
+          "skmedtl)"),
+]
+
+
+def add_parser(subparsers, parents: list) -> None:
+    p = command_parser(
+        subparsers, "demo", parents,
+        help="the transfer-learning study on bundled BreastMNIST, offline",
+        description="`skmedtl study --dataset breastmnist --profile quick` with "
+        "the EfficientNet-Lite0 ImageNet weights that ship with skmedtl: every "
+        "approach of the review, its test ACC / AUC and cost, and a report. Needs "
+        "no network; minutes on a laptop CPU.",
+    )
+    add_params(p, DEMO_PARAMS)
+    p.set_defaults(run=run, flags={q.name: q for q in DEMO_PARAMS})
+
+
+def run(args) -> int:
+    from .. import __version__
+    from .._demo import make_demo_study
+
+    check_outputs(args.out)
+    print(
+        f"skmedtl {__version__} demo: the transfer-learning study on BreastMNIST "
+        "(bundled; MedMNIST v2, CC BY 4.0), quick profile, offline"
+    )
+    return run_study(make_demo_study(**kwargs_from(args, DEMO_PARAMS)))
