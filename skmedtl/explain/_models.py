@@ -139,6 +139,8 @@ def resolve_model(model) -> ExplainableModel:
     from ..finetune import FineTuneClassifier
 
     inner = model
+    if type(inner).__name__ == "StudyModel":  # a study's saved model: its network
+        inner = inner.estimator
     if hasattr(inner, "cv_results_") or (
         hasattr(inner, "estimator") and hasattr(inner, "refit")
     ):  # GridSearchCV, RandomizedSearchCV, HalvingGridSearchCV

@@ -365,3 +365,15 @@ def test_study_model_contract_and_errors():
         StudyModel(clf, classes=[0, 1]).fit()
     with pytest.raises(ValueError, match="two-class"):
         StudyModel(clf, threshold=0.5).fit()
+
+
+def test_explain_takes_the_saved_model(png_study, tmp_path, capsys):
+    pytest.importorskip("pytorch_grad_cam")
+    image = sorted((png_study["root"] / "png" / "test").glob("*.png"))[0]
+    code = main(
+        ["explain", "--model", os.fspath(png_study["out"] / "model"), "--images",
+         os.fspath(image), "--out", os.fspath(tmp_path / "maps"),
+         "--method", "occlusion", "--patch-size", "8"]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert any((tmp_path / "maps").iterdir())
