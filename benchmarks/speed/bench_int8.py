@@ -78,6 +78,16 @@ def load_xray(data: Path, n_train: int, n_test: int):
     return tuple(out)
 
 
+def _stratified(labels, n):
+    rng = np.random.RandomState(0)
+    keep = []
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        k = int(round(n * len(idx) / len(labels)))
+        keep += list(rng.choice(idx, k, replace=False))
+    return np.asarray(sorted(keep)), None
+
+
 def features(backbone: str, precision: str, **params):
     from skmedtl import CNNFeatures
 
@@ -141,7 +151,11 @@ def float_run(backbone, Xtr, ytr, Xte, yte) -> dict:
 
 def datasets(args):
     data = Path(args.data)
-    yield "breastmnist_64", load_breast(data)
+    Xtr, ytr, Xte, yte = load_breast(data)
+    if args.breast_train < len(ytr):  # stratified random subset
+        keep, _ = _stratified(ytr, args.breast_train)
+        Xtr, ytr = Xtr[keep], ytr[keep]
+    yield "breastmnist_64", (Xtr, ytr, Xte, yte)
     yield "chest_xray_224", load_xray(data, args.xray_train, args.xray_test)
 
 
@@ -284,6 +298,7 @@ def main(argv=None):
         "--method-backbones", nargs="+", default=["efficientnet_lite0", "resnet50"]
     )
     parser.add_argument("--data", default="/work/shared/data")
+    parser.add_argument("--breast-train", type=int, default=546)
     parser.add_argument("--xray-train", type=int, default=400)
     parser.add_argument("--xray-test", type=int, default=200)
     parser.add_argument("--n", type=int, default=64, help="images per speed round")

@@ -14,7 +14,7 @@ from sklearn.model_selection import (
     StratifiedKFold,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["TunedClassifier"]
 
@@ -119,7 +119,7 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        y = np.asarray(y)
+        X, y = validate_data(self, X, y, accept_sparse=True)
         splits = self._splits(X, y, groups)
         self.n_splits_ = 0 if splits is None else len(splits)
         if splits is None:
@@ -139,8 +139,6 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.best_score_ = float(search.best_score_)
             self.best_estimator_ = search.best_estimator_
         self.classes_ = self.best_estimator_.classes_
-        if hasattr(self.best_estimator_, "n_features_in_"):
-            self.n_features_in_ = self.best_estimator_.n_features_in_
         logger.info(
             "%s: chose %s by %d-fold CV (%s %.4f)",
             type(self.estimator).__name__,
