@@ -211,14 +211,16 @@ def part_speed(args) -> list[dict]:
         batches = [x[i : i + 32] for i in range(0, len(x), 32)]
         eager = FeatureExtractor(f32.backbone_spec_, f32.model_.eval(), None, "avg")
 
-        def run_eager():
+        def run_eager(eager=eager, batches=batches):
             with torch.no_grad():
                 return np.concatenate([eager(b).numpy() for b in batches])
 
         engines = {"eager": run_eager}
         for label, f in (("onnx-float32", f32), ("onnx-int8", f8)):
             engine = f._engine()
-            engines[label] = lambda e=engine: np.concatenate([e(b) for b in batches])
+            engines[label] = lambda e=engine, bs=batches: np.concatenate(
+                [e(b) for b in bs]
+            )
         times = {k: [] for k in engines}
         outs = {k: fn() for k, fn in engines.items()}  # warm-up, and the outputs
         for _ in range(args.rounds):
@@ -242,8 +244,8 @@ def part_speed(args) -> list[dict]:
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(
-        "\n| backbone | input | eager (img/s) | ONNX float32 | ONNX int8 | int8 / float32 "
-        "| int8 / eager | float32 / eager | cosine int8 vs eager |"
+        "\n| backbone | input | eager (img/s) | ONNX float32 | ONNX int8 | "
+        "int8 / float32 | int8 / eager | float32 / eager | cosine int8 vs eager |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
