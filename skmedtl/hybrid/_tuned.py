@@ -14,6 +14,7 @@ from sklearn.model_selection import (
     StratifiedKFold,
 )
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["TunedClassifier"]
@@ -120,6 +121,7 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         X, y = validate_data(self, X, y, accept_sparse=True)
+        check_classification_targets(y)
         splits = self._splits(X, y, groups)
         self.n_splits_ = 0 if splits is None else len(splits)
         if splits is None:
