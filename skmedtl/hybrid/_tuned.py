@@ -170,6 +170,15 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.decision_function(X)
 
+    def __sklearn_tags__(self):
+        from sklearn.utils import get_tags
+
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.classifier_tags.multi_class = inner.classifier_tags.multi_class
+        return tags
+
     # -- internals -------------------------------------------------------------------
     def _check_params(self) -> None:
         if not isinstance(self.param_grid, dict) or not self.param_grid:
