@@ -158,8 +158,8 @@ default="imagenet"
         precision always runs on PyTorch.
     precision : {"float32", "float16", "bfloat16", "int8"}, default="float32"
         Arithmetic of the forward pass. ``"int8"`` runs a statically quantised
-        copy of the ONNX export on ONNX Runtime (CPU; 2-3x float32 on CPUs with
-        VNNI), calibrated in :meth:`fit` on a sample of its images (see
+        copy of the ONNX export on ONNX Runtime (CPU; up to 2-3x float32 on
+        CPUs with VNNI), calibrated in :meth:`fit` on a sample of its images (see
         ``int8_calibration``); its fidelity is ``int8_fidelity_``. The half
         precisions run under
         ``torch.autocast`` and are meant for GPUs (2-3x the throughput of float32
