@@ -6,7 +6,10 @@ installs the oldest versions skmedtl claims to support (the way scikit-learn
 tests its minimum dependencies). A dependency without a ``>=`` floor is an error:
 every core dependency must declare one.
 
-Usage: ``python .ci/min_constraints.py [pyproject.toml] > min-constraints.txt``
+Usage: ``python .ci/min_constraints.py [pyproject.toml] > min-constraints.txt``;
+``python .ci/min_constraints.py --check [pyproject.toml]`` then fails unless the
+running environment holds exactly those versions (a local label such as
+``+cpu`` aside).
 """
 
 from __future__ import annotations
@@ -38,6 +41,45 @@ def min_constraints(pyproject: Path) -> list[str]:
     return pins
 
 
+def _release(version: str) -> tuple[int, ...]:
+    """``"2.14.1+cu130"`` -> ``(2, 14, 1)``; trailing zeros dropped."""
+    parts = []
+    for part in version.split("+")[0].split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def check_installed(pins: list[str]) -> list[str]:
+    """The pins the running environment does not satisfy exactly."""
+    from importlib import metadata
+
+    wrong = []
+    for pin in pins:
+        name, floor = pin.split("==")
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            wrong.append(f"{name}: not installed (wanted {floor})")
+            continue
+        if _release(installed) != _release(floor):
+            wrong.append(f"{name}: {installed} installed, floor is {floor}")
+    return wrong
+
+
 if __name__ == "__main__":
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "pyproject.toml")
-    print("\n".join(min_constraints(path)))
+    args = sys.argv[1:]
+    check = "--check" in args
+    args = [a for a in args if a != "--check"]
+    pins = min_constraints(Path(args[0] if args else "pyproject.toml"))
+    if not check:
+        print("\n".join(pins))
+    else:
+        wrong = check_installed(pins)
+        if wrong:
+            raise SystemExit("Not the declared minimum versions:\n" + "\n".join(wrong))
+        print(f"All {len(pins)} core dependencies at their declared minimum.")

@@ -142,7 +142,9 @@ def save(model, path, *, metadata: dict | None = None, overwrite: bool = False) 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    logger.info("Saved %s to %s (digest %s)", type(model).__name__, path, manifest["digest"])
+    logger.info(
+        "Saved %s to %s (digest %s)", type(model).__name__, path, manifest["digest"]
+    )
     return path
 
 

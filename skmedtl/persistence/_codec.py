@@ -61,10 +61,15 @@ def encode(value, where: str, writer, owner=None):
         }
     if isinstance(value, dict) and type(value) is dict:
         if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: encode(v, f"{where}[{k!r}]", writer, owner) for k, v in value.items()}
+            return {
+                k: encode(v, f"{where}[{k!r}]", writer, owner) for k, v in value.items()
+            }
         return {
             "$dict": [
-                [encode(k, where, writer, owner), encode(v, f"{where}[{k!r}]", writer, owner)]
+                [
+                    encode(k, where, writer, owner),
+                    encode(v, f"{where}[{k!r}]", writer, owner),
+                ]
                 for k, v in value.items()
             ]
         }
@@ -159,7 +164,6 @@ def decode_plain(value, where: str):
 
 # -- estimators -----------------------------------------------------------------
 def _encode_estimator(est, entry, where: str, writer) -> dict:
-    name = type(est).__name__
     params = est.get_params(deep=False)
     if entry.save_params is not None:
         params = entry.save_params(params)
@@ -170,9 +174,7 @@ def _encode_estimator(est, entry, where: str, writer) -> dict:
         "params": {
             k: encode(v, f"{where}.{k}", writer, est) for k, v in params.items()
         },
-        "state": {
-            k: encode(v, f"{where}.{k}", writer, est) for k, v in state.items()
-        },
+        "state": {k: encode(v, f"{where}.{k}", writer, est) for k, v in state.items()},
     }
 
 

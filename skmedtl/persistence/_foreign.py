@@ -52,7 +52,9 @@ def encode_foreign(obj, where: str, writer) -> dict:
         return _encode_xgboost(obj, where, writer)
     sio = _skops()
     data = sio.dumps(obj)
-    untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in SKOPS_TRUSTED]
+    untrusted = [
+        t for t in sio.get_untrusted_types(data=data) if t not in SKOPS_TRUSTED
+    ]
     if untrusted:
         raise TypeError(
             f"{where}: a {type(obj).__name__} holding {untrusted} cannot be saved "
@@ -68,7 +70,9 @@ def decode_foreign(value: dict, where: str, reader):
         return _decode_xgboost(value, where, reader)
     sio = _skops()
     data = reader.file(value["$skops"])
-    untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in SKOPS_TRUSTED]
+    untrusted = [
+        t for t in sio.get_untrusted_types(data=data) if t not in SKOPS_TRUSTED
+    ]
     if untrusted:
         raise UnsafeModelError(
             f"{where}: {value['$skops']} holds types that are not on skmedtl's "
@@ -114,7 +118,7 @@ def _decode_xgboost(value: dict, where: str, reader):
         from xgboost import XGBClassifier
     except ImportError as e:
         raise ImportError(
-            f"{where} is an XGBoost model: pip install \"skmedtl[xgboost]\""
+            f'{where} is an XGBoost model: pip install "skmedtl[xgboost]"'
         ) from e
     clf = XGBClassifier(**decode_plain(value["params"], where))
     if value.get("model") is not None:

@@ -84,7 +84,9 @@ def register_estimator(
     -------
     EstimatorType
     """
-    entry = EstimatorType(name, dict(runtime or {}), tuple(dropped), after_load, save_params)
+    entry = EstimatorType(
+        name, dict(runtime or {}), tuple(dropped), after_load, save_params
+    )
     ESTIMATORS[name] = entry
     return entry
 

@@ -168,7 +168,12 @@ def test_fresh_process_without_pickle(saved, tmp_path):
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     out = tmp_path / "out.npz"
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("_fresh_load.py")), str(out), *args],
+        [
+            sys.executable,
+            str(Path(__file__).with_name("_fresh_load.py")),
+            str(out),
+            *args,
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -184,7 +189,9 @@ def test_fresh_process_without_pickle(saved, tmp_path):
 def test_directory_holds_no_pickle(saved):
     """Weights in safetensors, the rest JSON / skops / XGBoost JSON; nothing else."""
     for name, (*_, path, _) in saved.items():
-        files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+        files = sorted(
+            p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()
+        )
         for file in files:
             assert file in (
                 "manifest.json",
