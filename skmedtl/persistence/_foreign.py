@@ -38,10 +38,10 @@ def is_foreign(obj) -> bool:
 def _skops():
     try:
         import skops.io as sio
-    except ImportError as e:  # pragma: no cover - a core dependency
+    except ImportError as e:  # a core dependency, but installed separately
         raise ImportError(
-            "Saving scikit-learn heads needs skops: pip install skops (it is a "
-            'dependency of skmedtl: pip install "skmedtl")'
+            f"Saving and loading scikit-learn heads needs skops ({e}): "
+            'pip install "skmedtl" (or pip install -U skops).'
         ) from e
     return sio
 
