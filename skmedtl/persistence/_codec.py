@@ -45,12 +45,12 @@ _JSON_SCALARS = (type(None), bool, int, str)
 
 def encode(value, where: str, writer, owner=None):
     """The JSON form of ``value``; arrays, tensors and side files go to ``writer``."""
+    if isinstance(value, np.generic):  # before str / float: np.str_, np.float64
+        return _encode_scalar(value, where)
     if isinstance(value, _JSON_SCALARS):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else {"$float": repr(value)}
-    if isinstance(value, np.generic):
-        return _encode_scalar(value, where)
     if isinstance(value, list):
         return [encode(v, f"{where}[{i}]", writer, owner) for i, v in enumerate(value)]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
@@ -195,6 +195,8 @@ def _decode_estimator(value: dict, where: str, reader):
             f"of its class: {e}"
         ) from e
     for k, v in value["state"].items():
+        if not isinstance(k, str) or not k.isidentifier() or k.startswith("__"):
+            raise UnsafeModelError(f"{where}: attribute name {k!r} refused.")
         setattr(est, k, decode(v, f"{where}.{k}", reader))
     for k, v in entry.runtime.items():
         setattr(est, k, v)
