@@ -59,8 +59,8 @@ def encode_foreign(obj, where: str, writer) -> dict:
         raise TypeError(
             f"{where}: a {type(obj).__name__} holding {untrusted} cannot be saved "
             "safely (these types are not on skmedtl's allowlist). Save a pipeline "
-            "of skmedtl estimators and scikit-learn / XGBoost classifiers, or "
-            "use skops.io directly."
+            "of skmedtl estimators and scikit-learn / XGBoost classifiers (of a "
+            "search: its best_estimator_), or use skops.io directly."
         )
     return {"$skops": writer.add_file("skops", ".skops", data)}
 
