@@ -28,6 +28,8 @@ DISTRIBUTIONS = {
     "yaml": "pyyaml",
     "distributed": "dask",
     "skimage": "scikit-image",
+    "open_clip": "open-clip-torch",
+    "pytorch_grad_cam": "grad-cam",
 }
 
 

@@ -89,7 +89,7 @@ def encode(value, where: str, writer, owner=None):
     if _is_network(value):
         return encode_network(value, where, owner, writer)
     if is_foreign(value):
-        return encode_foreign(value, where, writer)
+        return encode_foreign(value, where, writer, encode_plain)
     raise TypeError(
         f"{where}: cannot save a {type(value).__module__}.{type(value).__qualname__}. "
         "skmedtl.save stores skmedtl estimators, Pipelines of them and "
@@ -154,7 +154,7 @@ def decode(value, where: str, reader):
     if tag in ("$network", "$network_ref"):
         return decode_network(value, reader)
     if tag in ("$skops", "$xgboost"):
-        return decode_foreign(value, where, reader)
+        return decode_foreign(value, where, reader, decode_plain)
     raise UnsafeModelError(f"{where}: unknown tag {tag!r}; refused.")
 
 

@@ -46,10 +46,13 @@ def _skops():
     return sio
 
 
-def encode_foreign(obj, where: str, writer) -> dict:
-    """Write ``obj`` as a side file; returns its JSON reference."""
+def encode_foreign(obj, where: str, writer, encode_plain) -> dict:
+    """Write ``obj`` as a side file; returns its JSON reference.
+
+    ``encode_plain(value, where)`` encodes plain parameters (the codec's).
+    """
     if _qualname(obj) in _XGBOOST:
-        return _encode_xgboost(obj, where, writer)
+        return _encode_xgboost(obj, where, writer, encode_plain)
     sio = _skops()
     data = sio.dumps(obj)
     untrusted = [
@@ -65,9 +68,9 @@ def encode_foreign(obj, where: str, writer) -> dict:
     return {"$skops": writer.add_file("skops", ".skops", data)}
 
 
-def decode_foreign(value: dict, where: str, reader):
+def decode_foreign(value: dict, where: str, reader, decode_plain):
     if "$xgboost" in value:
-        return _decode_xgboost(value, where, reader)
+        return _decode_xgboost(value, where, reader, decode_plain)
     sio = _skops()
     data = reader.file(value["$skops"])
     untrusted = [
@@ -82,11 +85,9 @@ def decode_foreign(value: dict, where: str, reader):
     return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
 
 
-def _encode_xgboost(obj, where: str, writer) -> dict:
+def _encode_xgboost(obj, where: str, writer, encode_plain) -> dict:
     import os
     import tempfile
-
-    from ._codec import encode_plain
 
     params = encode_plain(obj.get_params(deep=False), f"{where}.get_params()")
     fitted = hasattr(obj, "_Booster")
@@ -104,11 +105,9 @@ def _encode_xgboost(obj, where: str, writer) -> dict:
     }
 
 
-def _decode_xgboost(value: dict, where: str, reader):
+def _decode_xgboost(value: dict, where: str, reader, decode_plain):
     import os
     import tempfile
-
-    from ._codec import decode_plain
 
     if value["$xgboost"] not in _XGBOOST:
         raise UnsafeModelError(
