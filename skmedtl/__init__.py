@@ -22,9 +22,11 @@ _LAZY = {
     "create_backbone": "skmedtl.backbones",
     "get_backbone": "skmedtl.backbones",
     "list_backbones": "skmedtl.backbones",
+    "load": "skmedtl.persistence",
     "load_folder": "skmedtl.datasets",
     "make_hybrid": "skmedtl.hybrid",
     "read_image": "skmedtl.io",
+    "save": "skmedtl.persistence",
 }
 
 __all__ = [*_LAZY, "__version__"]
@@ -32,7 +34,8 @@ __all__ = [*_LAZY, "__version__"]
 #: Public subpackages, imported on first attribute access.
 _SUBPACKAGES = (
     "backbones", "cache", "cli", "datasets", "distributed", "exceptions", "explain",
-    "features", "finetune", "hybrid", "io", "metrics", "model_selection", "study",
+    "features", "finetune", "hybrid", "io", "metrics", "model_selection", "persistence",
+    "study",
     "utils",
 )
 

@@ -21,7 +21,7 @@ LAYERS = [
     {"cache"},
     {"features"},
     {"hybrid", "finetune", "explain", "distributed"},
-    {"study", "_demo"},
+    {"study", "_demo", "persistence"},
     {"cli", "__main__"},
 ]
 #: Optional add-ons a lower layer may reach through a function-level import.

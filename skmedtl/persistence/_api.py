@@ -1,0 +1,227 @@
+"""skmedtl.save / skmedtl.load: models as a directory of plain data, no pickle."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ._archive import ArchiveReader, ArchiveWriter
+from ._codec import decode, encode
+from ._errors import UnsafeModelError
+from ._manifest import (
+    MANIFEST,
+    compare_versions,
+    make_manifest,
+    read_files,
+    read_manifest,
+)
+
+__all__ = ["load", "save"]
+
+logger = logging.getLogger(__name__)
+
+MODEL = "model.json"
+METADATA = "metadata.json"
+
+
+def save(model, path, *, metadata: dict | None = None, overwrite: bool = False) -> Path:
+    """Save a fitted model to a directory, as tensors and plain data (no pickle).
+
+    Handles :class:`~skmedtl.FineTuneClassifier`, :class:`~skmedtl.CNNFeatures`
+    and any ``Pipeline`` of skmedtl estimators (:class:`~skmedtl.io.ImageLoader`,
+    :class:`~skmedtl.VolumeFeatures`, ``CNNFeatures``) and scikit-learn or
+    XGBoost steps, such as :func:`~skmedtl.make_hybrid`'s pipelines or a
+    ``GridSearchCV``'s ``best_estimator_``. The directory holds:
+
+    - ``tensors.safetensors``: the networks' weights (the fine-tuned network; the
+      backbone ``CNNFeatures`` loaded), so loading needs neither the original
+      weights file nor a download;
+    - ``arrays.safetensors``: numeric arrays of fitted attributes;
+    - ``model.json``: parameters and the other fitted attributes as JSON;
+    - ``skops/*.skops``: scikit-learn heads (skops format), ``xgboost/*.json``:
+      XGBoost models (XGBoost's JSON format);
+    - ``metadata.json``: ``metadata``;
+    - ``manifest.json``: format version, skmedtl and package versions, and the
+      SHA-256 of every file.
+
+    Parameters
+    ----------
+    model : estimator
+        The fitted (or unfitted) model.
+    path : str or path-like
+        The directory to create.
+    metadata : dict, optional
+        JSON-serialisable information kept with the model (class names, the
+        positive class, an operating threshold, provenance...), returned by
+        ``load(path, return_metadata=True)``.
+    overwrite : bool, default=False
+        Replace an existing saved model at ``path``. A directory that is not a
+        saved model is never replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        If the model holds something that cannot be saved as data (a callable
+        parameter, an unknown estimator type); the message names the attribute.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+
+    See Also
+    --------
+    load : Load it again, in any process, without pickle.
+
+    Examples
+    --------
+    >>> import numpy as np, skmedtl, tempfile, os
+    >>> X = np.random.default_rng(0).integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    >>> features = skmedtl.CNNFeatures("lenet5", weights=None, random_state=0,
+    ...                                verbose=0).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "features")
+    >>> _ = skmedtl.save(features, path, metadata={"site": "A"})
+    >>> loaded, meta = skmedtl.load(path, return_metadata=True)
+    >>> bool(np.array_equal(loaded.transform(X), features.transform(X))), meta
+    (True, {'site': 'A'})
+    """
+    path = Path(path)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(
+            f"metadata must be a dict of JSON-serialisable values; got "
+            f"{type(metadata).__name__}."
+        )
+    try:
+        metadata_json = json.dumps(metadata if metadata is not None else {}, indent=2)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"metadata must hold JSON-serialisable values (str, numbers, lists, "
+            f"dicts); {e}. Convert arrays with .tolist()."
+        ) from e
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(
+                f"{path} exists; choose another path or pass overwrite=True."
+            )
+        if not (path.is_dir() and (path / MANIFEST).is_file()):
+            raise FileExistsError(
+                f"{path} exists and is not a saved skmedtl model; overwrite=True "
+                "only replaces saved models. Choose another path."
+            )
+    writer = ArchiveWriter()
+    tree = encode(model, type(model).__name__, writer)
+    files = writer.files()
+    files[MODEL] = json.dumps(tree, indent=1, allow_nan=False).encode()
+    files[METADATA] = metadata_json.encode()
+    manifest = make_manifest(files, tree.get("$estimator") or next(iter(tree), ""))
+    files[MANIFEST] = json.dumps(manifest, indent=2).encode()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        for name, data in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp / name, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info(
+        "Saved %s to %s (digest %s)", type(model).__name__, path, manifest["digest"]
+    )
+    return path
+
+
+def load(path, *, return_metadata: bool = False, device: str | None = None):
+    """Load a model saved by :func:`save`, without pickle.
+
+    The manifest and the SHA-256 of every file are checked first; then the
+    networks are rebuilt from the registry with random weights (no download)
+    and given the saved tensors, on the CPU; scikit-learn heads are read by
+    skops with an explicit allowlist of types. Nothing is unpickled and no type
+    outside the allowlist is ever created.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A directory written by :func:`save`.
+    return_metadata : bool, default=False
+        Also return the ``metadata`` dict given to :func:`save`.
+    device : str, optional
+        Set the ``device`` of every skmedtl estimator in the model (``"cpu"``,
+        ``"cuda"``, ``"auto"``). By default the saved devices are kept, except
+        that a CUDA device missing on this machine becomes ``"cpu"`` (with a
+        warning), so a model trained on a GPU predicts on a CPU-only machine.
+
+    Returns
+    -------
+    model : estimator
+    metadata : dict
+        Only if ``return_metadata``.
+
+    Raises
+    ------
+    UnsafeModelError
+        For an unknown or edited manifest, a changed, missing or extra file, or a
+        type outside the allowlist.
+
+    See Also
+    --------
+    save
+    skmedtl.persistence.read_manifest : The manifest, without loading the model.
+    """
+    manifest = read_manifest(path)
+    files = read_files(path, manifest)
+    compare_versions(manifest)
+    for name in (MODEL, METADATA):
+        if name not in files:
+            raise UnsafeModelError(f"{path}: {name} is missing from the manifest.")
+    try:
+        tree = json.loads(files[MODEL])
+        metadata = json.loads(files[METADATA])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UnsafeModelError(f"{path}: a JSON file is not valid JSON: {e}") from e
+    reader = ArchiveReader(files)
+    model = decode(tree, "model", reader)
+    _place(reader.estimators, device)
+    logger.info("Loaded %s from %s", type(model).__name__, path)
+    return (model, metadata) if return_metadata else model
+
+
+def _place(estimators: list, device: str | None) -> None:
+    """Set or check the ``device`` of every loaded skmedtl estimator."""
+    from ..utils._devices import resolve_device
+
+    for est in estimators:
+        if "device" not in est.get_params(deep=False):
+            continue
+        if device is not None:
+            resolve_device(device)
+            est.set_params(device=device)
+            continue
+        try:
+            resolve_device(est.device)
+        except ValueError:
+            logger.warning(
+                "%s was saved with device=%r, which this machine lacks; it will "
+                "run on the CPU (load(..., device=...) chooses).",
+                type(est).__name__,
+                est.device,
+            )
+            est.set_params(device="cpu")

@@ -1,0 +1,166 @@
+"""The types a saved model may hold, and how each is rebuilt.
+
+Loading refuses every type that is not listed here, so a model directory can
+only ever produce these objects: skmedtl's estimators and a ``Pipeline`` of them
+(:data:`ESTIMATORS`), a few plain dataclasses (:data:`DATACLASSES`), networks of
+known kinds (``_networks.py``), and scikit-learn / XGBoost heads
+(``_foreign.py``). Classes are named by their public import path, so moving a
+class between private modules does not break saved models.
+
+A new estimator (a calibrated-classifier wrapper, say) becomes saveable with one
+:func:`register_estimator` call.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["DATACLASSES", "ESTIMATORS", "EstimatorType", "register_estimator"]
+
+
+@dataclass(frozen=True)
+class EstimatorType:
+    """How an estimator class is saved and rebuilt.
+
+    Its ``get_params(deep=False)`` and the rest of its ``__dict__`` (fitted
+    attributes) are encoded value by value; ``__init__`` is called with the
+    parameters on load and the fitted attributes are set afterwards.
+
+    Parameters
+    ----------
+    name : str
+        Public import path of the class (``"skmedtl.CNNFeatures"``).
+    runtime : mapping of str to object
+        Attributes not saved (device copies, engines): set to these values on
+        load, as ``fit`` leaves them.
+    dropped : tuple of str
+        Attributes not saved and rebuilt by ``after_load``.
+    after_load : callable, optional
+        ``after_load(estimator)`` finishes a loaded estimator.
+    save_params : callable, optional
+        ``save_params(params) -> params`` turns parameters into saveable ones.
+    """
+
+    name: str
+    runtime: Mapping[str, object] = field(default_factory=dict)
+    dropped: tuple[str, ...] = ()
+    after_load: Callable | None = None
+    save_params: Callable | None = None
+
+    def resolve(self) -> type:
+        return resolve(self.name)
+
+
+def resolve(name: str):
+    """The object at public import path ``name`` (``"package.module.Name"``)."""
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+#: Estimator types by public name.
+ESTIMATORS: dict[str, EstimatorType] = {}
+
+
+def register_estimator(
+    name: str,
+    *,
+    runtime: Mapping[str, object] | None = None,
+    dropped: tuple[str, ...] = (),
+    after_load: Callable | None = None,
+    save_params: Callable | None = None,
+) -> EstimatorType:
+    """Allow :func:`skmedtl.save` / :func:`skmedtl.load` to handle a class.
+
+    Parameters
+    ----------
+    name : str
+        Public import path of the class, e.g. ``"skmedtl.CNNFeatures"``.
+    runtime, dropped, after_load, save_params
+        See :class:`EstimatorType`.
+
+    Returns
+    -------
+    EstimatorType
+    """
+    entry = EstimatorType(
+        name, dict(runtime or {}), tuple(dropped), after_load, save_params
+    )
+    ESTIMATORS[name] = entry
+    return entry
+
+
+def _look_up_backbone(estimator) -> None:
+    if "model_" in estimator.__dict__:
+        from ..backbones import get_backbone
+
+        estimator.backbone_spec_ = get_backbone(estimator.backbone)
+
+
+def _client_address(params: dict) -> dict:
+    client = params.get("client")
+    if hasattr(client, "scheduler"):  # a dask Client: its address reconnects
+        params = {**params, "client": client.scheduler.address}
+    return params
+
+
+def _check_augment(params: dict) -> dict:
+    if callable(params.get("augment")) and not isinstance(params["augment"], bool):
+        raise TypeError(
+            "FineTuneClassifier(augment=<callable>) cannot be saved: a function is "
+            "code, and a saved model holds data only. Augmentation only matters in "
+            "fit: call set_params(augment=False) (or True) before skmedtl.save."
+        )
+    return params
+
+
+register_estimator("sklearn.pipeline.Pipeline")
+register_estimator(
+    "skmedtl.CNNFeatures",
+    runtime={"_runtime": None, "_engine_state": None},
+    dropped=("backbone_spec_",),
+    after_load=_look_up_backbone,
+    save_params=_client_address,
+)
+register_estimator(
+    "skmedtl.FineTuneClassifier",
+    runtime={"_runtime": None},
+    dropped=("backbone_spec_", "_cpu_features"),
+    after_load=_look_up_backbone,
+    save_params=_check_augment,
+)
+register_estimator("skmedtl.ImageLoader")
+register_estimator("skmedtl.VolumeFeatures")
+register_estimator("skmedtl.hybrid.LabelEncodedClassifier")
+
+#: Frozen dataclasses rebuilt from their fields.
+DATACLASSES = (
+    "skmedtl.features.Preprocessing",
+    "skmedtl.finetune.Strategy",
+    "skmedtl.io.IntensityPolicy",
+)
+
+
+def estimator_type(obj) -> EstimatorType | None:
+    """The registered type of ``obj`` (exact class, not subclasses), or None."""
+    for entry in ESTIMATORS.values():
+        try:
+            cls = entry.resolve()
+        except (ImportError, AttributeError):
+            continue
+        if type(obj) is cls:
+            return entry
+    return None
+
+
+def dataclass_name(obj) -> str | None:
+    """The public name of ``obj``'s class if it is an allowed dataclass."""
+    for name in DATACLASSES:
+        try:
+            cls = resolve(name)
+        except (ImportError, AttributeError):
+            continue
+        if type(obj) is cls:
+            return name
+    return None
