@@ -133,6 +133,7 @@ register_estimator(
 register_estimator("skmedtl.ImageLoader")
 register_estimator("skmedtl.VolumeFeatures")
 register_estimator("skmedtl.hybrid.LabelEncodedClassifier")
+register_estimator("skmedtl.hybrid.TunedClassifier")
 
 #: Frozen dataclasses rebuilt from their fields.
 DATACLASSES = (
