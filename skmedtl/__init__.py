@@ -34,7 +34,8 @@ __all__ = [*_LAZY, "__version__"]
 #: Public subpackages, imported on first attribute access.
 _SUBPACKAGES = (
     "backbones", "cache", "cli", "datasets", "distributed", "exceptions", "explain",
-    "features", "finetune", "hybrid", "io", "metrics", "model_selection", "study",
+    "features", "finetune", "hybrid", "io", "metrics", "model_selection", "persistence",
+    "study",
     "utils",
 )
 

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: ``CNNFeatures(precision=...)``: the dtype of the forward pass.
-PRECISIONS = ("float32", "float16", "bfloat16")
+PRECISIONS = ("float32", "float16", "bfloat16", "int8")
 #: ``FineTuneClassifier(precision=...)``: the same names, float32 first.
 FINETUNE_PRECISIONS = ("float32", "bfloat16", "float16")
 #: ``CNNFeatures(backend=...)``: the inference engine.

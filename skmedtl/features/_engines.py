@@ -52,8 +52,21 @@ def resolve_backend(
     """``"auto"``: ONNX Runtime for float32 on the CPU when installed, else PyTorch.
 
     Half precision runs through PyTorch autocast only: the exported ONNX models
-    are float32.
+    are float32. ``int8`` runs on ONNX Runtime only (a statically quantised
+    export, see :mod:`skmedtl.features._quantize`).
     """
+    if precision == "int8":
+        if backend == "torch":
+            raise ValueError(
+                "precision='int8' needs backend='onnxruntime' (or 'auto'): int8 "
+                "extraction runs a quantised ONNX model."
+            )
+        if not onnxruntime_available():
+            raise ImportError(
+                "precision='int8' needs ONNX Runtime: pip install \"skmedtl[onnx]\", "
+                "or use precision='float32'."
+            )
+        return "onnxruntime"
     if backend == "auto":
         if device.type == "cpu" and precision == "float32" and onnxruntime_available():
             return "onnxruntime"
@@ -62,7 +75,7 @@ def resolve_backend(
         if precision != "float32":
             raise ValueError(
                 f"precision={precision!r} needs backend='torch' (CUDA autocast); "
-                "the ONNX Runtime backend runs float32 models only."
+                "the ONNX Runtime backend runs float32 and int8 models only."
             )
         if not onnxruntime_available():
             raise ImportError(

@@ -9,6 +9,10 @@ One :class:`Trainer` runs the epochs of one ``fit``:
 - Every epoch: ``model.train()``, then the frozen modules go back to eval mode,
   then one pass over shuffled mini-batches; then ``model.eval()`` and a pass over
   the validation split.
+- With the lower block groups frozen and no augmentation, the frozen trunk's
+  output is computed once per image and stage and the epochs train the top
+  blocks on it (:mod:`skmedtl.finetune._trunk`); results equal uncached
+  training within float tolerance.
 - The weights of the best epoch (by the monitor) are kept as a deep copy on the
   CPU and loaded back at the end. A schedule that grows (``gradual``) advances
   after ``patience`` epochs without improvement, starting the new stage from the
@@ -34,12 +38,16 @@ from ._freezing import FreezePlan
 from ._monitor import Monitor, validation_metrics
 from ._optim import build_optimizer, parameter_groups
 from ._strategies import Strategy
+from ._trunk import TrunkCache, find_boundary
 
 __all__ = ["Trainer", "TrainingConfig"]
 
 logger = logging.getLogger(__name__)
 
 _AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+#: Frozen-trunk caching (see :mod:`skmedtl.finetune._trunk`); a switch for
+#: benchmarks and tests that compare cached with uncached training.
+CACHE_TRUNK = True
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,12 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=config.precision == "float16"
         )
+        # Frozen-trunk caching needs the same input every epoch (no
+        # augmentation) and a backbone that runs (not only its head).
+        self.cache_trunk = CACHE_TRUNK and augment is None and not head_only
+        self.trunk: TrunkCache | None = None
+        self._trunk_stale = True
+        self.trunk_seconds = 0.0
 
     # -- stages ---------------------------------------------------------------------
     def set_stage(self, stage: int) -> None:
@@ -154,6 +168,7 @@ class Trainer:
         self.optimizer = build_optimizer(
             self.config.optimizer, groups, self.config.weight_decay
         )
+        self._trunk_stale = True
 
     @property
     def trainable(self) -> list[str]:
@@ -178,7 +193,7 @@ class Trainer:
             leave=False,
         )
         start = time.perf_counter()
-        with bar:
+        with bar, contextlib.closing(self):
             for i in range(cfg.max_epochs):
                 epoch = self.first_epoch + i
                 tic = time.perf_counter()
@@ -244,8 +259,60 @@ class Trainer:
         result.n_trainable_params = self.n_trainable_params()
         return result
 
+    def close(self) -> None:
+        """Drop the cached trunk activations (and their temporary file)."""
+        if self.trunk is not None:
+            self.trunk.close()
+            self.trunk = None
+        self._trunk_stale = True
+
+    def _update_trunk(self) -> None:
+        """(Re)compute the frozen trunk's output when the stage changed."""
+        if not self.cache_trunk or not self._trunk_stale:
+            return
+        self._trunk_stale = False
+        self.close()
+        self._trunk_stale = False
+        n_train = len(self.y_train)
+        probe = self.train_input(np.arange(min(n_train, 2)))
+        boundary = find_boundary(self.network, self.plan, probe)
+        if boundary is None:
+            logger.debug("Frozen-trunk caching: no frozen prefix at this stage.")
+            return
+        inputs = {"train": (self.train_input, n_train)}
+        if self.valid_input is not None:
+            inputs["valid"] = (self.valid_input, len(self.y_valid))
+        trunk = TrunkCache(
+            self.network,
+            self.plan,
+            boundary,
+            inputs,
+            self.config.batch_size,
+            self.device,
+        )
+        if not trunk.matches(self.train_input, n_train):
+            trunk.close()
+            return
+        self.trunk = trunk
+        self.trunk_seconds += trunk.seconds
+        logger.info(
+            "Frozen trunk (up to %s) computed once for %d images in %.1fs; epochs "
+            "train %s on it.",
+            boundary,
+            sum(n for _, n in inputs.values()),
+            trunk.seconds,
+            ", ".join(self.trainable),
+        )
+
+    def _train_source(self):
+        if self.trunk is not None:
+            return self.trunk.input("train"), self.trunk.forward
+        return self.train_input, self.forward
+
     def train_epoch(self) -> float:
         """One pass over the shuffled training set; the mean training loss."""
+        self._update_trunk()
+        train_input, forward = self._train_source()
         self.network.train()
         if self.head_only:
             self.network.backbone.eval()
@@ -253,12 +320,12 @@ class Trainer:
             self.plan.eval_frozen(self.network.backbone)
         total, count = 0.0, 0
         for idx in minibatches(len(self.y_train), self.config.batch_size, self.rng):
-            x = self.train_input(idx)
+            x = train_input(idx)
             if self.augment is not None:
                 x = self.augment(x)
             y = self.y_train[torch.as_tensor(idx, device=self.device)]
             with self._autocast():
-                logits = self.forward(x)
+                logits = forward(x)
                 loss = F.cross_entropy(logits.float(), y, weight=self.class_weight)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -270,10 +337,14 @@ class Trainer:
 
     def evaluate(self) -> dict:
         """Validation metrics of the current weights (eval mode, no gradients)."""
+        self._update_trunk()
+        forward, valid_input = self.forward, self.valid_input
+        if self.trunk is not None and "valid" in self.trunk.arrays:
+            forward, valid_input = self.trunk.forward, self.trunk.input("valid")
         self.network.eval()
         logits = predict_logits(
-            self.forward,
-            self.valid_input,
+            forward,
+            valid_input,
             len(self.y_valid),
             self.config.batch_size,
             self._autocast,

@@ -1,6 +1,14 @@
 """Feature-extractor hybrids: frozen CNN features + scikit-learn / XGBoost heads."""
 
 from ._label_encoding import LabelEncodedClassifier
-from ._make_hybrid import HEADS, hybrid_head, make_hybrid
+from ._make_hybrid import HEADS, TUNE_GRIDS, hybrid_head, make_hybrid
+from ._tuned import TunedClassifier
 
-__all__ = ["HEADS", "LabelEncodedClassifier", "hybrid_head", "make_hybrid"]
+__all__ = [
+    "HEADS",
+    "TUNE_GRIDS",
+    "LabelEncodedClassifier",
+    "TunedClassifier",
+    "hybrid_head",
+    "make_hybrid",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
@@ -17,12 +18,20 @@ from ..features import CNNFeatures
 from ..utils._naming import did_you_mean
 from ..utils._validation import Check, Interval, StrOptions, validate_params
 from ._label_encoding import LabelEncodedClassifier
+from ._tuned import TunedClassifier
 
-__all__ = ["HEADS", "hybrid_head", "make_hybrid"]
+__all__ = ["HEADS", "TUNE_GRIDS", "hybrid_head", "make_hybrid"]
 
 #: Names of the hybrid heads (:func:`hybrid_head`): RBF SVM, logistic
 #: regression, random forest, XGBoost.
 _UNSCALED = ("rf", "xgboost")  # trees do not care about feature scale
+#: C values tried by the self-tuning heads (``tune=True``): 13 log-spaced
+#: values for the logistic regression (cheap fits), 4 for the calibrated SVM
+#: (each value costs 6 SVC fits per fold).
+TUNE_GRIDS = {
+    "logreg": {"C": [float(c) for c in 10.0 ** np.arange(-4.0, 2.5, 0.5)]},
+    "svm": {"estimator__C": [0.1, 1.0, 10.0, 100.0]},
+}
 
 
 def _check_classifier(head) -> None:
@@ -41,11 +50,17 @@ _MAKE_HYBRID_CONSTRAINTS = {
     "class_weight": [None, StrOptions(("balanced",)), dict],
     "random_state": ["random_state"],
     "n_jobs": [Interval(numbers.Integral), None],
+    "tune": ["boolean"],
 }
 
 
 def hybrid_head(
-    name: str, *, class_weight=None, random_state=None, n_jobs: int | None = None
+    name: str,
+    *,
+    class_weight=None,
+    random_state=None,
+    n_jobs: int | None = None,
+    tune: bool = False,
 ):
     """The classifier a hybrid pipeline uses for ``name``, with skmedtl's defaults.
 
@@ -62,7 +77,12 @@ def hybrid_head(
         Passed to the classifier (as sample weights for XGBoost).
     random_state : int or None
     n_jobs : int or None
-        Parallel jobs for the forest and XGBoost.
+        Parallel jobs for the forest and XGBoost (and the tuning search).
+    tune : bool, default=False
+        For ``"logreg"`` and ``"svm"``: wrap the head in a
+        :class:`TunedClassifier` that chooses ``C`` by internal stratified
+        5-fold CV (group-aware when ``fit`` gets ``groups``) over
+        ``TUNE_GRIDS[name]``, scored by log-loss. Ignored for the tree heads.
 
     Returns
     -------
@@ -75,6 +95,15 @@ def hybrid_head(
     RandomForestClassifier(class_weight='balanced', n_estimators=500, random_state=0)
     """
     validate_params({"head": name}, {"head": [StrOptions(HEADS)]})
+    if tune and name in TUNE_GRIDS:
+        return TunedClassifier(
+            hybrid_head(
+                name, class_weight=class_weight, random_state=random_state, tune=False
+            ),
+            TUNE_GRIDS[name],
+            random_state=0 if random_state is None else random_state,
+            n_jobs=n_jobs,
+        )
     if name == "svm":
         return CalibratedClassifierCV(
             SVC(class_weight=class_weight), ensemble=False, cv=5
@@ -129,6 +158,7 @@ def make_hybrid(
     class_weight=None,
     random_state=None,
     n_jobs: int | None = None,
+    tune: bool = True,
     **feature_params,
 ) -> Pipeline:
     """A ``Pipeline`` of frozen CNN features, a scaler and a classifier.
@@ -153,6 +183,13 @@ def make_hybrid(
         Seeds the head (and ``CNNFeatures`` random weights, if ``weights=None``).
     n_jobs : int or None
         Parallel jobs of the head.
+    tune : bool, default=True
+        ``"logreg"`` and ``"svm"`` heads choose their regularisation ``C`` by
+        internal stratified 5-fold CV on the training embeddings
+        (:class:`TunedClassifier`; the embeddings are computed once, so this
+        costs only the head's fits). Give patient ids to make the folds
+        group-aware: ``pipe.fit(X, y, clf__groups=groups)``. ``False`` keeps
+        scikit-learn's default ``C=1``.
     **feature_params
         Parameters of :class:`~skmedtl.CNNFeatures` (``weights``, ``cache_path``,
         ``batch_size``, ``device``, ``input_size``, ``verbose``, ...).
@@ -164,7 +201,10 @@ def make_hybrid(
     Examples
     --------
     >>> from skmedtl import make_hybrid
-    >>> make_hybrid("resnet18", "logreg", weights=None).named_steps["clf"]
+    >>> pipe = make_hybrid("resnet18", "logreg", weights=None)
+    >>> pipe.named_steps["clf"].estimator
+    LogisticRegression(max_iter=5000)
+    >>> make_hybrid("resnet18", "logreg", weights=None, tune=False).named_steps["clf"]
     LogisticRegression(max_iter=5000)
     """
     validate_params(
@@ -175,6 +215,7 @@ def make_hybrid(
             "class_weight": class_weight,
             "random_state": random_state,
             "n_jobs": n_jobs,
+            "tune": tune,
         },
         _MAKE_HYBRID_CONSTRAINTS,
     )
@@ -191,7 +232,11 @@ def make_hybrid(
     if isinstance(head, str):
         name = head
         clf = hybrid_head(
-            head, class_weight=class_weight, random_state=random_state, n_jobs=n_jobs
+            head,
+            class_weight=class_weight,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            tune=tune,
         )
     else:
         name = None

@@ -101,7 +101,7 @@ def test_unknown_head_and_feature_parameter_are_reported():
 
 
 def test_pipeline_structure_and_defaults():
-    svm = make_hybrid("resnet18", "svm", weights=None, cache_path="x.h5")
+    svm = make_hybrid("resnet18", "svm", weights=None, cache_path="x.h5", tune=False)
     assert list(svm.named_steps) == ["features", "scale", "clf"]
     assert isinstance(svm.named_steps["clf"], CalibratedClassifierCV)
     assert svm.named_steps["clf"].ensemble is False

@@ -49,8 +49,11 @@ def _cases(tmp: Path):
     cases = {}
     cases["cnn_features"] = (tiny_features("resnet18").fit(X), Xt, "transform")
     for head in ("logreg", "svm"):
+        # The default head tunes its regularisation (a TunedClassifier).
         model = skmedtl.make_hybrid("lenet5", head, **LENET).fit(X, y)
         cases[f"hybrid_{head}"] = (model, Xt, "predict_proba")
+        model = skmedtl.make_hybrid("lenet5", head, tune=False, **LENET).fit(X, y)
+        cases[f"hybrid_{head}_untuned"] = (model, Xt, "predict_proba")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecated in sklearn 1.9
         svc = skmedtl.make_hybrid(
@@ -71,7 +74,9 @@ def _cases(tmp: Path):
         model = skmedtl.make_hybrid("lenet5", "xgboost", **LENET).fit(X, y)
         cases["hybrid_xgboost"] = (model, Xt, "predict_proba")
     search = GridSearchCV(
-        skmedtl.make_hybrid("lenet5", "logreg", **LENET), {"clf__C": [0.1, 1.0]}, cv=2
+        skmedtl.make_hybrid("lenet5", "logreg", tune=False, **LENET),
+        {"clf__C": [0.1, 1.0]},
+        cv=2,
     ).fit(X, y)
     cases["grid_search_best"] = (search.best_estimator_, Xt, "predict_proba")
     full = skmedtl.FineTuneClassifier(
@@ -127,6 +132,8 @@ CASES = [
     "cnn_features",
     "hybrid_logreg",
     "hybrid_svm",
+    "hybrid_logreg_untuned",
+    "hybrid_svm_untuned",
     "hybrid_svc_probability",
     "hybrid_forest",
     "hybrid_xgboost",

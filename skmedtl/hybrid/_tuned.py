@@ -1,0 +1,230 @@
+"""Self-tuning heads: regularisation chosen by internal cross-validation."""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["TunedClassifier"]
+
+logger = logging.getLogger(__name__)
+
+
+def _best_has(attr):
+    def check(self):
+        return hasattr(
+            self.best_estimator_
+            if hasattr(self, "best_estimator_")
+            else self.estimator,
+            attr,
+        )
+
+    return check
+
+
+class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """A classifier whose hyperparameter is chosen by internal stratified CV.
+
+    What ``make_hybrid(head="logreg" | "svm")`` uses by default: the embeddings
+    are computed once by the pipeline's feature step, so a cross-validated choice
+    of the regularisation ``C`` costs only the head's own fits. Folds are
+    stratified, and group-aware when ``fit`` gets ``groups`` (in a pipeline:
+    ``pipe.fit(X, y, clf__groups=groups)``), so images of one patient never
+    inform their own validation score.
+
+    Parameters
+    ----------
+    estimator : classifier
+        The head; cloned for every fit.
+    param_grid : dict
+        One or more parameters of ``estimator`` and the values to try, such as
+        ``{"C": [0.01, 0.1, 1]}``; searched by
+        :class:`~sklearn.model_selection.GridSearchCV` over the folds.
+    cv : int, default=5
+        Folds; fewer when the smallest class (or the number of groups) is
+        smaller. With fewer than two members in some class the head is fitted
+        untuned, with a warning.
+    scoring : str, default="neg_log_loss"
+        Selection score (a scikit-learn scorer name).
+    random_state : int, RandomState instance or None, default=None
+        Shuffles the folds.
+    n_jobs : int, default=None
+        Parallel fits of the search.
+
+    Attributes
+    ----------
+    best_params_ : dict
+        The chosen values (empty when the data were too small to tune).
+    best_score_ : float
+        Mean validation score of the chosen values (NaN when untuned).
+    best_estimator_ : classifier
+        ``estimator`` with ``best_params_``, refitted on all the training data.
+    classes_ : ndarray
+    n_splits_ : int
+        Folds used (0 when untuned).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skmedtl.hybrid import TunedClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 5)); y = (X[:, 0] > 0).astype(int)
+    >>> head = TunedClassifier(LogisticRegression(), {"C": [0.01, 1.0]},
+    ...                        random_state=0).fit(X, y)
+    >>> sorted(head.best_params_)
+    ['C']
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_grid: dict,
+        *,
+        cv: int = 5,
+        scoring: str = "neg_log_loss",
+        random_state=None,
+        n_jobs: int | None = None,
+    ):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.cv = cv
+        self.scoring = scoring
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y, groups=None):
+        """Choose the parameters by CV, then refit on all of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), optional
+            Patient (or other) ids: folds then never split a group.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, accept_sparse=True)
+        check_classification_targets(y)
+        splits = self._splits(X, y, groups)
+        self.n_splits_ = 0 if splits is None else len(splits)
+        if splits is None:
+            self.best_params_, self.best_score_ = {}, float("nan")
+            self.best_estimator_ = clone(self.estimator).fit(X, y)
+        else:
+            search = GridSearchCV(
+                clone(self.estimator),
+                self.param_grid,
+                scoring=self.scoring,
+                cv=splits,
+                n_jobs=self.n_jobs,
+                refit=True,
+                error_score="raise",
+            ).fit(X, y)
+            self.best_params_ = search.best_params_
+            self.best_score_ = float(search.best_score_)
+            self.best_estimator_ = search.best_estimator_
+        self.classes_ = self.best_estimator_.classes_
+        logger.info(
+            "%s: chose %s by %d-fold CV (%s %.4f)",
+            type(self.estimator).__name__,
+            self.best_params_,
+            self.n_splits_,
+            self.scoring,
+            self.best_score_,
+        )
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
+
+    @available_if(_best_has("predict_proba"))
+    def predict_proba(self, X):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)
+
+    @available_if(_best_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_log_proba(X)
+
+    @available_if(_best_has("decision_function"))
+    def decision_function(self, X):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.decision_function(X)
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import get_tags
+
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.classifier_tags.multi_class = inner.classifier_tags.multi_class
+        return tags
+
+    # -- internals -------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if not isinstance(self.param_grid, dict) or not self.param_grid:
+            raise ValueError(
+                "param_grid must be a non-empty dict such as {'C': [0.1, 1, 10]}; "
+                f"got {self.param_grid!r}."
+            )
+        valid = self.estimator.get_params()
+        for name, values in self.param_grid.items():
+            if name not in valid:
+                raise ValueError(
+                    f"param_grid names {name!r}, which {type(self.estimator).__name__}"
+                    f" does not have; its parameters: {sorted(valid)}."
+                )
+            if len(list(values)) == 0:
+                raise ValueError(f"param_grid[{name!r}] is empty.")
+        if (
+            not isinstance(self.cv, numbers.Integral)
+            or isinstance(self.cv, bool)
+            or self.cv < 2
+        ):
+            raise ValueError(f"cv must be an integer >= 2; got {self.cv!r}.")
+
+    def _splits(self, X, y, groups):
+        _, counts = np.unique(y, return_counts=True)
+        n = min(int(self.cv), int(counts.min()))
+        seed = self.random_state
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != len(y):
+                raise ValueError(
+                    f"groups has {len(groups)} entries but y has {len(y)}; give one "
+                    "group id per training image."
+                )
+            n = min(n, len(np.unique(groups)))
+        if n < 2:
+            warnings.warn(
+                f"Too few samples to tune {type(self.estimator).__name__} by "
+                f"cross-validation (smallest class: {counts.min()}); fitting it with "
+                "its default parameters.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        if groups is not None:
+            splitter = StratifiedGroupKFold(n, shuffle=True, random_state=seed)
+        else:
+            splitter = StratifiedKFold(n, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros((len(y), 1)), y, groups))
