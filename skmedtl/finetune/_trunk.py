@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..features._batching import available_memory
 from ._data import minibatches
 from ._freezing import FreezePlan
 
@@ -210,7 +211,7 @@ class TrunkCache:
 
     def _allocate(self, shape: tuple[int, ...]) -> np.ndarray:
         nbytes = int(np.prod(shape)) * 4
-        if nbytes <= MEMORY_FRACTION * _available_memory():
+        if nbytes <= MEMORY_FRACTION * available_memory():
             return np.empty(shape, dtype=np.float32)
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="skmedtl-trunk-")
@@ -302,13 +303,3 @@ class TrunkCache:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-
-def _available_memory() -> float:
-    try:
-        import psutil
-
-        return float(psutil.virtual_memory().available)
-    except ImportError:  # pragma: no cover - psutil is a torch dependency here
-        pages = os.sysconf("SC_AVPHYS_PAGES")
-        return float(pages * os.sysconf("SC_PAGE_SIZE"))
