@@ -377,3 +377,15 @@ def test_explain_takes_the_saved_model(png_study, tmp_path, capsys):
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert any((tmp_path / "maps").iterdir())
+
+
+def test_predict_warns_about_another_bit_depth(png_study, tmp_path, capsys):
+    import tifffile
+
+    image = tmp_path / "deep.tif"
+    tifffile.imwrite(image, (np.arange(28 * 28).reshape(28, 28) * 80).astype(np.uint16))
+    code = main(["predict", "--model", os.fspath(png_study["out"] / "model"),
+                 "--images", os.fspath(image), "-q"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0  # predicted, with a warning
+    assert "uint16 but the model was trained on uint8 images" in err
