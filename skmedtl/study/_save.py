@@ -11,6 +11,9 @@ adds cells. So each cell goes to disk once, and only the selected cells are
 loaded back and written, with their model card, to ``out_dir/model/`` (and
 ``out_dir/model-recommended/``). The cost is disk: one saved model per cell,
 the frozen backbone included for hybrid cells (``--save none`` saves nothing).
+Nothing there is deleted automatically (a later run over a larger grid may
+select any of them); ``out_dir/models/`` can be deleted by hand at any time:
+a selected cell without its model is then fitted again once by ``run()``.
 
 The cell key decides: ``out_dir/model/`` saved for the same cell key is left
 as it is by a resumed or report-only run. A selected cell whose model was
@@ -25,7 +28,6 @@ import copy
 import json
 import logging
 import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -292,18 +294,7 @@ def write_selected(
         )
         logger.info("Saved the %s model (%s) to %s.", choice, cell.id, target)
         written[TARGETS[choice]] = os.fspath(target)
-    _prune(out, {c.key for c in study.cells_})
     return written
-
-
-def _prune(out: Path, keys: set) -> None:
-    """Remove saved cell models whose cell is no longer in the grid."""
-    root = out / MODELS_DIR
-    if not root.is_dir():
-        return
-    for path in root.iterdir():
-        if path.is_dir() and path.name not in keys and not path.name.startswith("."):
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
