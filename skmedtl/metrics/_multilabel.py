@@ -257,9 +257,8 @@ class MultiLabelReport:
 
     def __str__(self) -> str:
         pct = round(self.confidence * 100)
-        head = (
-            f"{'label':<20} {'n pos':>6} {'thr':>5}  "
-            + "  ".join(f"{m:>22}" for m in ("auc", "sensitivity", "specificity"))
+        head = f"{'label':<20} {'n pos':>6} {'thr':>5}  " + "  ".join(
+            f"{m:>22}" for m in ("auc", "sensitivity", "specificity")
         )
         lines = [
             f"Multi-label report, {len(self.labels)} labels, n={self.n_samples}, "
@@ -267,8 +266,9 @@ class MultiLabelReport:
             head,
         ]
         for label, v in self.per_label.items():
-            cells = "  ".join(f"{_fmt(v[m]):>22}" for m in ("auc", "sensitivity",
-                                                          "specificity"))
+            cells = "  ".join(
+                f"{_fmt(v[m]):>22}" for m in ("auc", "sensitivity", "specificity")
+            )
             lines.append(
                 f"{label[:20]:<20} {v['n_positive']:>6} {v['threshold']:5.2f}  {cells}"
             )

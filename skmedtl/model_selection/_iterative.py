@@ -221,7 +221,9 @@ class IterativeStratifiedKFold(BaseCrossValidator):
     def split(self, X, y, groups=None):
         """Yield ``(train, test)`` index arrays, one pair per fold."""
         if not isinstance(self.n_splits, int) or self.n_splits < 2:
-            raise ValueError(f"n_splits must be an integer >= 2; got {self.n_splits!r}.")
+            raise ValueError(
+                f"n_splits must be an integer >= 2; got {self.n_splits!r}."
+            )
         Y = _check_indicator(y)
         seed = self.random_state if self.shuffle else 0
         folds = iterative_stratification(
