@@ -125,6 +125,21 @@ class StudyDataset:
         """
         labels = np.asarray(labels)
         n = len(images)
+        if labels.ndim == 2 and labels.shape[1] > 1:  # multi-label: _multilabel.py
+            from ._multilabel import multilabel_dataset
+
+            return multilabel_dataset(
+                cls,
+                images,
+                labels,
+                groups=groups,
+                split=split,
+                class_names=class_names,
+                pos_label=pos_label,
+                source=source,
+                test_size=test_size,
+                random_state=random_state,
+            )
         if labels.ndim != 1:
             raise ValueError(
                 f"labels must be one label per image, shape (n,); got shape "
@@ -232,6 +247,10 @@ class StudyDataset:
 
     def summary(self) -> dict:
         """Counts per split and class (JSON-serialisable)."""
+        if self.labels.ndim == 2:  # multi-label: positives per label
+            from ._multilabel import multilabel_summary
+
+            return multilabel_summary(self)
         classes = np.unique(self.labels)
         counts = {
             part: {
@@ -434,14 +453,19 @@ def _from_npz(path: Path, **common) -> StudyDataset:
     parts = {s: load_medmnist(path, s) for s in present}
     images = np.concatenate([parts[s][0] for s in present])
     labels = np.concatenate([parts[s][1] for s in present])
-    if labels.ndim != 1:
-        raise ValueError(
-            f"{path} is multi-label (labels of shape {labels.shape}); a study needs "
-            "one class per image."
-        )
     split = np.repeat(present, [len(parts[s][1]) for s in present])
+    names = None
+    if labels.ndim == 2:  # multi-label (ChestMNIST layout)
+        from ..datasets._medmnist import medmnist_label_names
+
+        names = medmnist_label_names(path, labels.shape[1])
     return StudyDataset.from_arrays(
-        images, labels, split=split, source=f"MedMNIST file {path}", **common
+        images,
+        labels,
+        split=split,
+        class_names=names,
+        source=f"MedMNIST file {path}",
+        **common,
     )
 
 

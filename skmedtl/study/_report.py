@@ -15,6 +15,7 @@ from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
 from ._evaluate import CONFIDENCE, METRICS
 from ._measure import MEMORY_HELP
+from ._multilabel import per_label_blocks
 from ._report_stats import (
     limitations,
     methods_paragraph,
@@ -293,6 +294,7 @@ def _blocks(results, records, context, figures: dict) -> list:
         ),
         ("h2", "Figures"),
     ]
+    blocks[-1:-1] = per_label_blocks(records, rec)  # multi-label studies only
     captions = {
         "performance_vs_cost": "Performance against compute time and inference time "
         "(in the spirit of Fig. 6 of Kim et al. 2022). Colour: approach; marker: "
@@ -366,7 +368,8 @@ def _data_items(ds: dict, context: dict | None = None) -> list[str]:
     counts = ds["counts"]
     parts = []
     for split in ("train", "val", "test"):
-        n = sum(counts[split].values())
+        n = ds.get("n_per_split", {}).get(split)  # multi-label: images per split
+        n = sum(counts[split].values()) if n is None else n
         if n:
             per_class = ", ".join(f"{k}: {v}" for k, v in counts[split].items())
             parts.append(f"{split} {n} ({per_class})")
