@@ -12,7 +12,8 @@ def make_multilabel(n: int, seed: int = 0, size: int = 32):
     """Images ``(n, size, size)`` uint8 and ``Y`` ``(n, 4)``.
 
     - ``bright``: a bright 10x10 square somewhere;
-    - ``stripes``: vertical stripes (period 4) over a 16x16 patch, more likely
+    - ``stripes``: vertical stripes (period 4) over a patch of 3/4 of the image,
+      more likely
       when ``bright`` is present (the labels co-occur);
     - ``dark``: a dark 10x10 square;
     - ``noise``: a coin flip with nothing planted: no model can beat AUC 0.5.
@@ -24,14 +25,15 @@ def make_multilabel(n: int, seed: int = 0, size: int = 32):
     Y[:, 2] = rng.random(n) < 0.4
     Y[:, 3] = rng.random(n) < 0.5
     X = rng.normal(128, 20, (n, size, size))
-    stripes = np.tile((np.arange(16) % 4 < 2) * 140.0 - 70.0, (16, 1))
+    patch = 3 * size // 4
+    stripes = np.tile((np.arange(patch) % 4 < 2) * 140.0 - 70.0, (patch, 1))
     for i in range(n):
         if Y[i, 0]:
             r, c = rng.integers(0, size - 10, 2)
             X[i, r : r + 10, c : c + 10] = 240
         if Y[i, 1]:
-            r, c = rng.integers(0, size - 16, 2)
-            X[i, r : r + 16, c : c + 16] += stripes
+            r, c = rng.integers(0, size - patch + 1, 2)
+            X[i, r : r + patch, c : c + patch] += stripes
         if Y[i, 2]:
             r, c = rng.integers(0, size - 10, 2)
             X[i, r : r + 10, c : c + 10] = 15
