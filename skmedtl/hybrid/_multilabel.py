@@ -131,7 +131,10 @@ class HybridPipeline(Pipeline):
         heads = self._per_label()
         if heads is None:
             return super().score(X, y, sample_weight=sample_weight, **params)
-        return heads.score(self._features(X), y, sample_weight=sample_weight)
+        from sklearn.metrics import accuracy_score
+
+        pred = heads.predict(self._features(X))
+        return accuracy_score(y, pred, sample_weight=sample_weight)
 
     @property
     def classes_(self):

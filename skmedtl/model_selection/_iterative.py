@@ -11,7 +11,9 @@ the most images, then at random).
 
 With patient ids the unit that is placed is the patient, not the image: a
 patient carries the label counts of all its images, so every split stays
-patient-level.
+patient-level. As a patient usually holds several labels, it goes to the fold
+whose remaining need for *all* its labels (and images), relative to that fold's
+targets, is largest, rather than by the current label alone.
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ def _place(counts, sizes, proportions, rng) -> np.ndarray:
     n_units, n_labels = counts.shape
     desired = proportions * sizes.sum()  # samples each fold still wants
     desired_label = np.outer(counts.sum(axis=0), proportions)  # (labels, folds)
+    target, target_label = desired.copy(), np.maximum(desired_label, 1e-12)
+    grouped = bool((sizes > 1).any())
     fold = np.full(n_units, -1)
     remaining = counts.astype(float).copy()
     unplaced = np.ones(n_units, dtype=bool)
@@ -123,7 +127,14 @@ def _place(counts, sizes, proportions, rng) -> np.ndarray:
         label = rng.choice(candidates[left[candidates] == fewest])
         units = np.flatnonzero(unplaced & (counts[:, label] > 0))
         for u in rng.permutation(units):
-            want = desired_label[label]
+            if grouped:
+                # A patient carries several labels (and images): the fold that
+                # needs all of them most, relative to its target counts.
+                want = counts[u] @ (desired_label / target_label) + sizes[
+                    u
+                ] * desired / np.maximum(target, 1e-12)
+            else:
+                want = desired_label[label]
             best = np.flatnonzero(want == want.max())
             if len(best) > 1:
                 sub = desired[best]

@@ -25,6 +25,8 @@ import numpy as np
 from ._evaluate import CONFIDENCE, METRICS
 
 __all__ = [
+    "check_folder_single_label",
+    "csv_label_matrix",
     "evaluate_multilabel",
     "is_multilabel",
     "multilabel_dataset",
@@ -453,3 +455,56 @@ def per_label_blocks(records: list[dict], recommendation) -> list:
             detail,
         ),
     ]
+
+
+def csv_label_matrix(path, rows: list[dict], columns: list[str]) -> np.ndarray:
+    """The 0/1 label matrix of a multi-label CSV (one column per finding)."""
+    Y = np.zeros((len(rows), len(columns)), dtype=np.int64)
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            value = row.get(column, "")
+            if value not in ("0", "1", "0.0", "1.0"):
+                raise ValueError(
+                    f"{path}, line {i + 2}: column {column!r} is {value!r}. A CSV "
+                    "without a 'label' column is read as multi-label: every column "
+                    "other than path, group and split must be 0 or 1. For one class "
+                    "per image add a 'label' column."
+                )
+            Y[i, j] = int(float(value))
+    return Y
+
+
+def check_folder_single_label(paths: list, labels, root) -> None:
+    """Raise if one image sits in several class folders (a multi-label attempt).
+
+    A class-per-folder layout gives each image exactly one class, so it cannot
+    express multi-label data; copying an image into each of its findings'
+    folders would silently turn it into several contradicting single-label
+    images. Same-named files of equal size in different class folders are
+    compared byte for byte.
+    """
+    import hashlib
+    import os
+
+    seen: dict[tuple[str, int], list[tuple[str, object]]] = {}
+    for path, label in zip(paths, np.asarray(labels).tolist(), strict=True):
+        key = (os.path.basename(path), os.path.getsize(path))
+        seen.setdefault(key, []).append((path, label))
+    for entries in seen.values():
+        if len({label for _, label in entries}) < 2:
+            continue
+        digests: dict[str, tuple[str, object]] = {}
+        for path, label in entries:
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            other = digests.get(digest)
+            if other is not None and other[1] != label:
+                raise ValueError(
+                    f"{root}: the same image is in class folders {other[1]!r} and "
+                    f"{label!r} ({other[0]} and {path}). A folder per class gives "
+                    "each image one class and cannot express multi-label data. For "
+                    "several findings per image use a CSV with a path column and one "
+                    "0/1 column per finding, or a MedMNIST-style .npz with labels of "
+                    "shape (n, n_labels)."
+                )
+            digests.setdefault(digest, (path, label))

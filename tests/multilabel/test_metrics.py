@@ -38,7 +38,9 @@ def test_auc_matches_sklearn(scored):
 
 def test_ties_match_sklearn():
     Y = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])
-    S = np.array([[0.5, 0.5], [0.5, 0.2], [0.7, 0.5], [0.5, 0.5], [0.2, 0.1], [0.5, 0.5]])
+    S = np.array(
+        [[0.5, 0.5], [0.5, 0.2], [0.7, 0.5], [0.5, 0.5], [0.2, 0.1], [0.5, 0.5]]
+    )
     expected = [roc_auc_score(Y[:, j], S[:, j]) for j in range(2)]
     np.testing.assert_allclose(per_label_auc(Y, S), expected)
 
