@@ -148,3 +148,35 @@ def test_class_folders_cannot_express_multilabel(tmp_path):
     Image.fromarray(image).save(tmp_path / "effusion" / "shared.png")
     with pytest.raises(ValueError, match="cannot express multi-label"):
         load_study_dataset(tmp_path)
+
+
+def test_cli_study_on_multilabel_npz(tmp_path, capsys):
+    from skmedtl.cli import main
+
+    path = _write_npz(
+        tmp_path / "chest.npz", sizes=(("train", 48), ("val", 16), ("test", 32))
+    )
+    code = main(
+        [
+            "study",
+            "--dataset",
+            str(path),
+            "--out",
+            str(tmp_path / "out"),
+            "--profile",
+            "quick",
+            "--backbones",
+            "lenet5",
+            "--weights",
+            "none",
+            "--input-size",
+            "32",
+            "--approaches",
+            "hybrid-logreg",
+            "--n-bootstraps",
+            "20",
+            "-q",
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    assert "## Per-label results" in (tmp_path / "out" / "report.md").read_text()
