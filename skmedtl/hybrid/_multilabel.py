@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.multioutput import ClassifierChain, MultiOutputClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 
 __all__ = ["HybridPipeline"]
@@ -28,6 +29,17 @@ def _is_multilabel(y) -> bool:
         return False
     shape = getattr(y, "shape", None) or np.shape(y)
     return len(shape) == 2 and shape[1] > 1
+
+
+def _has(method: str):
+    """Like ``Pipeline``: a method exists when the final estimator has it."""
+
+    def check(self) -> bool:
+        heads = self.__dict__.get("multilabel_head_")
+        template = heads.estimator if heads is not None else self._final_estimator
+        return template == "passthrough" or hasattr(template, method)
+
+    return check
 
 
 class HybridPipeline(Pipeline):
@@ -105,6 +117,7 @@ class HybridPipeline(Pipeline):
             return super().predict(X, **params)
         return heads.predict(self._features(X))
 
+    @available_if(_has("predict_proba"))
     def predict_proba(self, X, **params):
         """Probabilities; for a multi-label fit ``(n, n_labels)`` per label."""
         heads = self._per_label()
@@ -118,6 +131,7 @@ class HybridPipeline(Pipeline):
             ]
         )
 
+    @available_if(_has("decision_function"))
     def decision_function(self, X, **params):
         """Decision values; for a multi-label fit ``(n, n_labels)`` per label."""
         heads = self._per_label()
