@@ -501,6 +501,8 @@ default="loss"
     def decision_function(self, X) -> np.ndarray:
         """Logits: ``(n,)`` (class 1 minus class 0) for two classes, else ``(n, k)``.
 
+        Multi-label: one logit per label, ``(n, n_labels)``.
+
         Parameters
         ----------
         X : array-like or list
@@ -516,6 +518,9 @@ default="loss"
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``, columns in ``classes_`` order.
 
+        Multi-label: per-label probabilities ``(n, n_labels)`` (sigmoids; a row
+        need not sum to one).
+
         Parameters
         ----------
         X : array-like or list
@@ -528,6 +533,9 @@ default="loss"
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels (from ``classes_``).
+
+        Multi-label: a 0/1 matrix ``(n, n_labels)``, label ``j`` present where
+        its probability is at least ``thresholds_[j]``.
 
         Parameters
         ----------
