@@ -542,7 +542,7 @@ default="loss"
         X : array-like or list
             Images, as for :meth:`fit`.
         """
-        if isinstance(self.classes_, list):  # multi-label: (n, n_labels) 0/1
+        if isinstance(getattr(self, "classes_", None), list):  # multi-label: 0/1
             return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
         logits = self._logits(X)
         return self.classes_[logits.argmax(axis=1)]
