@@ -284,6 +284,10 @@ default="loss"
         "patience": [Interval(numbers.Integral, 1)],
         "monitor": [StrOptions(tuple(MONITORS))],
         "class_weight": [None, StrOptions(("balanced",)), dict],
+        "threshold": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            StrOptions(("youden",)),
+        ],
         "augment": ["boolean", "callable", None],
         "pooling": [StrOptions(FEATURE_POOLINGS)],
         "input_size": [None, Check(_check_input_size, "an int or (height, width)")],
