@@ -139,6 +139,8 @@ class StudyDataset:
                 source=source,
                 test_size=test_size,
                 random_state=random_state,
+                split_names=SPLITS,
+                split_aliases=_SPLIT_ALIASES,
             )
         if labels.ndim != 1:
             raise ValueError(

@@ -84,10 +84,6 @@ def pooled_metrics(records: list[dict], n_bootstraps: int) -> dict:
     """
     if len(records) == 1:
         return {m: tuple(records[0]["metrics"][m]) for m in METRICS}
-    if records[0].get("task") == "multilabel":
-        from ._multilabel import pooled_multilabel_metrics
-
-        return pooled_multilabel_metrics(records, n_bootstraps)
     y = np.asarray(records[0]["y_true"])
     n_classes = len(records[0]["classes"])
     binary = n_classes == 2

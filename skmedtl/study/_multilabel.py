@@ -57,10 +57,14 @@ def multilabel_dataset(
     source: str = "arrays",
     test_size: float = 0.2,
     random_state=0,
+    split_names=("train", "val", "test"),
+    split_aliases=None,
 ):
     """A multi-label :class:`StudyDataset` (``StudyDataset.from_arrays`` hook)."""
     from ..model_selection import check_group_separation, iterative_train_test_split
-    from ._data import _SPLIT_ALIASES, SPLITS, did_you_mean
+    from ..utils._naming import did_you_mean
+
+    splits, aliases = tuple(split_names), dict(split_aliases or {})
 
     labels = np.asarray(labels)
     n = len(images)
@@ -87,16 +91,16 @@ def multilabel_dataset(
         split = np.full(n, "train", dtype=object)
     else:
         split = np.array(
-            [_SPLIT_ALIASES.get(str(s).lower(), str(s).lower()) for s in split],
+            [aliases.get(str(s).lower(), str(s).lower()) for s in split],
             dtype=object,
         )
         if len(split) != n:
             raise ValueError(f"{n} images but {len(split)} split entries.")
-        unknown = sorted(set(split) - set(SPLITS))
+        unknown = sorted(set(split) - set(splits))
         if unknown:
             raise ValueError(
-                f"Unknown split {unknown[0]!r}.{did_you_mean(unknown[0], SPLITS)} "
-                f"Splits are {SPLITS}."
+                f"Unknown split {unknown[0]!r}.{did_you_mean(unknown[0], splits)} "
+                f"Splits are {splits}."
             )
     if not (split == "test").any():
         dev = np.flatnonzero(split != "test")

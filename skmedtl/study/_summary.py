@@ -107,7 +107,12 @@ def summarize(
             "category": first["category"],
             "n_seeds": len(recs),
         }
-        pooled = pooled_metrics(recs, n_bootstraps)
+        if recs[0].get("task") == "multilabel":  # per-label metrics, pooled
+            from ._multilabel import pooled_multilabel_metrics
+
+            pooled = pooled_multilabel_metrics(recs, n_bootstraps)
+        else:
+            pooled = pooled_metrics(recs, n_bootstraps)
         for m in METRICS:
             est, low, high = pooled[m]
             row.update({m: est, f"{m}_low": low, f"{m}_high": high})
