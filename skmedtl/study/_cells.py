@@ -291,6 +291,9 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
             )
         )
         result["test_index"] = [int(i) for i in ctx.test]
+        from ._multilabel import multilabel_statistics
+
+        result.update(multilabel_statistics(ctx, y_dev[mask], proba_val, proba))
         return result
     result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask]))
     return result

@@ -30,10 +30,13 @@ __all__ = [
     "evaluate_multilabel",
     "is_multilabel",
     "multilabel_dataset",
+    "multilabel_statistics",
     "multilabel_summary",
     "per_label_blocks",
     "pooled_multilabel_metrics",
+    "pooled_multilabel_validation",
     "run_multilabel_hybrid",
+    "write_multilabel_predictions",
 ]
 
 BOOTSTRAP_SEED = 0
@@ -273,47 +276,24 @@ def _proba(estimator, X) -> np.ndarray:
     return np.asarray(proba)
 
 
-def _validation_scheme(ctx, seed: int):
-    from sklearn.model_selection import PredefinedSplit
-
-    from ..model_selection import IterativeStratifiedKFold
-
-    data = ctx.data
-    if data.has_validation:
-        return PredefinedSplit(np.where(data.split[ctx.dev] == "val", 0, -1)), None
-    groups = None if data.groups is None else data.groups[ctx.dev]
-    return IterativeStratifiedKFold(ctx.profile.cv_folds, random_state=seed), groups
-
-
-def _validation_thresholds(model, X, Y, cv, groups) -> np.ndarray:
-    """Per-label Youden thresholds from held-out predictions of ``model``'s setup."""
-    from sklearn.base import clone
-
-    from ..metrics import choose_thresholds
-
-    rows, scores = [], []
-    for train, valid in cv.split(X, Y, groups):
-        fitted = clone(model).fit(X[train], Y[train])
-        rows.append(valid)
-        scores.append(_proba(fitted, X[valid]))
-    rows = np.concatenate(rows)
-    return choose_thresholds(Y[rows], np.concatenate(scores))
-
-
 def run_multilabel_hybrid(ctx, cell, emb) -> dict:
-    """A hybrid head per label on frozen embeddings, tuned on validation."""
-    from sklearn.model_selection import GridSearchCV
+    """A hybrid head per label on frozen embeddings: fitted on train, tuned on
+    the study's validation set (``ctx.val_mask``), thresholds chosen there."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
     from sklearn.multioutput import MultiOutputClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     from ..hybrid import hybrid_head
+    from ..metrics import choose_thresholds
     from ._heads import count_head_params, head_grid
     from ._measure import PeakMemory, Stopwatch
 
     head = cell.approach.head
     data = ctx.data
     Y_dev = data.labels[ctx.dev]
+    mask = ctx.val_mask
     clf = hybrid_head(
         head, class_weight="balanced", random_state=cell.seed, n_jobs=ctx.n_jobs
     )
@@ -323,27 +303,28 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
             ("clf", MultiOutputClassifier(clf)),
         ]
     )
-    grid = {
-        k.replace("clf__", "clf__estimator__", 1): v
-        for k, v in head_grid(head, ctx.profile.head_grid).items()
-    }
-    cv, groups = _validation_scheme(ctx, cell.seed)
-    search = GridSearchCV(
-        pipe,
-        grid,
-        scoring=_scorer(ctx.metric),
-        cv=cv,
-        refit=True,
-        error_score="raise",
-    )
-    with PeakMemory() as memory, Stopwatch() as train:
-        search.fit(emb.dev, Y_dev, groups=groups)
-        thresholds = _validation_thresholds(
-            search.best_estimator_, emb.dev, Y_dev, cv, groups
+    grid = list(
+        ParameterGrid(
+            {
+                k.replace("clf__", "clf__estimator__", 1): v
+                for k, v in head_grid(head, ctx.profile.head_grid).items()
+            }
         )
+    )
+    scorer = _scorer(ctx.metric)
+    X_train, Y_train = emb.dev[~mask], Y_dev[~mask]
+    X_val, Y_val = emb.dev[mask], Y_dev[mask]
+    best = None
+    with PeakMemory() as memory, Stopwatch() as train:
+        for params in grid:
+            model = clone(pipe).set_params(**params).fit(X_train, Y_train)
+            value = scorer(model, X_val, Y_val)
+            if best is None or value > best[0]:
+                best = (value, params, model)
+        value, params, model = best
+        thresholds = choose_thresholds(Y_val, _proba(model, X_val))
     with Stopwatch() as infer:
-        proba = _proba(search, emb.test)
-    model = search.best_estimator_
+        proba = _proba(model, emb.test)
     per_label = model.named_steps["clf"].estimators_
     result = {
         "extract_time_s": emb.extract_time_s,
@@ -356,12 +337,11 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
         "input_size": emb.input_size,
         "selection": {
             "params": {
-                k.removeprefix("clf__estimator__"): v
-                for k, v in search.best_params_.items()
+                k.removeprefix("clf__estimator__"): v for k, v in params.items()
             },
-            "validation_score": float(search.best_score_),
-            "scheme": type(cv).__name__,
-            "n_candidates": len(search.cv_results_["params"]),
+            "validation_score": float(value),
+            "scheme": "validation split",
+            "n_candidates": len(grid),
         },
     }
     result.update(
@@ -373,6 +353,8 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
             ctx.profile.n_bootstraps,
         )
     )
+    result["test_index"] = [int(i) for i in ctx.test]
+    result.update(multilabel_statistics(ctx, Y_val, _proba(model, X_val), proba))
     return result
 
 
@@ -512,3 +494,113 @@ def check_folder_single_label(paths: list, labels, root) -> None:
                     "shape (n, n_labels)."
                 )
             digests.setdefault(digest, (path, label))
+
+
+def multilabel_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
+    """The validation-side fields every study record carries, for multi-label data.
+
+    The validation score is the mean per-label ``ctx.metric``; no recalibration
+    and no single operating point (each label has its own threshold).
+    """
+    from ..finetune._multilabel import multilabel_validation_metrics
+
+    key = {"auc": "roc_auc"}.get(ctx.metric, ctx.metric)
+    Y_val = np.asarray(Y_val)
+    proba_val = np.asarray(proba_val, dtype=float)
+    value = multilabel_validation_metrics(Y_val, proba_val, np.nan)[key]
+    return {
+        "validation": {"metric": ctx.metric, "score": float(value), "n": len(Y_val)},
+        "val_y": Y_val.tolist(),
+        "val_proba": proba_val.tolist(),
+        "test_proba": np.asarray(proba_test, dtype=float).tolist(),
+        "calibration": {"method": "none"},
+        "test_proba_calibrated": None,
+        "extras": {},
+    }
+
+
+def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps: int):
+    """Validation score of a multi-label configuration (mean per-label metric)."""
+    from ..finetune._multilabel import multilabel_validation_metrics
+
+    key = {"auc": "roc_auc"}.get(metric, metric)
+    Y = np.asarray(records[0]["val_y"])
+    probas = [np.asarray(r["val_proba"], dtype=float) for r in records]
+
+    def value(idx):
+        return np.mean(
+            [multilabel_validation_metrics(Y[idx], p[idx], np.nan)[key] for p in probas]
+        )
+
+    rng = np.random.RandomState(BOOTSTRAP_SEED)
+    draws = [value(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
+    alpha = (1 - CONFIDENCE) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(draws, [alpha, 1 - alpha])
+    seeds = [r["validation"]["score"] for r in records]
+    return {
+        "score": float(np.mean(seeds)),
+        "low": float(low),
+        "high": float(high),
+        "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
+        "n": len(Y),
+    }
+
+
+def write_multilabel_predictions(path, records: list[dict], images) -> None:
+    """``predictions.csv`` of a multi-label study: one row per test image x cell.
+
+    ``true_label`` / ``predicted_label`` list the present labels (``;``-joined),
+    ``p_<label>`` the per-label probabilities (``repr``: metrics recompute
+    exactly), ``threshold_<label>`` the validation thresholds behind the
+    prediction.
+    """
+    import csv
+    import os
+
+    if not records:
+        return
+    labels = records[0]["classes"]
+    columns = [
+        "config",
+        "backbone",
+        "approach",
+        "seed",
+        "cell_key",
+        "index",
+        "image",
+        "true_label",
+        "predicted_label",
+        *(f"p_{c}" for c in labels),
+        *(f"threshold_{c}" for c in labels),
+    ]
+    paths = not isinstance(images, np.ndarray)
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for r in records:
+            for i, index in enumerate(r["test_index"]):
+                item = images[index] if paths and images is not None else None
+                image = os.fspath(item) if isinstance(item, (str, os.PathLike)) else ""
+                writer.writerow(
+                    [
+                        f"{r['backbone']} / {r['approach']}",
+                        r["backbone"],
+                        r["approach"],
+                        r["seed"],
+                        r["key"],
+                        index,
+                        image,
+                        ";".join(
+                            c for c, v in zip(labels, r["y_true"][i], strict=True) if v
+                        ),
+                        ";".join(
+                            c for c, v in zip(labels, r["y_pred"][i], strict=True) if v
+                        ),
+                        *(repr(float(v)) for v in r["y_score"][i]),
+                        *(repr(float(t)) for t in r["thresholds"]),
+                    ]
+                )
+    os.replace(tmp, path)

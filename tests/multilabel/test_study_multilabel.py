@@ -182,7 +182,7 @@ def test_cli_study_on_multilabel_npz(tmp_path, capsys):
     assert "## Per-label results" in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_hybrid_without_validation_split_uses_patient_level_iterative_cv(tmp_path):
+def test_hybrid_without_validation_split_holds_out_patients_iteratively(tmp_path):
     X, Y = make_multilabel(90, seed=7, size=28)
     groups = np.repeat(np.arange(30), 3)
     data = StudyDataset.from_arrays(X, Y, groups=groups, random_state=0)
@@ -197,7 +197,7 @@ def test_hybrid_without_validation_split_uses_patient_level_iterative_cv(tmp_pat
         verbose=0,
     ).run()
     selection = results.cells[0]["selection"]
-    assert selection["scheme"] == "IterativeStratifiedKFold"
+    assert selection["scheme"] == "validation split"
     assert (
         "iteratively stratified patient-level"
         in (tmp_path / "out" / "report.md").read_text()
