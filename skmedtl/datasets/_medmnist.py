@@ -11,9 +11,37 @@ import numpy as np
 
 from ..utils._naming import did_you_mean
 
-__all__ = ["load_medmnist", "load_breastmnist"]
+__all__ = ["CHESTMNIST_LABELS", "load_medmnist", "load_breastmnist"]
 
 SPLITS = ("train", "val", "test")
+
+#: The 14 findings of ChestMNIST, in the column order of its ``(n, 14)`` labels
+#: (MedMNIST's ``INFO["chestmnist"]["label"]``; from NIH ChestX-ray14).
+CHESTMNIST_LABELS = (
+    "atelectasis",
+    "cardiomegaly",
+    "effusion",
+    "infiltration",
+    "mass",
+    "nodule",
+    "pneumonia",
+    "pneumothorax",
+    "consolidation",
+    "edema",
+    "emphysema",
+    "fibrosis",
+    "pleural",
+    "hernia",
+)
+
+
+def medmnist_label_names(path, n_labels: int) -> list[str] | None:
+    """Finding names of a multi-label MedMNIST file (ChestMNIST), else None."""
+    if Path(path).name.lower().startswith("chestmnist") and n_labels == len(
+        CHESTMNIST_LABELS
+    ):
+        return list(CHESTMNIST_LABELS)
+    return None
 
 
 def load_medmnist(
@@ -39,9 +67,12 @@ def load_medmnist(
         images to :class:`~skmedtl.CNNFeatures` directly; cut 3D volumes with
         :func:`skmedtl.io.volume_to_slices` (``axis=0``) or embed them with
         :class:`skmedtl.VolumeFeatures`.
-    labels : ndarray of shape (n,)
+    labels : ndarray of shape (n,) or (n, n_labels)
         Integer labels. Single-label files store ``(n, 1)``; that axis is removed.
-        Multi-label files (ChestMNIST) keep ``(n, n_labels)``.
+        Multi-label files (ChestMNIST) keep ``(n, n_labels)``: a 0/1 indicator
+        matrix (column names in :data:`CHESTMNIST_LABELS`) that
+        :class:`~skmedtl.finetune.FineTuneClassifier`, :func:`~skmedtl.make_hybrid`
+        and the study take as multi-label targets.
 
     Raises
     ------

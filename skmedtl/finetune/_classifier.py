@@ -41,6 +41,15 @@ from ..utils._validation import (
 from ._augment import resolve_augmentation
 from ._data import ImageInput, TensorInput, validation_split
 from ._monitor import MONITORS
+from ._multilabel import (
+    MultiLabelTrainer,
+    check_multilabel_targets,
+    check_threshold,
+    fit_thresholds,
+    is_multilabel_target,
+    multilabel_pos_weight,
+    multilabel_validation_split,
+)
 from ._network import FineTuneNetwork
 from ._strategies import resolve_strategy
 from ._training import Trainer, TrainingConfig, predict_logits
@@ -143,7 +152,14 @@ default="loss"
         Validation metric that picks the best epoch (loss: lower is better;
         ``"roc_auc"`` is one-vs-rest for more than two classes).
     class_weight : dict, "balanced" or None, default=None
-        Weights of the cross-entropy loss per class, as in scikit-learn.
+        Weights of the cross-entropy loss per class, as in scikit-learn. With a
+        multi-label ``y``: ``"balanced"`` weights each label's positives by
+        ``n_negative / n_positive`` (``pos_weight`` of the binary cross-entropy).
+    threshold : float or "youden", default=0.5
+        Multi-label ``y`` only (ignored otherwise): :meth:`predict` calls a label
+        present when its probability is at least this; ``"youden"`` chooses one
+        threshold per label on the validation split (Youden's J), stored in
+        ``thresholds_``.
     augment : bool or callable, default=False
         ``True``: random horizontal flips, rotations up to 10 degrees and 10 %
         brightness / contrast jitter of the training batches
@@ -192,8 +208,13 @@ default="loss"
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        The class labels (any type ``numpy.unique`` sorts).
+    classes_ : ndarray of shape (n_classes,) or list of ndarray
+        The class labels (any type ``numpy.unique`` sorts). Multi-label: one
+        ``array([0, 1])`` per label, as in ``MultiOutputClassifier``;
+        :meth:`predict_proba` then gives ``(n, n_labels)`` per-label
+        probabilities and :meth:`predict` a 0/1 matrix.
+    thresholds_ : ndarray of shape (n_labels,)
+        Multi-label only: the per-label decision thresholds of :meth:`predict`.
     model_ : FineTuneNetwork
         The trained network (backbone, pooling, new head) on the CPU, in eval
         mode; copied to ``device`` to predict. ``model_(x)`` gives logits of a
@@ -263,6 +284,10 @@ default="loss"
         "patience": [Interval(numbers.Integral, 1)],
         "monitor": [StrOptions(tuple(MONITORS))],
         "class_weight": [None, StrOptions(("balanced",)), dict],
+        "threshold": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            StrOptions(("youden",)),
+        ],
         "augment": ["boolean", "callable", None],
         "pooling": [StrOptions(FEATURE_POOLINGS)],
         "input_size": [None, Check(_check_input_size, "an int or (height, width)")],
@@ -294,6 +319,7 @@ default="loss"
         patience: int = 5,
         monitor: str = "loss",
         class_weight=None,
+        threshold: float | str = 0.5,
         augment=False,
         pooling: str = "avg",
         input_size: int | tuple[int, int] | None = None,
@@ -321,6 +347,7 @@ default="loss"
         self.patience = patience
         self.monitor = monitor
         self.class_weight = class_weight
+        self.threshold = threshold
         self.augment = augment
         self.pooling = pooling
         self.input_size = input_size
@@ -343,8 +370,12 @@ default="loss"
             Images: an array ``(n, h, w)``, ``(n, h, w, c)`` or ``(n, c, h, w)``
             (uint8, uint16 or float in ``[0, 1]``), a list of arrays, or a list of
             file paths, as for :class:`~skmedtl.CNNFeatures`.
-        y : array-like of shape (n,)
-            Class labels of any type.
+        y : array-like of shape (n,) or (n, n_labels)
+            Class labels of any type, or a 0/1 indicator matrix for multi-label
+            data (several findings per image): then the head has one sigmoid
+            output per label and trains with binary cross-entropy, the
+            validation split is iteratively stratified (Sechidis et al., 2011)
+            and the ``"roc_auc"`` monitor is the mean per-label AUC.
         groups : array-like of shape (n,), optional
             Patient (or study) of each image. The validation split then holds
             whole patients (stratified as far as whole patients allow), so early
@@ -363,8 +394,13 @@ default="loss"
         start = time.perf_counter()
         device = self._check_params()
         images = ImageSequence(X)
-        y = _check_targets(y, len(images))
-        classes, y_enc = np.unique(y, return_inverse=True)
+        multilabel = is_multilabel_target(y)  # (n, n_labels) 0/1: _multilabel.py
+        if multilabel:
+            check_threshold(self.threshold)
+            y, classes, y_enc = check_multilabel_targets(y, len(images))
+        else:
+            y = _check_targets(y, len(images))
+            classes, y_enc = np.unique(y, return_inverse=True)
         warm = bool(self.warm_start) and hasattr(self, "model_")
         if warm:
             self._check_warm_start(classes)
@@ -377,7 +413,8 @@ default="loss"
         if validation_mask is not None:
             train_idx, valid_idx = _mask_split(validation_mask, y_enc)
         elif self.validation_fraction:
-            train_idx, valid_idx = validation_split(
+            split = multilabel_validation_split if multilabel else validation_split
+            train_idx, valid_idx = split(
                 y_enc, self.validation_fraction, rng, _check_groups(groups, len(y))
             )
         else:
@@ -413,7 +450,7 @@ default="loss"
                 (train_idx, valid_idx),
                 device,
             )
-            trainer = Trainer(
+            trainer = (MultiLabelTrainer if multilabel else Trainer)(
                 network,
                 strategy,
                 self._training_config(strategy),
@@ -424,13 +461,17 @@ default="loss"
                 device=device,
                 rng=rng,
                 head_only=head_only,
-                class_weight=self._class_weight(classes, y, device),
+                class_weight=multilabel_pos_weight(self.class_weight, y, device)
+                if multilabel
+                else self._class_weight(classes, y, device),
                 augment=resolve_augmentation(
                     self.augment, preprocessing.mean, preprocessing.std
                 ),
                 first_epoch=len(self.history_) + 1 if warm else 1,
             )
             result = trainer.run()
+            if multilabel:
+                self.thresholds_ = fit_thresholds(self.threshold, trainer, len(classes))
 
         network.to("cpu").eval()
         self.classes_ = classes
@@ -464,12 +505,16 @@ default="loss"
     def decision_function(self, X) -> np.ndarray:
         """Logits: ``(n,)`` (class 1 minus class 0) for two classes, else ``(n, k)``.
 
+        Multi-label: one logit per label, ``(n, n_labels)``.
+
         Parameters
         ----------
         X : array-like or list
             Images, as for :meth:`fit`.
         """
         logits = self._logits(X)
+        if isinstance(self.classes_, list):  # multi-label: one logit per label
+            return logits
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]
         return logits
@@ -477,22 +522,32 @@ default="loss"
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``, columns in ``classes_`` order.
 
+        Multi-label: per-label probabilities ``(n, n_labels)`` (sigmoids; a row
+        need not sum to one).
+
         Parameters
         ----------
         X : array-like or list
             Images, as for :meth:`fit`.
         """
         logits = torch.from_numpy(self._logits(X))
+        if isinstance(self.classes_, list):  # multi-label: per-label sigmoid
+            return torch.sigmoid(logits).numpy()
         return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels (from ``classes_``).
+
+        Multi-label: a 0/1 matrix ``(n, n_labels)``, label ``j`` present where
+        its probability is at least ``thresholds_[j]``.
 
         Parameters
         ----------
         X : array-like or list
             Images, as for :meth:`fit`.
         """
+        if isinstance(getattr(self, "classes_", None), list):  # multi-label: 0/1
+            return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
         logits = self._logits(X)
         return self.classes_[logits.argmax(axis=1)]
 
@@ -500,6 +555,8 @@ default="loss"
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = True
         return tags
 
     # -- internals ------------------------------------------------------------------
@@ -652,7 +709,8 @@ default="loss"
         if not np.array_equal(classes, self.classes_):
             raise ValueError(
                 f"warm_start=True needs the classes of the first fit "
-                f"{self.classes_.tolist()}; got {classes.tolist()}. Set "
+                f"{np.asarray(self.classes_).tolist()}; got "
+                f"{np.asarray(classes).tolist()}. Set "
                 "warm_start=False to start again."
             )
 
@@ -731,10 +789,10 @@ def _check_targets(y, n: int) -> np.ndarray:
 
 def _mask_split(mask, y_enc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mask = np.asarray(mask)
-    if mask.shape != y_enc.shape or mask.dtype != bool:
+    if mask.shape != (len(y_enc),) or mask.dtype != bool:  # y_enc 2-D: multi-label
         raise ValueError(
             f"validation_mask must be a boolean array with one entry per image "
-            f"(shape {y_enc.shape}); got dtype {mask.dtype}, shape {mask.shape}."
+            f"(shape ({len(y_enc)},)); got dtype {mask.dtype}, shape {mask.shape}."
         )
     if mask.all() or not mask.any():
         raise ValueError(

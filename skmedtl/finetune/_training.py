@@ -326,7 +326,7 @@ class Trainer:
             y = self.y_train[torch.as_tensor(idx, device=self.device)]
             with self._autocast():
                 logits = forward(x)
-                loss = F.cross_entropy(logits.float(), y, weight=self.class_weight)
+                loss = self.loss(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -335,20 +335,28 @@ class Trainer:
             count += len(idx)
         return total / count
 
-    def evaluate(self) -> dict:
-        """Validation metrics of the current weights (eval mode, no gradients)."""
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training loss of a batch (multi-label: ``MultiLabelTrainer``)."""
+        return F.cross_entropy(logits, y, weight=self.class_weight)
+
+    def valid_logits(self) -> torch.Tensor:
+        """Float32 CPU logits of the validation split (through the frozen trunk)."""
         self._update_trunk()
         forward, valid_input = self.forward, self.valid_input
         if self.trunk is not None and "valid" in self.trunk.arrays:
             forward, valid_input = self.trunk.forward, self.trunk.input("valid")
         self.network.eval()
-        logits = predict_logits(
+        return predict_logits(
             forward,
             valid_input,
             len(self.y_valid),
             self.config.batch_size,
             self._autocast,
         )
+
+    def evaluate(self) -> dict:
+        """Validation metrics of the current weights (eval mode, no gradients)."""
+        logits = self.valid_logits()
         y = torch.as_tensor(self.y_valid, dtype=torch.long)
         weight = None if self.class_weight is None else self.class_weight.cpu()
         loss = float(F.cross_entropy(logits, y, weight=weight))

@@ -2,11 +2,13 @@
 
 from ._label_encoding import LabelEncodedClassifier
 from ._make_hybrid import HEADS, TUNE_GRIDS, hybrid_head, make_hybrid
+from ._multilabel import HybridPipeline
 from ._tuned import TunedClassifier
 
 __all__ = [
     "HEADS",
     "TUNE_GRIDS",
+    "HybridPipeline",
     "LabelEncodedClassifier",
     "TunedClassifier",
     "hybrid_head",

@@ -18,6 +18,7 @@ from ..features import CNNFeatures
 from ..utils._naming import did_you_mean
 from ..utils._validation import Check, Interval, StrOptions, validate_params
 from ._label_encoding import LabelEncodedClassifier
+from ._multilabel import HybridPipeline
 from ._tuned import TunedClassifier
 
 __all__ = ["HEADS", "TUNE_GRIDS", "hybrid_head", "make_hybrid"]
@@ -196,7 +197,9 @@ def make_hybrid(
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    HybridPipeline
+        A :class:`sklearn.pipeline.Pipeline`; fitted on a 2-D indicator ``y``
+        (multi-label) it fits one head per label on one shared embedding.
 
     Examples
     --------
@@ -243,7 +246,7 @@ def make_hybrid(
         clf = clone(head)
     if scale == "auto":
         scale = name not in _UNSCALED
-    return Pipeline(
+    return HybridPipeline(  # a Pipeline; multi-label y: one head per label
         [
             ("features", CNNFeatures(backbone, **feature_params)),
             ("scale", StandardScaler() if scale else "passthrough"),

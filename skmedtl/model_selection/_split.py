@@ -60,7 +60,9 @@ def train_test_split_by_group(
 
     Parameters
     ----------
-    y : array-like of shape (n_samples,)
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Labels; a 2-D indicator matrix (multi-label) is split by iterative
+        stratification (:func:`iterative_train_test_split`).
     groups : array-like of shape (n_samples,), optional
     test_size : float, default=0.2
     random_state : int or None
@@ -81,6 +83,12 @@ def train_test_split_by_group(
     y = np.asarray(y)
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be in (0, 1); got {test_size!r}.")
+    if y.ndim == 2 and y.shape[1] > 1:  # multi-label indicator: Sechidis et al.
+        from ._iterative import iterative_train_test_split
+
+        return iterative_train_test_split(
+            y, groups=groups, test_size=test_size, random_state=random_state
+        )
     X = np.zeros((len(y), 1))
     if groups is None:
         splitter = StratifiedShuffleSplit(

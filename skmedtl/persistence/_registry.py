@@ -116,6 +116,7 @@ def _check_augment(params: dict) -> dict:
 
 
 register_estimator("sklearn.pipeline.Pipeline")
+register_estimator("skmedtl.hybrid.HybridPipeline")  # make_hybrid; multi-label heads
 register_estimator(
     "skmedtl.CNNFeatures",
     runtime={"_runtime": None, "_engine_state": None},

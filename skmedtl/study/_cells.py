@@ -149,6 +149,10 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
 
     from ..hybrid import hybrid_head
 
+    if ctx.data.labels.ndim == 2:  # multi-label: one head per label
+        from ._multilabel import run_multilabel_hybrid
+
+        return run_multilabel_hybrid(ctx, cell, emb)
     head = cell.approach.head
     data = ctx.data
     y_dev = data.labels[ctx.dev]
@@ -236,6 +240,9 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         random_state=cell.seed,
         verbose=ctx.verbose,
     )
+    multilabel = data.labels.ndim == 2  # sigmoid head, thresholds on validation
+    if multilabel:
+        params["threshold"] = "youden"
     device = _torch_device(ctx.device)
     fits = []
     with PeakMemory(device) as memory, Stopwatch() as train:
@@ -273,6 +280,23 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
             "validation_fraction": round(fraction, 4),
         },
     }
+    if multilabel:  # per-label metrics at the thresholds chosen on validation
+        from ._multilabel import evaluate_multilabel
+
+        result.update(
+            evaluate_multilabel(
+                data.labels[ctx.test],
+                proba,
+                clf.thresholds_,
+                data.class_names,
+                profile.n_bootstraps,
+            )
+        )
+        result["test_index"] = [int(i) for i in ctx.test]
+        from ._multilabel import multilabel_statistics
+
+        result.update(multilabel_statistics(ctx, y_dev[mask], proba_val, proba))
+        return result
     result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask]))
     result["_model"] = clf  # popped before the record is logged
     return result

@@ -125,6 +125,23 @@ class StudyDataset:
         """
         labels = np.asarray(labels)
         n = len(images)
+        if labels.ndim == 2 and labels.shape[1] > 1:  # multi-label: _multilabel.py
+            from ._multilabel import multilabel_dataset
+
+            return multilabel_dataset(
+                cls,
+                images,
+                labels,
+                groups=groups,
+                split=split,
+                class_names=class_names,
+                pos_label=pos_label,
+                source=source,
+                test_size=test_size,
+                random_state=random_state,
+                split_names=SPLITS,
+                split_aliases=_SPLIT_ALIASES,
+            )
         if labels.ndim != 1:
             raise ValueError(
                 f"labels must be one label per image, shape (n,); got shape "
@@ -232,6 +249,10 @@ class StudyDataset:
 
     def summary(self) -> dict:
         """Counts per split and class (JSON-serialisable)."""
+        if self.labels.ndim == 2:  # multi-label: positives per label
+            from ._multilabel import multilabel_summary
+
+            return multilabel_summary(self)
         classes = np.unique(self.labels)
         counts = {
             part: {
@@ -338,10 +359,13 @@ def load_study_dataset(
     ----------
     dataset : str, path-like or StudyDataset
         - a bundled data set name (``"breastmnist"``);
-        - a MedMNIST ``.npz`` file (its train / val / test splits);
+        - a MedMNIST ``.npz`` file (its train / val / test splits; multi-label
+          files such as ChestMNIST give a multi-label study);
         - a ``.csv`` file with columns ``path`` and ``label``, optionally
           ``group`` (patient id) and ``split`` (train / val / test); relative
-          paths are relative to the CSV file;
+          paths are relative to the CSV file. Multi-label data: no ``label``
+          column but one 0/1 column per finding (every column other than
+          ``path``, ``group`` and ``split``);
         - a folder with one subfolder per class (:func:`skmedtl.load_folder`),
           or with ``train/``, ``test/`` (and ``val/``) folders that each hold
           one subfolder per class.
@@ -434,14 +458,19 @@ def _from_npz(path: Path, **common) -> StudyDataset:
     parts = {s: load_medmnist(path, s) for s in present}
     images = np.concatenate([parts[s][0] for s in present])
     labels = np.concatenate([parts[s][1] for s in present])
-    if labels.ndim != 1:
-        raise ValueError(
-            f"{path} is multi-label (labels of shape {labels.shape}); a study needs "
-            "one class per image."
-        )
     split = np.repeat(present, [len(parts[s][1]) for s in present])
+    names = None
+    if labels.ndim == 2:  # multi-label (ChestMNIST layout)
+        from ..datasets._medmnist import medmnist_label_names
+
+        names = medmnist_label_names(path, labels.shape[1])
     return StudyDataset.from_arrays(
-        images, labels, split=split, source=f"MedMNIST file {path}", **common
+        images,
+        labels,
+        split=split,
+        class_names=names,
+        source=f"MedMNIST file {path}",
+        **common,
     )
 
 
@@ -453,7 +482,9 @@ def _from_csv(path: Path, **common) -> StudyDataset:
             {k.strip().lower(): (v or "").strip() for k, v in r.items() if k}
             for r in reader
         ]
-    for needed in ("path", "label"):
+    label_columns = [c for c in fields if c not in ("path", "group", "split")]
+    multilabel = "label" not in fields and "path" in fields and len(label_columns) > 1
+    for needed in ("path",) if multilabel else ("path", "label"):
         if needed not in fields:
             raise ValueError(
                 f"{path} needs a {needed!r} column (columns: path, label, and "
@@ -468,11 +499,22 @@ def _from_csv(path: Path, **common) -> StudyDataset:
         if not p.is_file():
             raise FileNotFoundError(f"{path}, line {i}: image file not found: {p}")
         paths.append(os.fspath(p))
-    labels = np.array([r["label"] for r in rows])
+    if multilabel:  # one 0/1 column per label (several findings per image)
+        from ._multilabel import csv_label_matrix
+
+        labels = csv_label_matrix(path, rows, label_columns)
+    else:
+        labels = np.array([r["label"] for r in rows])
     groups = np.array([r["group"] for r in rows]) if "group" in fields else None
     split = [r["split"] or "train" for r in rows] if "split" in fields else None
     return StudyDataset.from_arrays(
-        paths, labels, groups=groups, split=split, source=f"CSV file {path}", **common
+        paths,
+        labels,
+        groups=groups,
+        split=split,
+        class_names=label_columns if multilabel else None,
+        source=f"CSV file {path}",
+        **common,
     )
 
 
@@ -496,6 +538,9 @@ def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
             split += [part] * len(found.paths)
             if found.groups is not None:
                 group_ids += found.groups.tolist()
+        from ._multilabel import check_folder_single_label
+
+        check_folder_single_label(paths, labels, path)
         return StudyDataset.from_arrays(
             paths,
             np.array(labels),
@@ -506,6 +551,9 @@ def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
         )
     found = load_folder(path, **folder_options)
     labels = np.array([found.class_names[k] for k in found.labels])
+    from ._multilabel import check_folder_single_label
+
+    check_folder_single_label(found.paths, labels, path)
     return StudyDataset.from_arrays(
         found.paths, labels, groups=found.groups, source=f"folder {path}", **common
     )

@@ -15,6 +15,7 @@ from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
 from ._evaluate import CONFIDENCE, METRICS
 from ._measure import MEMORY_HELP
+from ._multilabel import per_label_blocks, write_multilabel_predictions
 from ._report_stats import (
     limitations,
     methods_paragraph,
@@ -60,9 +61,10 @@ CELL_COLUMNS = [
 # -- formatting (the only place numbers become text) ---------------------------------
 def format_metric(row: dict, metric: str) -> str:
     """``"0.880 [0.831, 0.925]"``."""
-    est, low, high = row[metric], row[f"{metric}_low"], row[f"{metric}_high"]
+    est = row.get(metric)  # absent: not measured (e.g. Brier of multi-label)
     if est is None or est != est:
         return "n/a"
+    low, high = row[f"{metric}_low"], row[f"{metric}_high"]
     return f"{est:.3f} [{low:.3f}, {high:.3f}]"
 
 
@@ -293,6 +295,7 @@ def _blocks(results, records, context, figures: dict) -> list:
         ),
         ("h2", "Figures"),
     ]
+    blocks[-1:-1] = per_label_blocks(records, rec)  # multi-label studies only
     captions = {
         "performance_vs_cost": "Performance against compute time and inference time "
         "(in the spirit of Fig. 6 of Kim et al. 2022). Colour: approach; marker: "
@@ -366,7 +369,8 @@ def _data_items(ds: dict, context: dict | None = None) -> list[str]:
     counts = ds["counts"]
     parts = []
     for split in ("train", "val", "test"):
-        n = sum(counts[split].values())
+        n = ds.get("n_per_split", {}).get(split)  # multi-label: images per split
+        n = sum(counts[split].values()) if n is None else n
         if n:
             per_class = ", ".join(f"{k}: {v}" for k, v in counts[split].items())
             parts.append(f"{split} {n} ({per_class})")
@@ -569,7 +573,13 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
     }
     _write_csv(files["results"], results.table, _columns(TABLE_COLUMNS, results.table))
     _write_csv(files["cells"], results.cells, _columns(CELL_COLUMNS, results.cells))
-    write_predictions(files["predictions"], records, context.get("images"))
+    multilabel = bool(records) and records[0].get("task") == "multilabel"
+    if multilabel:
+        write_multilabel_predictions(
+            files["predictions"], records, context.get("images")
+        )
+    else:
+        write_predictions(files["predictions"], records, context.get("images"))
     figures = plot_all(
         results.table,
         records,
@@ -578,7 +588,7 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
         out / "figures",
     )
     rec = results.recommendation
-    if rec is not None:
+    if rec is not None and not multilabel:  # reliability: single-label only
         groups: dict = {}
         for r in records:
             groups.setdefault(f"{r['backbone']} / {r['approach']}", []).append(r)

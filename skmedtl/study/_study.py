@@ -940,7 +940,8 @@ class TransferStudy:
         )
         recommendation = recommend(rows, self.metric, self.cost)
         comparisons = []
-        if recommendation is not None:
+        # Paired tests are single-label only so far (multi-label: per-label table).
+        if recommendation is not None and self.data_.labels.ndim == 1:
             comparisons = compare_configurations(
                 groups,
                 recommendation["best"]["config"],

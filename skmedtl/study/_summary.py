@@ -99,7 +99,13 @@ def summarize(
     rows = []
     for (backbone, approach), recs in groups.items():
         first = recs[0]
-        validation = pooled_validation(recs, metric, n_bootstraps)
+        multilabel = first.get("task") == "multilabel"  # study/_multilabel.py
+        if multilabel:
+            from ._multilabel import pooled_multilabel_validation
+
+            validation = pooled_multilabel_validation(recs, metric, n_bootstraps)
+        else:
+            validation = pooled_validation(recs, metric, n_bootstraps)
         row = {
             "config": f"{backbone} / {approach}",
             "backbone": backbone,
@@ -107,7 +113,12 @@ def summarize(
             "category": first["category"],
             "n_seeds": len(recs),
         }
-        pooled = pooled_metrics(recs, n_bootstraps)
+        if multilabel:  # per-label metrics, pooled
+            from ._multilabel import pooled_multilabel_metrics
+
+            pooled = pooled_multilabel_metrics(recs, n_bootstraps)
+        else:
+            pooled = pooled_metrics(recs, n_bootstraps)
         for m in METRICS:
             est, low, high = pooled[m]
             row.update({m: est, f"{m}_low": low, f"{m}_high": high})
@@ -129,7 +140,7 @@ def summarize(
         row[f"{metric}_seed_low"], row[f"{metric}_seed_high"] = low, high
         extras = (
             pooled_extras(recs, first["y_true"], task, n_bootstraps)
-            if len(recs) > 1
+            if len(recs) > 1 and not multilabel
             else first["extras"]
         )
         for name, (est, low, high) in extras.items():

@@ -216,7 +216,7 @@ def test_manifest(saved):
     assert manifest["format"] == "skmedtl-model"
     assert manifest["format_version"] == skmedtl.persistence.FORMAT_VERSION
     assert manifest["skmedtl_version"] == skmedtl.__version__
-    assert manifest["estimator"] == "sklearn.pipeline.Pipeline"
+    assert manifest["estimator"] == "skmedtl.hybrid.HybridPipeline"  # make_hybrid
     assert {"numpy", "scikit-learn", "torch", "python"} <= set(manifest["packages"])
     assert set(manifest["files"]) == {
         p.relative_to(path).as_posix()
@@ -224,7 +224,7 @@ def test_manifest(saved):
         if p.is_file() and p.name != "manifest.json"
     }
     tree = json.loads((path / "model.json").read_text())
-    assert tree["$estimator"] == "sklearn.pipeline.Pipeline"
+    assert tree["$estimator"] == "skmedtl.hybrid.HybridPipeline"
 
 
 def test_head_only_network_shared_with_features(saved):

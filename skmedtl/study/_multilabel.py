@@ -1,0 +1,606 @@
+"""Multi-label studies: several findings per image (ChestMNIST-style data).
+
+A :class:`~skmedtl.study.StudyDataset` whose ``labels`` are a 2-D 0/1 matrix
+``(n_images, n_labels)`` runs through the same grid with
+
+- splits made by iterative stratification (patient-level with groups);
+- hybrid heads fitted one per label on the shared embeddings
+  (``MultiOutputClassifier``), their hyperparameters chosen on validation by the
+  mean per-label AUC (or accuracy / balanced accuracy);
+- fine-tuning with a sigmoid head and binary cross-entropy;
+- per-label decision thresholds chosen on validation (Youden's J), never on the
+  test set;
+- test metrics: ``auc`` is the mean per-label AUC (MedMNIST's AUC for
+  ChestMNIST), ``accuracy`` the mean per-label accuracy, sensitivity and
+  specificity per-label means at the validation thresholds; each with a
+  bootstrap CI, and the same per label, shown in the report's per-label table.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ._evaluate import CONFIDENCE, METRICS
+
+__all__ = [
+    "check_folder_single_label",
+    "csv_label_matrix",
+    "evaluate_multilabel",
+    "is_multilabel",
+    "multilabel_dataset",
+    "multilabel_statistics",
+    "multilabel_summary",
+    "per_label_blocks",
+    "pooled_multilabel_metrics",
+    "pooled_multilabel_validation",
+    "run_multilabel_hybrid",
+    "write_multilabel_predictions",
+]
+
+BOOTSTRAP_SEED = 0
+
+
+def is_multilabel(labels) -> bool:
+    """Whether a study's labels are a 2-D indicator matrix."""
+    return np.ndim(labels) == 2
+
+
+# -- data ----------------------------------------------------------------------------
+def multilabel_dataset(
+    cls,
+    images,
+    labels,
+    *,
+    groups=None,
+    split=None,
+    class_names=None,
+    pos_label=None,
+    source: str = "arrays",
+    test_size: float = 0.2,
+    random_state=0,
+    split_names=("train", "val", "test"),
+    split_aliases=None,
+):
+    """A multi-label :class:`StudyDataset` (``StudyDataset.from_arrays`` hook)."""
+    from ..model_selection import check_group_separation, iterative_train_test_split
+    from ..utils._naming import did_you_mean
+
+    splits, aliases = tuple(split_names), dict(split_aliases or {})
+
+    labels = np.asarray(labels)
+    n = len(images)
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(
+            f"labels of shape {labels.shape} are read as multi-label: a 0/1 matrix, "
+            "one column per label (1 = the finding is present). They hold other "
+            "values; give one class per image as a 1-D array instead."
+        )
+    labels = labels.astype(np.int64)
+    if len(labels) != n:
+        raise ValueError(f"{n} images but {len(labels)} label rows.")
+    if pos_label is not None:
+        raise ValueError(
+            "pos_label applies to two-class problems; multi-label data has one "
+            "positive class per label."
+        )
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != n:
+            raise ValueError(f"{n} images but {len(groups)} groups.")
+    protocol = "the data set's own test split"
+    if split is None:
+        split = np.full(n, "train", dtype=object)
+    else:
+        split = np.array(
+            [aliases.get(str(s).lower(), str(s).lower()) for s in split],
+            dtype=object,
+        )
+        if len(split) != n:
+            raise ValueError(f"{n} images but {len(split)} split entries.")
+        unknown = sorted(set(split) - set(splits))
+        if unknown:
+            raise ValueError(
+                f"Unknown split {unknown[0]!r}.{did_you_mean(unknown[0], splits)} "
+                f"Splits are {splits}."
+            )
+    if not (split == "test").any():
+        dev = np.flatnonzero(split != "test")
+        _, test = iterative_train_test_split(
+            labels[dev],
+            groups=None if groups is None else groups[dev],
+            test_size=test_size,
+            random_state=random_state,
+        )
+        split = split.copy()
+        split[dev[test]] = "test"
+        protocol = (
+            f"an iteratively stratified{' patient-level' if groups is not None else ''}"
+            f" hold-out of {test_size:.0%} (random_state={random_state})"
+        )
+    if groups is not None:
+        for a, b in (("train", "test"), ("val", "test"), ("train", "val")):
+            try:
+                check_group_separation(groups[split == a], groups[split == b])
+            except ValueError as e:
+                raise ValueError(f"{a} and {b} splits: {e}") from e
+    k = labels.shape[1]
+    if class_names is None:
+        class_names = [str(j) for j in range(k)]
+    if len(class_names) != k:
+        raise ValueError(f"class_names has {len(class_names)} names for {k} labels.")
+    for part in ("train", "test"):
+        counts = labels[split == part].sum(axis=0)
+        rows = int((split == part).sum())
+        bad = np.flatnonzero((counts == 0) | (counts == rows))
+        if len(bad):
+            raise ValueError(
+                f"Label {class_names[bad[0]]!r} is "
+                f"{'never' if counts[bad[0]] == 0 else 'always'} present in the "
+                f"{part} split; every label needs positive and negative images in "
+                "training and test. Drop that label column."
+            )
+    return cls(
+        images=images,
+        labels=labels,
+        split=split.astype(str),
+        groups=groups,
+        class_names=[str(c) for c in class_names],
+        source=source,
+        test_protocol=protocol,
+        pos_label=None,
+    )
+
+
+def multilabel_summary(data) -> dict:
+    """``StudyDataset.summary`` of a multi-label data set: positives per label."""
+    counts = {
+        part: {
+            name: int(data.labels[data.split == part, j].sum())
+            for j, name in enumerate(data.class_names)
+        }
+        for part in ("train", "val", "test")
+    }
+    return {
+        "source": data.source,
+        "n_images": int(len(data.labels)),
+        "classes": list(data.class_names),
+        "task": "multilabel",
+        "counts": counts,
+        "n_per_split": {
+            part: int((data.split == part).sum()) for part in ("train", "val", "test")
+        },
+        "positive_class": None,
+        "groups": None if data.groups is None else len(np.unique(data.groups)),
+        "test_protocol": data.test_protocol,
+        "validation": "the data set's own validation split"
+        if data.has_validation
+        else "held out from training (inner CV for hybrid heads)",
+    }
+
+
+# -- evaluation ----------------------------------------------------------------------
+def evaluate_multilabel(
+    Y_true, proba, thresholds, label_names, n_bootstraps: int
+) -> dict:
+    """Test metrics of a multi-label model: summaries and per-label, with CIs."""
+    from ..metrics import multilabel_report
+
+    report = multilabel_report(
+        Y_true,
+        proba,
+        thresholds=thresholds,
+        labels=label_names,
+        n_bootstraps=n_bootstraps,
+        confidence=CONFIDENCE,
+        random_state=BOOTSTRAP_SEED,
+    )
+    Y_true = np.asarray(Y_true, dtype=np.int64)
+    proba = np.asarray(proba, dtype=float)
+    pred = (proba >= np.asarray(thresholds)).astype(np.int64)
+    return {
+        "task": "multilabel",
+        "metrics": {m: list(report.metrics[m]) for m in METRICS},
+        "micro_auc": list(report.metrics["micro_auc"]),
+        "per_label": {
+            name: {
+                k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()
+            }
+            for name, values in report.per_label.items()
+        },
+        "thresholds": [
+            float(t) for t in np.broadcast_to(thresholds, (Y_true.shape[1],))
+        ],
+        "y_true": Y_true.tolist(),
+        "y_pred": pred.tolist(),
+        "y_score": proba.tolist(),
+        "classes": [str(c) for c in label_names],
+    }
+
+
+def pooled_multilabel_metrics(records: list[dict], n_bootstraps: int) -> dict:
+    """Seeds of one configuration: mean estimates, bootstrap CIs of the mean."""
+    from ..metrics._multilabel import SUMMARY, _summary_and_per_label
+
+    if len(records) == 1:
+        return {m: tuple(records[0]["metrics"][m]) for m in METRICS}
+    Y = np.asarray(records[0]["y_true"], dtype=np.int64)
+    scores = [np.asarray(r["y_score"], dtype=float) for r in records]
+    preds = [np.asarray(r["y_pred"]).astype(bool) for r in records]
+    columns = [SUMMARY.index(m) for m in METRICS]
+
+    def mean_over_seeds(idx):
+        return np.mean(
+            [
+                _summary_and_per_label(Y[idx], s[idx], p[idx])[0][columns]
+                for s, p in zip(scores, preds, strict=True)
+            ],
+            axis=0,
+        )
+
+    estimate = mean_over_seeds(np.arange(len(Y)))
+    rng = np.random.RandomState(BOOTSTRAP_SEED)
+    draws = np.array(
+        [mean_over_seeds(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
+    )
+    alpha = (1 - CONFIDENCE) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(draws, [alpha, 1 - alpha], axis=0)
+    return {
+        m: (float(estimate[i]), float(low[i]), float(high[i]))
+        for i, m in enumerate(METRICS)
+    }
+
+
+# -- cells ---------------------------------------------------------------------------
+def _scorer(metric: str):
+    """Mean per-label ``metric`` of a fitted multi-label model on validation data."""
+    from ..finetune._multilabel import multilabel_validation_metrics
+
+    key = {"auc": "roc_auc"}.get(metric, metric)
+
+    def score(estimator, X, Y):
+        proba = _proba(estimator, X)
+        return multilabel_validation_metrics(np.asarray(Y), proba, np.nan)[key]
+
+    return score
+
+
+def _proba(estimator, X) -> np.ndarray:
+    """Per-label positive probabilities ``(n, n_labels)``."""
+    proba = estimator.predict_proba(X)
+    if isinstance(proba, list):
+        return np.column_stack([p[:, -1] for p in proba])
+    return np.asarray(proba)
+
+
+def run_multilabel_hybrid(ctx, cell, emb) -> dict:
+    """A hybrid head per label on frozen embeddings: fitted on train, tuned on
+    the study's validation set (``ctx.val_mask``), thresholds chosen there."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+    from sklearn.multioutput import MultiOutputClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..hybrid import hybrid_head
+    from ..metrics import choose_thresholds
+    from ._heads import count_head_params, head_grid
+    from ._measure import PeakMemory, Stopwatch
+
+    head = cell.approach.head
+    data = ctx.data
+    Y_dev = data.labels[ctx.dev]
+    mask = ctx.val_mask
+    clf = hybrid_head(
+        head, class_weight="balanced", random_state=cell.seed, n_jobs=ctx.n_jobs
+    )
+    pipe = Pipeline(
+        [
+            ("scale", "passthrough" if head in ("rf", "xgboost") else StandardScaler()),
+            ("clf", MultiOutputClassifier(clf)),
+        ]
+    )
+    grid = list(
+        ParameterGrid(
+            {
+                k.replace("clf__", "clf__estimator__", 1): v
+                for k, v in head_grid(head, ctx.profile.head_grid).items()
+            }
+        )
+    )
+    scorer = _scorer(ctx.metric)
+    X_train, Y_train = emb.dev[~mask], Y_dev[~mask]
+    X_val, Y_val = emb.dev[mask], Y_dev[mask]
+    best = None
+    with PeakMemory() as memory, Stopwatch() as train:
+        for params in grid:
+            model = clone(pipe).set_params(**params).fit(X_train, Y_train)
+            value = scorer(model, X_val, Y_val)
+            if best is None or value > best[0]:
+                best = (value, params, model)
+        value, params, model = best
+        thresholds = choose_thresholds(Y_val, _proba(model, X_val))
+    with Stopwatch() as infer:
+        proba = _proba(model, emb.test)
+    per_label = model.named_steps["clf"].estimators_
+    result = {
+        "extract_time_s": emb.extract_time_s,
+        "train_time_s": train.seconds,
+        "inference_ms_per_image": 1e3
+        * (emb.seconds_per_image + infer.seconds / len(ctx.test)),
+        "trainable_params": int(sum(count_head_params(e) or 0 for e in per_label)),
+        "peak_memory_mb": max(emb.peak_memory_mb, memory.peak_mb),
+        "peak_gpu_memory_mb": emb.peak_gpu_memory_mb,
+        "input_size": emb.input_size,
+        "selection": {
+            "params": {
+                k.removeprefix("clf__estimator__"): v for k, v in params.items()
+            },
+            "validation_score": float(value),
+            "scheme": "validation split",
+            "n_candidates": len(grid),
+        },
+    }
+    result.update(
+        evaluate_multilabel(
+            data.labels[ctx.test],
+            proba,
+            thresholds,
+            data.class_names,
+            ctx.profile.n_bootstraps,
+        )
+    )
+    result["test_index"] = [int(i) for i in ctx.test]
+    result.update(multilabel_statistics(ctx, Y_val, _proba(model, X_val), proba))
+    return result
+
+
+# -- report --------------------------------------------------------------------------
+def _ci(value) -> str:
+    est, low, high = value
+    if est is None or np.isnan(est):
+        return "n/a"
+    return f"{est:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def per_label_blocks(records: list[dict], recommendation) -> list:
+    """Report blocks of a multi-label study: per-label AUC, sensitivity, specificity.
+
+    Empty for single-label studies. One column per configuration (its first
+    seed); for the best configuration also sensitivity and specificity at the
+    per-label thresholds chosen on validation.
+    """
+    firsts: dict[str, dict] = {}
+    for r in records:
+        if r.get("task") == "multilabel":
+            firsts.setdefault(f"{r['backbone']} / {r['approach']}", r)
+    if not firsts:
+        return []
+    configs = list(firsts)
+    labels = list(next(iter(firsts.values()))["per_label"])
+    first = firsts[configs[0]]
+    header = ["label", "test positives", *(f"{c} AUC [95% CI]" for c in configs)]
+    body = [
+        [
+            label,
+            str(first["per_label"][label]["n_positive"]),
+            *(_ci(firsts[c]["per_label"][label]["auc"]) for c in configs),
+        ]
+        for label in labels
+    ]
+    body.append(
+        [
+            "**mean (MedMNIST AUC)**",
+            "",
+            *(_ci(firsts[c]["metrics"]["auc"]) for c in configs),
+        ]
+    )
+    body.append(["micro-average", "", *(_ci(firsts[c]["micro_auc"]) for c in configs)])
+    best = (recommendation or {}).get("best", {}).get("config")
+    best = best if best in firsts else configs[0]
+    rec = firsts[best]
+    detail = [
+        [
+            label,
+            f"{rec['per_label'][label]['threshold']:.3f}",
+            _ci(rec["per_label"][label]["sensitivity"]),
+            _ci(rec["per_label"][label]["specificity"]),
+            _ci(rec["per_label"][label]["auc"]),
+        ]
+        for label in labels
+    ]
+    return [
+        ("h2", "Per-label results"),
+        (
+            "p",
+            f"Multi-label data: {len(labels)} labels, each a binary problem. The AUC "
+            "of the results table is the mean of the per-label AUCs (as MedMNIST "
+            "reports it for ChestMNIST); ACC is the mean per-label accuracy. Test-"
+            f"set {CONFIDENCE:.0%} bootstrap intervals over images; per "
+            "configuration its first seed.",
+        ),
+        ("table", header, body),
+        (
+            "p",
+            f"Sensitivity and specificity of {best} at per-label decision "
+            "thresholds chosen on validation data (Youden's J), never on the test "
+            "set:",
+        ),
+        (
+            "table",
+            [
+                "label",
+                "threshold",
+                "sensitivity [95% CI]",
+                "specificity [95% CI]",
+                "AUC [95% CI]",
+            ],
+            detail,
+        ),
+    ]
+
+
+def csv_label_matrix(path, rows: list[dict], columns: list[str]) -> np.ndarray:
+    """The 0/1 label matrix of a multi-label CSV (one column per finding)."""
+    Y = np.zeros((len(rows), len(columns)), dtype=np.int64)
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            value = row.get(column, "")
+            if value not in ("0", "1", "0.0", "1.0"):
+                raise ValueError(
+                    f"{path}, line {i + 2}: column {column!r} is {value!r}. A CSV "
+                    "without a 'label' column is read as multi-label: every column "
+                    "other than path, group and split must be 0 or 1. For one class "
+                    "per image add a 'label' column."
+                )
+            Y[i, j] = int(float(value))
+    return Y
+
+
+def check_folder_single_label(paths: list, labels, root) -> None:
+    """Raise if one image sits in several class folders (a multi-label attempt).
+
+    A class-per-folder layout gives each image exactly one class, so it cannot
+    express multi-label data; copying an image into each of its findings'
+    folders would silently turn it into several contradicting single-label
+    images. Same-named files of equal size in different class folders are
+    compared byte for byte.
+    """
+    import hashlib
+    import os
+
+    seen: dict[tuple[str, int], list[tuple[str, object]]] = {}
+    for path, label in zip(paths, np.asarray(labels).tolist(), strict=True):
+        key = (os.path.basename(path), os.path.getsize(path))
+        seen.setdefault(key, []).append((path, label))
+    for entries in seen.values():
+        if len({label for _, label in entries}) < 2:
+            continue
+        digests: dict[str, tuple[str, object]] = {}
+        for path, label in entries:
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            other = digests.get(digest)
+            if other is not None and other[1] != label:
+                raise ValueError(
+                    f"{root}: the same image is in class folders {other[1]!r} and "
+                    f"{label!r} ({other[0]} and {path}). A folder per class gives "
+                    "each image one class and cannot express multi-label data. For "
+                    "several findings per image use a CSV with a path column and one "
+                    "0/1 column per finding, or a MedMNIST-style .npz with labels of "
+                    "shape (n, n_labels)."
+                )
+            digests.setdefault(digest, (path, label))
+
+
+def multilabel_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
+    """The validation-side fields every study record carries, for multi-label data.
+
+    The validation score is the mean per-label ``ctx.metric``; no recalibration
+    and no single operating point (each label has its own threshold).
+    """
+    from ..finetune._multilabel import multilabel_validation_metrics
+
+    key = {"auc": "roc_auc"}.get(ctx.metric, ctx.metric)
+    Y_val = np.asarray(Y_val)
+    proba_val = np.asarray(proba_val, dtype=float)
+    value = multilabel_validation_metrics(Y_val, proba_val, np.nan)[key]
+    return {
+        "validation": {"metric": ctx.metric, "score": float(value), "n": len(Y_val)},
+        "val_y": Y_val.tolist(),
+        "val_proba": proba_val.tolist(),
+        "test_proba": np.asarray(proba_test, dtype=float).tolist(),
+        "calibration": {"method": "none"},
+        "test_proba_calibrated": None,
+        "extras": {},
+    }
+
+
+def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps: int):
+    """Validation score of a multi-label configuration (mean per-label metric)."""
+    from ..finetune._multilabel import multilabel_validation_metrics
+
+    key = {"auc": "roc_auc"}.get(metric, metric)
+    Y = np.asarray(records[0]["val_y"])
+    probas = [np.asarray(r["val_proba"], dtype=float) for r in records]
+
+    def value(idx):
+        return np.mean(
+            [multilabel_validation_metrics(Y[idx], p[idx], np.nan)[key] for p in probas]
+        )
+
+    rng = np.random.RandomState(BOOTSTRAP_SEED)
+    draws = [value(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
+    alpha = (1 - CONFIDENCE) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(draws, [alpha, 1 - alpha])
+    seeds = [r["validation"]["score"] for r in records]
+    return {
+        "score": float(np.mean(seeds)),
+        "low": float(low),
+        "high": float(high),
+        "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
+        "n": len(Y),
+    }
+
+
+def write_multilabel_predictions(path, records: list[dict], images) -> None:
+    """``predictions.csv`` of a multi-label study: one row per test image x cell.
+
+    ``true_label`` / ``predicted_label`` list the present labels (``;``-joined),
+    ``p_<label>`` the per-label probabilities (``repr``: metrics recompute
+    exactly), ``threshold_<label>`` the validation thresholds behind the
+    prediction.
+    """
+    import csv
+    import os
+
+    if not records:
+        return
+    labels = records[0]["classes"]
+    columns = [
+        "config",
+        "backbone",
+        "approach",
+        "seed",
+        "cell_key",
+        "index",
+        "image",
+        "true_label",
+        "predicted_label",
+        *(f"p_{c}" for c in labels),
+        *(f"threshold_{c}" for c in labels),
+    ]
+    paths = not isinstance(images, np.ndarray)
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for r in records:
+            for i, index in enumerate(r["test_index"]):
+                item = images[index] if paths and images is not None else None
+                image = os.fspath(item) if isinstance(item, (str, os.PathLike)) else ""
+                writer.writerow(
+                    [
+                        f"{r['backbone']} / {r['approach']}",
+                        r["backbone"],
+                        r["approach"],
+                        r["seed"],
+                        r["key"],
+                        index,
+                        image,
+                        ";".join(
+                            c for c, v in zip(labels, r["y_true"][i], strict=True) if v
+                        ),
+                        ";".join(
+                            c for c, v in zip(labels, r["y_pred"][i], strict=True) if v
+                        ),
+                        *(repr(float(v)) for v in r["y_score"][i]),
+                        *(repr(float(t)) for t in r["thresholds"]),
+                    ]
+                )
+    os.replace(tmp, path)
