@@ -94,7 +94,8 @@ _resnet = SequentialAdapter(
     ),
     head=["fc"],
 )
-_densenet = SequentialAdapter(
+#: Also the adapter of torchxrayvision's DenseNets (same module names).
+DENSENET_ADAPTER = SequentialAdapter(
     children_groups(
         {
             "stem": [
@@ -210,7 +211,7 @@ _register(
 for _depth in (18, 34, 50, 101, 152):
     _register(f"resnet{_depth}", "ResNet", 2015, _resnet)
 for _depth in (121, 169, 201):
-    _register(f"densenet{_depth}", "DenseNet", 2016, _densenet)
+    _register(f"densenet{_depth}", "DenseNet", 2016, DENSENET_ADAPTER)
 _register("mobilenet_v2", "MobileNet", 2018, _mobilenet_v2)
 _register("mobilenet_v3_large", "MobileNet", 2019, _mobilenet_v3_large)
 _register("efficientnet_b0", "EfficientNet", 2019, _efficientnet_b0)

@@ -20,9 +20,10 @@ from torch import nn
 
 from ..exceptions import UnknownBackboneError, WeightsUnavailableError
 from ..utils._naming import did_you_mean
-from ._adapters import SequentialAdapter, children_groups, relu
+from ._adapters import SequentialAdapter, children_groups
 from ._registry import NameScheme, register_scheme
 from ._spec import BackboneSpec, DataConfig, WeightsSpec
+from ._torchvision import DENSENET_ADAPTER
 
 logger = logging.getLogger(__name__)
 
@@ -30,24 +31,9 @@ logger = logging.getLogger(__name__)
 TXRV_MEAN = (0.5,)
 TXRV_STD = (1 / 2048,)
 
-_DENSENET = SequentialAdapter(
-    children_groups(
-        {
-            "stem": [
-                "features.conv0",
-                "features.norm0",
-                "features.relu0",
-                "features.pool0",
-            ],
-            "block1": ["features.denseblock1", "features.transition1"],
-            "block2": ["features.denseblock2", "features.transition2"],
-            "block3": ["features.denseblock3", "features.transition3"],
-            "block4": ["features.denseblock4", "features.norm5"],
-        }
-    ),
-    head=["classifier"],
-    final_activation=relu,  # like torchxrayvision's features2()
-)
+# torchxrayvision's DenseNet has torchvision's module names; like its features2(),
+# the adapter applies the final ReLU.
+_DENSENET = DENSENET_ADAPTER
 _RESNET = SequentialAdapter(
     children_groups(
         {

@@ -117,6 +117,9 @@ def _check_augment(params: dict) -> dict:
 
 register_estimator("sklearn.pipeline.Pipeline")
 register_estimator("skmedtl.hybrid.HybridPipeline")  # make_hybrid; multi-label heads
+# Multi-label hybrids: one head per label, each possibly a skmedtl TunedClassifier,
+# which skops cannot hold; its heads are encoded one by one instead.
+register_estimator("sklearn.multioutput.MultiOutputClassifier")
 register_estimator(
     "skmedtl.CNNFeatures",
     runtime={"_runtime": None, "_engine_state": None},

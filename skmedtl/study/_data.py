@@ -13,15 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model_selection import check_group_separation, train_test_split_by_group
 from ..utils._naming import did_you_mean
+from ._splits import SPLIT_ALIASES, SPLITS, resolve_split
 
 __all__ = ["BUNDLED", "StudyDataset", "load_study_dataset"]
 
 logger = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
-_SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val"}
 
 
 def _bundled_breastmnist() -> StudyDataset:
@@ -139,8 +136,6 @@ class StudyDataset:
                 source=source,
                 test_size=test_size,
                 random_state=random_state,
-                split_names=SPLITS,
-                split_aliases=_SPLIT_ALIASES,
             )
         if labels.ndim != 1:
             raise ValueError(
@@ -166,42 +161,13 @@ class StudyDataset:
             groups = np.asarray(groups)
             if len(groups) != n:
                 raise ValueError(f"{n} images but {len(groups)} groups.")
-        protocol = "the data set's own test split"
-        if split is None:
-            split = np.full(n, "train", dtype=object)
-        else:
-            split = np.array(
-                [_SPLIT_ALIASES.get(str(s).lower(), str(s).lower()) for s in split],
-                dtype=object,
-            )
-            if len(split) != n:
-                raise ValueError(f"{n} images but {len(split)} split entries.")
-            unknown = sorted(set(split) - set(SPLITS))
-            if unknown:
-                raise ValueError(
-                    f"Unknown split {unknown[0]!r}.{did_you_mean(unknown[0], SPLITS)} "
-                    f"Splits are {SPLITS}."
-                )
-        if not (split == "test").any():
-            dev = np.flatnonzero(split != "test")
-            _, test = train_test_split_by_group(
-                labels[dev],
-                groups=None if groups is None else groups[dev],
-                test_size=test_size,
-                random_state=random_state,
-            )
-            split = split.copy()
-            split[dev[test]] = "test"
-            protocol = (
-                f"a stratified{' patient-level' if groups is not None else ''} "
-                f"hold-out of {test_size:.0%} (random_state={random_state})"
-            )
-        if groups is not None:
-            for a, b in (("train", "test"), ("val", "test"), ("train", "val")):
-                try:
-                    check_group_separation(groups[split == a], groups[split == b])
-                except ValueError as e:
-                    raise ValueError(f"{a} and {b} splits: {e}") from e
+        split, protocol = resolve_split(
+            labels,
+            split=split,
+            groups=groups,
+            test_size=test_size,
+            random_state=random_state,
+        )
         for part in ("train", "test"):
             missing = set(classes) - set(labels[split == part])
             if missing:
@@ -523,9 +489,9 @@ def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
 
     subdirs = {d.name.lower(): d for d in path.iterdir() if d.is_dir()}
     split_dirs = {
-        _SPLIT_ALIASES.get(k, k): d
+        SPLIT_ALIASES.get(k, k): d
         for k, d in subdirs.items()
-        if _SPLIT_ALIASES.get(k, k) in SPLITS
+        if SPLIT_ALIASES.get(k, k) in SPLITS
     }
     if {"train", "test"} <= set(split_dirs):
         paths, labels, split, group_ids = [], [], [], []

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from ._evaluate import CONFIDENCE, METRICS
+from ._splits import resolve_split
 
 __all__ = [
     "check_folder_single_label",
@@ -60,15 +61,8 @@ def multilabel_dataset(
     source: str = "arrays",
     test_size: float = 0.2,
     random_state=0,
-    split_names=("train", "val", "test"),
-    split_aliases=None,
 ):
     """A multi-label :class:`StudyDataset` (``StudyDataset.from_arrays`` hook)."""
-    from ..model_selection import check_group_separation, iterative_train_test_split
-    from ..utils._naming import did_you_mean
-
-    splits, aliases = tuple(split_names), dict(split_aliases or {})
-
     labels = np.asarray(labels)
     n = len(images)
     if not np.isin(labels, (0, 1)).all():
@@ -89,42 +83,13 @@ def multilabel_dataset(
         groups = np.asarray(groups)
         if len(groups) != n:
             raise ValueError(f"{n} images but {len(groups)} groups.")
-    protocol = "the data set's own test split"
-    if split is None:
-        split = np.full(n, "train", dtype=object)
-    else:
-        split = np.array(
-            [aliases.get(str(s).lower(), str(s).lower()) for s in split],
-            dtype=object,
-        )
-        if len(split) != n:
-            raise ValueError(f"{n} images but {len(split)} split entries.")
-        unknown = sorted(set(split) - set(splits))
-        if unknown:
-            raise ValueError(
-                f"Unknown split {unknown[0]!r}.{did_you_mean(unknown[0], splits)} "
-                f"Splits are {splits}."
-            )
-    if not (split == "test").any():
-        dev = np.flatnonzero(split != "test")
-        _, test = iterative_train_test_split(
-            labels[dev],
-            groups=None if groups is None else groups[dev],
-            test_size=test_size,
-            random_state=random_state,
-        )
-        split = split.copy()
-        split[dev[test]] = "test"
-        protocol = (
-            f"an iteratively stratified{' patient-level' if groups is not None else ''}"
-            f" hold-out of {test_size:.0%} (random_state={random_state})"
-        )
-    if groups is not None:
-        for a, b in (("train", "test"), ("val", "test"), ("train", "val")):
-            try:
-                check_group_separation(groups[split == a], groups[split == b])
-            except ValueError as e:
-                raise ValueError(f"{a} and {b} splits: {e}") from e
+    split, protocol = resolve_split(
+        labels,
+        split=split,
+        groups=groups,
+        test_size=test_size,
+        random_state=random_state,
+    )
     k = labels.shape[1]
     if class_names is None:
         class_names = [str(j) for j in range(k)]

@@ -88,6 +88,21 @@ def _cases(tmp: Path):
     ).fit(X, y)
     cases["finetune_head_only"] = (head, Xt, "predict_proba")
 
+    # Multi-label: one (self-tuning) head per label; a sigmoid network head.
+    Y = np.stack([y == "malignant", np.arange(len(y)) % 3 == 0], axis=1).astype(int)
+    cases["hybrid_multilabel"] = (
+        skmedtl.make_hybrid("lenet5", "logreg", **LENET).fit(X, Y),
+        Xt,
+        "predict_proba",
+    )
+    cases["finetune_multilabel"] = (
+        skmedtl.FineTuneClassifier("lenet5", strategy="full", **FAST_FINETUNE).fit(
+            X, Y
+        ),
+        Xt,
+        "predict_proba",
+    )
+
     paths = []
     for i, image in enumerate(np.concatenate([X, Xt])):
         paths.append(str(tmp / f"img{i}.png"))
@@ -140,6 +155,8 @@ CASES = [
     "grid_search_best",
     "finetune_full",
     "finetune_head_only",
+    "hybrid_multilabel",
+    "finetune_multilabel",
     "image_files",
     "volumes",
 ]
@@ -160,8 +177,15 @@ def test_same_outputs_after_loading(saved, name):
     else:
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
     if hasattr(model, "classes_"):
-        np.testing.assert_array_equal(loaded.classes_, model.classes_)
-        assert loaded.classes_.dtype == model.classes_.dtype
+        # Multi-label models have one classes_ array per label.
+        pairs = (
+            zip(loaded.classes_, model.classes_)
+            if isinstance(model.classes_, list)
+            else [(loaded.classes_, model.classes_)]
+        )
+        for got_classes, want_classes in pairs:
+            np.testing.assert_array_equal(got_classes, want_classes)
+            assert got_classes.dtype == want_classes.dtype
 
 
 def test_fresh_process_without_pickle(saved, tmp_path):
