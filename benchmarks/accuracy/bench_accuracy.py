@@ -442,14 +442,15 @@ class RunSpec:
 
 
 #: The reduced CPU grid of RESULTS.md: per data set, (frozen approaches, train
-#: images of the frozen study or None for all, trained approaches).
+#: images of the frozen study, trained approaches, train images of the trained
+#: study); ``None``: all images.
 REDUCED = {
-    "breastmnist_64": (FROZEN[:3], None, ("fine_tune:2", "full")),
-    "breastmnist": (FROZEN[:3], None, ("fine_tune:2", "full")),
-    "kermany_224": (FROZEN[:2], 1500, ()),
-    "pneumoniamnist": (FROZEN[:2], 1500, ()),
-    "retinamnist": (FROZEN[:2], None, ()),
-    "blood_cells": (FROZEN[:2], None, ()),
+    "breastmnist_64": (FROZEN[:3], None, ("fine_tune:2", "full"), None),
+    "breastmnist": (FROZEN[:3], None, ("fine_tune:2", "full"), None),
+    "kermany_224": (FROZEN[:2], 1500, ("fine_tune:2", "full"), 800),
+    "pneumoniamnist": (FROZEN[:2], 1500, ("fine_tune:2", "full"), 800),
+    "retinamnist": (FROZEN[:2], None, ("fine_tune:2", "full"), None),
+    "blood_cells": (FROZEN[:2], None, ("fine_tune:2", "full"), None),
 }
 
 
@@ -472,13 +473,15 @@ def plan(args) -> list[RunSpec]:
             )
             continue
         if args.grid == "reduced":
-            frozen, n_train, trained = REDUCED[d.key]
+            frozen, n_train, trained, n_trained = REDUCED[d.key]
             runs.append(
                 RunSpec(d, "frozen", lite, list(frozen), args.seeds, n_train, None)
             )
             if trained:
                 runs.append(
-                    RunSpec(d, "trained", lite, list(trained), args.train_seeds)
+                    RunSpec(
+                        d, "trained", lite, list(trained), args.train_seeds, n_trained
+                    )
                 )
             continue
         runs.append(RunSpec(d, "frozen", frozen_backbones, list(FROZEN), args.seeds))
@@ -1732,6 +1735,15 @@ class Report:
         s = self.m["settings"]
         trained = next((v for k, v in s.items() if k.endswith("/trained")), {})
         frozen = next((v for k, v in s.items() if k.endswith("/frozen")), {})
+        trained_sets, subsampled = [], []
+        for key, entry in self.arch["sets"].items():
+            if "trained" in entry["families"]:
+                trained_sets.append(self.title(key))
+            for family, fam in entry["families"].items():
+                if fam.get("n_train"):
+                    subsampled.append(
+                        f"{self.title(key)} {family}: {fam['n_train']:,} training images"
+                    )
         return [
             "## Protocol details",
             "",
@@ -1745,18 +1757,18 @@ class Report:
             "chosen on the validation set, class-balanced). Input: the backbone's "
             f"native size ({frozen.get('input_size') or 224} px; 28- and 64-px "
             "images upsampled bicubic).",
-            "- **Trained family** (BreastMNIST only in this grid): `fine_tune:2` (top "
-            "two block groups + head) and `full` (all layers from ImageNet weights) "
-            f"at {trained.get('train_input_size', '?')} px, at most "
-            f"{trained.get('max_epochs', '?')} epochs, patience "
+            "- **Trained family** ("
+            + (", ".join(trained_sets) or "none")
+            + "): `fine_tune:2` (top two block groups + head) and `full` (all layers "
+            f"from ImageNet weights) at {trained.get('train_input_size', '?')} px, at "
+            f"most {trained.get('max_epochs', '?')} epochs, patience "
             f"{trained.get('patience', '?')}, AdamW lr "
             f"{(trained.get('lrs') or ['?'])[0]}, batch "
             f"{trained.get('batch_size', '?')}, class-balanced cross-entropy, early "
             "stopping on the shared validation set, no augmentation. MedMNIST v2 "
             "trains 100 epochs.",
-            "- **Subsampling**: PneumoniaMNIST and Kermany fit on a stratified "
-            "(Kermany: patient-level) subsample of 1,500 training images; their "
-            "validation and test sets are whole.",
+            "- **Subsampling** (stratified; Kermany patient-level; validation and "
+            "test sets whole): " + ("; ".join(subsampled) or "none") + ".",
             "- **PneumoniaMNIST** is reconstructed from two partial public copies "
             "(official split sizes and class counts, not the official byte order); "
             "BreastMNIST (28, 64) and RetinaMNIST are the official files.",
