@@ -50,7 +50,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -447,8 +446,8 @@ class RunSpec:
 REDUCED = {
     "breastmnist_64": (FROZEN[:3], None, ("fine_tune:2", "full"), None),
     "breastmnist": (FROZEN[:3], None, ("fine_tune:2", "full"), None),
-    "kermany_224": (FROZEN[:2], 1500, ("fine_tune:2", "full"), 800),
-    "pneumoniamnist": (FROZEN[:2], 1500, ("fine_tune:2", "full"), 800),
+    "kermany_224": (FROZEN[:2], None, ("fine_tune:2", "full"), 800),
+    "pneumoniamnist": (FROZEN[:2], None, ("fine_tune:2", "full"), 800),
     "retinamnist": (FROZEN[:2], None, ("fine_tune:2", "full"), None),
     "blood_cells": (FROZEN[:2], None, ("fine_tune:2", "full"), None),
 }
@@ -705,7 +704,7 @@ def probe_recipe(
 
 
 def run_probes(args) -> None:
-    """The recipe on BreastMNIST 28 / 64 px (padded and upsampled inputs) and Kermany."""
+    """The probe recipe on BreastMNIST 28 / 64 px (padded, upsampled) and Kermany."""
     from skmedtl.backbones import get_backbone
     from skmedtl.features import CNNFeatures
 
@@ -723,7 +722,7 @@ def run_probes(args) -> None:
         if path.exists():
             continue
         full, _ = load_dataset(d, Path(args.data))
-        if d.key == "kermany_224":
+        if d.key == "kermany_224" and REDUCED[d.key][1]:
             full = subsample(full, REDUCED[d.key][1], None)
         idx = {s: full.indices(s) for s in ("train", "val", "test")}
         order = full.label_order()  # positive class last, as predictions.csv
@@ -1262,7 +1261,8 @@ class Report:
         p = m["packages"]
         versions = ", ".join(f"{k} {v}" for k, v in p.items() if v)
         return [
-            "# Accuracy benchmark v2: validation-selected results beside published ones",
+            "# Accuracy benchmark v2: validation-selected results beside published "
+            "ones",
             "",
             "Rendered by `benchmarks/accuracy/bench_accuracy.py` from the compressed "
             "per-image test predictions in `benchmarks/accuracy/predictions/` alone; "
@@ -1292,8 +1292,9 @@ class Report:
             "images (DeLong for binary AUC, else paired bootstrap), Holm-corrected.",
             "",
             "**Budget.** This is a reduced CPU grid (2 shared cores): one backbone "
-            "(EfficientNet-Lite0), few approaches, subsampled training sets on the "
-            "~5k-image sets, few seeds and epochs. Every limit is stated next to the "
+            "(EfficientNet-Lite0), few approaches, few seeds and epochs, and the "
+            "trained approaches on a subsample of the ~5k-image sets. Every limit is "
+            "stated next to the "
             "number it limits (column *budget*). It is not the v1 grid: v1 numbers "
             "are not carried over.",
             "",
@@ -1304,7 +1305,8 @@ class Report:
             "## Headline: the configuration selected on validation",
             "",
             "| data set | train / val / test | family | selected on validation "
-            "(val AUC) | test AUC [95% CI] | test ACC [95% CI] | Brier | ECE | budget |",
+            "(val AUC) | test AUC [95% CI] | test ACC [95% CI] | Brier | ECE | "
+            "budget |",
             "|---|---|---|---|---|---|---:|---:|---|",
         ]
         retina = []
@@ -1497,7 +1499,8 @@ class Report:
                 lines.append(
                     f"| {title} | {inp if key != 'kermany_224' else 'native 224 px'} "
                     f"| {'class-balanced' if weighted else 'unweighted'} | "
-                    f"{epochs:.0f} | {fmt(np.mean(accs))} ± {fmt(np.std(accs, ddof=1))} "
+                    f"{epochs:.0f} | {fmt(np.mean(accs))} ± "
+                    f"{fmt(np.std(accs, ddof=1))} "
                     f"| {fmt(np.mean(aucs))} ± {fmt(np.std(aucs, ddof=1))} |"
                 )
         lines.append("")
@@ -1719,7 +1722,8 @@ class Report:
                 lines += [
                     "Published (`published.csv`):",
                     "",
-                    "| source | method | training | input | test AUC | test ACC | runs |",
+                    "| source | method | training | input | test AUC | test ACC "
+                    "| runs |",
                     "|---|---|---|---|---:|---:|---:|",
                 ]
                 for p in pub:
@@ -1742,7 +1746,8 @@ class Report:
             for family, fam in entry["families"].items():
                 if fam.get("n_train"):
                     subsampled.append(
-                        f"{self.title(key)} {family}: {fam['n_train']:,} training images"
+                        f"{self.title(key)} {family}: {fam['n_train']:,} training "
+                        "images"
                     )
         return [
             "## Protocol details",
