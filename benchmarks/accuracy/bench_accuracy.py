@@ -1348,6 +1348,7 @@ class Report:
                     f"{r['mae']:.3f} |"
                 )
             lines.append("")
+        lines += self.findings()
         missing = [d.title for d in DATASETS if d.key not in self.arch["sets"]]
         if missing:
             lines += [
@@ -1355,6 +1356,50 @@ class Report:
                 "them): " + ", ".join(missing) + ".",
                 "",
             ]
+        return lines
+
+    def findings(self) -> list[str]:
+        """What the paired tests say, data set by data set."""
+        lines = [
+            "**What the paired tests say** (test AUC; Holm-corrected within each "
+            "family; the frozen-against-trained line is one more, uncorrected, "
+            "exploratory test of the two selected rows on the same test images):",
+            "",
+        ]
+        for key, entry in self.arch["sets"].items():
+            parts = []
+            for family in ("frozen", "trained"):
+                st = self.stats.get((key, family))
+                if st is None:
+                    continue
+                tests = st["tests"]
+                sig = [c for c, t in tests.items() if t["p_holm"] < 0.05]
+                kind = next(iter(tests.values()))["test"] if tests else "-"
+                parts.append(
+                    f"{family}: {len(sig)} of {len(tests)} other configurations "
+                    f"differ from {st['selected']} ({kind}, Holm p < .05"
+                    + (": " + ", ".join(sig) if sig else "")
+                    + ")"
+                )
+            fz, tr = self.stats.get((key, "frozen")), self.stats.get((key, "trained"))
+            if fz and tr:
+                a = entry["families"]["frozen"]["predictions"][fz["selected"]]
+                b = entry["families"]["trained"]["predictions"][tr["selected"]]
+                same = len(a["y"]) == len(b["y"]) and np.array_equal(a["y"], b["y"])
+                if same and a["image"] and a["image"][0]:
+                    same = a["image"] == b["image"]
+                if same:
+                    t = compare({"frozen": a, "trained": b}, "frozen", self.n_boot)[
+                        "trained"
+                    ]
+                    p = t["p_delong"] if t["p_delong"] is not None else t["p_bootstrap"]
+                    parts.append(
+                        f"selected frozen minus selected trained AUC "
+                        f"{fmt(t['difference'])} [{fmt(t['ci_low'])}, "
+                        f"{fmt(t['ci_high'])}], p {fmt_p(p)}"
+                    )
+            lines.append(f"- {self.title(key)}: " + "; ".join(parts) + ".")
+        lines.append("")
         return lines
 
     def _pub(self, task: str, px: int | None = None) -> list[dict]:
@@ -1585,25 +1630,67 @@ class Report:
             {i for i, p in zip(test_ids["person"], test_pneu, strict=True) if not p}
             & train["person"]
         )
+        typed_shared = len(set(test_ids["person_type"]) & train["person_type"])
+        series = {}
+        for n in names["train"] + names["test"]:
+            m = re.match(r"person(\d+)_(bacteria|virus)_(\d+)", n)
+            if m:
+                series.setdefault(m.group(2), []).append(
+                    (int(m.group(1)), int(m.group(3)))
+                )
+        counters = []
+        for t, pairs in sorted(series.items()):
+            pairs.sort()
+            ks = [k for _, k in pairs]
+            back = sum(
+                1
+                for x, y in zip(pairs, pairs[1:], strict=False)
+                if y[1] < x[1] and y[0] != x[0]
+            )
+            counters.append(
+                f"{t}: {len(ks):,} images, {len(set(ks)):,} distinct K, K decreasing "
+                f"from one person to the next {back} times"
+            )
+        shared_k = len(
+            {k for _, k in series.get("bacteria", [])}
+            & {k for _, k in series.get("virus", [])}
+        )
         lines += [
             "",
-            f"Normal ids never recur ({normal_shared} shared). Under the *person* "
+            f"Normal ids shared between train and test: {normal_shared}. The image "
+            "counter `K` of the file names (train and test together): "
+            + "; ".join(counters)
+            + f"; {shared_k} K values occur in both series. Under the *person* "
             f"reading, {n_both} of the {len(both):,} pneumonia persons of the "
-            "training folder would have both a bacterial and a viral pneumonia, and "
-            "every test person found in train has there only the *other* type; "
-            "under the *person, type* reading the official split is patient-disjoint "
-            "exactly. The image counter `K` also runs separately per type. **The "
-            "data support the *person, type* reading**: the official test set holds "
-            "new patients, and the overlap under *person* is an artefact of two "
-            "numbering series. It cannot be excluded from the names alone that some "
-            "child appears in both series; the data set's documentation does not "
-            "say. **What to do:** split Kermany by `(person, type)` "
-            '(`kermany_patient_id(name, by="person_type")`); where leakage '
-            "matters more than balance, group by person (stricter: it merges the "
-            "two series), as our validation split does; keep the official test set "
-            "and report the check below beside it.",
+            "training folder would have had both a bacterial and a viral "
+            "pneumonia.",
             "",
         ]
+        if typed_shared == 0:
+            lines += [
+                "**The data support the *person, type* reading**: bacterial and "
+                "viral cases are two numbering series (each with its own image "
+                "counter, rising with the person number), and under that reading "
+                "the official split is patient-disjoint exactly, which a split by "
+                "image would not achieve by chance; every test person found in "
+                "train has there only the other type. The overlap under *person* "
+                "is then an artefact of two series sharing numbers. The names "
+                "alone cannot exclude that some child appears in both series, and "
+                "the data set's documentation does not say. **What to do:** split "
+                "Kermany by `(person, type)` (`kermany_patient_id(name, "
+                'by="person_type")`); where leakage matters more than balance, '
+                "group by person (stricter: it merges the two series), as our "
+                "validation split does; keep the official test set and report "
+                "the check below beside it.",
+                "",
+            ]
+        else:
+            lines += [
+                f"Under the *person, type* reading {typed_shared} test ids still "
+                "occur in train: neither reading makes the official split "
+                "patient-disjoint. Group by person and report the check below.",
+                "",
+            ]
         st = self.stats.get(("kermany_224", "frozen"))
         if st is None:
             return lines
