@@ -25,7 +25,7 @@ Usage::
 
     # the reduced grid of RESULTS.md (CPU, ~1 h on 2 shared cores)
     nice -n 10 python benchmarks/accuracy/bench_accuracy.py --work /work/bench-v2-work
-    # a smoke run in a few minutes (writes WORK/quick/RESULTS.md, archives nothing)
+    # a smoke run in a few minutes (WORK/quick/RESULTS.md and its predictions)
     python benchmarks/accuracy/bench_accuracy.py --quick
     # RESULTS.md from the committed predictions, computing nothing
     python benchmarks/accuracy/bench_accuracy.py --report-only
