@@ -1013,6 +1013,56 @@ def seed_mean(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
     )
 
 
+class AUCCounts:
+    """Seed-mean AUC of ``proba`` (n, seeds, k) on a resample given as counts.
+
+    A bootstrap resample is a multiplicity per image; the AUC (midranks, ties
+    one half) is then a weighted Mann-Whitney statistic over the images sorted
+    once, so no resample is sorted again. Equals :func:`seed_mean` ``("auc")``
+    on the resampled arrays.
+
+    Examples
+    --------
+    >>> y = np.array([0, 0, 1, 1])
+    >>> P = np.array([[.9, .1], [.4, .6], [.6, .4], [.2, .8]])[:, None, :]
+    >>> AUCCounts(y, P)(np.ones(4)), seed_mean("auc", y, P)
+    (0.75, 0.75)
+    """
+
+    def __init__(self, y: np.ndarray, proba: np.ndarray):
+        k = proba.shape[2]
+        columns = [(1, y == 1)] if k == 2 else [(c, y == c) for c in range(k)]
+        self.parts = []
+        for s in range(proba.shape[1]):
+            per_seed = []
+            for c, pos in columns:
+                score = proba[:, s, c]
+                order = np.argsort(score, kind="mergesort")
+                ss = score[order]
+                group = np.concatenate([[0], np.cumsum(ss[1:] != ss[:-1])])
+                per_seed.append((order, group, pos[order]))
+            self.parts.append(per_seed)
+
+    def __call__(self, counts: np.ndarray) -> float:
+        seeds = []
+        for per_seed in self.parts:
+            aucs = []
+            for order, group, pos in per_seed:
+                c = counts[order]
+                n_groups = group[-1] + 1
+                pg = np.bincount(group, weights=c * pos, minlength=n_groups)
+                ng = np.bincount(group, weights=c * ~pos, minlength=n_groups)
+                den = pg.sum() * ng.sum()
+                if den == 0:
+                    aucs.append(math.nan)
+                    continue
+                below = np.cumsum(ng) - ng
+                aucs.append(float(np.sum(pg * (below + 0.5 * ng)) / den))
+            with np.errstate(all="ignore"):
+                seeds.append(float(np.nanmean(aucs)))
+        return float(np.mean(seeds))
+
+
 def boot_ci(
     y: np.ndarray, fn, n_boot: int, seed: int = 0
 ) -> tuple[float, float, float]:
@@ -1052,10 +1102,13 @@ def config_stats(pred: dict, n_boot: int, ordinal: bool = False) -> dict:
 
     y, P = pred["y"], pred["proba"]
     out = {"n_seeds": P.shape[1], "n": len(y)}
+    auc = AUCCounts(y, P)
+    fns = {
+        "auc": lambda i: auc(np.bincount(i, minlength=len(y))),
+        "accuracy": lambda i: seed_mean("accuracy", y[i], P[i]),
+    }
     for metric in ("auc", "accuracy"):
-        est, low, high = boot_ci(
-            y, lambda i, m=metric: seed_mean(m, y[i], P[i]), n_boot
-        )
+        est, low, high = boot_ci(y, fns[metric], n_boot)
         per_seed = [fast_score(metric, y, P[:, s]) for s in range(P.shape[1])]
         out[metric] = (est, low, high)
         out[f"{metric}_sd"] = (
@@ -1073,46 +1126,53 @@ def compare(preds: dict, selected: str, n_boot: int) -> dict:
     """Paired tests of ``selected`` against every other configuration (Holm).
 
     As the study's comparisons: the difference in test AUC (seed means) with a
-    paired stratified-bootstrap CI and p-value (the same resamples for both),
+    paired stratified-bootstrap CI and p-value (the same resamples for both;
+    the resampling and p-value of :func:`skmedtl.metrics.paired_bootstrap`),
     and for two classes DeLong's test on the seed-mean scores; Holm's
     correction over the comparisons, per test. The primary p-value is
     DeLong's for two classes, else the bootstrap's.
     """
-    from skmedtl.metrics import delong_test, holm, paired_bootstrap
-
-    def auc(y, p):
-        return seed_mean("auc", y, p)
+    from skmedtl.metrics import delong_test, holm
 
     a = preds[selected]
+    y = a["y"]
+    n = len(y)
+    auc_a = AUCCounts(y, a["proba"])
+    strata = [np.flatnonzero(y == c) for c in range(a["proba"].shape[2])]
+    strata = [ix for ix in strata if len(ix)]
     out = {}
     for config, b in preds.items():
         if config == selected:
             continue
-        boot = paired_bootstrap(
-            a["y"],
-            a["proba"],
-            b["proba"],
-            metric=auc,
-            n_resamples=n_boot,
-            random_state=0,
-        )
+        auc_b = AUCCounts(y, b["proba"])
+        ones = np.ones(n)
+        difference = auc_a(ones) - auc_b(ones)
+        rng = np.random.RandomState(0)
+        diffs = np.empty(n_boot)
+        for i in range(n_boot):
+            idx = np.concatenate([rng.choice(ix, size=len(ix)) for ix in strata])
+            counts = np.bincount(idx, minlength=n)
+            diffs[i] = auc_a(counts) - auc_b(counts)
+        diffs = diffs[np.isfinite(diffs)]
+        below = (np.sum(diffs <= 0) + 1) / (len(diffs) + 1)
+        above = (np.sum(diffs >= 0) + 1) / (len(diffs) + 1)
+        low, high = np.quantile(diffs, [0.025, 0.975])
         row = {
-            "difference": boot.difference,
-            "ci_low": boot.ci_low,
-            "ci_high": boot.ci_high,
-            "p_bootstrap": boot.p_value,
+            "difference": float(difference),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "p_bootstrap": float(min(1.0, 2 * min(below, above))),
             "p_delong": None,
         }
         if a["proba"].shape[2] == 2:
             row["p_delong"] = delong_test(
-                a["y"], a["proba"][:, :, 1].mean(1), b["proba"][:, :, 1].mean(1)
+                y, a["proba"][:, :, 1].mean(1), b["proba"][:, :, 1].mean(1)
             ).p_value
         out[config] = row
     if out:
         key = "p_delong" if a["proba"].shape[2] == 2 else "p_bootstrap"
-        for r, p in zip(
-            out.values(), holm([r[key] for r in out.values()]), strict=True
-        ):
+        adjusted = holm([r[key] for r in out.values()])
+        for r, p in zip(out.values(), adjusted, strict=True):
             r["p_holm"] = float(p)
             r["test"] = "DeLong" if key == "p_delong" else "paired bootstrap"
     return out
@@ -1745,8 +1805,11 @@ class Report:
             subsets.append((f"ids never in train, *{label}* reading", keep))
         for label, keep in subsets:
             yy, PP = y[keep], P[keep]
+            counts_auc, m = AUCCounts(yy, PP), len(yy)
             auc = boot_ci(
-                yy, lambda i, yy=yy, PP=PP: seed_mean("auc", yy[i], PP[i]), self.n_boot
+                yy,
+                lambda i, f=counts_auc, m=m: f(np.bincount(i, minlength=m)),
+                self.n_boot,
             )
             acc = seed_mean("accuracy", yy, PP)
             lines.append(

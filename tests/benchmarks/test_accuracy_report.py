@@ -142,3 +142,15 @@ def test_kermany_patient_id_readings(bench):
     )
     with pytest.raises(ValueError, match="by must be"):
         bench.kermany_patient_id("person1_virus_6.jpeg", "patient")
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_resample_auc_from_counts_equals_the_resampled_arrays(bench, rng, k):
+    n = 120
+    y = np.arange(n) % k
+    P = rng.dirichlet(np.ones(k), (n, 3)).round(2)  # 3 seeds, ties on purpose
+    f = bench.AUCCounts(y, P)
+    for _ in range(5):
+        idx = rng.integers(0, n, n)
+        expected = bench.seed_mean("auc", y[idx], P[idx])
+        assert f(np.bincount(idx, minlength=n)) == pytest.approx(expected)
