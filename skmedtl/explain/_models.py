@@ -271,7 +271,7 @@ def _linear_head(steps, n_features) -> tuple[_LinearHead | None, str]:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC, NuSVC
 
-    from ..hybrid import LabelEncodedClassifier
+    from ..hybrid import LabelEncodedClassifier, TunedClassifier
 
     affine = []
     for step in steps[:-1]:
@@ -293,8 +293,12 @@ def _linear_head(steps, n_features) -> tuple[_LinearHead | None, str]:
                 "StandardScaler and PCA are composed into the network)"
             )
     clf = steps[-1]
-    if isinstance(clf, LabelEncodedClassifier):
-        clf = clf.estimator_
+    # make_hybrid's heads wrap the classifier: label encoding, self-tuning.
+    while isinstance(clf, (LabelEncodedClassifier, TunedClassifier)):
+        if isinstance(clf, TunedClassifier):
+            clf = clf.best_estimator_
+        else:
+            clf = clf.estimator_
     linear = isinstance(clf, LinearClassifierMixin) or (
         isinstance(clf, (SVC, NuSVC))
         and clf.kernel == "linear"
