@@ -72,6 +72,9 @@ def statistics_blocks(results, context: dict) -> list:
         return []
     metric = context["metric"]
     name = METRICS[metric]
+    multilabel = context["dataset"].get("task") == "multilabel"
+    if multilabel:
+        name = f"mean per-label {name}"
     selected = rec["best"]["config"]
     blocks: list = [("h2", "Paired comparisons with the selected configuration")]
     comparisons = results.comparisons
@@ -107,7 +110,13 @@ def statistics_blocks(results, context: dict) -> list:
                 f"**{selected}** (selected on validation, test {name} "
                 f"{comparisons[0]['estimate_selected']:.3f}) against each other "
                 f"configuration on the same {context['n_test']} test images. "
-                "Differences: paired stratified bootstrap (the same resamples for "
+                "Differences: paired "
+                + (
+                    "bootstrap of images (stratified by the first label; "
+                    if multilabel
+                    else "stratified bootstrap ("
+                )
+                + "the same resamples for "
                 f"both; {context['settings'].get('n_bootstraps')} resamples) of the "
                 f"seed-mean {name}"
                 + (
@@ -138,18 +147,30 @@ def statistics_blocks(results, context: dict) -> list:
         if calibrate != "none":
             line += [_ci(r, "brier_calibrated"), _ci(r, "ece_calibrated")]
         body.append(line)
+    what = (
+        "Brier score (mean squared error of the predicted probabilities; "
+        "several classes: summed over classes) and expected calibration error "
+        f"with {ECE_BINS} equal-mass bins (two classes: of the positive class's "
+        "probability; more: of the top-label confidence), on the test set, "
+        "with stratified bootstrap CIs."
+    )
+    if multilabel:
+        what = (
+            "Multi-label: Brier score and expected calibration error "
+            f"({ECE_BINS} equal-mass bins) of each label's probability as a "
+            "binary problem, averaged over labels (per label: the per-label "
+            "table), on the test set, with bootstrap CIs over images (stratified "
+            "by the first label)."
+        )
     blocks += [
         (
             "p",
-            "Brier score (mean squared error of the predicted probabilities; "
-            "several classes: summed over classes) and expected calibration error "
-            f"with {ECE_BINS} equal-mass bins (two classes: of the positive class's "
-            "probability; more: of the top-label confidence), on the test set, "
-            "with stratified bootstrap CIs. A finite test set gives a positive ECE "
+            what + " A finite test set gives a positive ECE "
             "even for a perfectly calibrated model."
             + (
                 f" Recalibration ({calibrate}) was fitted on each model's "
-                "validation predictions and applied to its test predictions; AUC "
+                + ("per-label " if multilabel else "")
+                + "validation predictions and applied to its test predictions; AUC "
                 "and accuracy are those of the uncalibrated model."
                 if calibrate != "none"
                 else " No recalibration (`--calibrate none`)."
@@ -419,8 +440,14 @@ def write_predictions(path: Path, records: list[dict], images) -> None:
     os.replace(tmp, path)
 
 
-def plot_reliability(groups: dict, configs: list[str], path: Path) -> None:
-    """Reliability diagrams (test set) of ``configs``; seed-mean probabilities."""
+def plot_reliability(
+    groups: dict, configs: list[str], path: Path, xlabel: str | None = None
+) -> None:
+    """Reliability diagrams (test set) of ``configs``; seed-mean probabilities.
+
+    ``xlabel`` replaces the default axis label (multi-label studies pass
+    records pooled over labels, see ``pooled_reliability_records``).
+    """
     from ..metrics import reliability_curve
     from ._plots import _figure
 
@@ -445,7 +472,8 @@ def plot_reliability(groups: dict, configs: list[str], path: Path) -> None:
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_xlabel(
-            "predicted probability"
+            xlabel
+            or "predicted probability"
             + (
                 " (positive class)"
                 if np.shape(records[0]["test_proba"])[1] == 2

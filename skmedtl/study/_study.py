@@ -857,8 +857,7 @@ class TransferStudy:
         )
         recommendation = recommend(rows, self.metric, self.cost)
         comparisons = []
-        # Paired tests are single-label only so far (multi-label: per-label table).
-        if recommendation is not None and self.data_.labels.ndim == 1:
+        if recommendation is not None:
             comparisons = compare_configurations(
                 groups,
                 recommendation["best"]["config"],
