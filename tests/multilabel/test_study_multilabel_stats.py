@@ -54,8 +54,8 @@ def study(tmp_path_factory):
     study = TransferStudy(
         data,
         tmp / "out",
-        backbones=["lenet5"],
-        approaches=["hybrid-logreg", "hybrid-svm", "hybrid-rf"],
+        backbones=["lenet5", "resnet18"],
+        approaches=["hybrid-logreg", "hybrid-svm"],
         weights=None,
         input_size=32,
         seeds=2,
@@ -87,7 +87,7 @@ def test_paired_comparisons_recompute_from_predictions_csv(study):
     _, results, out = study
     selected = results.recommendation["best"]["config"]
     comparisons = results.comparisons
-    assert len(comparisons) == 2
+    assert len(comparisons) == 3
     labels, by_config = _predictions(out)
     Y = np.array(
         [
