@@ -254,7 +254,10 @@ def methods_paragraph(results, context: dict) -> str:
     manifest = context.get("manifest") or {}
     packages = manifest.get("packages") or {}
     counts = ds["counts"]
-    n = {part: sum(counts[part].values()) for part in ("train", "val", "test")}
+    multilabel = ds.get("task") == "multilabel"  # counts are positives per label
+    n = ds.get("n_per_split") or {
+        part: sum(counts[part].values()) for part in ("train", "val", "test")
+    }
     n_val = context.get("n_validation", n["val"])
     n_train = n["train"] + n["val"] - n_val
     metric = METRICS[context["metric"]]
@@ -268,7 +271,11 @@ def methods_paragraph(results, context: dict) -> str:
 
     parts = [
         f"Data: {ds['source']}, {ds['n_images']} images in {len(ds['classes'])} "
-        f"classes ({', '.join(ds['classes'])}).",
+        f"classes ({', '.join(ds['classes'])})."
+        if not multilabel
+        else f"Data: {ds['source']}, {ds['n_images']} images with "
+        f"{len(ds['classes'])} binary labels ({', '.join(ds['classes'])}), "
+        "several possible per image.",
         f"Partitions: {n_train} training, {n_val} validation ({context['validation']})"
         f" and {n['test']} test images ({ds['test_protocol']}).",
         (
@@ -299,39 +306,58 @@ def methods_paragraph(results, context: dict) -> str:
     ]
     if calibrate != "none":
         parts.append(
-            f"Probabilities were recalibrated ({calibrate}) on the validation "
-            "partition."
+            f"Probabilities were recalibrated ({calibrate}"
+            + (", one calibrator per label" if multilabel else "")
+            + ") on the validation partition."
         )
     parts.append(
-        "Binary decision thresholds were chosen on the validation partition by "
-        f"{_rule_text(rule, target)}."
+        "Per-label decision thresholds were chosen on the validation partition by "
+        f"{_rule_text('youden', None)}."
+        if multilabel
+        else "Binary decision thresholds were chosen on the validation partition "
+        f"by {_rule_text(rule, target)}."
     )
-    parts.append(
-        "Metrics: accuracy, balanced accuracy, area under the ROC curve (AUC; "
-        "macro one-vs-rest for more than two classes), sensitivity, specificity, "
-        f"Brier score and expected calibration error ({ECE_BINS} equal-mass bins)"
-        + (
-            ", quadratic weighted kappa and mean absolute error"
-            if context.get("task") == "ordinal"
-            else ""
-        )
-        + f", each with a {CONFIDENCE:.0%} stratified bootstrap confidence interval "
-        f"({s.get('n_bootstraps')} resamples)"
-        + (
-            "; with several seeds, the mean over seeds, its standard deviation and "
-            "the interval of the mean"
-            if len(seeds) > 1
-            else ""
-        )
-        + "."
+    over_seeds = (
+        "; with several seeds, the mean over seeds, its standard deviation and "
+        "the interval of the mean"
+        if len(seeds) > 1
+        else ""
     )
+    if multilabel:
+        parts.append(
+            "Metrics: per label, AUC, accuracy, sensitivity and specificity at the "
+            "validation thresholds, Brier score and expected calibration error "
+            f"({ECE_BINS} equal-mass bins), each summarised by its mean over labels "
+            "(the mean per-label AUC as MedMNIST reports it), and the micro-average "
+            f"AUC, each with a {CONFIDENCE:.0%} bootstrap confidence interval over "
+            f"images ({s.get('n_bootstraps')} resamples){over_seeds}."
+        )
+    else:
+        parts.append(
+            "Metrics: accuracy, balanced accuracy, area under the ROC curve (AUC; "
+            "macro one-vs-rest for more than two classes), sensitivity, specificity, "
+            f"Brier score and expected calibration error ({ECE_BINS} equal-mass bins)"
+            + (
+                ", quadratic weighted kappa and mean absolute error"
+                if context.get("task") == "ordinal"
+                else ""
+            )
+            + f", each with a {CONFIDENCE:.0%} stratified bootstrap confidence "
+            f"interval ({s.get('n_bootstraps')} resamples){over_seeds}."
+        )
     parts.append(
         "Statistical analysis: the selected configuration was compared with each "
         "other configuration on the same test images by a paired bootstrap of the "
         "difference"
         + (
             " and DeLong's test for correlated ROC curves"
-            if len(ds["classes"]) == 2 and context["metric"] == "auc"
+            if len(ds["classes"]) == 2 and context["metric"] == "auc" and not multilabel
+            else ""
+        )
+        + (
+            f" in the mean per-label {metric} (images resampled, stratified by the "
+            "first label)"
+            if multilabel
             else ""
         )
         + "; p-values were corrected for multiple comparisons with Holm's method "

@@ -230,3 +230,15 @@ def test_recalibration_needs_both_classes_on_validation():
     P = np.full((4, 2), 0.5)
     with pytest.raises(ValueError, match="label 'l1' has only positive.*--calibrate"):
         multilabel_statistics(_ctx(Y_val, Y_val, "isotonic"), Y_val, P, P)
+
+
+def test_methods_paragraph_describes_the_multilabel_analysis(study):
+    _, _, out = study
+    methods = (out / "report.md").read_text().split("## Methods (for a paper)")[1]
+    methods = methods.split("\n## ")[0]
+    assert "188 images with 4 binary labels" in methods
+    assert "80 training, 48 validation" in methods and "60 test images" in methods
+    assert "sigmoid, one calibrator per label" in methods
+    assert "Per-label decision thresholds" in methods
+    assert "mean per-label AUC (images resampled, stratified by the first" in methods
+    assert "DeLong" not in methods
