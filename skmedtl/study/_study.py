@@ -162,7 +162,8 @@ class TransferStudy:
         (temperature scaling, Platt's sigmoid or isotonic regression, see
         :class:`skmedtl.metrics.ProbabilityCalibrator`); the report gives
         Brier score and ECE before and after. Discrimination metrics (AUC,
-        ACC) are those of the uncalibrated model.
+        ACC) are those of the uncalibrated model. Multi-label data: one
+        calibrator per label.
     target_sensitivity, target_specificity : float, optional
         The operating point, chosen on validation: the most specific
         threshold reaching this sensitivity, or the most sensitive reaching
