@@ -13,7 +13,14 @@ A :class:`~skmedtl.study.StudyDataset` whose ``labels`` are a 2-D 0/1 matrix
 - test metrics: ``auc`` is the mean per-label AUC (MedMNIST's AUC for
   ChestMNIST), ``accuracy`` the mean per-label accuracy, sensitivity and
   specificity per-label means at the validation thresholds; each with a
-  bootstrap CI, and the same per label, shown in the report's per-label table.
+  bootstrap CI, and the same per label, shown in the report's per-label table;
+- calibration: Brier score and ECE of each label's probability and their means
+  over labels, with bootstrap CIs; optional recalibration per label
+  (``calibrate``: a :class:`~skmedtl.metrics.ProbabilityCalibrator` per label,
+  fitted on validation); a reliability diagram pooled over labels;
+- paired comparisons of the selected configuration with each other one on the
+  mean per-label selection metric (:func:`~skmedtl.metrics.paired_bootstrap`
+  resampling images, stratified by the first label; Holm-corrected).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numpy as np
 
 from ._evaluate import CONFIDENCE, METRICS
 from ._splits import resolve_split
+from ._stats import ECE_BINS
 
 __all__ = [
     "check_folder_single_label",
@@ -31,11 +39,14 @@ __all__ = [
     "evaluate_multilabel",
     "is_multilabel",
     "multilabel_dataset",
+    "multilabel_extras",
+    "multilabel_paired_metric",
     "multilabel_statistics",
     "multilabel_summary",
     "per_label_blocks",
     "pooled_multilabel_metrics",
     "pooled_multilabel_validation",
+    "pooled_reliability_records",
     "run_multilabel_hybrid",
     "write_multilabel_predictions",
 ]
@@ -220,17 +231,45 @@ def pooled_multilabel_metrics(records: list[dict], n_bootstraps: int) -> dict:
 
 
 # -- cells ---------------------------------------------------------------------------
-def _scorer(metric: str):
-    """Mean per-label ``metric`` of a fitted multi-label model on validation data."""
+def _metric(metric: str):
+    """``fn(Y, proba)``: the mean per-label ``metric`` (the selection score)."""
     from ..finetune._multilabel import multilabel_validation_metrics
 
     key = {"auc": "roc_auc"}.get(metric, metric)
 
-    def score(estimator, X, Y):
-        proba = _proba(estimator, X)
+    def fn(Y, proba):
         return multilabel_validation_metrics(np.asarray(Y), proba, np.nan)[key]
 
+    return fn
+
+
+def _scorer(metric: str):
+    """Mean per-label ``metric`` of a fitted multi-label model on validation data."""
+    fn = _metric(metric)
+
+    def score(estimator, X, Y):
+        return fn(Y, _proba(estimator, X))
+
     return score
+
+
+def multilabel_paired_metric(metric: str):
+    """The metric :func:`~skmedtl.metrics.paired_bootstrap` compares in a study.
+
+    It scores a packed array ``(n, 1 + n_seeds, n_labels)``: slot 0 holds the
+    label matrix (so that it follows the resampled images), slots 1.. the
+    seeds' test probabilities; the value is the seed mean of the mean
+    per-label ``metric``. The ``y`` that ``paired_bootstrap`` passes (the
+    first label, which stratifies the resamples) is not used.
+    """
+    fn = _metric(metric)
+
+    def seed_mean_metric(y, packed):
+        Y = packed[:, 0, :].astype(np.int64)
+        return float(np.mean([fn(Y, packed[:, s]) for s in range(1, packed.shape[1])]))
+
+    seed_mean_metric.__name__ = f"mean per-label {metric}"
+    return seed_mean_metric
 
 
 def _proba(estimator, X) -> np.ndarray:
@@ -374,8 +413,12 @@ def per_label_blocks(records: list[dict], recommendation) -> list:
             _ci(rec["per_label"][label]["sensitivity"]),
             _ci(rec["per_label"][label]["specificity"]),
             _ci(rec["per_label"][label]["auc"]),
+            *(
+                _ci(rec["extras"].get(f"{m}_label_{j}", (np.nan,) * 3))
+                for m in ("brier", "ece")
+            ),
         ]
-        for label in labels
+        for j, label in enumerate(labels)
     ]
     return [
         ("h2", "Per-label results"),
@@ -392,7 +435,9 @@ def per_label_blocks(records: list[dict], recommendation) -> list:
             "p",
             f"Sensitivity and specificity of {best} at per-label decision "
             "thresholds chosen on validation data (Youden's J), never on the test "
-            "set:",
+            "set; Brier score and expected calibration error "
+            f"({ECE_BINS} equal-mass bins) "
+            "of each label's probability before any recalibration:",
         ),
         (
             "table",
@@ -402,6 +447,8 @@ def per_label_blocks(records: list[dict], recommendation) -> list:
                 "sensitivity [95% CI]",
                 "specificity [95% CI]",
                 "AUC [95% CI]",
+                "Brier [95% CI]",
+                "ECE [95% CI]",
             ],
             detail,
         ),
@@ -464,24 +511,139 @@ def check_folder_single_label(paths: list, labels, root) -> None:
 def multilabel_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
     """The validation-side fields every study record carries, for multi-label data.
 
-    The validation score is the mean per-label ``ctx.metric``; no recalibration
-    and no single operating point (each label has its own threshold).
+    The validation score is the mean per-label ``ctx.metric``. With
+    ``ctx.calibrate`` other than ``"none"`` each label's probability is
+    recalibrated by its own :class:`~skmedtl.metrics.ProbabilityCalibrator`
+    fitted on that label's validation predictions (``"temperature"``: one
+    temperature per label on the logit). Extras: Brier and ECE per label and
+    their means (before and after recalibration). No single operating point:
+    each label has its own threshold, chosen on validation.
     """
-    from ..finetune._multilabel import multilabel_validation_metrics
+    from ..metrics import ProbabilityCalibrator
 
-    key = {"auc": "roc_auc"}.get(ctx.metric, ctx.metric)
-    Y_val = np.asarray(Y_val)
+    Y_val = np.asarray(Y_val, dtype=np.int64)
     proba_val = np.asarray(proba_val, dtype=float)
-    value = multilabel_validation_metrics(Y_val, proba_val, np.nan)[key]
-    return {
+    proba_test = np.asarray(proba_test, dtype=float)
+    value = _metric(ctx.metric)(Y_val, proba_val)
+    calibrate = getattr(ctx, "calibrate", "none")
+    result = {
         "validation": {"metric": ctx.metric, "score": float(value), "n": len(Y_val)},
         "val_y": Y_val.tolist(),
         "val_proba": proba_val.tolist(),
-        "test_proba": np.asarray(proba_test, dtype=float).tolist(),
-        "calibration": {"method": "none"},
+        "test_proba": proba_test.tolist(),
+        "y_true": np.asarray(ctx.data.labels[ctx.test], dtype=np.int64).tolist(),
+        "calibration": {
+            "method": calibrate,
+            "bins": ECE_BINS,
+            "strategy": "quantile",
+            "per_label": True,
+        },
         "test_proba_calibrated": None,
-        "extras": {},
     }
+    if calibrate != "none":
+        names = ctx.data.class_names
+        columns, temperatures = [], []
+        for j in range(Y_val.shape[1]):
+            if len(np.unique(Y_val[:, j])) < 2:
+                raise ValueError(
+                    f"calibrate={calibrate!r}: label {names[j]!r} has only "
+                    f"{'negative' if Y_val[:, j].max() == 0 else 'positive'} "
+                    f"validation images ({len(Y_val)}), so its recalibration "
+                    "cannot be fitted. Use a larger validation split, or "
+                    "calibrate='none' (CLI: --calibrate none)."
+                )
+            cal = ProbabilityCalibrator(calibrate).fit(proba_val[:, j], Y_val[:, j])
+            columns.append(cal.predict_proba(proba_test[:, j])[:, 1])
+            if calibrate == "temperature":
+                temperatures.append(float(cal.calibrators_[0].temperature_))
+        result["test_proba_calibrated"] = np.column_stack(columns).tolist()
+        if temperatures:
+            result["calibration"]["temperature"] = temperatures
+    result["extras"] = multilabel_extras([result], ctx.profile.n_bootstraps)
+    return result
+
+
+def _calibration_vector(Y: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Mean Brier, mean ECE, then Brier and ECE of each label (binary each)."""
+    from ..metrics import brier_score, expected_calibration_error
+
+    brier = [brier_score(Y[:, j], P[:, j]) for j in range(Y.shape[1])]
+    ece = [
+        expected_calibration_error(Y[:, j], P[:, j], n_bins=ECE_BINS)
+        for j in range(Y.shape[1])
+    ]
+    return np.array([np.mean(brier), np.mean(ece), *brier, *ece])
+
+
+def multilabel_extras(records: list[dict], n_bootstraps: int) -> dict:
+    """Brier and ECE of a multi-label configuration: seed means with bootstrap CIs.
+
+    Per label, Brier score and ECE (``ECE_BINS`` equal-mass bins) of that
+    label's probability as a binary problem; ``brier`` and ``ece`` are their
+    means over labels, ``brier_label_<j>`` / ``ece_label_<j>`` the label ``j``
+    (column order of the label matrix). With recalibrated probabilities also
+    ``brier_calibrated`` and ``ece_calibrated`` (means). Intervals: the study's
+    bootstrap over test images (:func:`skmedtl.study._stats._bootstrap`,
+    stratified by the first label), each resample scoring every seed.
+    """
+    from ._stats import _bootstrap, _triples
+
+    Y = np.asarray(records[0]["y_true"], dtype=np.int64)
+    k = Y.shape[1]
+    probas = [np.asarray(r["test_proba"], dtype=float) for r in records]
+    calibrated = [r.get("test_proba_calibrated") for r in records]
+    calibrated = (
+        None
+        if any(c is None for c in calibrated)
+        else [np.asarray(c, dtype=float) for c in calibrated]
+    )
+    names = [
+        "brier",
+        "ece",
+        *(f"brier_label_{j}" for j in range(k)),
+        *(f"ece_label_{j}" for j in range(k)),
+    ]
+    if calibrated is not None:
+        names += ["brier_calibrated", "ece_calibrated"]
+
+    def fn(idx):
+        values = []
+        for s, P in enumerate(probas):
+            v = _calibration_vector(Y[idx], P[idx])
+            if calibrated is not None:
+                v = np.concatenate(
+                    [v, _calibration_vector(Y[idx], calibrated[s][idx])[:2]]
+                )
+            values.append(v)
+        return np.mean(values, axis=0)
+
+    return _triples(names, *_bootstrap(Y[:, 0], fn, n_bootstraps))
+
+
+def pooled_reliability_records(records: list[dict]) -> list[dict]:
+    """Records whose predictions are every label's, pooled into one binary problem.
+
+    What :func:`~skmedtl.study._report_stats.plot_reliability` draws for a
+    multi-label configuration: one reliability curve over all (image, label)
+    pairs (label order kept), before and after recalibration.
+    """
+
+    def binary(P):
+        p = np.asarray(P, dtype=float).ravel()
+        return np.column_stack([1 - p, p])
+
+    out = []
+    for r in records:
+        cal = r.get("test_proba_calibrated")
+        out.append(
+            {
+                "y_true": np.asarray(r["y_true"]).ravel(),
+                "test_proba": binary(r["test_proba"]),
+                "test_proba_calibrated": None if cal is None else binary(cal),
+                "calibration": r["calibration"],
+            }
+        )
+    return out
 
 
 def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps: int):
@@ -519,7 +681,7 @@ def write_multilabel_predictions(path, records: list[dict], images) -> None:
     ``true_label`` / ``predicted_label`` list the present labels (``;``-joined),
     ``p_<label>`` the per-label probabilities (``repr``: metrics recompute
     exactly), ``threshold_<label>`` the validation thresholds behind the
-    prediction.
+    prediction; with recalibration, ``p_calibrated_<label>`` too.
     """
     import csv
     import os
@@ -540,6 +702,9 @@ def write_multilabel_predictions(path, records: list[dict], images) -> None:
         *(f"p_{c}" for c in labels),
         *(f"threshold_{c}" for c in labels),
     ]
+    calibrated = any(r.get("test_proba_calibrated") is not None for r in records)
+    if calibrated:
+        columns += [f"p_calibrated_{c}" for c in labels]
     paths = not isinstance(images, np.ndarray)
     tmp = path.with_suffix(".csv.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
@@ -566,6 +731,15 @@ def write_multilabel_predictions(path, records: list[dict], images) -> None:
                         ),
                         *(repr(float(v)) for v in r["y_score"][i]),
                         *(repr(float(t)) for t in r["thresholds"]),
+                        *_calibrated_cells(r, i, len(labels) if calibrated else 0),
                     ]
                 )
     os.replace(tmp, path)
+
+
+def _calibrated_cells(record: dict, i: int, n: int) -> list[str]:
+    """``n`` recalibrated probabilities of test row ``i`` (blank if none)."""
+    cal = record.get("test_proba_calibrated")
+    if not n:
+        return []
+    return [""] * n if cal is None else [repr(float(v)) for v in cal[i]]

@@ -15,7 +15,11 @@ from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
 from ._evaluate import CONFIDENCE, METRICS
 from ._measure import MEMORY_HELP
-from ._multilabel import per_label_blocks, write_multilabel_predictions
+from ._multilabel import (
+    per_label_blocks,
+    pooled_reliability_records,
+    write_multilabel_predictions,
+)
 from ._report_stats import (
     limitations,
     methods_paragraph,
@@ -313,6 +317,12 @@ def _blocks(results, records, context, figures: dict) -> list:
         "Reliability diagrams (test set, seed-mean probabilities, "
         "equal-mass bins) of the selected configuration and the cheaper "
         "alternative; the dotted line is perfect calibration."
+        + (
+            " Multi-label: one curve per configuration over every (image, label) "
+            "pair, labels pooled."
+            if records and records[0].get("task") == "multilabel"
+            else ""
+        )
     )
     for name, path in figures.items():
         blocks.append(("img", path, captions.get(name, name)))
@@ -588,15 +598,24 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
         out / "figures",
     )
     rec = results.recommendation
-    if rec is not None and not multilabel:  # reliability: single-label only
+    if rec is not None:
         groups: dict = {}
         for r in records:
             groups.setdefault(f"{r['backbone']} / {r['approach']}", []).append(r)
+        if multilabel:  # one curve over every (image, label) pair
+            groups = {c: pooled_reliability_records(g) for c, g in groups.items()}
         configs = list(
             dict.fromkeys([rec["best"]["config"], rec["cheapest"]["config"]])
         )
         path = out / "figures" / "reliability.png"
-        plot_reliability(groups, configs, path)
+        plot_reliability(
+            groups,
+            configs,
+            path,
+            xlabel="predicted probability (every label, pooled)"
+            if multilabel
+            else None,
+        )
         figures["reliability"] = path
     context = {**context, "version": __version__}
     blocks = _blocks(results, records, context, figures)

@@ -72,6 +72,9 @@ def statistics_blocks(results, context: dict) -> list:
         return []
     metric = context["metric"]
     name = METRICS[metric]
+    multilabel = context["dataset"].get("task") == "multilabel"
+    if multilabel:
+        name = f"mean per-label {name}"
     selected = rec["best"]["config"]
     blocks: list = [("h2", "Paired comparisons with the selected configuration")]
     comparisons = results.comparisons
@@ -107,7 +110,13 @@ def statistics_blocks(results, context: dict) -> list:
                 f"**{selected}** (selected on validation, test {name} "
                 f"{comparisons[0]['estimate_selected']:.3f}) against each other "
                 f"configuration on the same {context['n_test']} test images. "
-                "Differences: paired stratified bootstrap (the same resamples for "
+                "Differences: paired "
+                + (
+                    "bootstrap of images (stratified by the first label; "
+                    if multilabel
+                    else "stratified bootstrap ("
+                )
+                + "the same resamples for "
                 f"both; {context['settings'].get('n_bootstraps')} resamples) of the "
                 f"seed-mean {name}"
                 + (
@@ -138,18 +147,30 @@ def statistics_blocks(results, context: dict) -> list:
         if calibrate != "none":
             line += [_ci(r, "brier_calibrated"), _ci(r, "ece_calibrated")]
         body.append(line)
+    what = (
+        "Brier score (mean squared error of the predicted probabilities; "
+        "several classes: summed over classes) and expected calibration error "
+        f"with {ECE_BINS} equal-mass bins (two classes: of the positive class's "
+        "probability; more: of the top-label confidence), on the test set, "
+        "with stratified bootstrap CIs."
+    )
+    if multilabel:
+        what = (
+            "Multi-label: Brier score and expected calibration error "
+            f"({ECE_BINS} equal-mass bins) of each label's probability as a "
+            "binary problem, averaged over labels (per label: the per-label "
+            "table), on the test set, with bootstrap CIs over images (stratified "
+            "by the first label)."
+        )
     blocks += [
         (
             "p",
-            "Brier score (mean squared error of the predicted probabilities; "
-            "several classes: summed over classes) and expected calibration error "
-            f"with {ECE_BINS} equal-mass bins (two classes: of the positive class's "
-            "probability; more: of the top-label confidence), on the test set, "
-            "with stratified bootstrap CIs. A finite test set gives a positive ECE "
+            what + " A finite test set gives a positive ECE "
             "even for a perfectly calibrated model."
             + (
                 f" Recalibration ({calibrate}) was fitted on each model's "
-                "validation predictions and applied to its test predictions; AUC "
+                + ("per-label " if multilabel else "")
+                + "validation predictions and applied to its test predictions; AUC "
                 "and accuracy are those of the uncalibrated model."
                 if calibrate != "none"
                 else " No recalibration (`--calibrate none`)."
@@ -233,7 +254,10 @@ def methods_paragraph(results, context: dict) -> str:
     manifest = context.get("manifest") or {}
     packages = manifest.get("packages") or {}
     counts = ds["counts"]
-    n = {part: sum(counts[part].values()) for part in ("train", "val", "test")}
+    multilabel = ds.get("task") == "multilabel"  # counts are positives per label
+    n = ds.get("n_per_split") or {
+        part: sum(counts[part].values()) for part in ("train", "val", "test")
+    }
     n_val = context.get("n_validation", n["val"])
     n_train = n["train"] + n["val"] - n_val
     metric = METRICS[context["metric"]]
@@ -247,7 +271,11 @@ def methods_paragraph(results, context: dict) -> str:
 
     parts = [
         f"Data: {ds['source']}, {ds['n_images']} images in {len(ds['classes'])} "
-        f"classes ({', '.join(ds['classes'])}).",
+        f"classes ({', '.join(ds['classes'])})."
+        if not multilabel
+        else f"Data: {ds['source']}, {ds['n_images']} images with "
+        f"{len(ds['classes'])} binary labels ({', '.join(ds['classes'])}), "
+        "several possible per image.",
         f"Partitions: {n_train} training, {n_val} validation ({context['validation']})"
         f" and {n['test']} test images ({ds['test_protocol']}).",
         (
@@ -278,39 +306,58 @@ def methods_paragraph(results, context: dict) -> str:
     ]
     if calibrate != "none":
         parts.append(
-            f"Probabilities were recalibrated ({calibrate}) on the validation "
-            "partition."
+            f"Probabilities were recalibrated ({calibrate}"
+            + (", one calibrator per label" if multilabel else "")
+            + ") on the validation partition."
         )
     parts.append(
-        "Binary decision thresholds were chosen on the validation partition by "
-        f"{_rule_text(rule, target)}."
+        "Per-label decision thresholds were chosen on the validation partition by "
+        f"{_rule_text('youden', None)}."
+        if multilabel
+        else "Binary decision thresholds were chosen on the validation partition "
+        f"by {_rule_text(rule, target)}."
     )
-    parts.append(
-        "Metrics: accuracy, balanced accuracy, area under the ROC curve (AUC; "
-        "macro one-vs-rest for more than two classes), sensitivity, specificity, "
-        f"Brier score and expected calibration error ({ECE_BINS} equal-mass bins)"
-        + (
-            ", quadratic weighted kappa and mean absolute error"
-            if context.get("task") == "ordinal"
-            else ""
-        )
-        + f", each with a {CONFIDENCE:.0%} stratified bootstrap confidence interval "
-        f"({s.get('n_bootstraps')} resamples)"
-        + (
-            "; with several seeds, the mean over seeds, its standard deviation and "
-            "the interval of the mean"
-            if len(seeds) > 1
-            else ""
-        )
-        + "."
+    over_seeds = (
+        "; with several seeds, the mean over seeds, its standard deviation and "
+        "the interval of the mean"
+        if len(seeds) > 1
+        else ""
     )
+    if multilabel:
+        parts.append(
+            "Metrics: per label, AUC, accuracy, sensitivity and specificity at the "
+            "validation thresholds, Brier score and expected calibration error "
+            f"({ECE_BINS} equal-mass bins), each summarised by its mean over labels "
+            "(the mean per-label AUC as MedMNIST reports it), and the micro-average "
+            f"AUC, each with a {CONFIDENCE:.0%} bootstrap confidence interval over "
+            f"images ({s.get('n_bootstraps')} resamples){over_seeds}."
+        )
+    else:
+        parts.append(
+            "Metrics: accuracy, balanced accuracy, area under the ROC curve (AUC; "
+            "macro one-vs-rest for more than two classes), sensitivity, specificity, "
+            f"Brier score and expected calibration error ({ECE_BINS} equal-mass bins)"
+            + (
+                ", quadratic weighted kappa and mean absolute error"
+                if context.get("task") == "ordinal"
+                else ""
+            )
+            + f", each with a {CONFIDENCE:.0%} stratified bootstrap confidence "
+            f"interval ({s.get('n_bootstraps')} resamples){over_seeds}."
+        )
     parts.append(
         "Statistical analysis: the selected configuration was compared with each "
         "other configuration on the same test images by a paired bootstrap of the "
         "difference"
         + (
             " and DeLong's test for correlated ROC curves"
-            if len(ds["classes"]) == 2 and context["metric"] == "auc"
+            if len(ds["classes"]) == 2 and context["metric"] == "auc" and not multilabel
+            else ""
+        )
+        + (
+            f" in the mean per-label {metric} (images resampled, stratified by the "
+            "first label)"
+            if multilabel
             else ""
         )
         + "; p-values were corrected for multiple comparisons with Holm's method "
@@ -419,8 +466,14 @@ def write_predictions(path: Path, records: list[dict], images) -> None:
     os.replace(tmp, path)
 
 
-def plot_reliability(groups: dict, configs: list[str], path: Path) -> None:
-    """Reliability diagrams (test set) of ``configs``; seed-mean probabilities."""
+def plot_reliability(
+    groups: dict, configs: list[str], path: Path, xlabel: str | None = None
+) -> None:
+    """Reliability diagrams (test set) of ``configs``; seed-mean probabilities.
+
+    ``xlabel`` replaces the default axis label (multi-label studies pass
+    records pooled over labels, see ``pooled_reliability_records``).
+    """
     from ..metrics import reliability_curve
     from ._plots import _figure
 
@@ -445,7 +498,8 @@ def plot_reliability(groups: dict, configs: list[str], path: Path) -> None:
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_xlabel(
-            "predicted probability"
+            xlabel
+            or "predicted probability"
             + (
                 " (positive class)"
                 if np.shape(records[0]["test_proba"])[1] == 2

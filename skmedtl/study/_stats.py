@@ -271,7 +271,9 @@ def compare_configurations(
     means) with a paired stratified-bootstrap CI and p-value (the same
     resamples for both), and for a binary AUC also DeLong's test (on the seed-
     mean scores). Holm's correction runs over the comparisons, separately for
-    each test.
+    each test. Multi-label records (``y_true`` a label matrix): the mean
+    per-label ``metric``, resamples of images stratified by the first label
+    (see :func:`~skmedtl.study._multilabel.multilabel_paired_metric`).
 
     Parameters
     ----------
@@ -294,25 +296,29 @@ def compare_configurations(
     if selected not in groups:
         return []
     y = np.asarray(groups[selected][0]["y_true"])
+    multilabel = y.ndim == 2  # labels ride along in slot 0; strata: first label
 
     def stack(records):
-        return np.stack(
-            [np.asarray(r["test_proba"], dtype=float) for r in records], axis=1
-        )
+        p = np.stack([np.asarray(r["test_proba"], dtype=float) for r in records], 1)
+        return np.concatenate([y[:, None, :], p], axis=1) if multilabel else p
 
     def seed_mean_metric(yy, p):
         return float(np.mean([score(metric, yy, p[:, s]) for s in range(p.shape[1])]))
 
     seed_mean_metric.__name__ = metric
+    if multilabel:
+        from ._multilabel import multilabel_paired_metric
+
+        seed_mean_metric = multilabel_paired_metric(metric)
     a = stack(groups[selected])
-    binary_auc = metric == "auc" and a.shape[2] == 2
+    binary_auc = metric == "auc" and a.shape[2] == 2 and not multilabel
     out = []
     for config, records in groups.items():
         if config == selected:
             continue
         b = stack(records)
         boot = paired_bootstrap(
-            y,
+            y[:, 0] if multilabel else y,
             a,
             b,
             metric=seed_mean_metric,

@@ -170,7 +170,8 @@ class TransferStudy:
         (temperature scaling, Platt's sigmoid or isotonic regression, see
         :class:`skmedtl.metrics.ProbabilityCalibrator`); the report gives
         Brier score and ECE before and after. Discrimination metrics (AUC,
-        ACC) are those of the uncalibrated model.
+        ACC) are those of the uncalibrated model. Multi-label data: one
+        calibrator per label.
     target_sensitivity, target_specificity : float, optional
         The operating point, chosen on validation: the most specific
         threshold reaching this sensitivity, or the most sensitive reaching
@@ -948,8 +949,7 @@ class TransferStudy:
         )
         recommendation = recommend(rows, self.metric, self.cost)
         comparisons = []
-        # Paired tests are single-label only so far (multi-label: per-label table).
-        if recommendation is not None and self.data_.labels.ndim == 1:
+        if recommendation is not None:
             comparisons = compare_configurations(
                 groups,
                 recommendation["best"]["config"],

@@ -138,11 +138,14 @@ def summarize(
         row["n_validation"] = validation["n"]
         low, high = seed_interval([r["metrics"][metric][0] for r in recs])
         row[f"{metric}_seed_low"], row[f"{metric}_seed_high"] = low, high
-        extras = (
-            pooled_extras(recs, first["y_true"], task, n_bootstraps)
-            if len(recs) > 1 and not multilabel
-            else first["extras"]
-        )
+        if len(recs) == 1:
+            extras = first["extras"]
+        elif multilabel:
+            from ._multilabel import multilabel_extras
+
+            extras = multilabel_extras(recs, n_bootstraps)
+        else:
+            extras = pooled_extras(recs, first["y_true"], task, n_bootstraps)
         for name, (est, low, high) in extras.items():
             row.update({name: est, f"{name}_low": low, f"{name}_high": high})
         op = first.get("operating_point")
