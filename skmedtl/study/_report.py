@@ -312,6 +312,11 @@ def _blocks(results, records, context, figures: dict) -> list:
         "parameters.",
         "roc_best": "ROC curves (test set) of the three configurations best on "
         "validation and the cheaper alternative.",
+        "explanations": "Where the selected model looks: saliency maps (Grad-CAM "
+        "where the whole model has gradients, else occlusion) on the most confident "
+        "test images of each outcome (two classes: true/false positives and "
+        "negatives at the 0.5 threshold; more classes: correct and wrong). Maps "
+        "show what drives the score, not that the reason is clinically right.",
     }
     captions["reliability"] = (
         "Reliability diagrams (test set, seed-mean probabilities, "
@@ -617,6 +622,7 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
             else None,
         )
         figures["reliability"] = path
+    figures.update(context.get("extra_figures") or {})
     context = {**context, "version": __version__}
     blocks = _blocks(results, records, context, figures)
     files["markdown"] = out / "report.md"

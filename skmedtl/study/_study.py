@@ -406,8 +406,7 @@ class TransferStudy:
         """
         self._prepare()
         out = Path(self.out_dir)
-        results = self._write(out, n_run=0, n_skipped=0, failures=[])
-        return self._write_models(out, results, refit=None)
+        return self._write(out, n_run=0, n_skipped=0, failures=[], refit=None)
 
     # -- preparation ------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -730,12 +729,11 @@ class TransferStudy:
                     result["wall_time_s"],
                 )
                 bar.update()
-        results = self._write(
-            out, n_run=len(todo) - len(failures), n_skipped=n_skipped, failures=failures
-        )
-        return self._write_models(
+        return self._write(
             out,
-            results,
+            n_run=len(todo) - len(failures),
+            n_skipped=n_skipped,
+            failures=failures,
             refit=lambda cell: self._refit(out, ctx, cell, embeddings),
         )
 
@@ -930,8 +928,12 @@ class TransferStudy:
         atomic_write_text(out / MANIFEST_NAME, to_json(manifest, indent=2))
 
     def _write(
-        self, out: Path, *, n_run: int, n_skipped: int, failures: list
+        self, out: Path, *, n_run: int, n_skipped: int, failures: list, refit=None
     ) -> StudyResults:
+        """Summarise, save the selected models, then write tables, figures, report.
+
+        ``refit`` is passed to :meth:`_write_models` (``None``: never train).
+        """
         records = self._store.latest("cell")
         if not failures:
             failed = self._store.latest("failure")
@@ -968,12 +970,47 @@ class TransferStudy:
             failures=failures,
             comparisons=comparisons,
         )
+        results = self._write_models(out, results, refit)
         if rows:
             finished = [records[c.key] for c in self.cells_ if c.key in records]
-            results.files.update(
-                write_outputs(out, results, finished, self._report_context())
-            )
+            context = self._report_context()
+            context["extra_figures"] = self._explanation_figure(out, results)
+            results.files.update(write_outputs(out, results, finished, context))
         return results
+
+    def _explanation_figure(self, out: Path, results: StudyResults) -> dict:
+        """Saliency maps of the selected model on test images of each outcome.
+
+        Drawn from the saved selected model (``out/model``), so the figure shows
+        the model the report describes. Explaining is never allowed to fail the
+        study: a failure is logged and the report goes without the figure.
+        """
+        model_dir = results.files.get("model")
+        if model_dir is None or self.data_.labels.ndim == 2:
+            return {}
+        from ..persistence import load
+
+        path = out / "figures" / "explanations.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        test = self.data_.indices("test")
+        try:
+            from ..explain import outcome_figure
+
+            model = load(model_dir)
+            images = self.data_.take(test)
+            outcome_figure(
+                model,
+                images,
+                self.data_.labels[test],
+                model.predict_proba(images),
+                path,
+                n_per_outcome=2,
+                saliency_params={"verbose": 0},
+            )
+        except Exception as e:  # noqa: BLE001 - a figure must not fail a study
+            logger.warning("No explanation figure for the report: %s", e)
+            return {}
+        return {"explanations": path}
 
     def _report_context(self) -> dict:
         out = Path(self.out_dir)

@@ -60,6 +60,9 @@ def test_demo_runs_the_study_offline_and_reports_accuracy_and_auc(capsys, tmp_pa
     assert "546" in out and "156" in out  # the official train / test split
     assert "selected on validation (auc): efficientnet_lite0 / hybrid-svm" in out
     assert (out_dir / "report.html").exists() and (out_dir / "results.csv").exists()
+    # The selected model is saved, and the report shows where it looks.
+    assert (out_dir / "model" / "manifest.json").exists()
+    assert (out_dir / "figures" / "explanations.png").exists()
 
 
 def test_user_errors_give_a_message_and_exit_code_not_a_traceback(capsys, tmp_path):

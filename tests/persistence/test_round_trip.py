@@ -179,7 +179,7 @@ def test_same_outputs_after_loading(saved, name):
     if hasattr(model, "classes_"):
         # Multi-label models have one classes_ array per label.
         pairs = (
-            zip(loaded.classes_, model.classes_)
+            zip(loaded.classes_, model.classes_, strict=True)
             if isinstance(model.classes_, list)
             else [(loaded.classes_, model.classes_)]
         )

@@ -389,3 +389,13 @@ def test_predict_warns_about_another_bit_depth(png_study, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0  # predicted, with a warning
     assert "uint16 but the model was trained on uint8 images" in err
+
+
+def test_report_shows_where_the_selected_model_looks(png_study):
+    """The report's saliency figure is drawn from the saved selected model."""
+    out, results = png_study["out"], png_study["results"]
+    figure = Path(results.files["explanations"])
+    assert figure == out / "figures" / "explanations.png" and figure.stat().st_size
+    report = (out / "report.md").read_text()
+    assert "figures/explanations.png" in report
+    assert "Where the selected model looks" in report
