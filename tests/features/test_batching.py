@@ -124,7 +124,7 @@ def test_precision_errors(gray_images):
         tiny_features(precision="float61").fit(gray_images)
     with pytest.raises(ValueError, match="backend='torch'"):
         tiny_features(precision="float16", backend="onnxruntime").fit(gray_images)
-    with pytest.raises(ValueError, match="float32 models only"):
+    with pytest.raises(ValueError, match="runs float32 and int8 models only"):
         resolve_backend("onnxruntime", torch.device("cpu"), "bfloat16")
     assert resolve_backend("auto", torch.device("cpu"), "float16") == "torch"
 
