@@ -151,12 +151,14 @@ def float_run(backbone, Xtr, ytr, Xte, yte) -> dict:
 
 def datasets(args):
     data = Path(args.data)
-    Xtr, ytr, Xte, yte = load_breast(data)
-    if args.breast_train < len(ytr):  # stratified random subset
-        keep, _ = _stratified(ytr, args.breast_train)
-        Xtr, ytr = Xtr[keep], ytr[keep]
-    yield "breastmnist_64", (Xtr, ytr, Xte, yte)
-    yield "chest_xray_224", load_xray(data, args.xray_train, args.xray_test)
+    if "breastmnist_64" in args.datasets:
+        Xtr, ytr, Xte, yte = load_breast(data)
+        if args.breast_train < len(ytr):  # stratified random subset
+            keep, _ = _stratified(ytr, args.breast_train)
+            Xtr, ytr = Xtr[keep], ytr[keep]
+        yield "breastmnist_64", (Xtr, ytr, Xte, yte)
+    if "chest_xray_224" in args.datasets:
+        yield "chest_xray_224", load_xray(data, args.xray_train, args.xray_test)
 
 
 def part_methods(args) -> list[dict]:
@@ -300,6 +302,12 @@ def main(argv=None):
         "--method-backbones", nargs="+", default=["efficientnet_lite0", "resnet50"]
     )
     parser.add_argument("--data", default="/work/shared/data")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=["breastmnist_64", "chest_xray_224"],
+        default=["breastmnist_64", "chest_xray_224"],
+    )
     parser.add_argument("--breast-train", type=int, default=546)
     parser.add_argument("--xray-train", type=int, default=400)
     parser.add_argument("--xray-test", type=int, default=200)
