@@ -46,6 +46,12 @@ def embed(X_train, X_test, cache: str):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="/work/shared/data")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=["breastmnist_64", "chest_xray_224"],
+        default=["breastmnist_64", "chest_xray_224"],
+    )
     parser.add_argument("--xray-train", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache", default="/tmp/skmedtl_heads_bench.h5")
@@ -61,17 +67,18 @@ def main(argv=None):
     from skmedtl.hybrid import TUNE_GRIDS, hybrid_head
 
     data = Path(args.data)
-    d = np.load(data / "medmnist" / "breastmnist_64.npz")
-    sets = {
-        "breastmnist_64": (
+    sets = {}
+    if "breastmnist_64" in args.datasets:
+        d = np.load(data / "medmnist" / "breastmnist_64.npz")
+        sets["breastmnist_64"] = (
             np.concatenate([d["train_images"], d["val_images"]]),
             np.concatenate([d["train_labels"].ravel(), d["val_labels"].ravel()]),
             d["test_images"],
             d["test_labels"].ravel(),
-        ),
-    }
-    Xtr, ytr, Xte, yte = load_xray(data, args.xray_train, 624)
-    sets["chest_xray_224"] = (Xtr, ytr, Xte, yte)
+        )
+    if "chest_xray_224" in args.datasets:
+        Xtr, ytr, Xte, yte = load_xray(data, args.xray_train, 624)
+        sets["chest_xray_224"] = (Xtr, ytr, Xte, yte)
     rows = []
     for name, (Xtr, ytr, Xte, yte) in sets.items():
         tic = time.perf_counter()
