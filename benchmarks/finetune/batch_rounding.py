@@ -1,7 +1,7 @@
-"""Does oneDNN round a frozen ResNet-50 trunk differently by batch position or batch size?
+"""Does oneDNN round a frozen ResNet-50 trunk differently by batch position or size?
 
-Plain torchvision (no skmedtl), random weights, eval mode, 1 thread: ``layer3`` output of
-32 random images vs the same images permuted, and of the first 6 alone. See
+Plain torchvision (no skmedtl), random weights, eval mode, 1 thread: ``layer3`` output
+of 32 random images vs the same images permuted, and of the first 6 alone. See
 ``RESULTS.md`` (frozen-trunk caching).
 
 Usage::
