@@ -264,6 +264,7 @@ def compare_configurations(
     selected: str,
     metric: str,
     n_bootstraps: int,
+    multilabel_metric=None,
 ) -> list[dict]:
     """Paired comparisons of ``selected`` with every other configuration.
 
@@ -283,6 +284,9 @@ def compare_configurations(
     selected : str
     metric : str
     n_bootstraps : int
+    multilabel_metric : callable, optional
+        For multi-label records: the paired metric of packed arrays (labels in
+        slot 0), :func:`~skmedtl.study._multilabel.multilabel_paired_metric`.
 
     Returns
     -------
@@ -307,9 +311,9 @@ def compare_configurations(
 
     seed_mean_metric.__name__ = metric
     if multilabel:
-        from ._multilabel import multilabel_paired_metric
-
-        seed_mean_metric = multilabel_paired_metric(metric)
+        if multilabel_metric is None:
+            raise ValueError("multi-label records need multilabel_metric.")
+        seed_mean_metric = multilabel_metric
     a = stack(groups[selected])
     binary_auc = metric == "auc" and a.shape[2] == 2 and not multilabel
     out = []

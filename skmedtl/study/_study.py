@@ -30,6 +30,7 @@ from ._choices import COSTS
 from ._data import load_study_dataset
 from ._heads import head_grid
 from ._measure import PeakMemory, Stopwatch, describe_device
+from ._multilabel import multilabel_paired_metric
 from ._profiles import get_profile
 from ._records import ResultStore, settings_key, to_json
 from ._report import write_outputs
@@ -957,6 +958,7 @@ class TransferStudy:
                 recommendation["best"]["config"],
                 self.metric,
                 self.profile_.n_bootstraps,
+                multilabel_metric=multilabel_paired_metric(self.metric),
             )
         results = StudyResults(
             out_dir=os.fspath(out),
@@ -998,7 +1000,7 @@ class TransferStudy:
 
             model = load(model_dir)
             images = self.data_.take(test)
-            outcome_figure(
+            figure = outcome_figure(
                 model,
                 images,
                 self.data_.labels[test],
@@ -1007,6 +1009,9 @@ class TransferStudy:
                 n_per_outcome=2,
                 saliency_params={"verbose": 0},
             )
+            import matplotlib.pyplot as plt
+
+            plt.close(figure)  # saved; a study may draw many in one process
         except Exception as e:  # noqa: BLE001 - a figure must not fail a study
             logger.warning("No explanation figure for the report: %s", e)
             return {}

@@ -21,6 +21,7 @@ FIGURES = [
     "performance_vs_parameters.png",
     "roc_best.png",
     "reliability.png",
+    "explanations.png",  # saliency maps of the saved selected model
 ]
 
 
