@@ -146,13 +146,13 @@ def _cell(value) -> str:
 def _write_csv(path: str, rows: list[dict], columns: list[str]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    from ..utils._files import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
         for r in rows:
             writer.writerow([_cell(r.get(c)) for c in columns])
-    os.replace(tmp, path)
 
 
 def _print_rows(rows: list[dict], columns: list[str]) -> None:

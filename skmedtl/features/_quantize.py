@@ -32,13 +32,13 @@ import contextlib
 import hashlib
 import io
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..utils._files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -255,17 +255,12 @@ def _preprocessed(float_path: Path, directory: Path) -> Path:
         return path
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=directory)
-    os.close(fd)
     try:
-        quant_pre_process(str(float_path), tmp, skip_symbolic_shape=True)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".tmp.onnx") as tmp:
+            quant_pre_process(str(float_path), tmp, skip_symbolic_shape=True)
     except Exception:
         logger.debug("quant_pre_process failed; quantising the export as is")
         return float_path
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     del quantization
     return path
 
@@ -301,10 +296,8 @@ def _quantize(
         "WeightSymmetric": True,
         "CalibStridedMinMax": 1,  # one batch per collection (any method)
     }
-    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        # The calibrators print progress to stdout; keep it out of users' output.
+    # The calibrators print progress to stdout; keep it out of users' output.
+    with atomic_path(target, suffix=".tmp.onnx") as tmp:
         with contextlib.redirect_stdout(io.StringIO()), _quiet_root_logger():
             quantization.quantize_static(
                 str(source),
@@ -318,10 +311,6 @@ def _quantize(
                 calibrate_method=methods[settings.method],
                 extra_options=extra,
             )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def quantize_extractor(

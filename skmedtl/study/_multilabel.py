@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 
+from ..utils._files import atomic_path
 from ._evaluate import CONFIDENCE, METRICS
 from ._splits import resolve_split
 from ._stats import ECE_BINS
@@ -706,8 +707,7 @@ def write_multilabel_predictions(path, records: list[dict], images) -> None:
     if calibrated:
         columns += [f"p_calibrated_{c}" for c in labels]
     paths = not isinstance(images, np.ndarray)
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
         for r in records:
@@ -734,7 +734,6 @@ def write_multilabel_predictions(path, records: list[dict], images) -> None:
                         *_calibrated_cells(r, i, len(labels) if calibrated else 0),
                     ]
                 )
-    os.replace(tmp, path)
 
 
 def _calibrated_cells(record: dict, i: int, n: int) -> list[str]:

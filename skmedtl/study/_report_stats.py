@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._files import atomic_path
 from ._evaluate import CONFIDENCE, METRICS
 from ._stats import ALPHA, ECE_BINS
 
@@ -431,8 +432,7 @@ def write_predictions(path: Path, records: list[dict], images) -> None:
     if calibrated:
         columns += [f"p_calibrated_{c}" for c in classes]
     paths = not isinstance(images, np.ndarray)
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
         for r in records:
@@ -463,7 +463,6 @@ def write_predictions(path: Path, records: list[dict], images) -> None:
                         [repr(float(v)) for v in cal[i]] if cal else [""] * len(classes)
                     )
                 writer.writerow(row)
-    os.replace(tmp, path)
 
 
 def plot_reliability(
