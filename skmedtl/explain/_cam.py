@@ -21,7 +21,7 @@ def _cam_class(method: str):
     except ImportError as e:
         raise ImportError(
             f"method={method!r} needs the grad-cam package: "
-            'pip install "skmedtl[explain]" (or use method=\'occlusion\').'
+            "pip install \"skmedtl[explain]\" (or use method='occlusion')."
         ) from e
     return getattr(pytorch_grad_cam, CAM_METHODS[method])
 

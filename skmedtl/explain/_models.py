@@ -310,14 +310,18 @@ def _linear_head(steps, n_features) -> tuple[_LinearHead | None, str]:
             "as LogisticRegression, LinearSVC or SVC(kernel='linear') have a "
             "gradient through the pipeline)"
         )
-    coef = np.asarray(clf.coef_.toarray() if hasattr(clf.coef_, "toarray")
-                      else clf.coef_, dtype=np.float64)
+    coef = np.asarray(
+        clf.coef_.toarray() if hasattr(clf.coef_, "toarray") else clf.coef_,
+        dtype=np.float64,
+    )
     intercept = np.atleast_1d(np.asarray(clf.intercept_, dtype=np.float64))
     affine.append((coef, intercept))
     return _LinearHead(
         [
-            (torch.tensor(np.array(w, dtype=np.float32)),
-             torch.tensor(np.array(b, dtype=np.float32)))
+            (
+                torch.tensor(np.array(w, dtype=np.float32)),
+                torch.tensor(np.array(b, dtype=np.float32)),
+            )
             for w, b in affine
         ]
     ), ""

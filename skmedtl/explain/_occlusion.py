@@ -113,7 +113,10 @@ def occlusion_maps(
     """
     out = []
     with tqdm(
-        total=len(images), desc="occlusion", unit="img", disable=verbose <= 0,
+        total=len(images),
+        desc="occlusion",
+        unit="img",
+        disable=verbose <= 0,
         leave=False,
     ) as bar:
         for i in range(len(images)):

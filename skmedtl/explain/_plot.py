@@ -242,8 +242,15 @@ def outcome_figure(
             ax.set_xticks([])
             ax.set_yticks([])
             if col >= len(chosen[name]):
-                ax.text(0.5, 0.5, "none" if col == 0 else "", ha="center",
-                        va="center", transform=ax.transAxes, color="grey")
+                ax.text(
+                    0.5,
+                    0.5,
+                    "none" if col == 0 else "",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="grey",
+                )
                 for spine in ax.spines.values():
                     spine.set_visible(False)
                 continue

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import numbers
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..utils._naming import check_choice
+from ..utils._validation import check_int
 from ._cam import CAM_METHODS, cam_maps
 from ._geometry import to_image_geometry
 from ._models import resolve_model
@@ -122,12 +122,7 @@ def saliency(
     (2, 40, 30)
     """
     check_choice("method", method, METHODS)
-    if (
-        not isinstance(batch_size, numbers.Integral)
-        or isinstance(batch_size, bool)
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    check_int("batch_size", batch_size, 1)
     # Gradients need tensors made outside inference mode, even when the caller
     # runs under it.
     with torch.inference_mode(False):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import warnings
 
 import numpy as np
@@ -16,6 +15,8 @@ from sklearn.model_selection import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils._validation import check_int
 
 __all__ = ["TunedClassifier"]
 
@@ -195,12 +196,7 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             if len(list(values)) == 0:
                 raise ValueError(f"param_grid[{name!r}] is empty.")
-        if (
-            not isinstance(self.cv, numbers.Integral)
-            or isinstance(self.cv, bool)
-            or self.cv < 2
-        ):
-            raise ValueError(f"cv must be an integer >= 2; got {self.cv!r}.")
+        check_int("cv", self.cv, 2)
 
     def _splits(self, X, y, groups):
         _, counts = np.unique(y, return_counts=True)

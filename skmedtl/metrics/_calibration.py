@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator
+
+from ..utils._validation import Interval, StrOptions, validate_params
 
 __all__ = [
     "CALIBRATION_METHODS",
@@ -93,10 +96,13 @@ def _confidence_and_outcome(y_true, y_prob):
 
 
 def _bins(confidence: np.ndarray, n_bins: int, strategy: str) -> list[np.ndarray]:
-    if strategy not in _STRATEGIES:
-        raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}.")
-    if not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}.")
+    validate_params(
+        {"strategy": strategy, "n_bins": n_bins},
+        {
+            "strategy": [StrOptions(tuple(_STRATEGIES))],
+            "n_bins": [Interval(numbers.Integral, 1, None)],
+        },
+    )
     if strategy == "quantile":  # equal mass: as equal counts as n allows
         order = np.argsort(confidence, kind="stable")
         return [b for b in np.array_split(order, min(n_bins, len(order))) if len(b)]
@@ -344,10 +350,10 @@ class ProbabilityCalibrator(BaseEstimator):
         from sklearn.isotonic import IsotonicRegression
         from sklearn.linear_model import LogisticRegression
 
-        if self.method not in CALIBRATION_METHODS:
-            raise ValueError(
-                f"method must be one of {CALIBRATION_METHODS}; got {self.method!r}."
-            )
+        validate_params(
+            {"method": self.method},
+            {"method": [StrOptions(tuple(CALIBRATION_METHODS))]},
+        )
         p = _proba_matrix(y_prob, len(np.asarray(y)))
         y = _encode(y, p.shape[1])
         k = p.shape[1]

@@ -12,6 +12,8 @@ import numpy as np
 from scipy.stats import norm, rankdata
 from sklearn.utils import check_random_state
 
+from ..utils._validation import StrOptions, validate_params
+
 __all__ = [
     "DeLongResult",
     "bootstrap_ci",
@@ -337,15 +339,14 @@ def paired_bootstrap(
                 f"{name} must have one entry per sample along its first axis "
                 f"({len(y)}); got shape {p.shape}."
             )
+    validate_params(
+        {"metric": metric},
+        {"metric": [StrOptions(tuple(sorted(PAIRED_METRICS))), "callable"]},
+    )
     if callable(metric):
         fn, name = metric, getattr(metric, "__name__", "metric")
-    elif metric in PAIRED_METRICS:
-        fn, name = PAIRED_METRICS[metric], metric
     else:
-        raise ValueError(
-            f"metric must be one of {sorted(PAIRED_METRICS)} or a callable; got "
-            f"{metric!r}."
-        )
+        fn, name = PAIRED_METRICS[metric], metric
     if metric == "auc" and len(classes) != 2:
         raise ValueError(
             "metric='auc' needs two classes; use metric='macro_auc' for "

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.utils import check_random_state
 
+from ..utils._validation import check_int
 from ._threshold import choose_threshold
 
 __all__ = [
@@ -338,8 +339,7 @@ def multilabel_report(
     if len(labels) != k:
         raise ValueError(f"labels has {len(labels)} names for {k} label columns.")
     thr = np.broadcast_to(np.asarray(thresholds, dtype=float), (k,)).copy()
-    if not isinstance(n_bootstraps, (int, np.integer)) or n_bootstraps < 0:
-        raise ValueError(f"n_bootstraps must be an integer >= 0; got {n_bootstraps!r}.")
+    check_int("n_bootstraps", n_bootstraps, 0)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
     P = S >= thr

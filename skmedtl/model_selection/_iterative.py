@@ -22,6 +22,8 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
+from ..utils._validation import check_int
+
 __all__ = [
     "IterativeStratifiedKFold",
     "iterative_stratification",
@@ -231,10 +233,7 @@ class IterativeStratifiedKFold(BaseCrossValidator):
 
     def split(self, X, y, groups=None):
         """Yield ``(train, test)`` index arrays, one pair per fold."""
-        if not isinstance(self.n_splits, int) or self.n_splits < 2:
-            raise ValueError(
-                f"n_splits must be an integer >= 2; got {self.n_splits!r}."
-            )
+        check_int("n_splits", self.n_splits, 2)
         Y = _check_indicator(y)
         seed = self.random_state if self.shuffle else 0
         folds = iterative_stratification(
