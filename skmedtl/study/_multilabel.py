@@ -31,6 +31,7 @@ import numpy as np
 
 from ..utils._files import atomic_path
 from ._evaluate import CONFIDENCE, METRICS
+from ._report_stats import PREDICTION_COLUMNS
 from ._splits import resolve_split
 from ._stats import ECE_BINS
 
@@ -691,15 +692,7 @@ def write_multilabel_predictions(path, records: list[dict], images) -> None:
         return
     labels = records[0]["classes"]
     columns = [
-        "config",
-        "backbone",
-        "approach",
-        "seed",
-        "cell_key",
-        "index",
-        "image",
-        "true_label",
-        "predicted_label",
+        *PREDICTION_COLUMNS,
         *(f"p_{c}" for c in labels),
         *(f"threshold_{c}" for c in labels),
     ]
