@@ -168,7 +168,8 @@ class TrunkCache:
         self._feed: torch.Tensor | None = None
         tic = time.perf_counter()
         for name, (fn, n) in inputs.items():
-            self.arrays[name] = self._compute(fn, n, batch_size)
+            # Training batches are shuffled, validation ones are not: see _compute.
+            self.arrays[name] = self._compute(fn, n, batch_size, pad=name == "train")
         self.seconds = time.perf_counter() - tic
 
     # -- building -----------------------------------------------------------------
@@ -192,16 +193,36 @@ class TrunkCache:
             raise TypeError(f"{self.boundary!r} returned {type(out).__name__}")
         return out
 
-    def _compute(self, fn, n: int, batch_size: int) -> np.ndarray:
+    def _compute(self, fn, n: int, batch_size: int, pad: bool) -> np.ndarray:
+        """The trunk's output for images ``0 .. n-1``, in the batches training sees.
+
+        oneDNN's convolutions give an image the same result wherever it sits in a
+        batch, but not at every batch size (the last bits change). Validation runs
+        the same sequential batches as :func:`predict_logits`, so its cache is
+        bit-equal to what uncached validation computes. Training batches are
+        shuffled: with ``pad`` a short last batch is filled up to ``batch_size``
+        (with repeated images, whose rows are dropped) so every image is computed
+        at the size of a full training batch, as all but the epoch's last batch
+        compute it without the cache.
+        """
         was_training = self.network.training
         self.network.eval()
         out = None
         try:
             with torch.no_grad():
-                for idx in minibatches(n, batch_size, None):
-                    x = fn(idx)
+                padded = pad and n > batch_size
+                if padded:
+                    batches = [
+                        np.arange(i, min(i + batch_size, n))
+                        for i in range(0, n, batch_size)
+                    ]
+                else:
+                    batches = minibatches(n, batch_size, None)
+                for idx in batches:
+                    run = np.resize(idx, batch_size) if padded else idx
+                    x = fn(run)
                     self._placeholders.setdefault(0, torch.zeros_like(x[:1]))
-                    part = self._trunk(x).float().cpu().numpy()
+                    part = self._trunk(x).float().cpu().numpy()[: len(idx)]
                     if out is None:
                         out = self._allocate((n, *part.shape[1:]))
                     out[idx] = part

@@ -127,3 +127,39 @@ def test_boundary_is_the_last_frozen_block_group():
         assert find_boundary(net, plan, x) == expected
     full = FreezePlan.from_groups(groups, len(groups))
     assert find_boundary(net, full, x) is None
+
+
+def test_training_images_are_cached_at_the_training_batch_size():
+    # oneDNN's results depend on the batch size in the last bits, not on an
+    # image's position in the batch: training images are computed in full
+    # batches (a short last one padded), validation ones in predict's batches.
+    from skmedtl.backbones import create_backbone
+    from skmedtl.finetune._network import FineTuneNetwork
+    from skmedtl.finetune._trunk import TrunkCache
+
+    torch.manual_seed(0)
+    net = FineTuneNetwork("resnet18", create_backbone("resnet18", weights=None), 2)
+    plan = FreezePlan.from_groups(net.block_groups(), 1)
+    plan.apply(net.backbone)
+    images = torch.randn(21, 3, 32, 32)
+    sizes = {"train": [], "valid": []}
+
+    def source(name):
+        def fn(idx):
+            sizes[name].append(len(idx))
+            return images[torch.as_tensor(np.asarray(idx))]
+
+        return fn
+
+    boundary = find_boundary(net, plan, images[:2])
+    inputs = {"train": (source("train"), 21), "valid": (source("valid"), 13)}
+    cache = TrunkCache(net, plan, boundary, inputs, 8, torch.device("cpu"))
+    assert sizes == {"train": [8, 8, 8], "valid": [8, 5]}
+    # The padded rows are dropped: row i is image i's trunk output.
+    net.eval()
+    with torch.no_grad():
+        full_batches = torch.cat([cache._trunk(images[i : i + 8]) for i in (0, 8)])
+        last = cache._trunk(torch.cat([images[16:21], images[16:19]]))[:5]
+    expected = torch.cat([full_batches, last]).numpy()
+    np.testing.assert_array_equal(cache.arrays["train"], expected)
+    cache.close()
