@@ -527,16 +527,12 @@ def make_profile(args, run: RunSpec):
 def make_study(run: RunSpec, data, args):
     """The TransferStudy of ``run`` (nothing computed yet)."""
     from skmedtl.study import TransferStudy
-    from skmedtl.study._profiles import PROFILES
 
-    # TransferStudy takes a profile by name: register this one under its own.
     profile = make_profile(args, run)
-    name = f"{profile.name}-{run.out_dir.replace('/', '-')}"
-    PROFILES[name] = profile.replace(name=name)
     return TransferStudy(
         data,
         Path(args.work) / run.out_dir,
-        profile=name,
+        profile=profile.replace(name=f"{profile.name}-{run.out_dir.replace('/', '-')}"),
         backbones=run.backbones,
         approaches=run.approaches,
         seeds=run.seeds,

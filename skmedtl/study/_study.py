@@ -31,7 +31,7 @@ from ._data import load_study_dataset
 from ._heads import head_grid
 from ._measure import PeakMemory, Stopwatch, describe_device
 from ._multilabel import multilabel_paired_metric
-from ._profiles import get_profile
+from ._profiles import Profile, get_profile
 from ._records import ResultStore, settings_key, to_json
 from ._report import write_outputs
 from ._results import StudyResults
@@ -108,9 +108,11 @@ class TransferStudy:
         ``val/``, ``test/``). See :func:`load_study_dataset`.
     out_dir : str or path-like
         Where the log, the tables, the report and the figures go.
-    profile : {"quick", "standard", "thorough"}, default="quick"
-        Default grid and budgets (:data:`PROFILES`); every parameter below
-        that is not ``None`` overrides it.
+    profile : {"quick", "standard", "thorough"} or Profile, default="quick"
+        Default grid and budgets: a name from :data:`PROFILES`, or your own
+        :class:`Profile` (e.g. ``get_profile("quick").replace(max_epochs=20,
+        name="longer")``); every parameter below that is not ``None``
+        overrides it.
     backbones : list of str, optional
         Registered backbone names (:func:`skmedtl.list_backbones`).
     approaches : list of str, optional
@@ -229,7 +231,7 @@ class TransferStudy:
 
     _parameter_constraints: dict = {
         "out_dir": ["path"],
-        "profile": [str],
+        "profile": [str, Profile],
         "backbones": [None, str, list, tuple],
         "approaches": [None, str, list, tuple],
         "weights": [None, "path"],

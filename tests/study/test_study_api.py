@@ -60,6 +60,20 @@ def test_profiles_and_overrides(tiny_npz, tmp_path):
     assert not any(c["done"] for c in plan)
 
 
+def test_a_custom_profile_object(tiny_npz, tmp_path):
+    mine = get_profile("quick").replace(
+        name="mine", backbones=("lenet5",), approaches=("fine_tune:1",), seeds=2
+    )
+    study = TransferStudy(tiny_npz, tmp_path, profile=mine, weights=None)
+    assert [c["cell"] for c in study.plan()] == [
+        "lenet5 / fine_tune:1 / seed 0",
+        "lenet5 / fine_tune:1 / seed 1",
+    ]
+    assert study.profile_.name == "mine"
+    with pytest.raises(TypeError, match="profile"):
+        TransferStudy(tiny_npz, tmp_path, profile={"seeds": 2}).plan()
+
+
 def test_fine_tune_deeper_than_the_backbone_is_refused(tiny_npz, tmp_path):
     study = TransferStudy(
         tiny_npz,
