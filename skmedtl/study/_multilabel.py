@@ -94,8 +94,6 @@ def multilabel_dataset(
         )
     if groups is not None:
         groups = np.asarray(groups)
-        if len(groups) != n:
-            raise ValueError(f"{n} images but {len(groups)} groups.")
     split, protocol = resolve_split(
         labels,
         split=split,

@@ -44,6 +44,8 @@ def resolve_split(
     protocol : str
     """
     n = len(labels)
+    if groups is not None and len(groups) != n:
+        raise ValueError(f"{n} images but {len(groups)} groups.")
     protocol = "the data set's own test split"
     if split is None:
         split = np.full(n, "train", dtype=object)

@@ -379,3 +379,11 @@ def test_trained_approaches_validate_on_whole_patients(tiny_npz, tmp_path, monke
     assert mask.dtype == bool and mask.shape == (dev.sum(),) and 0 < mask.sum()
     in_val, in_train = set(patients[dev][mask]), set(patients[dev][~mask])
     assert not in_val & in_train
+
+
+@pytest.mark.parametrize("labels", [np.zeros(5), np.zeros((5, 3))])
+def test_groups_of_another_length_are_refused(labels):
+    from skmedtl.study._splits import resolve_split
+
+    with pytest.raises(ValueError, match="5 images but 4 groups"):
+        resolve_split(labels, groups=np.arange(4))
