@@ -130,6 +130,30 @@ def test_calibration_settings_and_fidelity_helpers():
     assert s.split(10) == 8 and s.split(3) == 2
     a = np.array([[1.0, 0.0], [0.0, 0.0]])
     b = np.array([[2.0, 0.0], [0.0, 0.0]])
-    assert embedding_fidelity(a, b) == {"mean_cosine": 1.0, "min_cosine": 1.0}
+    assert embedding_fidelity(a, b) == {
+        "mean_cosine": 1.0,
+        "min_cosine": 1.0,
+        "standardised_cosine": 1.0,
+    }
     c = np.array([[0.0, 1.0], [0.0, 0.0]])
     assert embedding_fidelity(a, c)["min_cosine"] == 0.0
+
+
+def test_standardised_fidelity_sees_past_the_shared_mean_embedding():
+    # Embeddings with a large mean that every image shares (as after ReLU and
+    # pooling) and an error of half the images' spread: the raw cosine hides it.
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    spread = rng.normal(size=(200, 64))
+    a = 50.0 + spread
+    b = a + 0.5 * rng.normal(size=a.shape)
+    fid = embedding_fidelity(a, b)
+    assert fid["mean_cosine"] > 0.999
+    scaler = StandardScaler().fit(a)
+    za, zb = scaler.transform(a), scaler.transform(b)
+    expected = np.mean(
+        np.sum(za * zb, 1) / np.linalg.norm(za, axis=1) / np.linalg.norm(zb, axis=1)
+    )
+    assert fid["standardised_cosine"] == pytest.approx(expected, rel=1e-12)
+    assert fid["standardised_cosine"] < 0.92  # ~ 1 / sqrt(1 + 0.5 ** 2) = 0.894
