@@ -323,3 +323,60 @@ def test_multilabel_study_model_contract_and_errors():
         MultiLabelStudyModel(heads, thresholds=[0.5, 1.5]).fit()
     with pytest.raises(ValueError, match="one per label"):
         MultiLabelStudyModel(heads, calibrators=[]).fit()
+
+
+def test_resumed_and_report_only_runs_keep_the_saved_model(ml_study, monkeypatch):
+    import skmedtl.study._study as study_module
+
+    out = ml_study["out"]
+    before = (out / "model" / "manifest.json").stat().st_mtime_ns
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("a finished cell was fitted again")
+
+    monkeypatch.setattr(study_module, "_run_cell", no_refit)
+    study = TransferStudy(
+        ml_study["root"] / "findings.csv",
+        out,
+        backbones=["lenet5"],
+        approaches=["hybrid-logreg", "feature_extractor"],
+        weights=None,
+        input_size=32,
+        train_input_size=32,
+        max_epochs=2,
+        n_bootstraps=20,
+        calibrate="temperature",
+        save="best,recommended",
+        verbose=0,
+    )
+    assert study.report().files["model"] == os.fspath(out / "model")
+    assert (out / "model" / "manifest.json").stat().st_mtime_ns == before
+
+
+def test_a_cell_finished_without_saving_is_fitted_again_once(tmp_path):
+    from skmedtl.study import StudyDataset
+
+    X, Y = make_multilabel(72, seed=3, size=28)
+    split = np.array(["train"] * 40 + ["val"] * 16 + ["test"] * 16)
+    data = StudyDataset.from_arrays(X, Y, split=split, class_names=LABELS)
+    out = tmp_path / "study"
+    options = dict(
+        backbones=["lenet5"],
+        approaches=["hybrid-logreg"],
+        weights=None,
+        input_size=32,
+        n_bootstraps=20,
+        verbose=0,
+    )
+    TransferStudy(data, out, save="none", **options).run()
+    assert not (out / "model").exists() and not (out / "models").exists()
+    results = TransferStudy(data, out, **options).run()
+    assert results.n_run == 0 and results.files["model"] == os.fspath(out / "model")
+    card = json.loads((out / "model" / "model_card.json").read_text())
+    assert "fitted again" in card["refitted"]
+    (record,) = _records(out).values()
+    model = skmedtl.load(out / "model")
+    assert model.calibrators is None
+    assert model.thresholds_.tolist() == record["thresholds"]
+    proba = model.predict_proba(X[split == "test"])
+    np.testing.assert_allclose(proba, record["test_proba"], atol=1e-5)
