@@ -56,6 +56,7 @@ class StudyModel(ClassifierMixin, BaseEstimator):
     See Also
     --------
     skmedtl.study.TransferStudy : Selects, fits and saves it.
+    MultiLabelStudyModel : The counterpart for multi-label data.
     skmedtl.load : Loads a saved one, without pickle.
 
     Examples

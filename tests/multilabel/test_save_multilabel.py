@@ -103,15 +103,16 @@ def test_multilabel_study_saves_its_selected_model(ml_study):
     records = _records(out)
     rec = results.recommendation
     assert {p.name for p in (out / "models").iterdir()} == set(records)
+    for record in records.values():  # hybrid and trained head alike:
+        # the thresholds come from validation only, recomputed here from the
+        # recorded validation predictions
+        chosen = choose_thresholds(record["val_y"], record["val_proba"])
+        np.testing.assert_allclose(record["thresholds"], chosen)
     for target, row in (("model", rec["best"]), ("model-recommended", rec["cheapest"])):
         assert results.files[target] == os.fspath(out / target)
         meta = json.loads((out / target / "metadata.json").read_text())
         assert meta["config"] == row["config"] and meta["task"] == "multilabel"
         record = records[meta["cell_key"]]
-        # the thresholds are the study's, and they come from validation only:
-        # recomputed here from the recorded validation predictions
-        chosen = choose_thresholds(record["val_y"], record["val_proba"])
-        np.testing.assert_allclose(record["thresholds"], chosen)
         assert list(meta["thresholds"].values()) == record["thresholds"]
         card = json.loads((out / target / "model_card.json").read_text())
         assert card["labels"] == LABELS
