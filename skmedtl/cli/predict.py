@@ -30,6 +30,9 @@ One row per image: path, the most probable class (predicted_*), the decision at
 the operating point chosen on validation (decision_*; two classes), per-class
 probabilities (p_<class>, and p_calibrated_<class> when the study recalibrated),
 and error: why an image could not be predicted (unreadable, wrong channels).
+A multi-label model (several findings per image) gives per label p_<label>,
+decision_<label> (0/1 at the label's threshold chosen on validation) and
+p_calibrated_<label>, and predicted_labels: the labels present, ';'-joined.
 Exit status: 0 all predicted, 1 some images failed (listed), 2 usage errors.
 """
 
@@ -83,7 +86,7 @@ def _usage(message: str) -> int:
 
 def run(args) -> int:
     from ..persistence import UnsafeModelError, load, read_manifest
-    from ..study._model import StudyModel
+    from ..study._model import MultiLabelStudyModel, StudyModel
     from ..study._predict import collect_images, predict_files, prediction_columns
 
     try:
@@ -105,13 +108,18 @@ def run(args) -> int:
         model, metadata = load(args.model, return_metadata=True, device=args.device)
     except (UnsafeModelError, ValueError) as e:
         return _usage(f"--model: {e}")
-    if not isinstance(model, StudyModel):
+    if not isinstance(model, (StudyModel, MultiLabelStudyModel)):
         if not hasattr(model, "predict_proba"):
             return _usage(
                 f"--model: {args.model} holds a {type(model).__name__}, which does "
                 "not predict classes; give a classifier (e.g. a study's DIR/model)."
             )
-        model = StudyModel(model).fit()
+        if isinstance(getattr(model, "classes_", None), list):  # multi-label
+            model = MultiLabelStudyModel(
+                model, thresholds=getattr(model, "thresholds_", 0.5)
+            ).fit()
+        else:
+            model = StudyModel(model).fit()
     rows, notes = predict_files(
         model,
         paths,

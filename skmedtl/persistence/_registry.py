@@ -139,6 +139,7 @@ register_estimator("skmedtl.VolumeFeatures")
 register_estimator("skmedtl.hybrid.LabelEncodedClassifier")
 register_estimator("skmedtl.hybrid.TunedClassifier")
 register_estimator("skmedtl.study.StudyModel")  # a study's selected model
+register_estimator("skmedtl.study.MultiLabelStudyModel")  # ... for multi-label data
 register_estimator("skmedtl.metrics.ProbabilityCalibrator")
 register_estimator("skmedtl.metrics.TemperatureScaling")
 

@@ -27,6 +27,7 @@ _LAZY = {
     "PROFILES": "._profiles",
     "Profile": "._profiles",
     "get_profile": "._profiles",
+    "MultiLabelStudyModel": "._model",
     "StudyModel": "._model",
     "StudyResults": "._results",
     "TransferStudy": "._study",

@@ -296,6 +296,7 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         from ._multilabel import multilabel_statistics
 
         result.update(multilabel_statistics(ctx, y_dev[mask], proba_val, proba))
+        result["_model"] = clf  # popped before the record is logged
         return result
     result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask]))
     result["_model"] = clf  # popped before the record is logged

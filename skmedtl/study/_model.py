@@ -5,10 +5,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["StudyModel"]
+__all__ = ["MultiLabelStudyModel", "StudyModel"]
 
 
 class StudyModel(ClassifierMixin, BaseEstimator):
@@ -56,6 +56,7 @@ class StudyModel(ClassifierMixin, BaseEstimator):
     See Also
     --------
     skmedtl.study.TransferStudy : Selects, fits and saves it.
+    MultiLabelStudyModel : The counterpart for multi-label data.
     skmedtl.load : Loads a saved one, without pickle.
 
     Examples
@@ -102,6 +103,13 @@ class StudyModel(ClassifierMixin, BaseEstimator):
         self
         """
         check_is_fitted(self.estimator)
+        if _is_multilabel_classes(self.estimator.classes_):
+            raise ValueError(
+                f"{type(self.estimator).__name__} is a multi-label classifier "
+                f"({len(self.estimator.classes_)} labels, classes_ a list of "
+                "arrays): wrap it in skmedtl.study.MultiLabelStudyModel, which "
+                "predicts an (n_images, n_labels) 0/1 matrix."
+            )
         own = list(np.asarray(self.estimator.classes_).tolist())
         classes = own if self.classes is None else list(self.classes)
         missing = [c for c in classes if c not in own]
@@ -219,3 +227,265 @@ class StudyModel(ClassifierMixin, BaseEstimator):
                 f"threshold must be None, 'validation' or a number; got {threshold!r}."
             )
         return float(threshold)
+
+
+def _is_multilabel_classes(classes) -> bool:
+    """Whether ``classes_`` is scikit-learn's multi-label form: a list of arrays."""
+    return isinstance(classes, list) and all(np.ndim(c) == 1 for c in classes)
+
+
+def label_probabilities(proba, n_labels: int | None = None) -> np.ndarray:
+    """Per-label positive probabilities ``(n, n_labels)`` of a multi-label model.
+
+    Accepts a matrix (``FineTuneClassifier``, ``HybridPipeline``) or a list of
+    ``(n, 2)`` arrays, one per label (``MultiOutputClassifier`` and pipelines
+    ending in one), whose last column is the positive class.
+    """
+    if isinstance(proba, list):
+        proba = np.column_stack([np.asarray(p)[:, -1] for p in proba])
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim != 2 or (n_labels is not None and proba.shape[1] != n_labels):
+        raise ValueError(
+            f"The wrapped model returned probabilities of shape {proba.shape}; a "
+            f"multi-label model must give (n_images, {n_labels}), one column per "
+            "label."
+        )
+    return proba
+
+
+class MultiLabelStudyModel(MultiOutputMixin, ClassifierMixin, BaseEstimator):
+    """A fitted multi-label classifier with the per-label thresholds of a study.
+
+    What :class:`~skmedtl.study.TransferStudy` saves in ``out_dir/model/`` for
+    multi-label data (labels an ``(n_images, n_labels)`` 0/1 matrix) and
+    :func:`skmedtl.load` returns: the very model the study scored on the test
+    set (a hybrid ``Pipeline`` that starts from images with one head per label,
+    or a multi-label :class:`~skmedtl.FineTuneClassifier`), its label names,
+    the per-label decision thresholds chosen on the validation set (Youden's
+    J, on the model's own probabilities), and the per-label recalibration
+    fitted on the validation predictions (if the study recalibrated).
+
+    Like :class:`StudyModel` (and scikit-learn's ``FrozenEstimator``) it is
+    already fitted: :meth:`fit` does not train and ``clone`` returns it.
+
+    Parameters
+    ----------
+    estimator : fitted multi-label classifier
+        ``classes_`` a list of ``array([0, 1])``, one per label;
+        ``predict_proba`` gives ``(n, n_labels)`` or a list of ``(n, 2)``
+        arrays.
+    labels : list of str, optional
+        The label names, in column order (default ``"0"``, ``"1"``, ...).
+    thresholds : float or list of float, default=0.5
+        Per-label decision thresholds on the model's own (uncalibrated)
+        probabilities: label ``j`` is present when ``p[:, j] >= thresholds[j]``.
+    calibrators : list of ProbabilityCalibrator, optional
+        One per label, each fitted on that label's validation probabilities.
+
+    Attributes
+    ----------
+    classes_ : list of ndarray
+        ``array([0, 1])`` per label (scikit-learn's multi-label convention).
+    labels_ : list of str
+        The label names; also :attr:`class_names_`.
+    n_labels_ : int
+    thresholds_ : ndarray of shape (n_labels,)
+        The decision thresholds of :meth:`predict`.
+
+    See Also
+    --------
+    StudyModel : The single-label counterpart.
+    skmedtl.load : Loads a saved one, without pickle.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.multioutput import MultiOutputClassifier
+    >>> from skmedtl.study import MultiLabelStudyModel
+    >>> X = np.arange(8.0).reshape(-1, 1)
+    >>> Y = np.array([[0, 1], [0, 1], [0, 0], [0, 0], [1, 1], [1, 1], [1, 0], [1, 0]])
+    >>> heads = MultiOutputClassifier(LogisticRegression()).fit(X, Y)
+    >>> model = MultiLabelStudyModel(heads, labels=["a", "b"], thresholds=[0.5, 0.4])
+    >>> model.fit().predict_proba(X).shape, model.predict(X[[0, 7]]).tolist()
+    ((8, 2), [[0, 1], [1, 0]])
+    """
+
+    def __init__(self, estimator, *, labels=None, thresholds=0.5, calibrators=None):
+        self.estimator = estimator
+        self.labels = labels
+        self.thresholds = thresholds
+        self.calibrators = calibrators
+
+    def __sklearn_clone__(self):
+        return self  # frozen: the fitted model is the point
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = True
+        return tags
+
+    def fit(self, X=None, y=None):
+        """Check the wrapped model and set the fitted attributes (no training).
+
+        Parameters
+        ----------
+        X, y : ignored
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self.estimator)
+        classes = getattr(self.estimator, "classes_", None)
+        if not _is_multilabel_classes(classes):
+            raise ValueError(
+                f"{type(self.estimator).__name__} is not a multi-label classifier "
+                f"(classes_ {classes!r}; a multi-label one has a list of "
+                "array([0, 1]), one per label, fitted on an (n_images, n_labels) "
+                "0/1 matrix). For one class per image use "
+                "skmedtl.study.StudyModel."
+            )
+        bad = [j for j, c in enumerate(classes) if list(np.asarray(c)) != [0, 1]]
+        if bad:
+            raise ValueError(
+                f"Label {bad[0]} of the estimator has classes "
+                f"{np.asarray(classes[bad[0]]).tolist()}; each label must be 0/1 "
+                "with both values seen in training."
+            )
+        k = len(classes)
+        labels = (
+            [str(j) for j in range(k)]
+            if self.labels is None
+            else [str(n) for n in self.labels]
+        )
+        if len(labels) != k:
+            raise ValueError(f"labels has {len(labels)} names for {k} labels.")
+        thresholds = self._check_thresholds(self.thresholds, k, "thresholds")
+        if self.calibrators is not None:
+            if len(self.calibrators) != k:
+                raise ValueError(
+                    f"calibrators has {len(self.calibrators)} entries for {k} "
+                    "labels; give one per label (or None)."
+                )
+            for c in self.calibrators:
+                check_is_fitted(c)
+        self.classes_ = [np.array([0, 1]) for _ in range(k)]
+        self.labels_ = labels
+        self.n_labels_ = k
+        self.thresholds_ = thresholds
+        return self
+
+    @property
+    def class_names_(self) -> list[str]:
+        """The label names (as :attr:`StudyModel.class_names_` for one label)."""
+        return self.labels_
+
+    @staticmethod
+    def _check_thresholds(value, k: int, name: str) -> np.ndarray:
+        if isinstance(value, (str, bool)):
+            raise TypeError(
+                f"{name} must be a number or {k} numbers in [0, 1]; got {value!r}."
+            )
+        try:
+            cuts = np.asarray(value, dtype=float)
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"{name} must be a number or {k} numbers in [0, 1]; got {value!r}."
+            ) from e
+        if cuts.ndim == 0:
+            cuts = np.full(k, float(cuts))
+        if cuts.shape != (k,):
+            raise ValueError(
+                f"{name} has {cuts.size} values for {k} labels; give one per label "
+                "or one number for all."
+            )
+        if not np.all((cuts >= 0) & (cuts <= 1)):
+            raise ValueError(f"{name} must be probabilities in [0, 1]; got {value!r}.")
+        return cuts
+
+    def predict_proba(self, X, *, calibrated: bool = True) -> np.ndarray:
+        """Per-label probabilities ``(n_images, n_labels)``, columns in ``labels_``.
+
+        Parameters
+        ----------
+        X : images
+            What the wrapped model takes (paths, arrays).
+        calibrated : bool, default=True
+            Apply the study's per-label recalibration (if it had one);
+            ``False`` gives the model's own probabilities (the study's
+            ``p_<label>`` columns, which the thresholds apply to).
+
+        Returns
+        -------
+        ndarray of shape (n_images, n_labels)
+        """
+        check_is_fitted(self, "thresholds_")
+        proba = label_probabilities(self.estimator.predict_proba(X), self.n_labels_)
+        if calibrated and self.calibrators is not None:
+            proba = np.column_stack(
+                [
+                    np.asarray(c.predict_proba(proba[:, j]), dtype=float)[:, 1]
+                    for j, c in enumerate(self.calibrators)
+                ]
+            )
+        return proba
+
+    def predict(self, X, *, threshold="validation") -> np.ndarray:
+        """The 0/1 matrix ``(n_images, n_labels)``: which findings are present.
+
+        Parameters
+        ----------
+        X : images
+        threshold : "validation", float or array of shape (n_labels,)
+            ``"validation"``: the per-label thresholds chosen on validation
+            (:attr:`thresholds_`, the study's ``predicted_label``); a number or
+            one per label: those instead. Always applied to the model's own
+            (uncalibrated) probabilities, where the thresholds were chosen.
+
+        Returns
+        -------
+        ndarray of shape (n_images, n_labels), dtype int64
+        """
+        check_is_fitted(self, "thresholds_")
+        if isinstance(threshold, str):
+            if threshold != "validation":
+                raise ValueError(
+                    "threshold must be 'validation', a number or one number per "
+                    f"label; got {threshold!r}."
+                )
+            cuts = self.thresholds_
+        else:
+            cuts = self._check_thresholds(threshold, self.n_labels_, "threshold")
+        proba = self.predict_proba(X, calibrated=False)
+        return (proba >= cuts).astype(np.int64)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Subset accuracy: the share of images with every label right.
+
+        Parameters
+        ----------
+        X : images
+        y : array-like of shape (n_images, n_labels)
+            The 0/1 label matrix, columns in :attr:`labels_` order.
+        sample_weight : array-like, optional
+
+        Returns
+        -------
+        float
+        """
+        from sklearn.metrics import accuracy_score
+
+        check_is_fitted(self, "thresholds_")
+        Y = np.asarray(y)
+        shape_ok = Y.ndim == 2 and Y.shape[1] == self.n_labels_
+        if not shape_ok or not np.isin(Y, (0, 1)).all():
+            got = f"shape {Y.shape}" if not shape_ok else "values other than 0/1"
+            raise ValueError(
+                f"y must be the (n_images, {self.n_labels_}) 0/1 label matrix of a "
+                f"multi-label model (columns {self.labels_}); got {got}. One class "
+                "per image is for a single-label model (StudyModel)."
+            )
+        return float(accuracy_score(Y, self.predict(X), sample_weight=sample_weight))

@@ -359,6 +359,7 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     )
     result["test_index"] = [int(i) for i in ctx.test]
     result.update(multilabel_statistics(ctx, Y_val, _proba(model, X_val), proba))
+    result["_model"] = model  # the fitted heads; popped before the record is logged
     return result
 
 

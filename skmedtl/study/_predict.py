@@ -16,7 +16,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-__all__ = ["collect_images", "predict_files", "prediction_columns"]
+__all__ = [
+    "collect_images",
+    "is_multilabel_model",
+    "predict_files",
+    "prediction_columns",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +90,39 @@ def _csv_paths(path: Path) -> list[str]:
     return [os.fspath(p if Path(p).is_absolute() else path.parent / p) for p in values]
 
 
+def is_multilabel_model(model) -> bool:
+    """Whether ``model`` is a :class:`MultiLabelStudyModel` (one column per label)."""
+    from ._model import MultiLabelStudyModel
+
+    return isinstance(model, MultiLabelStudyModel)
+
+
+def _calibrated(model) -> bool:
+    if is_multilabel_model(model):
+        return model.calibrators is not None
+    return getattr(model, "calibrator", None) is not None
+
+
 def prediction_columns(model) -> list[str]:
-    """The columns of :func:`predict_files`' rows for ``model`` (a StudyModel)."""
+    """The columns of :func:`predict_files`' rows for ``model`` (a StudyModel).
+
+    A :class:`MultiLabelStudyModel`: ``path``, ``predicted_labels`` (the
+    labels present, ``;``-joined), ``p_<label>`` (the model's own
+    probability), ``decision_<label>`` (0/1 at the label's validation
+    threshold), ``p_calibrated_<label>`` when the study recalibrated, and
+    ``error``.
+    """
+    if is_multilabel_model(model):
+        names = list(model.labels_)
+        columns = [
+            "path",
+            "predicted_labels",
+            *[f"p_{c}" for c in names],
+            *[f"decision_{c}" for c in names],
+        ]
+        if _calibrated(model):
+            columns += [f"p_calibrated_{c}" for c in names]
+        return [*columns, "error"]
     labels = [str(c) for c in model.classes_.tolist()]
     columns = [
         "path",
@@ -145,7 +181,7 @@ def predict_files(
 
     Parameters
     ----------
-    model : StudyModel
+    model : StudyModel or MultiLabelStudyModel
         A model saved by a study (``skmedtl.load("study/model")``).
     paths : list of str
     expected_input : dict, optional
@@ -165,10 +201,15 @@ def predict_files(
     """
     from ..io import read_image
 
-    labels = [str(c) for c in model.classes_.tolist()]
-    names = list(getattr(model, "class_names_", labels))
-    calibrated = getattr(model, "calibrator", None) is not None
-    threshold = getattr(model, "threshold_", None)
+    multilabel = is_multilabel_model(model)
+    if multilabel:
+        labels = names = list(model.labels_)
+        threshold = model.thresholds_
+    else:
+        labels = [str(c) for c in model.classes_.tolist()]
+        names = list(getattr(model, "class_names_", labels))
+        threshold = getattr(model, "threshold_", None)
+    calibrated = _calibrated(model)
     dtypes = set((expected_input or {}).get("dtypes") or [])
     other_dtypes: dict[str, int] = {}
     rows: list[dict] = [{"path": p, "error": ""} for p in paths]
@@ -197,6 +238,13 @@ def predict_files(
             for i, raw, final in _predict(
                 model, [paths[i] for i in ready], ready, rows
             ):
+                if multilabel:
+                    rows[i].update(
+                        _multilabel_row(
+                            labels, raw, final if calibrated else None, threshold
+                        )
+                    )
+                    continue
                 top = int(np.argmax(raw))
                 if threshold is not None and len(labels) == 2:
                     decision = int(final[1] >= threshold)
@@ -230,13 +278,30 @@ def predict_files(
     return rows, notes
 
 
+def _multilabel_row(labels, raw, final, thresholds) -> dict:
+    """One image's multi-label columns: probabilities and 0/1 decisions."""
+    present = np.asarray(raw) >= np.asarray(thresholds)
+    row = {
+        "predicted_labels": ";".join(
+            c for c, v in zip(labels, present, strict=True) if v
+        )
+    }
+    row.update({f"p_{c}": float(v) for c, v in zip(labels, raw, strict=True)})
+    row.update({f"decision_{c}": int(v) for c, v in zip(labels, present, strict=True)})
+    if final is not None:
+        row.update(
+            {f"p_calibrated_{c}": float(v) for c, v in zip(labels, final, strict=True)}
+        )
+    return row
+
+
 def _predict(model, paths: list[str], index: list[int], rows: list[dict]):
     """``(row index, raw proba, final proba)`` per path; failures go to ``error``."""
     if not paths:
         return []
     try:
         raw = model.predict_proba(paths, calibrated=False)
-        final = model.predict_proba(paths) if model.calibrator is not None else raw
+        final = model.predict_proba(paths) if _calibrated(model) else raw
         return list(zip(index, raw, final, strict=True))
     except Exception as e:  # noqa: BLE001 - one bad image must not sink the batch
         if len(paths) == 1:

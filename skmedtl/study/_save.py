@@ -55,6 +55,11 @@ MODELS_DIR = "models"
 SAVE_CHOICES = ("best", "recommended")
 #: Where each selected model goes in ``out_dir``.
 TARGETS = {"best": "model", "recommended": "model-recommended"}
+#: How a multi-label study chooses its per-label thresholds (model card).
+MULTILABEL_THRESHOLD_RULE = (
+    "youden: one threshold per label maximising sensitivity + specificity - 1 on "
+    "the validation set, applied to the model's own (uncalibrated) probability"
+)
 #: Training images read to describe the model's expected input.
 _INPUT_SAMPLE = 16
 
@@ -126,7 +131,11 @@ def image_channels(array: np.ndarray) -> int:
 
 
 def cell_model(cell, fitted, emb, record: dict, data):
-    """The cell's fitted model as a :class:`StudyModel` that predicts from images."""
+    """The cell's fitted model as a :class:`StudyModel` that predicts from images.
+
+    Multi-label data: a :class:`MultiLabelStudyModel` with the cell's per-label
+    validation thresholds (and per-label calibrators).
+    """
     from sklearn.pipeline import Pipeline
 
     from ..metrics import ProbabilityCalibrator
@@ -141,6 +150,8 @@ def cell_model(cell, fitted, emb, record: dict, data):
     else:
         estimator = fitted
         estimator.set_params(cache_path=None, verbose=0)
+    if data.labels.ndim == 2:
+        return _multilabel_cell_model(estimator, record, data)
     order = [_python(c) for c in data.label_order()]
     calibrator = None
     method = record["calibration"]["method"]
@@ -160,11 +171,61 @@ def cell_model(cell, fitted, emb, record: dict, data):
     ).fit()
 
 
+def _multilabel_cell_model(estimator, record: dict, data):
+    """A multi-label cell's model: its validation thresholds and calibrators."""
+    from ..metrics import ProbabilityCalibrator
+    from ._model import MultiLabelStudyModel
+
+    calibrators = None
+    method = record["calibration"]["method"]
+    if method != "none":  # per label, refitted from the validation predictions
+        proba = np.asarray(record["val_proba"], dtype=float)
+        Y = np.asarray(record["val_y"], dtype=int)
+        calibrators = [
+            ProbabilityCalibrator(method).fit(proba[:, j], Y[:, j])
+            for j in range(Y.shape[1])
+        ]
+    return MultiLabelStudyModel(
+        estimator,
+        labels=[str(c) for c in data.class_names],
+        thresholds=[float(t) for t in record["thresholds"]],
+        calibrators=calibrators,
+    ).fit()
+
+
 def cell_metadata(cell, record: dict, model, inputs: dict) -> dict:
     """What ``metadata.json`` of a saved cell model holds."""
     estimator = model.estimator
     first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
     op = record.get("operating_point")
+    if record.get("task") == "multilabel":
+        return {
+            "kind": "skmedtl.study.model",
+            "task": "multilabel",
+            "cell": cell.id,
+            "cell_key": cell.key,
+            "config": f"{cell.backbone} / {cell.approach.name}",
+            "backbone": cell.backbone,
+            "approach": cell.approach.name,
+            "seed": cell.seed,
+            "classes": list(model.labels_),
+            "class_names": list(model.labels_),
+            "positive_class": None,
+            "operating_point": None,
+            "thresholds": {
+                name: float(t)
+                for name, t in zip(model.labels_, model.thresholds_, strict=True)
+            },
+            "threshold_rule": MULTILABEL_THRESHOLD_RULE,
+            "calibration": record["calibration"]["method"],
+            "input": {
+                **inputs,
+                "intensity": str(getattr(first, "intensity", "auto")),
+                "input_size": record.get("input_size"),
+            },
+            "run_id": record.get("run_id"),
+            "finished": record.get("finished"),
+        }
     return {
         "kind": "skmedtl.study.model",
         "cell": cell.id,
@@ -340,6 +401,7 @@ def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
         },
         "test": {name: value for name, value in record["metrics"].items()},
         "test_extras": record.get("extras"),
+        **_multilabel_card(record, metadata),
         "operating_point": metadata["operating_point"],
         "calibration": metadata["calibration"],
         "input": metadata["input"],
@@ -359,6 +421,50 @@ def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
             "modality or view) are outside what the model was evaluated on.",
         ],
     }
+
+
+def _multilabel_card(record: dict, metadata: dict) -> dict:
+    """The multi-label fields of a model card (none for single-label models)."""
+    if metadata.get("task") != "multilabel":
+        return {}
+    per_label = record.get("per_label") or {}
+    return {
+        "task": "multilabel",
+        "labels": list(metadata["class_names"]),
+        "thresholds": metadata["thresholds"],
+        "threshold_rule": metadata["threshold_rule"],
+        "test_micro_auc": record.get("micro_auc"),
+        "test_per_label": {
+            name: {
+                k: per_label[name].get(k)
+                for k in ("n_positive", "auc", "sensitivity", "specificity")
+            }
+            for name in metadata["class_names"]
+            if name in per_label
+        },
+    }
+
+
+def _multilabel_markdown(card: dict, ci) -> list[str]:
+    """The per-label table of a multi-label model card."""
+    lines = [
+        "",
+        "## Per-label decisions",
+        "",
+        f"Thresholds chosen on validation ({card['threshold_rule']}); test "
+        "metrics at them (95% bootstrap CI):",
+        "",
+        "| label | threshold | test positives | AUC | sensitivity | specificity |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in card["labels"]:
+        row = card["test_per_label"].get(name, {})
+        lines.append(
+            f"| {name} | {card['thresholds'][name]:.4f} | "
+            f"{row.get('n_positive', '')} | {ci(row.get('auc'))} | "
+            f"{ci(row.get('sensitivity'))} | {ci(row.get('specificity'))} |"
+        )
+    return lines
 
 
 def model_card_markdown(card: dict) -> str:
@@ -403,22 +509,44 @@ def model_card_markdown(card: dict) -> str:
         *[f"  - {name}: {ci(value)}" for name, value in card["test"].items()],
     ]
     extras = card.get("test_extras") or {}
+    multilabel = card.get("task") == "multilabel"
+    if multilabel:  # per-label values go to the per-label table
+        extras = {k: v for k, v in extras.items() if "_label_" not in k}
+        if card.get("test_micro_auc"):
+            lines.append(f"  - micro-averaged AUC: {ci(card['test_micro_auc'])}")
     lines += [f"  - {name}: {ci(value)}" for name, value in extras.items()]
+    if multilabel:
+        lines += _multilabel_markdown(card, ci)
     op = card.get("operating_point")
-    lines += [
-        "",
-        "## Use",
-        "",
-        f"- Calibration: {card['calibration']}.",
-        (
+    if multilabel:
+        decision = (
+            "- Decisions: label j is present when its probability (the model's "
+            "own, before any recalibration) is at least its threshold above; "
+            "`predict` gives the 0/1 matrix."
+        )
+    elif op:
+        decision = (
             f"- Operating point (chosen on validation, {op['rule']}"
             + (f" target {op['target']}" if op.get("target") is not None else "")
             + f"): positive when p >= {op['threshold']:.4f} ({op['on']} "
             "probability)."
-            if op
-            else "- No operating point (more than two classes): the most probable "
-            "class."
-        ),
+        )
+    else:
+        decision = (
+            "- No operating point (more than two classes): the most probable class."
+        )
+    lines += [
+        "",
+        "## Use",
+        "",
+        f"- Calibration: {card['calibration']}"
+        + (
+            " (one calibrator per label)"
+            if multilabel and card["calibration"] != "none"
+            else ""
+        )
+        + ".",
+        decision,
         f"- Expected input: {card['input']['from']}, channels "
         f"{card['input']['channels']}, dtypes {card['input']['dtypes']}"
         + (

@@ -199,7 +199,9 @@ class TransferStudy:
         card (``model_card.json`` / ``model_card.md``) in the folder. Every
         finished cell's model is kept in ``out_dir/models/<cell key>/`` so
         that a resumed run whose selection changes needs no refit.
-        Multi-label data sets save nothing yet (a warning says so).
+        Multi-label data sets save a
+        :class:`~skmedtl.study.MultiLabelStudyModel` with the per-label
+        thresholds chosen on validation (and per-label recalibration).
     random_state : int, default=0
         Seeds the hold-out splits (test when the data set has none; the one
         validation split when it has none) and the first seed.
@@ -720,7 +722,7 @@ class TransferStudy:
                 }
                 model = record.pop("_model", None)
                 self._store.append(record)
-                if self.save_ and model is not None and data.labels.ndim == 1:
+                if self.save_ and model is not None:
                     self._save_cell(out, cell, model, emb, record)
                 logger.info(
                     "%s: validation %s %.3f; test AUC %.3f, ACC %.3f, %.1f s",
@@ -778,13 +780,6 @@ class TransferStudy:
 
     def _write_models(self, out: Path, results: StudyResults, refit) -> StudyResults:
         if not self.save_:
-            return results
-        if self.data_.labels.ndim == 2:
-            logger.warning(
-                "Multi-label studies do not save a model yet (save=%r ignored); fit "
-                "the selected configuration and use skmedtl.save.",
-                self.save,
-            )
             return results
         files = write_selected(
             self, out, results, self._store.latest("cell"), refit=refit
