@@ -217,6 +217,14 @@ default="imagenet"
         the network computed), ``n_cached`` (rows from the cache) and
         ``engine``, the inference engine that actually ran (``"torch"`` or
         ``"onnxruntime"``; ``None`` when every row came from the cache).
+    int8_fidelity_ : dict
+        Only with ``precision="int8"``: how close the int8 embeddings of the
+        held-back calibration images are to the float32 ones:
+        ``mean_cosine``, ``min_cosine`` (raw rows; :meth:`fit` warns when the
+        mean is below ``min_fidelity``), ``standardised_cosine`` (after
+        standardising each feature, as a head behind a ``StandardScaler``
+        sees them), ``excluded`` (nodes kept in float32), ``n_calibration``,
+        ``n_holdout``, ``method`` and ``calibration_digest``.
 
     See Also
     --------
