@@ -150,8 +150,9 @@ class Int8Calibration:
         return max(1, n - n_hold)
 
     def to_dict(self) -> dict:
+        """What determines the quantised model (its name and the cache namespace)."""
         exclude = self.exclude if isinstance(self.exclude, str) else list(self.exclude)
-        return {
+        out = {
             "version": QUANTIZE_VERSION,
             "size": self.size,
             "holdout": self.holdout,
@@ -159,6 +160,10 @@ class Int8Calibration:
             "percentile": self.percentile,
             "exclude": exclude,
         }
+        if exclude == "auto":
+            # The sensitivity pass keeps more nodes in float32 below this.
+            out["min_fidelity"] = self.min_fidelity
+        return out
 
 
 def calibration_digest(sample: np.ndarray) -> str:

@@ -29,9 +29,12 @@ With augmentation on the trunk's input changes every epoch (random flips,
 crops, intensity jitter), so its output does too: nothing can be cached, and
 the caching is off.
 
-Results equal uncached training within float tolerance: the order of batches is
-unchanged (the same ``rng`` shuffles them) and the trainable part consumes the
-global random generator (dropout) exactly as before.
+Results equal uncached training: the order of batches is unchanged (the same
+``rng`` shuffles them), the trainable part consumes the global random generator
+(dropout) exactly as before, and the trunk runs at the batch sizes training and
+validation run it at (see :meth:`TrunkCache._compute`), so the cached activations
+are the uncached ones bit for bit, except those of the images in an epoch's short
+last training batch, where oneDNN may round differently in the last bits.
 """
 
 from __future__ import annotations

@@ -157,3 +157,15 @@ def test_standardised_fidelity_sees_past_the_shared_mean_embedding():
     )
     assert fid["standardised_cosine"] == pytest.approx(expected, rel=1e-12)
     assert fid["standardised_cosine"] < 0.92  # ~ 1 / sqrt(1 + 0.5 ** 2) = 0.894
+
+
+def test_min_fidelity_names_the_model_only_when_it_can_change_it():
+    # With exclude="auto" the sensitivity pass depends on min_fidelity, so two
+    # thresholds may give two models: they must not share a cache namespace.
+    auto = [Int8Calibration.from_param({"min_fidelity": f}) for f in (0.9, 0.99)]
+    assert auto[0].to_dict() != auto[1].to_dict()
+    first = [
+        Int8Calibration.from_param({"min_fidelity": f, "exclude": "first"})
+        for f in (0.9, 0.99)
+    ]
+    assert first[0].to_dict() == first[1].to_dict()
