@@ -473,8 +473,9 @@ def plan(args) -> list[RunSpec]:
             continue
         if args.grid == "reduced":
             frozen, n_train, trained, n_trained = REDUCED[d.key]
+            backbones = list(args.reduced_frozen_backbones or lite)
             runs.append(
-                RunSpec(d, "frozen", lite, list(frozen), args.seeds, n_train, None)
+                RunSpec(d, "frozen", backbones, list(frozen), args.seeds, n_train, None)
             )
             if trained:
                 runs.append(
@@ -568,12 +569,15 @@ def run_all(args, runs: list[RunSpec]) -> None:
         results = study.run()
         wall = time.perf_counter() - start
         if results.n_run:  # only runs that computed something are timed
-            timings[run.out_dir] = {
-                "wall_s": round(wall, 1),
-                "n_run": results.n_run,
-                "load_start": round(load, 1),
-                "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-            }
+            timings[run.out_dir] = [
+                *_sessions(timings.get(run.out_dir)),
+                {
+                    "wall_s": round(wall, 1),
+                    "n_run": results.n_run,
+                    "load_start": round(load, 1),
+                    "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+                },
+            ]
             timings_path.write_text(json.dumps(timings, indent=2))
         (work / run.out_dir / "bench_run.json").write_text(
             json.dumps(
@@ -598,6 +602,13 @@ def run_all(args, runs: list[RunSpec]) -> None:
         )
         for failure in results.failures:
             print(f"  failed: {failure['cell']}: {failure['error']}", flush=True)
+
+
+def _sessions(timing) -> list[dict]:
+    """The timed runs of one study: a resumed study adds the cells it ran."""
+    if timing is None:
+        return []
+    return [timing] if isinstance(timing, dict) else list(timing)
 
 
 def _save_notes(work: Path, key: str, data, notes: dict) -> None:
@@ -1985,21 +1996,32 @@ class Report:
         t = self.m.get("timings", {})
         if not t:
             return []
-        total = sum(v["wall_s"] for v in t.values()) / 60
+        runs = {k: _sessions(v) for k, v in t.items()}
+        total = sum(r["wall_s"] for v in runs.values() for r in v) / 60
+        resumed = any(len(v) > 1 for v in runs.values())
         lines = [
             "## Run time",
             "",
             f"Wall time of the studies: **{total:.1f} min** (the recipe "
             "reproduction not included; embeddings already in the cache from an "
-            "interrupted earlier run were not recomputed).",
+            "interrupted earlier run were not recomputed"
+            + (
+                "; studies resumed later, with more configurations, ran only their "
+                "new cells: their times and load averages are listed per run, "
+                "joined by +"
+                if resumed
+                else ""
+            )
+            + ").",
             "",
             "| study | cells run | wall (min) | load average at start |",
             "|---|---:|---:|---:|",
         ]
-        for k, v in t.items():
-            lines.append(
-                f"| {k} | {v['n_run']} | {v['wall_s'] / 60:.1f} | {v['load_start']} |"
-            )
+        for k, v in runs.items():
+            cells = " + ".join(str(r["n_run"]) for r in v)
+            wall = " + ".join(f"{r['wall_s'] / 60:.1f}" for r in v)
+            load = " + ".join(str(r["load_start"]) for r in v)
+            lines.append(f"| {k} | {cells} | {wall} | {load} |")
         lines.append("")
         return lines
 
@@ -2106,6 +2128,13 @@ def parse_args(argv=None):
         default=None,
         help="backbones of the reduced grid, the trained approaches and the probe "
         "recipe (default: the first backbone)",
+    )
+    parser.add_argument(
+        "--reduced-frozen-backbones",
+        nargs="+",
+        default=None,
+        help="backbones of the reduced grid's frozen studies (default: "
+        "--train-backbones)",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seeds", type=int, default=3)
