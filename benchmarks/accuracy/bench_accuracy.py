@@ -1292,6 +1292,21 @@ class Report:
                 }
 
     # -- helpers -------------------------------------------------------------------
+    def family_backbones(self) -> str:
+        """Which backbones the frozen and the trained studies ran, in words."""
+        used: dict[str, list[str]] = {}
+        for out_dir, settings in self.m.get("settings", {}).items():
+            family = out_dir.rsplit("/", 1)[-1]
+            for b in settings.get("backbones", []):
+                if b not in used.setdefault(family, []):
+                    used[family].append(b)
+        parts = [
+            f"{family} approaches on {len(names)} backbone"
+            f"{'s' if len(names) > 1 else ''} ({', '.join(names)})"
+            for family, names in sorted(used.items())
+        ]
+        return "; ".join(parts) or "no backbone"
+
     def title(self, key: str) -> str:
         return self.arch["sets"][key]["spec"].title
 
@@ -1362,12 +1377,11 @@ class Report:
             "the selected row with each other row of its family on the same test "
             "images (DeLong for binary AUC, else paired bootstrap), Holm-corrected.",
             "",
-            "**Budget.** This is a reduced CPU grid (2 shared cores): one backbone "
-            "(EfficientNet-Lite0), few approaches, few seeds and epochs, and the "
-            "trained approaches on a subsample of the ~5k-image sets. Every limit is "
-            "stated next to the "
-            "number it limits (column *budget*). It is not the v1 grid: v1 numbers "
-            "are not carried over.",
+            "**Budget.** This is a reduced CPU grid (2 shared cores): "
+            f"{self.family_backbones()}; few approaches, few seeds and epochs; and "
+            "the trained approaches on a subsample of the ~5k-image sets. Every "
+            "limit is stated next to the number it limits (column *budget*). It is "
+            "not the v1 grid: v1 numbers are not carried over.",
             "",
         ]
 
@@ -1955,8 +1969,9 @@ class Report:
         return [
             "## Protocol details",
             "",
-            "- **Backbone**: EfficientNet-Lite0 with ImageNet weights (ships with "
-            "skmedtl); the only one in this reduced grid.",
+            f"- **Backbones**: {self.family_backbones()}, with the ImageNet "
+            "weights that ship with skmedtl (the only ImageNet weights installable "
+            "offline here).",
             "- **Frozen family**: `feature_extractor` (a linear layer on the frozen "
             f"embeddings, lr {(frozen.get('lrs') or ['?'])[0]}, at most "
             f"{frozen.get('head_max_epochs', '?')} epochs, early stopping on the "
