@@ -90,6 +90,7 @@ def _normalise(X) -> tuple[str, np.ndarray | list]:
                 f"X[{i}] has shape {x.shape}; each image in a list must be (h, w), "
                 "(h, w, c) or (c, h, w)."
             )
+        _as_channels_last(x, f"X[{i}]")  # its own index in errors, before stacking
         arrays.append(x)
     shapes = {a.shape for a in arrays}
     dtypes = {a.dtype for a in arrays}
@@ -115,24 +116,35 @@ def _check_array_batch(X: np.ndarray) -> np.ndarray:
             f"(X[None]) or pass a list of images. " + _SHAPES_HELP
         )
     if X.ndim == 3:
-        return X
+        return _check_pixels(X, X.shape[1:], "X")
     if X.ndim == 4:
         if X.shape[-1] in _CHANNELS:
-            return X
+            return _check_pixels(X, X.shape[1:3], "X")
         if X.shape[1] in _CHANNELS:
-            return np.moveaxis(X, 1, -1)
+            return _check_pixels(np.moveaxis(X, 1, -1), X.shape[2:], "X")
     raise ValueError(f"X has shape {X.shape}. " + _SHAPES_HELP)
+
+
+def _check_pixels(x: np.ndarray, size: tuple[int, ...], where: str) -> np.ndarray:
+    """``x`` unless its images have a side of 0 pixels (torch cannot resize them)."""
+    if 0 in size:
+        raise ValueError(
+            f"{where} has shape {x.shape}: an image of {size[0]} x {size[1]} pixels "
+            "has no pixels. Remove empty images (and their labels) before "
+            "extraction."
+        )
+    return x
 
 
 def _as_channels_last(x: np.ndarray, where: str) -> np.ndarray:
     _check_dtype(x, where)
     if x.ndim == 2:
-        return x
+        return _check_pixels(x, x.shape, where)
     if x.ndim == 3:
         if x.shape[-1] in _CHANNELS:
-            return x
+            return _check_pixels(x, x.shape[:2], where)
         if x.shape[0] in _CHANNELS:
-            return np.moveaxis(x, 0, -1)
+            return _check_pixels(np.moveaxis(x, 0, -1), x.shape[1:], where)
     raise ValueError(
         f"{where} has shape {x.shape}; an image must be (h, w), (h, w, c) or "
         "(c, h, w) with c in {1, 3}."
