@@ -442,10 +442,12 @@ def _from_csv(path: Path, **common) -> StudyDataset:
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         fields = [c.strip().lower() for c in reader.fieldnames or []]
-        rows = [
-            {k.strip().lower(): (v or "").strip() for k, v in r.items() if k}
-            for r in reader
-        ]
+        rows, lines = [], []  # lines: the file's own line numbers (blank lines count)
+        for r in reader:
+            rows.append(
+                {k.strip().lower(): (v or "").strip() for k, v in r.items() if k}
+            )
+            lines.append(reader.line_num)
     label_columns = [c for c in fields if c not in ("path", "group", "split")]
     multilabel = "label" not in fields and "path" in fields and len(label_columns) > 1
     for needed in ("path",) if multilabel else ("path", "label"):
@@ -457,7 +459,13 @@ def _from_csv(path: Path, **common) -> StudyDataset:
     if not rows:
         raise ValueError(f"{path} lists no images.")
     paths = []
-    for i, row in enumerate(rows, start=2):
+    for i, row in zip(lines, rows, strict=True):
+        for column in ("path",) if multilabel else ("path", "label"):
+            if not row[column]:
+                raise ValueError(
+                    f"{path}, line {i}: the {column} is empty. Give every image a "
+                    f"{column}, or delete the line."
+                )
         p = Path(row["path"])
         p = p if p.is_absolute() else path.parent / p
         if not p.is_file():
