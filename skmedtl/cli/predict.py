@@ -10,8 +10,9 @@ import csv
 import logging
 import os
 import sys
+from pathlib import Path
 
-from ._base import EXIT_ERROR, EXIT_OK, EXIT_USAGE, command_parser
+from ._base import EXIT_ERROR, EXIT_OK, EXIT_USAGE, check_writable, command_parser
 from ._params import positive_int
 
 #: Some images could not be predicted (each is a row with its reason).
@@ -104,6 +105,8 @@ def run(args) -> int:
             f"--out {args.out} is a folder; give a file name, e.g. "
             f"{os.path.join(args.out, 'predictions.csv')}."
         )
+    if args.out:  # before predicting: the rows are written only at the end
+        check_writable("--out", Path(os.path.abspath(args.out)).parent, args.out)
     try:
         model, metadata = load(args.model, return_metadata=True, device=args.device)
     except (UnsafeModelError, ValueError) as e:

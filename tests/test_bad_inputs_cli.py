@@ -1,0 +1,105 @@
+"""Bad command-line input found by probing: exit 2, one line in flag words, and no
+work done before a mistake that could be seen up front."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import skmedtl
+from skmedtl.cli import main
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A saved LeNet-5 + logistic-regression hybrid and four PNG files."""
+    root = tmp_path_factory.mktemp("cli_bad")
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (8, 16, 16), dtype=np.uint8)
+    y = np.array([0, 1] * 4)
+    pipe = skmedtl.make_hybrid(
+        "lenet5", "logreg", weights=None, input_size=32, verbose=0, tune=False
+    ).fit(X, y)
+    model = skmedtl.save(pipe, root / "model")
+    images = root / "images"
+    images.mkdir()
+    for i in range(4):
+        Image.fromarray(X[i]).save(images / f"case {i}.png")
+    (root / "a_file.txt").write_text("not a folder")
+    return {"model": model, "images": images, "file": root / "a_file.txt"}
+
+
+@pytest.fixture
+def run_cli(capsys):
+    def run(argv):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:
+            code = e.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_predict_out_under_a_file_is_refused_before_predicting(saved, run_cli):
+    """Was: every image predicted, then '[Errno 17] File exists: ...'."""
+    out = saved["file"] / "predictions.csv"
+    code, stdout, err = run_cli(
+        ["predict", "--model", saved["model"], "--images", saved["images"],
+         "--out", out, "-q"]
+    )
+    assert code == 2
+    assert "skmedtl predict: error: --out" in err
+    assert "is a file" in err
+    assert "image(s)" not in err  # nothing was predicted
+    assert "Traceback" not in err
+
+
+def test_explain_out_that_is_a_file_is_refused_before_explaining(saved, run_cli):
+    """Was: the maps computed, then '[Errno 17] File exists: ...'."""
+    code, stdout, err = run_cli(
+        ["explain", "--model", saved["model"], "--images",
+         saved["images"] / "case 0.png", "--out", saved["file"],
+         "--method", "occlusion"]
+    )
+    assert code == 2
+    assert "skmedtl explain: error: --out" in err
+    assert "is a file" in err
+    assert "->" not in stdout
+
+
+@pytest.mark.parametrize("alpha", ["-1", "1.5", "nan"])
+def test_explain_alpha_outside_0_1_is_a_usage_error(saved, run_cli, tmp_path, alpha):
+    """Was accepted: the overlay extrapolated past the image and was clipped."""
+    code, stdout, err = run_cli(
+        ["explain", "--model", saved["model"], "--images",
+         saved["images"] / "case 0.png", "--out", tmp_path / "maps",
+         "--method", "occlusion", f"--alpha={alpha}"]
+    )
+    assert code == 2
+    assert "--alpha" in err and "between 0 and 1" in err
+    assert not (tmp_path / "maps").exists()
+
+
+def test_explain_fill_that_is_not_a_number_names_the_choices(saved, run_cli, tmp_path):
+    """Was "argument --fill: invalid <lambda> value: 'abc'"."""
+    code, stdout, err = run_cli(
+        ["explain", "--model", saved["model"], "--images",
+         saved["images"] / "case 0.png", "--out", tmp_path / "maps",
+         "--method", "occlusion", "--fill", "abc"]
+    )
+    assert code == 2
+    assert "<lambda>" not in err
+    assert "'mean', 'min' or a number" in err
+
+
+def test_explain_images_folder_says_it_is_a_folder(saved, run_cli, tmp_path):
+    """Was 'No image at DIR.' for a folder that exists."""
+    code, stdout, err = run_cli(
+        ["explain", "--model", saved["model"], "--images", saved["images"],
+         "--out", tmp_path / "maps", "--method", "occlusion"]
+    )
+    assert code == 2
+    assert "--images" in err and "is a folder" in err
