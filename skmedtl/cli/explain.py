@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
+import math
 import os
 from pathlib import Path
 
 from .._constants import SALIENCY_METHODS
-from ._base import EXIT_OK, command_parser
+from ._base import EXIT_OK, check_writable, command_parser
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +79,19 @@ def cmd_explain(args) -> int:
     from ..explain._models import resolve_model
     from ..explain._plot import blend
 
-    model = load_model(args.model)
-    explained = resolve_model(model)
     for p in args.images:
+        if Path(p).is_dir():
+            raise IsADirectoryError(
+                f"--images {p} is a folder; give image files (e.g. {p}/*.png)."
+            )
         if not Path(p).is_file():
             raise FileNotFoundError(f"No image at {p}.")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file; give a folder for the maps.")
+    check_writable("--out", out)
+    model = load_model(args.model)
+    explained = resolve_model(model)
     out.mkdir(parents=True, exist_ok=True)
     params = {}
     if args.method == "occlusion":
@@ -102,6 +111,29 @@ def cmd_explain(args) -> int:
         np.save(out / f"{stem}.npy", np.asarray(maps[i], dtype=np.float32))
         print(f"{path} -> {out / (stem + '.png')}")
     return EXIT_OK
+
+
+def _fill(text: str) -> str | float:
+    if text in ("mean", "min"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'mean', 'min' or a number; got {text!r}"
+        ) from None
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(
+            f"expected an opacity between 0 and 1 (e.g. 0.5); got {text!r}"
+        )
+    return value
 
 
 def add_parser(subparsers, parents: list) -> None:
@@ -130,10 +162,9 @@ def add_parser(subparsers, parents: list) -> None:
                    "shorter side)")
     p.add_argument("--stride", type=int, default=None, metavar="PX",
                    help="occlusion: step in pixels (default: half the patch)")
-    p.add_argument("--fill", default="mean",
-                   type=lambda v: v if v in ("mean", "min") else float(v),
+    p.add_argument("--fill", default="mean", type=_fill,
                    help="occlusion: 'mean', 'min' or a number (default: mean)")
-    p.add_argument("--alpha", type=float, default=0.5,
+    p.add_argument("--alpha", type=_alpha, default=0.5,
                    help="opacity of the heat map (default: 0.5)")
     p.add_argument("--batch-size", type=int, default=32, metavar="N",
                    help="images (or occluded copies) per batch (default: 32)")
