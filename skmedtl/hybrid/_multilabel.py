@@ -16,10 +16,11 @@ A head that handles multi-label targets itself (a ``MultiOutputClassifier`` or
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.multioutput import ClassifierChain, MultiOutputClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 __all__ = ["HybridPipeline"]
 
@@ -40,6 +41,35 @@ def _has(method: str):
         return template == "passthrough" or hasattr(template, method)
 
     return check
+
+
+def _check_targets_early(X, y, head) -> None:
+    """The head's checks of ``y``, made before the images are embedded.
+
+    Embedding can take hours; a ``y`` of the wrong length, with one class or with
+    continuous values would otherwise fail only when the head is fitted.
+    """
+    if y is None or not is_classifier(head):
+        return
+    try:
+        n_images = len(X)
+    except TypeError:  # not a sized collection: CNNFeatures says what is wrong
+        return
+    if len(y) != n_images:
+        raise ValueError(
+            f"X has {n_images} images but y has {len(y)} labels; give one label "
+            "per image, in the same order."
+        )
+    if np.ndim(y) > 1 and np.shape(y)[1] > 1:
+        return  # a multi-label head (MultiOutputClassifier, ...) checks it
+    labels = np.ravel(np.asarray(y))
+    check_classification_targets(labels)
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError(
+            f"y holds one class only ({classes.tolist()[0]!r}); a classifier needs "
+            "images of at least two classes."
+        )
 
 
 class HybridPipeline(Pipeline):
@@ -75,6 +105,7 @@ class HybridPipeline(Pipeline):
         if not _is_multilabel(y) or isinstance(
             head, (MultiOutputClassifier, ClassifierChain, str)
         ):
+            _check_targets_early(X, y, head)
             return super().fit(X, y, **params)
         Y = np.asarray(y)
         kind = type_of_target(Y)
