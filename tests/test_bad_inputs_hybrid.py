@@ -40,3 +40,20 @@ def test_a_dataframe_column_y_still_fits():
     with pytest.warns(UserWarning, match="column-vector y"):
         pipe = _pipe().fit(X, y)
     assert list(pipe.classes_) == ["a", "b"]
+
+
+def test_the_default_svm_head_fits_six_images_per_class():
+    """Was "Requesting 5-fold cross-validation but provided less than 5 examples
+    for at least one class": the tuning folds left too few for the SVM's own
+    5-fold calibration."""
+    pipe = make_hybrid("lenet5", weights=None, input_size=32, verbose=0)
+    with pytest.warns(UserWarning, match="Too few samples to tune"):
+        pipe.fit(X, np.array([0, 1] * 6))
+    assert pipe.predict_proba(X).shape == (12, 2)
+    assert pipe.named_steps["clf"].n_splits_ == 0  # 5-fold tuning would leave 4
+
+
+def test_the_svm_head_with_too_few_images_per_class_says_what_to_do():
+    pipe = make_hybrid("lenet5", weights=None, input_size=32, verbose=0)
+    with pytest.raises(ValueError, match=r"at least 5 images of every class.*'logreg'"):
+        pipe.fit(X[:8], np.array([0, 1] * 4))

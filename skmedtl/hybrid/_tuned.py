@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import (
     GridSearchCV,
     StratifiedGroupKFold,
@@ -200,7 +201,16 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _splits(self, X, y, groups):
         _, counts = np.unique(y, return_counts=True)
-        n = min(int(self.cv), int(counts.min()))
+        smallest = int(counts.min())
+        inner = _inner_folds(self.estimator)
+        if smallest < inner:
+            raise ValueError(
+                f"{type(self.estimator).__name__} runs its own {inner}-fold CV, so "
+                f"it needs at least {inner} images of every class; the smallest "
+                f"class has {smallest}. Use more images, or another head (e.g. "
+                "make_hybrid(head='logreg'), which has no inner CV)."
+            )
+        n = min(int(self.cv), smallest)
         seed = self.random_state
         if groups is not None:
             groups = np.asarray(groups)
@@ -210,6 +220,8 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     "group id per training image."
                 )
             n = min(n, len(np.unique(groups)))
+        if n >= 2 and smallest - -(-smallest // n) < inner:
+            n = 1  # a training fold would hold too few for the estimator's own CV
         if n < 2:
             warnings.warn(
                 f"Too few samples to tune {type(self.estimator).__name__} by "
@@ -224,3 +236,13 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             splitter = StratifiedKFold(n, shuffle=True, random_state=seed)
         return list(splitter.split(np.zeros((len(y), 1)), y, groups))
+
+
+def _inner_folds(estimator) -> int:
+    """Folds of an estimator's own internal CV (``CalibratedClassifierCV``), or 0."""
+    cv = getattr(estimator, "cv", None)
+    if isinstance(estimator, CalibratedClassifierCV) and cv is None:
+        return 5  # scikit-learn's default
+    if isinstance(estimator, CalibratedClassifierCV) and isinstance(cv, int):
+        return cv
+    return 0
