@@ -58,3 +58,13 @@ def test_blank_lines_alone_are_still_ignored(tmp_path, images):
     lines = ["path,label", ""] + [f"{p},{'ab'[i % 2]}" for i, p in enumerate(images)]
     data = load_study_dataset(_write(tmp_path, lines + [""]))
     assert data.n_images() == len(images)
+
+
+def test_a_folder_with_one_class_names_the_folder_and_the_class(tmp_path):
+    """Was 'A study needs at least two classes.' without naming what was found."""
+    folder = tmp_path / "data" / "only"
+    folder.mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(folder / f"{i}.png")
+    with pytest.raises(ValueError, match=r"data.* has one class only \('only'\)"):
+        load_study_dataset(tmp_path / "data")

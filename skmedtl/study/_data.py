@@ -146,7 +146,13 @@ class StudyDataset:
             raise ValueError(f"{n} images but {len(labels)} labels.")
         classes = np.unique(labels)
         if len(classes) < 2:
-            raise ValueError("A study needs at least two classes.")
+            found = "no image"
+            if len(classes):
+                found = f"one class only ({classes.tolist()[0]!r})"
+            raise ValueError(
+                f"{source} has {found}; a study needs images of at least two "
+                "classes (for a folder: one subfolder per class)."
+            )
         if (
             isinstance(images, np.ndarray)
             and images.ndim == 4
