@@ -103,3 +103,13 @@ def test_explain_images_folder_says_it_is_a_folder(saved, run_cli, tmp_path):
     )
     assert code == 2
     assert "--images" in err and "is a folder" in err
+
+
+def test_study_unknown_save_choice_is_in_flag_words(run_cli, tmp_path):
+    """Was 'save: unknown choice ...' (the Python name, not the flag)."""
+    code, stdout, err = run_cli(
+        ["study", "--dataset", "breastmnist", "--out", tmp_path / "s",
+         "--save", "bogus", "--dry-run"]
+    )
+    assert code == 2
+    assert "skmedtl study: error: --save must be" in err and "'bogus'" in err

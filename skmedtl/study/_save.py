@@ -82,8 +82,8 @@ def parse_save(save) -> tuple[str, ...]:
     for s in items:
         if s not in SAVE_CHOICES:
             raise ValueError(
-                f"save: unknown choice {s!r}; use 'best', 'recommended', "
-                "'best,recommended' or 'none'."
+                f"save must be 'best', 'recommended', 'best,recommended' or "
+                f"'none'; got the unknown choice {s!r}."
                 + did_you_mean(s, [*SAVE_CHOICES, "none"])
             )
     return tuple(dict.fromkeys(items))
