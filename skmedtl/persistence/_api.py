@@ -135,6 +135,14 @@ def save(
     manifest = make_manifest(files, tree.get("$estimator") or next(iter(tree), ""))
     files[MANIFEST] = json.dumps(manifest, indent=2).encode()
 
+    parent = path.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise NotADirectoryError(
+            f"Cannot save to {path}: {parent} is a file, not a folder. Choose "
+            "another path."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:

@@ -100,7 +100,18 @@ def read_manifest(path) -> dict:
     """
     path = Path(path)
     file = path / MANIFEST
-    if not path.is_dir() or not file.is_file():
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No saved model at {path}: it does not exist. Give the folder that "
+            "skmedtl.save(model, path) (or `skmedtl study`, as DIR/model) wrote."
+        )
+    if path.is_file():
+        raise FileNotFoundError(
+            f"{path} is a file; a saved skmedtl model is the folder that "
+            f"skmedtl.save(model, path) wrote"
+            + (f" ({path.parent})." if path.name == MANIFEST else ".")
+        )
+    if not file.is_file():
         raise FileNotFoundError(
             f"{path} is not a saved skmedtl model: no {MANIFEST} in it. Save one "
             "with skmedtl.save(model, path)."
