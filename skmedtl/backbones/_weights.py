@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import logging
 import os
+import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -271,6 +272,14 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except PermissionError as e:
         raise PermissionError(
             f"Weights file {path} cannot be read (permission denied): {e}"
+        ) from e
+    except pickle.UnpicklingError as e:  # torch's text advises weights_only=False
+        raise ValueError(
+            f"Could not read weights file {path}: it is not a PyTorch state dict "
+            "that loads without running code (torch.load(weights_only=True) "
+            "refused it). skmedtl never unpickles arbitrary objects: if the file "
+            "holds a whole pickled model, load it where you trust it and save "
+            "model.state_dict() with torch.save, or use a .safetensors file."
         ) from e
     except Exception as e:
         raise ValueError(
