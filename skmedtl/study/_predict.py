@@ -84,7 +84,15 @@ def _csv_paths(path: Path) -> list[str]:
                 f"'path' (or {', '.join(repr(c) for c in _PATH_COLUMNS[1:])}); its "
                 f"columns are {fields}."
             )
-        values = [row[column] for row in reader if row.get(column)]
+        values = []
+        for row in reader:
+            value = (row.get(column) or "").strip()
+            if not value:  # a row without a path: never dropped silently
+                raise ValueError(
+                    f"--images {path}, line {reader.line_num}: the {column!r} column "
+                    "is empty. Give every row an image path, or delete the line."
+                )
+            values.append(value)
     if not values:
         raise ValueError(f"--images {path}: the column {column!r} is empty.")
     return [os.fspath(p if Path(p).is_absolute() else path.parent / p) for p in values]
