@@ -113,3 +113,29 @@ def test_study_unknown_save_choice_is_in_flag_words(run_cli, tmp_path):
     )
     assert code == 2
     assert "skmedtl study: error: --save must be" in err and "'bogus'" in err
+
+
+def test_predict_csv_row_without_a_path_is_named_not_dropped(saved, run_cli, tmp_path):
+    """Was: the row left out silently (one prediction fewer than rows)."""
+    listing = tmp_path / "list.csv"
+    listing.write_text(
+        f"path,patient\n{saved['images'] / 'case 0.png'},p1\n,p2\n"
+        f"{saved['images'] / 'case 1.png'},p3\n"
+    )
+    code, stdout, err = run_cli(
+        ["predict", "--model", saved["model"], "--images", listing, "-q"]
+    )
+    assert code == 2
+    assert "list.csv, line 3: the 'path' column is empty" in err
+
+
+def test_predict_with_an_unfitted_saved_model_names_the_model(run_cli, tmp_path, saved):
+    """Was scikit-learn's "This HybridPipeline instance is not fitted yet. Call
+    'fit' ...", which a command-line user cannot act on."""
+    unfitted = skmedtl.make_hybrid("lenet5", "logreg", weights=None, input_size=32)
+    model = skmedtl.save(unfitted, tmp_path / "unfitted")
+    code, stdout, err = run_cli(
+        ["predict", "--model", model, "--images", saved["images"], "-q"]
+    )
+    assert code == 2
+    assert "skmedtl predict: error: --model" in err and "not fitted" in err

@@ -117,6 +117,17 @@ def run(args) -> int:
                 f"--model: {args.model} holds a {type(model).__name__}, which does "
                 "not predict classes; give a classifier (e.g. a study's DIR/model)."
             )
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            return _usage(
+                f"--model: {args.model} holds a {type(model).__name__} that is not "
+                "fitted; save the model after fit (skmedtl.save(model.fit(X, y), "
+                "path)), or use a study's DIR/model."
+            )
         if isinstance(getattr(model, "classes_", None), list):  # multi-label
             model = MultiLabelStudyModel(
                 model, thresholds=getattr(model, "thresholds_", 0.5)
