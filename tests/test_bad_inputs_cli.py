@@ -139,3 +139,29 @@ def test_predict_with_an_unfitted_saved_model_names_the_model(run_cli, tmp_path,
     )
     assert code == 2
     assert "skmedtl predict: error: --model" in err and "not fitted" in err
+
+
+def test_extract_save_interrupted_while_writing_keeps_the_old_file(
+    saved, run_cli, tmp_path, monkeypatch
+):
+    """Was np.save straight into --save: a kill mid-write left a truncated .npy."""
+    target = tmp_path / "emb.npy"
+    argv = ["extract", "--cache", tmp_path / "c.h5", "--backbone", "lenet5",
+            "--weights", "none", "--input-size", "32", "-q", "--save", target,
+            saved["images"]]
+    assert run_cli(argv)[0] == 0
+    before = np.load(target)
+
+    def interrupted_save(file, arr, *args, **kwargs):
+        handle = file if hasattr(file, "write") else open(file, "wb")  # noqa: SIM115
+        handle.write(b"\x93NUMPY partial")
+        handle.flush()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", interrupted_save)
+    assert run_cli(argv)[0] == 130
+    monkeypatch.undo()
+    np.testing.assert_array_equal(np.load(target), before)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("emb")) == [
+        "emb.npy", "emb.npy.paths.txt"
+    ]

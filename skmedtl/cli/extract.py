@@ -125,11 +125,12 @@ def run(args) -> int:
         f"{stats['n_cached']} already cached"
     )
     print(f"cache: {os.path.abspath(args.cache)} (namespace {namespace.name})")
-    if args.save:
-        np.save(args.save, embeddings)
-        Path(args.save + ".paths.txt").write_text(
-            "\n".join(names) + "\n", encoding="utf-8"
-        )
+    if args.save:  # atomic: an interrupted write leaves the old file, not half a one
+        from ..utils._files import atomic_path, atomic_write_text
+
+        with atomic_path(args.save) as tmp, open(tmp, "wb") as f:
+            np.save(f, embeddings)
+        atomic_write_text(args.save + ".paths.txt", "\n".join(names) + "\n")
         print(f"embeddings: {args.save} {embeddings.shape}")
     return EXIT_OK
 
