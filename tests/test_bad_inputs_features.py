@@ -37,3 +37,12 @@ def test_a_list_image_with_unsupported_channels_is_named_by_its_index():
     features = tiny_features("lenet5").fit(np.zeros((1, 8, 8), np.uint8))
     with pytest.raises(ValueError, match=r"X\[0\] has shape \(8, 8, 2\)"):
         features.transform([np.zeros((8, 8, 2), np.uint8)])
+
+
+def test_a_cache_path_under_a_file_is_named(tmp_path):
+    """Was '[Errno 17] File exists: ...' from os.makedirs."""
+    (tmp_path / "notes.txt").write_text("keep")
+    features = tiny_features("lenet5", cache_path=tmp_path / "notes.txt" / "c.h5")
+    with pytest.raises(NotADirectoryError, match=r"notes\.txt is a file.*cache_path"):
+        features.fit_transform(np.zeros((2, 8, 8), np.uint8))
+    assert (tmp_path / "notes.txt").read_text() == "keep"

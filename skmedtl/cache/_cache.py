@@ -488,6 +488,14 @@ class EmbeddingCache:
                     "computed but not stored)",
                     self.lock_path,
                 ) from e
+            except (FileExistsError, NotADirectoryError) as e:  # a file on the way
+                self._file_lock = None
+                raise NotADirectoryError(
+                    e.errno,
+                    f"Cannot create the embedding cache {self.path}: {e.filename} is "
+                    "a file, not a folder. Choose another cache_path",
+                    e.filename,
+                ) from e
             except filelock.Timeout as e:
                 raise TimeoutError(
                     f"Could not lock the embedding cache {self.path} within "
