@@ -68,3 +68,22 @@ def test_a_folder_with_one_class_names_the_folder_and_the_class(tmp_path):
         Image.fromarray(np.full((8, 8), i, np.uint8)).save(folder / f"{i}.png")
     with pytest.raises(ValueError, match=r"data.* has one class only \('only'\)"):
         load_study_dataset(tmp_path / "data")
+
+
+def test_a_truncated_npz_is_named(tmp_path):
+    """Was a zipfile.BadZipFile traceback (exit 1 on the command line)."""
+    whole = tmp_path / "whole.npz"
+    np.savez(whole, train_images=np.zeros((4, 8, 8), np.uint8),
+             train_labels=np.array([0, 1, 0, 1]))
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(whole.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"Cannot read .*cut\.npz as a MedMNIST"):
+        load_study_dataset(cut)
+
+
+def test_a_npy_array_named_npz_is_named(tmp_path):
+    path = tmp_path / "images.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros((4, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"images\.npz holds a single array"):
+        load_study_dataset(path)

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -418,7 +419,19 @@ def load_study_dataset(
 def _from_npz(path: Path, **common) -> StudyDataset:
     from ..datasets import load_medmnist
 
-    with np.load(path, allow_pickle=False) as data:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(
+            f"Cannot read {path} as a MedMNIST .npz file ({e}). Is it complete? "
+            "Download it again, or give a folder or a .csv data set."
+        ) from e
+    if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy array named .npz
+        raise ValueError(
+            f"{path} holds a single array, not a MedMNIST .npz file with "
+            "'train_images' / 'train_labels' arrays."
+        )
+    with data:
         present = [s for s in SPLITS if f"{s}_images" in data.files]
     if "train" not in present:
         raise ValueError(
