@@ -165,3 +165,14 @@ def test_extract_save_interrupted_while_writing_keeps_the_old_file(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("emb")) == [
         "emb.npy", "emb.npy.paths.txt"
     ]
+
+
+def test_study_n_jobs_0_is_refused_up_front(run_cli, tmp_path):
+    """Was accepted, then joblib's 'n_jobs == 0 in Parallel has no meaning' after
+    the images were embedded."""
+    code, stdout, err = run_cli(
+        ["study", "--dataset", "breastmnist", "--out", tmp_path / "s",
+         "--n-jobs", "0", "--dry-run"]
+    )
+    assert code == 2
+    assert "--n-jobs must be" in err and "got 0" in err

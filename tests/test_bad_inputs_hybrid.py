@@ -57,3 +57,9 @@ def test_the_svm_head_with_too_few_images_per_class_says_what_to_do():
     pipe = make_hybrid("lenet5", weights=None, input_size=32, verbose=0)
     with pytest.raises(ValueError, match=r"at least 5 images of every class.*'logreg'"):
         pipe.fit(X[:8], np.array([0, 1] * 4))
+
+
+def test_make_hybrid_n_jobs_0_is_refused():
+    """Was accepted, then joblib's error once the forest was fitted."""
+    with pytest.raises(ValueError, match=r"n_jobs must be .*; got 0"):
+        make_hybrid("lenet5", "rf", n_jobs=0, weights=None)

@@ -50,7 +50,11 @@ _MAKE_HYBRID_CONSTRAINTS = {
     "scale": ["boolean", StrOptions(("auto",))],
     "class_weight": [None, StrOptions(("balanced",)), dict],
     "random_state": ["random_state"],
-    "n_jobs": [Interval(numbers.Integral), None],
+    "n_jobs": [  # joblib: 0 has no meaning
+            Interval(numbers.Integral, 1),
+            Interval(numbers.Integral, None, -1),
+            None,
+        ],
     "tune": ["boolean"],
 }
 

@@ -261,7 +261,11 @@ class TransferStudy:
         "batch_size": [Interval(numbers.Integral, 1)],
         "n_bootstraps": [Interval(numbers.Integral, 10), None],
         "n_threads": [Interval(numbers.Integral, 1), StrOptions(("auto",))],
-        "n_jobs": [Interval(numbers.Integral), None],
+        "n_jobs": [  # joblib: 0 has no meaning
+            Interval(numbers.Integral, 1),
+            Interval(numbers.Integral, None, -1),
+            None,
+        ],
         "calibrate": [StrOptions(CALIBRATION_METHODS)],
         "target_sensitivity": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "target_specificity": [Interval(numbers.Real, 0, 1, closed="right"), None],
