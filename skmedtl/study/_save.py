@@ -197,17 +197,27 @@ def cell_metadata(cell, record: dict, model, inputs: dict) -> dict:
     """What ``metadata.json`` of a saved cell model holds."""
     estimator = model.estimator
     first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
-    op = record.get("operating_point")
+    meta = {
+        "kind": "skmedtl.study.model",
+        "cell": cell.id,
+        "cell_key": cell.key,
+        "config": f"{cell.backbone} / {cell.approach.name}",
+        "backbone": cell.backbone,
+        "approach": cell.approach.name,
+        "seed": cell.seed,
+        "calibration": record["calibration"]["method"],
+        "input": {
+            **inputs,
+            "intensity": str(getattr(first, "intensity", "auto")),
+            "input_size": record.get("input_size"),
+        },
+        "run_id": record.get("run_id"),
+        "finished": record.get("finished"),
+    }
     if record.get("task") == "multilabel":
         return {
-            "kind": "skmedtl.study.model",
+            **meta,
             "task": "multilabel",
-            "cell": cell.id,
-            "cell_key": cell.key,
-            "config": f"{cell.backbone} / {cell.approach.name}",
-            "backbone": cell.backbone,
-            "approach": cell.approach.name,
-            "seed": cell.seed,
             "classes": list(model.labels_),
             "class_names": list(model.labels_),
             "positive_class": None,
@@ -217,35 +227,13 @@ def cell_metadata(cell, record: dict, model, inputs: dict) -> dict:
                 for name, t in zip(model.labels_, model.thresholds_, strict=True)
             },
             "threshold_rule": MULTILABEL_THRESHOLD_RULE,
-            "calibration": record["calibration"]["method"],
-            "input": {
-                **inputs,
-                "intensity": str(getattr(first, "intensity", "auto")),
-                "input_size": record.get("input_size"),
-            },
-            "run_id": record.get("run_id"),
-            "finished": record.get("finished"),
         }
     return {
-        "kind": "skmedtl.study.model",
-        "cell": cell.id,
-        "cell_key": cell.key,
-        "config": f"{cell.backbone} / {cell.approach.name}",
-        "backbone": cell.backbone,
-        "approach": cell.approach.name,
-        "seed": cell.seed,
+        **meta,
         "classes": [str(c) for c in model.classes_.tolist()],
         "class_names": list(model.class_names_),
         "positive_class": None if model.pos_label_ is None else str(model.pos_label_),
-        "operating_point": op,
-        "calibration": record["calibration"]["method"],
-        "input": {
-            **inputs,
-            "intensity": str(getattr(first, "intensity", "auto")),
-            "input_size": record.get("input_size"),
-        },
-        "run_id": record.get("run_id"),
-        "finished": record.get("finished"),
+        "operating_point": record.get("operating_point"),
     }
 
 
