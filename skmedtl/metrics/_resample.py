@@ -213,9 +213,11 @@ def weighted_auc(positive, score, counts=None) -> np.ndarray | float:
     """ROC AUC (Mann-Whitney, ties count one half) with sample multiplicities.
 
     With ``counts`` the rows of :func:`resample_counts`, this is the AUC of
-    every resample in one pass: no resample is sorted, the samples are sorted
-    once and each resample only reweights them. The U statistic is exact
-    (integer arithmetic), so the result equals the rank formula.
+    every resample in one pass: no resample is sorted; the negatives are
+    sorted once, each positive's place among them is found once, and each
+    resample only reweights them (a cumulative sum of negative counts). The U
+    statistic is exact (integer arithmetic), so the result equals the rank
+    formula bit for bit.
 
     Parameters
     ----------
@@ -244,16 +246,18 @@ def weighted_auc(positive, score, counts=None) -> np.ndarray | float:
     if counts is None:
         counts = np.ones((1, len(score)), dtype=np.int64)
     counts = np.atleast_2d(np.asarray(counts, dtype=np.int64))
-    order = np.argsort(score, kind="stable")
-    sorted_score = score[order]
-    starts = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
-    c = counts[:, order]
-    pos = positive[order]
-    wp = np.add.reduceat(np.where(pos, c, 0), starts, axis=1)
-    wn = np.add.reduceat(np.where(pos, 0, c), starts, axis=1)
-    below = np.cumsum(wn, axis=1) - wn
-    twice_u = (wp * (2 * below + wn)).sum(axis=1)  # 2U, an exact integer
-    n_pos, n_neg = wp.sum(axis=1), wn.sum(axis=1)
+    pos, neg = np.flatnonzero(positive), np.flatnonzero(~positive)
+    order = neg[np.argsort(score[neg], kind="stable")]
+    neg_scores = score[order]
+    # below[:, j]: weight of the negatives among the j lowest-scored ones.
+    below = np.zeros((len(counts), len(order) + 1), dtype=np.int64)
+    np.cumsum(counts[:, order], axis=1, out=below[:, 1:])
+    lower = np.searchsorted(neg_scores, score[pos], side="left")
+    upper = np.searchsorted(neg_scores, score[pos], side="right")
+    # Each positive outranks the negatives below it and ties with those in
+    # [lower, upper): 2U = sum w * (below_lower + below_upper), exact integers.
+    twice_u = (counts[:, pos] * (below[:, lower] + below[:, upper])).sum(axis=1)
+    n_pos, n_neg = counts[:, pos].sum(axis=1), below[:, -1]
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = (twice_u / 2) / (n_pos * n_neg)
     auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
