@@ -15,6 +15,7 @@ from ._calibration import (
     brier_score,
     calibrate_prefit,
     expected_calibration_error,
+    expected_ece_under_calibration,
     reliability_curve,
 )
 from ._classification import sensitivity_score, specificity_score
@@ -75,6 +76,7 @@ __all__ = [
     "classification_report",
     "delong_test",
     "expected_calibration_error",
+    "expected_ece_under_calibration",
     "get_scorer",
     "holm",
     "make_scoring",
