@@ -25,6 +25,7 @@ from ._compare import (
     delong_test,
     holm,
     paired_bootstrap,
+    pooled_delong_test,
 )
 from ._multiclass import ordinal_mae, per_class_auc, quadratic_weighted_kappa
 from ._multilabel import (
@@ -88,6 +89,7 @@ __all__ = [
     "per_class_auc",
     "per_label_auc",
     "percentile_interval",
+    "pooled_delong_test",
     "quadratic_weighted_kappa",
     "reliability_curve",
     "resample_counts",
