@@ -447,7 +447,7 @@ class ProbabilityCalibrator(BaseEstimator):
             for c in columns:
                 target = (y == c).astype(int)
                 if self.method == "sigmoid":
-                    model = platt_sigmoid(_logit(p[:, c]), target)
+                    model = _platt_sigmoid(_logit(p[:, c]), target)
                 else:
                     model = IsotonicRegression(
                         y_min=0.0, y_max=1.0, out_of_bounds="clip"
@@ -494,7 +494,7 @@ class ProbabilityCalibrator(BaseEstimator):
         return np.where(total > 0, q / np.where(total > 0, total, 1), uniform)
 
 
-def platt_sigmoid(scores, y) -> np.ndarray:
+def _platt_sigmoid(scores, y) -> np.ndarray:
     """Platt's sigmoid ``1 / (1 + exp(A * score + B))`` fitted to 0/1 targets.
 
     Platt (2000), as ``sklearn.calibration._sigmoid_calibration``: the targets
