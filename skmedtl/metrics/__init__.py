@@ -27,6 +27,18 @@ from ._compare import (
     paired_bootstrap,
     pooled_delong_test,
 )
+from ._external import (
+    EXTERNAL_METRICS,
+    CalibrationCheck,
+    ExternalValidation,
+    IntensityStatistics,
+    MetricCI,
+    MetricShift,
+    ShiftDiagnostic,
+    distribution_shift,
+    external_validation,
+    intensity_statistics,
+)
 from ._multiclass import ordinal_mae, per_class_auc, quadratic_weighted_kappa
 from ._multilabel import (
     MultiLabelReport,
@@ -53,7 +65,17 @@ from ._scorers import SCORERS, get_scorer, make_scoring
 from ._threshold import choose_threshold, make_threshold_classifier
 
 __all__ = [
+    "intensity_statistics",
+    "external_validation",
+    "distribution_shift",
+    "ShiftDiagnostic",
+    "MetricShift",
+    "MetricCI",
+    "IntensityStatistics",
+    "ExternalValidation",
+    "CalibrationCheck",
     "BOOTSTRAP_SEED",
+    "EXTERNAL_METRICS",
     "CALIBRATION_METHODS",
     "CONFIDENCE",
     "N_BOOTSTRAP",
