@@ -31,6 +31,7 @@ from ._calibration import (
     expected_ece_under_calibration,
     reliability_curve,
 )
+from ._report import METRICS as REPORT_METRICS
 from ._report import _metric_function
 from ._resample import (
     BOOTSTRAP_SEED,
@@ -70,9 +71,8 @@ EXTERNAL_METRICS = (
     "ece",
 )
 _LOWER_IS_BETTER = frozenset({"brier", "ece"})
-#: Columns of ``_report._metric_function`` (accuracy, balanced, auc,
-#: sensitivity, specificity, f1, brier) giving EXTERNAL_METRICS[:-1].
-_REPORT_COLUMNS = [2, 0, 1, 3, 4, 6]
+#: Columns of the report's batched metrics giving EXTERNAL_METRICS[:-1].
+_REPORT_COLUMNS = [REPORT_METRICS.index(name) for name in EXTERNAL_METRICS[:-1]]
 
 
 @dataclass(frozen=True)

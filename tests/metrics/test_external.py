@@ -17,7 +17,9 @@ from skmedtl.metrics import (
     external_validation,
     intensity_statistics,
     percentile_interval,
+    resample_counts,
 )
+from skmedtl.metrics._calibration import batched_ece
 
 
 def _binary_sets(seed=0, n_int=200, n_ext=150, d_int=1.5, d_ext=0.7):
@@ -153,6 +155,34 @@ def test_bad_input_is_a_clear_error(kwargs, match):
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
         external_validation(**args)
+
+
+def test_batched_ece_equals_the_ece_of_every_materialised_resample():
+    rng = np.random.default_rng(10)
+    p = np.round(rng.uniform(0, 1, 83), 1)  # many ties
+    y = (rng.random(83) < p).astype(int)
+    idx = bootstrap_indices(y, 60, random_state=2)
+    got = batched_ece(p, y, resample_counts(idx, 83), n_bins=7)
+    expected = [expected_calibration_error(y[i], p[i], n_bins=7) for i in idx]
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_string_labels_and_two_column_probabilities():
+    yi, pi, ye, pe = _binary_sets(11)
+    names = np.array(["benign", "malignant"])
+    a = external_validation(yi, pi, ye, pe, n_resamples=50)
+    b = external_validation(
+        names[yi],
+        np.column_stack([1 - pi, pi]),
+        names[ye],
+        np.column_stack([1 - pe, pe]),
+        n_resamples=50,
+    )
+    assert b.labels == ("benign", "malignant")
+    for name in EXTERNAL_METRICS:
+        assert a[name].difference == b[name].difference
+    with pytest.raises(KeyError, match="metrics are"):
+        a["f1"]
 
 
 # -- the must-show: a study-like simulation of one site and a shifted external site
