@@ -31,6 +31,8 @@ from ._calibration import (
     expected_ece_under_calibration,
     reliability_curve,
 )
+from ._multilabel import SUMMARY as ML_SUMMARY
+from ._multilabel import _batched_summary_and_per_label
 from ._report import METRICS as REPORT_METRICS
 from ._report import _metric_function
 from ._resample import (
@@ -154,13 +156,15 @@ class ExternalValidation:
         One per name of :data:`EXTERNAL_METRICS`, in that order.
     labels : tuple
         Classes in the column order of the probabilities; for binary problems
-        the second is the positive class.
-    threshold : float or None
+        the second is the positive class. Multi-label: the label columns.
+    threshold : float, tuple of float or None
         The validation-chosen threshold on the positive class's probability
-        (binary); ``None`` for several classes (the most probable class).
+        (binary); ``None`` for several classes (the most probable class); one
+        per label (multi-label).
     n_internal, n_external : int
     class_counts_internal, class_counts_external : tuple of int
-        Images of each class (in the order of ``labels``).
+        Images of each class (in the order of ``labels``); multi-label: images
+        with each label.
     calibration_before : CalibrationCheck
         Of the probabilities given, on the external set.
     calibration_after : CalibrationCheck or None
@@ -170,6 +174,10 @@ class ExternalValidation:
     confidence : float
     n_bins : int
         ECE bins.
+    multilabel : bool
+        Whether the problem is multi-label: metrics are means over labels
+        (as :func:`~skmedtl.metrics.multilabel_report`), Brier and ECE are over
+        all (image, label) pairs, and images are resampled unstratified.
     """
 
     metrics: tuple[MetricShift, ...]
@@ -184,6 +192,7 @@ class ExternalValidation:
     n_resamples: int
     confidence: float
     n_bins: int
+    multilabel: bool = False
 
     def __getitem__(self, metric: str) -> MetricShift:
         for shift in self.metrics:
@@ -336,21 +345,24 @@ def external_validation(
     ----------
     y_internal, y_external : array-like of shape (n_internal,), (n_external,)
         Labels of the internal and external test sets (same classes; each
-        set must hold every class).
+        set must hold every class). Multi-label: ``(n, n_labels)`` 0/1
+        indicators, every label present in some images and absent in others.
     proba_internal, proba_external : array-like
         The model's probabilities on each set: ``(n,)`` positive-class
         probabilities or ``(n, 2)`` for two classes, ``(n, n_classes)`` for
-        several (columns in the order of ``labels``). Pass the probabilities
-        on which ``threshold`` was chosen.
+        several (columns in the order of ``labels``), ``(n, n_labels)`` for
+        multi-label. Pass the probabilities on which ``threshold`` was chosen.
     threshold : float or None, default=0.5
         Binary: the threshold chosen on *validation* data
         (:func:`~skmedtl.metrics.choose_threshold`); an image is called
         positive when its probability is ``>= threshold``. Ignored (use None)
         for several classes, which predict the most probable class.
+        Multi-label: one threshold, or one per label
+        (:func:`~skmedtl.metrics.choose_thresholds`).
     labels : array-like, optional
         Classes in the column order of the probabilities; by default the
         sorted labels of both sets. For two classes ``labels[1]`` is the
-        positive class.
+        positive class. Multi-label: names of the label columns.
     calibrator : object, optional
         A calibrator fitted on the internal *validation* predictions, with
         ``predict_proba`` or ``transform`` mapping ``(n, n_classes)``
@@ -371,8 +383,10 @@ def external_validation(
     Notes
     -----
     The intervals reflect the sampling of *test images* with the model
-    fixed. ECE is biased upward on small sets; compare it with
-    ``ece_if_calibrated`` rather than with 0.
+    fixed. Multi-label sets are resampled by image, unstratified (an image's
+    labels are correlated), as :func:`~skmedtl.metrics.multilabel_report`.
+    ECE is biased upward on small sets; compare it with ``ece_if_calibrated``
+    rather than with 0.
 
     Examples
     --------
@@ -388,67 +402,43 @@ def external_validation(
     """
     y_int = check_finite("y_internal", y_internal)
     y_ext = check_finite("y_external", y_external)
-    for name, y in (("y_internal", y_int), ("y_external", y_ext)):
-        if y.ndim != 1 or len(y) == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D array of labels.")
-    labels = _labels(y_int, y_ext, labels)
-    k = len(labels)
-    binary = k == 2
-    if binary:
-        if threshold is None or not 0 <= float(threshold) <= 1:
-            raise ValueError(
-                f"threshold must be a probability in [0, 1] chosen on validation "
-                f"data for two classes; got {threshold!r}."
-            )
-        threshold = float(threshold)
-    elif threshold is not None and threshold != 0.5:
-        raise ValueError(
-            f"threshold applies to two classes only; got threshold={threshold!r} "
-            f"with {k} classes (they predict the most probable class): pass None."
-        )
-    else:
-        threshold = None
     check_int("n_bins", n_bins, minimum=1)
     n_bins = int(n_bins)
     n_resamples = _check_n_resamples(n_resamples)
     confidence = _check_confidence(confidence)
-    yi, ye = _encode(y_int, labels), _encode(y_ext, labels)
-    pi = _proba("proba_internal", proba_internal, len(yi), k)
-    pe = _proba("proba_external", proba_external, len(ye), k)
-    pe_cal = None if calibrator is None else _calibrated(calibrator, pe)
-
-    compute = _metric_function(k, binary)
-
-    def metrics(y, p):
-        pred = (p[:, 1] >= threshold).astype(int) if binary else p.argmax(axis=1)
-        auc_input = p[:, 1] if binary else p
-        conf, outcome = _calibration_inputs(y, p)
-
-        def statistic(indices):
-            counts = resample_counts(indices, len(y))
-            report = compute.batched(y, pred, auc_input, p, counts)
-            return np.column_stack(
-                [report[:, _REPORT_COLUMNS], batched_ece(conf, outcome, counts, n_bins)]
-            )
-
-        return statistic
+    if y_int.ndim == 2 or y_ext.ndim == 2:
+        problem = _multilabel_problem(
+            y_int, proba_internal, y_ext, proba_external, threshold, labels, n_bins
+        )
+    else:
+        problem = _class_problem(
+            y_int, proba_internal, y_ext, proba_external, threshold, labels, n_bins
+        )
+    pe_cal = None if calibrator is None else problem.calibrated(calibrator)
 
     def external_statistic(indices):
-        values = metrics(ye, pe)(indices)
+        values = problem.statistic(problem.y_external, problem.p_external)(indices)
         if pe_cal is None:
             return values
-        counts = resample_counts(indices, len(ye))
-        onehot = np.eye(k)[ye]
-        per_sample = ((pe_cal - onehot) ** 2).sum(axis=1) / (2 if binary else 1)
-        brier = counts @ per_sample / counts.sum(axis=1)
-        conf, outcome = _calibration_inputs(ye, pe_cal)
-        ece = batched_ece(conf, outcome, counts, n_bins)
-        return np.column_stack([values, brier, ece])
+        calibration = problem.calibration(problem.y_external, pe_cal)(indices)
+        return np.column_stack([values, calibration])
 
     rng = check_random_state(random_state)
-    options = dict(n_resamples=n_resamples, confidence=confidence, batched=True)
-    internal = bootstrap(metrics(yi, pi), yi, random_state=rng, **options)
-    external = bootstrap(external_statistic, ye, random_state=rng, **options)
+    options = dict(
+        n_resamples=n_resamples,
+        confidence=confidence,
+        batched=True,
+        stratify=problem.stratify,
+    )
+    internal = bootstrap(
+        problem.statistic(problem.y_internal, problem.p_internal),
+        problem.strata_internal,
+        random_state=rng,
+        **options,
+    )
+    external = bootstrap(
+        external_statistic, problem.strata_external, random_state=rng, **options
+    )
     m = len(EXTERNAL_METRICS)
     diffs = external.draws[:, :m] - internal.draws
     low, high = percentile_interval(diffs, confidence)
@@ -467,26 +457,231 @@ def external_validation(
     )
 
     def check(p, brier_column, ece_column) -> CalibrationCheck:
+        y_flat, p_flat = problem.curve_inputs(p)
         return CalibrationCheck(
             brier=_column(external, brier_column),
             ece=_column(external, ece_column),
-            ece_if_calibrated=expected_ece_under_calibration(p, n_bins=n_bins),
-            curve=reliability_curve(ye, p, n_bins=n_bins),
+            ece_if_calibrated=expected_ece_under_calibration(p_flat, n_bins=n_bins),
+            curve=reliability_curve(y_flat, p_flat, n_bins=n_bins),
         )
 
     return ExternalValidation(
         metrics=shifts,
-        labels=tuple(labels.tolist()),
-        threshold=threshold,
-        n_internal=len(yi),
-        n_external=len(ye),
-        class_counts_internal=tuple(np.bincount(yi, minlength=k).tolist()),
-        class_counts_external=tuple(np.bincount(ye, minlength=k).tolist()),
-        calibration_before=check(pe, m - 2, m - 1),
+        labels=problem.labels,
+        threshold=problem.threshold,
+        n_internal=len(problem.y_internal),
+        n_external=len(problem.y_external),
+        class_counts_internal=problem.counts(problem.y_internal),
+        class_counts_external=problem.counts(problem.y_external),
+        calibration_before=check(problem.p_external, m - 2, m - 1),
         calibration_after=None if pe_cal is None else check(pe_cal, m, m + 1),
         n_resamples=n_resamples,
         confidence=confidence,
         n_bins=n_bins,
+        multilabel=problem.multilabel,
+    )
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What :func:`external_validation` needs of one kind of problem.
+
+    ``statistic(y, p)(indices)`` gives EXTERNAL_METRICS of every resample;
+    ``calibration(y, p)(indices)`` its Brier and ECE columns only.
+    """
+
+    y_internal: np.ndarray
+    p_internal: np.ndarray
+    y_external: np.ndarray
+    p_external: np.ndarray
+    strata_internal: np.ndarray
+    strata_external: np.ndarray
+    stratify: bool
+    labels: tuple
+    threshold: object
+    multilabel: bool
+    statistic: object
+    calibration: object
+    calibrated: object
+    curve_inputs: object
+    counts: object
+
+
+def _class_problem(y_int, proba_int, y_ext, proba_ext, threshold, labels, n_bins):
+    for name, y in (("y_internal", y_int), ("y_external", y_ext)):
+        if y.ndim != 1 or len(y) == 0:
+            raise ValueError(
+                f"{name} must be a non-empty 1-D array of labels (or, for a "
+                "multi-label problem, both sets (n, n_labels) indicators)."
+            )
+    labels = _labels(y_int, y_ext, labels)
+    k = len(labels)
+    binary = k == 2
+    if binary:
+        if threshold is None or not 0 <= float(threshold) <= 1:
+            raise ValueError(
+                f"threshold must be a probability in [0, 1] chosen on validation "
+                f"data for two classes; got {threshold!r}."
+            )
+        threshold = float(threshold)
+    elif threshold is not None and threshold != 0.5:
+        raise ValueError(
+            f"threshold applies to two classes only; got threshold={threshold!r} "
+            f"with {k} classes (they predict the most probable class): pass None."
+        )
+    else:
+        threshold = None
+    yi, ye = _encode(y_int, labels), _encode(y_ext, labels)
+    pi = _proba("proba_internal", proba_int, len(yi), k)
+    pe = _proba("proba_external", proba_ext, len(ye), k)
+    compute = _metric_function(k, binary)
+
+    def calibration(y, p):
+        onehot = np.eye(k)[y]
+        per_sample = ((p - onehot) ** 2).sum(axis=1) / (2 if binary else 1)
+        conf, outcome = _calibration_inputs(y, p)
+
+        def columns(indices):
+            counts = resample_counts(indices, len(y))
+            brier = counts @ per_sample / counts.sum(axis=1)
+            return np.column_stack([brier, batched_ece(conf, outcome, counts, n_bins)])
+
+        return columns
+
+    def statistic(y, p):
+        pred = (p[:, 1] >= threshold).astype(int) if binary else p.argmax(axis=1)
+        auc_input = p[:, 1] if binary else p
+        conf, outcome = _calibration_inputs(y, p)
+
+        def values(indices):
+            counts = resample_counts(indices, len(y))
+            report = compute.batched(y, pred, auc_input, p, counts)
+            return np.column_stack(
+                [report[:, _REPORT_COLUMNS], batched_ece(conf, outcome, counts, n_bins)]
+            )
+
+        return values
+
+    return _Problem(
+        y_internal=yi,
+        p_internal=pi,
+        y_external=ye,
+        p_external=pe,
+        strata_internal=yi,
+        strata_external=ye,
+        stratify=True,
+        labels=tuple(labels.tolist()),
+        threshold=threshold,
+        multilabel=False,
+        statistic=statistic,
+        calibration=calibration,
+        calibrated=lambda calibrator: _calibrated(calibrator, pe),
+        curve_inputs=lambda p: (ye, p),
+        counts=lambda y: tuple(np.bincount(y, minlength=k).tolist()),
+    )
+
+
+def _indicators(name: str, y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 2 or len(y) == 0 or not np.isin(y, (0, 1)).all():
+        raise ValueError(
+            f"{name} must be a non-empty (n, n_labels) array of 0/1 indicators for a "
+            f"multi-label problem (both sets); got shape {y.shape}."
+        )
+    return y.astype(np.int64)
+
+
+def _multilabel_problem(y_int, proba_int, y_ext, proba_ext, threshold, labels, n_bins):
+    yi, ye = _indicators("y_internal", y_int), _indicators("y_external", y_ext)
+    n_labels = yi.shape[1]
+    if ye.shape[1] != n_labels:
+        raise ValueError(
+            f"y_internal has {n_labels} labels but y_external {ye.shape[1]}: the "
+            "external set must use the labels of the internal one."
+        )
+    for name, y in (("y_internal", yi), ("y_external", ye)):
+        constant = np.flatnonzero(y.min(axis=0) == y.max(axis=0))
+        if len(constant):
+            raise ValueError(
+                f"{name} has labels (columns {constant.tolist()[:5]}) that are "
+                "present in every image or in none; their AUC, sensitivity and "
+                "specificity are undefined: leave those columns out of both sets."
+            )
+    labels = tuple(range(n_labels)) if labels is None else tuple(labels)
+    if len(labels) != n_labels:
+        raise ValueError(f"labels must name the {n_labels} label columns.")
+    if threshold is None:
+        raise ValueError(
+            "threshold must be a probability, or one per label, chosen on "
+            "validation data (skmedtl.metrics.choose_thresholds); got None."
+        )
+    thr = np.broadcast_to(np.asarray(threshold, dtype=float), (n_labels,)).copy()
+    if ((thr < 0) | (thr > 1)).any():
+        raise ValueError(f"threshold must lie in [0, 1]; got {threshold!r}.")
+
+    def proba(name, p, n):
+        p = check_finite(name, np.asarray(p, dtype=float))
+        if p.shape != (n, n_labels) or p.min() < 0 or p.max() > 1:
+            raise ValueError(
+                f"{name} must hold probabilities of shape ({n}, {n_labels}); got "
+                f"shape {p.shape}."
+            )
+        return p
+
+    pi = proba("proba_internal", proba_int, len(yi))
+    pe = proba("proba_external", proba_ext, len(ye))
+
+    def calibration(y, p):
+        per_sample = ((p - y) ** 2).mean(axis=1)
+        flat_p, flat_y = p.reshape(-1), y.reshape(-1)
+
+        def columns(indices):
+            counts = resample_counts(indices, len(y))
+            brier = counts @ per_sample / counts.sum(axis=1)
+            pairs = np.repeat(counts, n_labels, axis=1)
+            return np.column_stack([brier, batched_ece(flat_p, flat_y, pairs, n_bins)])
+
+        return columns
+
+    def statistic(y, p):
+        pred = p >= thr
+        cal = calibration(y, p)
+
+        def values(indices):
+            counts = resample_counts(indices, len(y))
+            summary, _ = _batched_summary_and_per_label(y, p, pred, counts)
+            columns = [summary[:, ML_SUMMARY.index(m)] for m in EXTERNAL_METRICS[:5]]
+            return np.column_stack([*columns, cal(indices)])
+
+        return values
+
+    def calibrated(calibrator):
+        method = getattr(calibrator, "predict_proba", None) or getattr(
+            calibrator, "transform", None
+        )
+        if method is None:
+            raise TypeError(
+                "calibrator must have predict_proba or transform mapping "
+                f"(n, {n_labels}) label probabilities to calibrated ones."
+            )
+        return proba("the calibrator's output", method(pe), len(pe))
+
+    return _Problem(
+        y_internal=yi,
+        p_internal=pi,
+        y_external=ye,
+        p_external=pe,
+        strata_internal=np.zeros(len(yi), dtype=int),
+        strata_external=np.zeros(len(ye), dtype=int),
+        stratify=False,
+        labels=labels,
+        threshold=tuple(thr.tolist()),
+        multilabel=True,
+        statistic=statistic,
+        calibration=calibration,
+        calibrated=calibrated,
+        curve_inputs=lambda p: (ye.reshape(-1), p.reshape(-1)),
+        counts=lambda y: tuple(y.sum(axis=0).tolist()),
     )
 
 
