@@ -16,6 +16,7 @@ from skmedtl.metrics import (
     expected_calibration_error,
     external_validation,
     intensity_statistics,
+    multilabel_report,
     percentile_interval,
     resample_counts,
 )
@@ -346,3 +347,70 @@ def test_intensity_statistics_bad_input():
         intensity_statistics([])
     with pytest.raises(ValueError, match="Image 1"):
         intensity_statistics([np.zeros(3), np.full(3, np.nan)])
+
+
+def _multilabel_sets(seed=12, n_labels=3):
+    rng = np.random.default_rng(seed)
+
+    def draw(n, d):
+        y = (rng.random((n, n_labels)) < 0.3).astype(int)
+        p = 1 / (1 + np.exp(-((2 * y - 1) * d + rng.normal(0, 1, (n, n_labels)))))
+        return y, p
+
+    return (*draw(120, 1.5), *draw(90, 0.8))
+
+
+def test_multilabel_matches_multilabel_report_and_the_unstratified_bootstrap():
+    yi, pi, ye, pe = _multilabel_sets()
+    thr = [0.4, 0.5, 0.6]
+    r = external_validation(
+        yi,
+        pi,
+        ye,
+        pe,
+        threshold=thr,
+        labels=["a", "b", "c"],
+        n_resamples=120,
+        random_state=3,
+    )
+    assert (
+        r.multilabel and r.labels == ("a", "b", "c") and r.threshold == (0.4, 0.5, 0.6)
+    )
+    assert r.class_counts_external == tuple(ye.sum(axis=0).tolist())
+    for y, p, part in ((yi, pi, "internal"), (ye, pe, "external")):
+        report = multilabel_report(y, p, thresholds=thr, n_bootstraps=10)
+        for name in ("auc", "accuracy", "balanced_accuracy", "sensitivity"):
+            assert getattr(r[name], part).estimate == pytest.approx(report[name])
+        assert getattr(r["brier"], part).estimate == pytest.approx(
+            np.mean((p - y) ** 2)
+        )
+        assert getattr(r["ece"], part).estimate == pytest.approx(
+            expected_calibration_error(y.ravel(), p.ravel())
+        )
+    rng = np.random.RandomState(3)
+    idx_i = bootstrap_indices(np.zeros(120), 120, rng, stratify=False)
+    idx_e = bootstrap_indices(np.zeros(90), 120, rng, stratify=False)
+    auc_i = [
+        np.mean([roc_auc_score(yi[i, j], pi[i, j]) for j in range(3)]) for i in idx_i
+    ]
+    auc_e = [
+        np.mean([roc_auc_score(ye[i, j], pe[i, j]) for j in range(3)]) for i in idx_e
+    ]
+    low, high = percentile_interval(np.subtract(auc_e, auc_i))
+    assert (r["auc"].difference.low, r["auc"].difference.high) == pytest.approx(
+        (low, high)
+    )
+
+
+def test_multilabel_bad_input():
+    yi, pi, ye, pe = _multilabel_sets()
+    with pytest.raises(ValueError, match="labels but y_external"):
+        external_validation(yi, pi, ye[:, :2], pe[:, :2], n_resamples=10)
+    constant = yi.copy()
+    constant[:, 1] = 0
+    with pytest.raises(ValueError, match="columns"):
+        external_validation(constant, pi, ye, pe, n_resamples=10)
+    with pytest.raises(ValueError, match="choose_thresholds"):
+        external_validation(yi, pi, ye, pe, threshold=None, n_resamples=10)
+    with pytest.raises(ValueError, match="indicators"):
+        external_validation(yi, pi, ye[:, 0], pe, n_resamples=10)
