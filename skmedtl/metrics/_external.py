@@ -19,6 +19,7 @@ All intervals come from the one resampler (:mod:`skmedtl.metrics._resample`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -500,11 +501,11 @@ class _Problem:
     labels: tuple
     threshold: object
     multilabel: bool
-    statistic: object
-    calibration: object
-    calibrated: object
-    curve_inputs: object
-    counts: object
+    statistic: Callable
+    calibration: Callable
+    calibrated: Callable
+    curve_inputs: Callable
+    counts: Callable
 
 
 def _class_problem(y_int, proba_int, y_ext, proba_ext, threshold, labels, n_bins):
