@@ -1,5 +1,8 @@
 """Medical classification metrics: sensitivity, specificity, reports with CIs,
-paired comparisons (DeLong, paired bootstrap, Holm) and calibration; multi-label
+paired comparisons (DeLong, paired bootstrap, Holm) and calibration;
+external validation and distribution shift (:func:`external_validation`,
+:func:`distribution_shift`); learning-curve crossovers
+(:func:`learning_curve_crossover`); multi-label
 per-label AUC, sensitivity and specificity (:func:`multilabel_report`).
 
 Every interval and paired comparison draws its resamples from one resampler
@@ -27,6 +30,19 @@ from ._compare import (
     paired_bootstrap,
     pooled_delong_test,
 )
+from ._curves import CrossoverResult, SizeComparison, learning_curve_crossover
+from ._external import (
+    EXTERNAL_METRICS,
+    CalibrationCheck,
+    ExternalValidation,
+    IntensityStatistics,
+    MetricCI,
+    MetricShift,
+    ShiftDiagnostic,
+    distribution_shift,
+    external_validation,
+    intensity_statistics,
+)
 from ._multiclass import ordinal_mae, per_class_auc, quadratic_weighted_kappa
 from ._multilabel import (
     MultiLabelReport,
@@ -53,7 +69,20 @@ from ._scorers import SCORERS, get_scorer, make_scoring
 from ._threshold import choose_threshold, make_threshold_classifier
 
 __all__ = [
+    "CrossoverResult",
+    "SizeComparison",
+    "learning_curve_crossover",
+    "intensity_statistics",
+    "external_validation",
+    "distribution_shift",
+    "ShiftDiagnostic",
+    "MetricShift",
+    "MetricCI",
+    "IntensityStatistics",
+    "ExternalValidation",
+    "CalibrationCheck",
     "BOOTSTRAP_SEED",
+    "EXTERNAL_METRICS",
     "CALIBRATION_METHODS",
     "CONFIDENCE",
     "N_BOOTSTRAP",

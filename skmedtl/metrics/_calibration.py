@@ -587,3 +587,52 @@ def calibrate_prefit(estimator, X_val, y_val, *, method: str = "sigmoid"):
     else:
         calibrated = CalibratedClassifierCV(FrozenEstimator(estimator), method=method)
     return calibrated.fit(X_val, y_val)
+
+
+def batched_ece(confidence, outcome, counts, n_bins: int = 10) -> np.ndarray:
+    """The quantile-bin ECE of every resample at once, from resample counts.
+
+    The same number as :func:`expected_calibration_error` (``strategy=
+    "quantile"``) on each materialised resample: the resample's sorted
+    confidences are split into equal-mass bins, a run of tied values joining
+    the bin of its first member. The samples are sorted once; a resample only
+    reweights them (its cumulative counts place every copy).
+
+    Parameters
+    ----------
+    confidence : ndarray of shape (n_samples,)
+        The binned probability (binary: the positive class's; several
+        classes: the top label's).
+    outcome : ndarray of shape (n_samples,)
+        1 where the event happened (the positive class; the top label right).
+    counts : ndarray of shape (n_resamples, n_samples)
+        Rows of :func:`~skmedtl.metrics.resample_counts`; every row must hold
+        the same number of draws.
+    n_bins : int, default=10
+
+    Returns
+    -------
+    ndarray of shape (n_resamples,)
+    """
+    confidence = np.asarray(confidence, dtype=float)
+    outcome = np.asarray(outcome, dtype=float)
+    counts = np.atleast_2d(np.asarray(counts, dtype=np.int64))
+    totals = counts.sum(axis=1)
+    if len(totals) and (totals != totals[0]).any():
+        raise ValueError("Every row of counts must hold the same number of draws.")
+    order = np.argsort(confidence, kind="stable")
+    ranked = confidence[order]
+    first = np.searchsorted(ranked, ranked, side="left")
+    weights = counts[:, order]
+    below = np.zeros((len(weights), len(order) + 1), dtype=np.int64)
+    np.cumsum(weights, axis=1, out=below[:, 1:])
+    n = int(totals[0]) if len(totals) else 0
+    k = max(1, min(int(n_bins), n))
+    ends = np.cumsum(np.full(k, n // k) + (np.arange(k) < n % k))
+    # The first copy of a tie run sits after every draw of a lower value.
+    which = np.searchsorted(ends, below[:, first], side="right")
+    np.minimum(which, k - 1, out=which)  # undrawn samples past the end: weight 0
+    gap = weights * (outcome[order] - ranked)
+    rows = np.arange(len(weights))[:, None] * k
+    sums = np.bincount((which + rows).ravel(), gap.ravel(), len(weights) * k)
+    return np.abs(sums.reshape(len(weights), k)).sum(axis=1) / max(n, 1)
