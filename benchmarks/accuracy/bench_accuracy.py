@@ -2959,8 +2959,12 @@ class Report:
             "- **Predictions**: `predictions/<data set>/<family>/predictions.csv.gz` "
             "holds one row per test image x configuration x seed (probabilities "
             "as Python writes floats); `cells.json` the validation score, costs "
-            "and settings of each cell; `probe/` the recipe's test probabilities; "
-            "`MANIFEST.json` the command, package versions and timings.",
+            "and settings of each cell; `probe/` the linear-probe recipe's test "
+            "probabilities; `recipe/` the end-to-end recipe's (or its measured "
+            "epoch), each with where and how it ran; `"
+            + PLUS_ARCHIVE
+            + "` the MedMNIST+ rows of our data sets; `MANIFEST.json` the "
+            "studies' command, package versions and timings.",
             "",
         ]
 
@@ -3179,6 +3183,11 @@ def parse_args(argv=None):
         args.data = DEFAULT_DATA
     if not Path(args.data).is_dir():
         parser.error(f"--data {args.data} is not a folder.")
+    if "published" in args.steps and not (args.data / MEDMNIST_PLUS_CSV).is_file():
+        parser.error(
+            f"--data {args.data} holds no {MEDMNIST_PLUS_CSV} (the MedMNIST+ table): "
+            "pass the shared data folder, or leave 'published' out of --steps."
+        )
     # One embedding cache for the full and the quick run: its keys hold the
     # image content, backbone and preprocessing, so they share what they can.
     args.cache = Path(args.work) / "embeddings.h5"
@@ -3216,11 +3225,6 @@ def parse_args(argv=None):
         import torch
 
         torch.set_num_threads(args.threads)
-    if "published" in args.steps and not (args.data / MEDMNIST_PLUS_CSV).is_file():
-        parser.error(
-            f"--data {args.data} holds no {MEDMNIST_PLUS_CSV} (the MedMNIST+ table): "
-            "pass the shared data folder, or leave 'published' out of --steps."
-        )
     return args
 
 
@@ -3235,7 +3239,13 @@ def main(argv=None) -> int:
     elif not args.report_only:
         runs = plan(args)
         print(
-            f"{len(runs)} studies ({args.grid} grid); work folder {args.work}",
+            f"steps {', '.join(args.steps)}: "
+            + (
+                f"{len(runs)} studies ({args.grid} grid); "
+                if "studies" in args.steps
+                else ""
+            )
+            + f"work folder {args.work}",
             flush=True,
         )
         start = time.perf_counter()

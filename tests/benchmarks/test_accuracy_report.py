@@ -228,6 +228,14 @@ def test_archive_published_copies_rows_unchanged_and_names_a_missing_table(
         bench.medmnist_plus_rows("a,b\n1,2\n")
 
 
+def test_steps_published_needs_the_table_in_data(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(["--steps", "published", "--data", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "medmnistplus" in err and "--data" in err and "Traceback" not in err
+
+
 def test_plus_sd_is_converted_to_the_sample_sd(bench, rng):
     seeds = rng.random(3)
     population = float(np.std(seeds, ddof=0))
