@@ -2550,8 +2550,9 @@ class Report:
             + " --work WORK --reduced-frozen-backbones "
             + " ".join(SHIPPED)
             + "` reruns the studies, the probe and the recipe, copies the MedMNIST+ "
-            "rows, archives and renders this file; `--report-only` then "
-            "regenerates it byte for byte."
+            "rows, archives and renders this file (on a CPU add `--recipe "
+            "measure` to time the recipe instead of running it); `--report-only` "
+            "then regenerates it byte for byte."
         )
         return lines + [f"- {t}" for t in todo] + [""]
 
