@@ -59,6 +59,8 @@ class Param:
         Flag value -> keyword value (``--keep-going`` -> ``on_error="skip"``).
     short : str, optional
         A short form (``"-q"``).
+    nargs : str, optional
+        argparse ``nargs`` (``"+"``: one or more values).
     """
 
     name: str
@@ -70,6 +72,7 @@ class Param:
     action: str | None = None
     convert: Callable | None = None
     short: str | None = None
+    nargs: str | None = None
 
     @property
     def dest(self) -> str:
@@ -99,6 +102,8 @@ def add_params(parser: argparse.ArgumentParser, params: Iterable[Param]) -> None
         else:
             kwargs["type"] = p.type
             kwargs["metavar"] = p.metavar
+            if p.nargs is not None:
+                kwargs["nargs"] = p.nargs
             if p.required:
                 kwargs["required"] = True
             else:
