@@ -113,10 +113,22 @@ def main(argv: list[str] | None = None) -> int:
         if code is None:
             raise  # a bug: the traceback helps more than a message
         message = to_cli_words(str(e) or type(e).__name__, args.flags)
+        message += _on_error_hint(e, args.flags)
         if code == EXIT_ERROR and not _raised_by_skmedtl(e):
             message += " (run again with --debug for the traceback)"
         print(f"{args.prog}: error: {message}", file=sys.stderr)
         return code
+
+
+def _on_error_hint(error: Exception, flags: dict) -> str:
+    """For an unreadable image, the command's flag that skips such files."""
+    from ..io._errors import ImageReadError
+
+    param = flags.get("on_error")
+    flag = param if isinstance(param, str) else getattr(param, "flag", None)
+    if not isinstance(error, ImageReadError) or flag != "--on-error":
+        return ""
+    return " Add --on-error skip to leave unreadable files out (with a warning)."
 
 
 def _warning_printer(args):

@@ -178,6 +178,8 @@ def to_cli_words(message: str, flags: dict[str, Param | str]) -> str:
             return flag
         return f"{flag} {value}"
 
+    for python, cli in PYTHON_ONLY.items():
+        message = message.replace(python, cli)
     message = _ASSIGNMENT.sub(assignment, message)
     for name in sorted(flags, key=len, reverse=True):
         # A bare name: one with an underscore anywhere (batch_size), a plain word
@@ -191,6 +193,13 @@ def to_cli_words(message: str, flags: dict[str, Param | str]) -> str:
 
 
 _PLAIN_WORD_PARAMETER = r"(?= must | is empty| / | or --|, --)"
+
+#: Python-only advice in library messages -> what the command line offers.
+PYTHON_ONLY = {
+    "skmedtl.list_backbones()": "`skmedtl backbones`",
+    "skmedtl.backbones.list_schemes()": "`skmedtl backbones`",
+    " (skmedtl.backbones.WeightsFile to give its mean/std)": "",
+}
 
 
 # -- argparse types ---------------------------------------------------------------

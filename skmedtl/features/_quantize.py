@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import math
 import numbers
 import time
 from dataclasses import dataclass
@@ -187,12 +188,20 @@ def embedding_fidelity(reference: np.ndarray, other: np.ndarray) -> dict:
         the mean embedding, which all images share (after ReLU and pooling every
         feature is positive): a random-weight ResNet-50 quantised to int8 keeps
         a raw cosine of 0.9998 while its standardised one is 0.93
-        (``benchmarks/speed/RESULTS.md``).
+        (``benchmarks/speed/RESULTS.md``). NaN for a single row (nothing to
+        standardise by), with ``standardised_cosine_reason`` saying so.
     """
     a = np.asarray(reference, dtype=np.float64)
     b = np.asarray(other, dtype=np.float64)
     fid = _row_cosines(a, b)
     out = {"mean_cosine": float(fid.mean()), "min_cosine": float(fid.min())}
+    if len(a) < 2:  # one row: standardised, it is all zeros; no cosine exists
+        out["standardised_cosine"] = math.nan
+        out["standardised_cosine_reason"] = (
+            f"undefined on {len(a)} held-back image(s): standardising needs the "
+            "spread of at least 2"
+        )
+        return out
     scale = a.std(axis=0)
     scale[scale == 0] = 1.0  # as StandardScaler: constant features keep their scale
     mean = a.mean(axis=0)
