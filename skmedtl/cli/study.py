@@ -276,8 +276,12 @@ def check_outputs(
 
 
 def is_study_folder(path: Path) -> bool:
-    """Whether ``path`` holds a study's output (its marker files)."""
-    return (path / "study.json").is_file() or (path / "results.jsonl").is_file()
+    """Whether ``path`` holds a study's output (its marker files: the manifest,
+    the log, or the lock of a study running there)."""
+    return any(
+        (path / name).is_file() for name in ("study.json", "results.jsonl",
+                                             ".study.lock")
+    )
 
 
 def _outside_example(data: Path, path: Path) -> str:
