@@ -24,8 +24,9 @@ from .conftest import run_cli
 def digest(path: Path) -> str:
     """SHA-256 of a file, or of every file under a folder (names included)."""
     h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() \
-        else [path]
+    files = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
     for p in files:
         h.update(os.fspath(p.relative_to(path) if path.is_dir() else p.name).encode())
         h.update(p.read_bytes())
@@ -46,8 +47,9 @@ def scan(tmp_path):
 # -- case 4: explain --out the images' folder ----------------------------------------
 def test_explain_out_onto_the_images_folder_keeps_the_image(saved, scan, capsys):
     before = digest(scan)
-    code, out, err = run_cli(["explain", "--model", saved, "--images", scan,
-                              "--out", scan.parent], capsys)
+    code, out, err = run_cli(
+        ["explain", "--model", saved, "--images", scan, "--out", scan.parent], capsys
+    )
     assert code == 2
     assert "--images" in err and "--out" in err
     assert digest(scan) == before
@@ -71,13 +73,23 @@ def test_explain_keeps_a_file_it_did_not_write(saved, scan, tmp_path, capsys):
 
 
 # -- case 5: predict --out onto its input, or onto a file it did not write ----------
-def test_predict_out_onto_the_images_csv_keeps_the_list(saved, scan, tmp_path,
-                                                        capsys):
+def test_predict_out_onto_the_images_csv_keeps_the_list(saved, scan, tmp_path, capsys):
     listing = tmp_path / "list.csv"
     listing.write_text(f"path,patient,notes\n{scan},p01,keep me\n")
     before = digest(listing)
-    code, _, err = run_cli(["predict", "--model", saved, "--images", listing,
-                            "--out", listing, "--overwrite"], capsys)
+    code, _, err = run_cli(
+        [
+            "predict",
+            "--model",
+            saved,
+            "--images",
+            listing,
+            "--out",
+            listing,
+            "--overwrite",
+        ],
+        capsys,
+    )
     assert code == 2
     assert "--images" in err
     assert digest(listing) == before
@@ -107,16 +119,27 @@ def test_study_out_with_the_users_files(tmp_path, capsys, name):
     out.mkdir()
     (out / name).write_text("my own results\n")
     before = digest(out)
-    code, _, err = run_cli(["study", "--dataset", "breastmnist", "--out", out,
-                            "--dry-run"], capsys)
+    code, _, err = run_cli(
+        ["study", "--dataset", "breastmnist", "--out", out, "--dry-run"], capsys
+    )
     assert code == 2 and "--overwrite" in err
     assert digest(out) == before
 
 
 def test_study_out_onto_a_saved_model(saved, capsys):
     before = digest(saved)
-    code, _, err = run_cli(["study", "--dataset", "breastmnist", "--out", saved,
-                            "--overwrite", "--dry-run"], capsys)
+    code, _, err = run_cli(
+        [
+            "study",
+            "--dataset",
+            "breastmnist",
+            "--out",
+            saved,
+            "--overwrite",
+            "--dry-run",
+        ],
+        capsys,
+    )
     assert code == 2 and "saved model" in err
     assert digest(saved) == before
     skmedtl.load(saved)

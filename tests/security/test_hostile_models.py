@@ -59,8 +59,12 @@ def test_forged_scheduler_address_is_ignored_on_load(saved, data, no_escape):
 def test_forged_address_through_predict_command(saved, tmp_path, capsys, no_escape):
     from PIL import Image
 
-    forge_tree(saved, lambda tree: find_estimator(tree, "skmedtl.CNNFeatures")[
-        "params"].update(client=ADDRESS))
+    forge_tree(
+        saved,
+        lambda tree: find_estimator(tree, "skmedtl.CNNFeatures")["params"].update(
+            client=ADDRESS
+        ),
+    )
     image = tmp_path / "scan.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
     code, out, err = run_cli(
@@ -114,8 +118,9 @@ def test_allow_pickle_is_consent(hybrid, data, tmp_path):
     path = tmp_path / "model.pkl"
     joblib.dump(hybrid, path)
     model, metadata = skmedtl.persistence.load_model(path, allow_pickle=True)
-    np.testing.assert_allclose(model.predict_proba(data[0]),
-                               hybrid.predict_proba(data[0]))
+    np.testing.assert_allclose(
+        model.predict_proba(data[0]), hybrid.predict_proba(data[0])
+    )
     assert metadata == {}
 
 
@@ -127,13 +132,24 @@ def _hf_folder(root: Path) -> tuple[Path, Path]:
     (folder / "modeling_evil.py").write_text(
         f"open({os.fspath(marker)!r}, 'w').write('pwned')\n"
     )
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "vit", "hidden_size": 32, "num_hidden_layers": 1,
-        "num_attention_heads": 2, "intermediate_size": 37, "image_size": 32,
-        "patch_size": 8, "num_channels": 3,
-        "auto_map": {"AutoConfig": "modeling_evil.EvilConfig",
-                     "AutoModel": "modeling_evil.EvilModel"},
-    }))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "vit",
+                "hidden_size": 32,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "intermediate_size": 37,
+                "image_size": 32,
+                "patch_size": 8,
+                "num_channels": 3,
+                "auto_map": {
+                    "AutoConfig": "modeling_evil.EvilConfig",
+                    "AutoModel": "modeling_evil.EvilModel",
+                },
+            }
+        )
+    )
     return folder, marker
 
 
@@ -145,15 +161,18 @@ def test_hf_folder_with_code_is_refused(tmp_path, data, no_escape):
     assert not marker.exists()
 
 
-def test_saved_model_naming_a_hf_folder_with_code_is_refused(tmp_path, no_escape,
-                                                             data):
+def test_saved_model_naming_a_hf_folder_with_code_is_refused(tmp_path, no_escape, data):
     pytest.importorskip("transformers")
     folder, marker = _hf_folder(tmp_path)
     features = skmedtl.CNNFeatures("lenet5", **LENET).fit(data[0])
     path = skmedtl.save(features, tmp_path / "f")
-    forge_tree(path, lambda tree: tree.update(params={**tree["params"],
-               "backbone": f"hf:{folder}"}) or tree["state"]["model_"][
-               "$network"].update(backbone=f"hf:{folder}"))
+    forge_tree(
+        path,
+        lambda tree: (
+            tree.update(params={**tree["params"], "backbone": f"hf:{folder}"})
+            or tree["state"]["model_"]["$network"].update(backbone=f"hf:{folder}")
+        ),
+    )
     with pytest.raises(UnsafeModelError, match="auto_map"):
         skmedtl.load(path)
     assert not marker.exists()
@@ -168,8 +187,10 @@ def test_hf_calls_pass_trust_remote_code_false():
 
     tree = ast.parse(inspect.getsource(_hf))
     calls = [
-        node for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
         and node.func.attr in ("from_pretrained", "from_config")
     ]
     assert len(calls) >= 3
@@ -217,7 +238,7 @@ def test_a_linked_folder_inside_the_model_is_refused(saved, tmp_path):
         skmedtl.load(saved)
 
 
-# -- 5. tampered JSON -------------------------------------------------------------------
+# -- 5. tampered JSON ---------------------------------------------------------
 @pytest.mark.parametrize(
     "value",
     [
@@ -226,8 +247,15 @@ def test_a_linked_folder_inside_the_model_is_refused(saved, tmp_path):
         {"$dict": [[1]]},
         {"$dict": "x"},
         {"$random_state": [1, 2]},
-        {"$random_state": ["MT19937", {"$ndarray_list": [1], "dtype": "<i8",
-                                       "shape": [1]}, 0, 0, 0.0]},
+        {
+            "$random_state": [
+                "MT19937",
+                {"$ndarray_list": [1], "dtype": "<i8", "shape": [1]},
+                0,
+                0,
+                0.0,
+            ]
+        },
         {"$tuple": 5},
         {"$scalar": "<f8", "value": "drop table"},
         {"$path": ["/", "etc"]},
@@ -264,10 +292,15 @@ def test_truncated_tensors_are_refused(saved, no_escape):
 
 
 def test_a_header_claiming_huge_tensors_is_refused(saved, no_escape):
-    header = json.dumps({
-        "n0/conv1.weight": {"dtype": "F32", "shape": [2**31, 2**31],
-                            "data_offsets": [0, 2**62]},
-    }).encode()
+    header = json.dumps(
+        {
+            "n0/conv1.weight": {
+                "dtype": "F32",
+                "shape": [2**31, 2**31],
+                "data_offsets": [0, 2**62],
+            },
+        }
+    ).encode()
     forge(saved, "tensors.safetensors", struct.pack("<Q", len(header)) + header)
     with pytest.raises(UnsafeModelError):
         skmedtl.load(saved)
