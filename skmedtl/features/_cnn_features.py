@@ -9,6 +9,7 @@ import numbers
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from ..cache._cache import shared_cache
 from ..io._intensity import IntensityPolicy
 from ..io._sequence import ImageSequence
 from ..utils._devices import resolve_device
+from ..utils._transient import persistent_state, transient_attributes
 from ..utils._validation import (
     Check,
     Interval,
@@ -241,6 +243,13 @@ default="imagenet"
     (4, 512)
     """
 
+    #: Runtime state (see :mod:`skmedtl.utils._transient`): the device copy of
+    #: the network and the inference engine, rebuilt on first use; never pickled
+    #: nor saved.
+    _transient_attributes: ClassVar[dict] = {"_runtime": None, "_engine_state": None}
+    #: Looked up again by name after loading.
+    _derived_attributes: ClassVar[tuple] = ("backbone_spec_",)
+
     _parameter_constraints: dict = {
         "backbone": [str],
         "weights": [None, "path"],
@@ -338,8 +347,7 @@ default="imagenet"
         )
         # A ViT at another size than its own: position embeddings resampled once.
         spec.adapter.fix_input_size(model, self.preprocessing_.input_size)
-        self._runtime = None
-        self._engine_state = None
+        self.__dict__.update(transient_attributes(type(self)))
         self.feature_config_ = self._feature_config(model)
         self.n_features_out_, largest_activation = self._probe()
         self.batch_size_ = self._resolve_batch_size(largest_activation)
@@ -700,10 +708,7 @@ default="imagenet"
         )
 
     def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_runtime", None)  # device copy: rebuilt on first use
-        state.pop("_engine_state", None)
-        state.pop("backbone_spec_", None)  # registry entry: looked up again
+        state = persistent_state(self)
         if hasattr(state.get("client"), "scheduler"):
             # A dask Client does not pickle; its scheduler address reconnects.
             state["client"] = state["client"].scheduler.address

@@ -181,7 +181,7 @@ def _encode_estimator(est, entry, where: str, writer) -> dict:
     params.update(_inert_defaults(type(est), entry, params))
     if entry.save_params is not None:
         params = entry.save_params(params)
-    skipped = set(params) | set(entry.runtime) | set(entry.dropped)
+    skipped = set(params) | set(entry.transient()) | set(entry.derived())
     state = {k: v for k, v in vars(est).items() if k not in skipped}
     return {
         "$estimator": entry.name,
@@ -217,7 +217,7 @@ def _decode_estimator(value: dict, where: str, reader):
         if not isinstance(k, str) or not k.isidentifier() or k.startswith("__"):
             raise UnsafeModelError(f"{where}: attribute name {k!r} refused.")
         setattr(est, k, decode(v, f"{where}.{k}", reader))
-    for k, v in entry.runtime.items():
+    for k, v in entry.transient().items():
         setattr(est, k, v)
     if entry.after_load is not None:
         entry.after_load(est)

@@ -58,6 +58,20 @@ class EstimatorType:
     def resolve(self) -> type:
         return resolve(self.name)
 
+    def transient(self) -> dict:
+        """Attributes not saved, with their values after loading: the class's
+        own declaration (``_transient_attributes``) and ``runtime``."""
+        from ..utils._transient import transient_attributes
+
+        return {**transient_attributes(self.resolve()), **self.runtime}
+
+    def derived(self) -> tuple[str, ...]:
+        """Attributes not saved and rebuilt by ``after_load``: the class's
+        ``_derived_attributes`` and ``dropped``."""
+        from ..utils._transient import derived_attributes
+
+        return (*derived_attributes(self.resolve()), *self.dropped)
+
 
 def resolve(name: str):
     """The object at public import path ``name`` (``"package.module.Name"``)."""
@@ -128,17 +142,15 @@ register_estimator("skmedtl.hybrid.HybridPipeline")  # make_hybrid; multi-label 
 # Multi-label hybrids: one head per label, each possibly a skmedtl TunedClassifier,
 # which skops cannot hold; its heads are encoded one by one instead.
 register_estimator("sklearn.multioutput.MultiOutputClassifier")
+# Their runtime state is declared once, on the class (``_transient_attributes``,
+# ``_derived_attributes``), and read from there by the codec and by pickling.
 register_estimator(
     "skmedtl.CNNFeatures",
-    runtime={"_runtime": None, "_engine_state": None},
-    dropped=("backbone_spec_",),
     after_load=_look_up_backbone,
     inert=INERT_PARAMS,
 )
 register_estimator(
     "skmedtl.FineTuneClassifier",
-    runtime={"_runtime": None},
-    dropped=("backbone_spec_", "_cpu_features"),
     after_load=_look_up_backbone,
     save_params=_check_augment,
     inert=INERT_PARAMS,
