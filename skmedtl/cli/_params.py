@@ -44,7 +44,8 @@ class Param:
     name : str
         The keyword argument (``"cache_path"``).
     flag : str
-        Its flag (``"--cache"``).
+        Its flag (``"--cache"``), or a bare word for a positional argument
+        (``"path"``).
     help : str
         One line for ``--help``.
     type : callable, optional
@@ -79,6 +80,11 @@ class Param:
         return self.flag.lstrip("-").replace("-", "_")
 
     @property
+    def positional(self) -> bool:
+        """A positional argument: its ``flag`` is a bare word (``"path"``)."""
+        return not self.flag.startswith("-")
+
+    @property
     def required(self) -> bool:
         return self.default is REQUIRED
 
@@ -95,6 +101,14 @@ REQUIRED = object()
 def add_params(parser: argparse.ArgumentParser, params: Iterable[Param]) -> None:
     """Add a flag per :class:`Param` to ``parser``."""
     for p in params:
+        if p.positional:  # argparse takes its name as the dest
+            kwargs = {"help": p.help, "type": p.type, "metavar": p.metavar}
+            if p.nargs is not None:
+                kwargs["nargs"] = p.nargs
+            if not p.required:
+                kwargs["default"] = p.default
+            parser.add_argument(p.flag, **kwargs)
+            continue
         names = [p.short, p.flag] if p.short else [p.flag]
         kwargs: dict = {"dest": p.dest, "help": p.help}
         if p.action is not None:

@@ -56,6 +56,8 @@ FEATURES_PARAMS = [
 
 #: The command's own flags (its inputs and outputs).
 EXTRACT_PARAMS = [
+    Param("inputs", "inputs", nargs="*", default=None, metavar="PATH",
+          help="image files, or folders (searched recursively)"),
     Param("dataset", "--dataset", metavar="DATA",
           help="instead of paths: every image of a study data set (bundled name, "
           ".npz, .csv or folder)"),
@@ -78,8 +80,6 @@ def add_parser(subparsers, parents: list) -> None:
         "(the file CNNFeatures(cache_path=...) and `skmedtl study --cache` use). "
         "Images already in the cache are not embedded again.",
     )
-    p.add_argument("inputs", nargs="*", metavar="PATH",
-                   help="image files, or folders (searched recursively)")
     add_params(p, EXTRACT_PARAMS)
     add_params(p, FEATURES_PARAMS)
     add_params(p, EXTRACT_DATA_PARAMS)
