@@ -120,35 +120,28 @@ def test_lock_file_of_someone_else_is_kept(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "argv, python_only",
+    "extra, expected, python_only",
     [
+        (["--backbone", "resnt18"], "Unknown backbone", "list_backbones()"),
         (
-            ["extract", "{tmp}", "--cache", "{tmp}/c.h5", "--backbone", "resnt18"],
-            "list_backbones()",
-        ),
-        (
-            [
-                "extract",
-                "{tmp}",
-                "--cache",
-                "{tmp}/c.h5",
-                "--backbone",
-                "lenet5",
-                "--weights",
-                "nonsense",
-            ],
+            ["--backbone", "lenet5", "--weights", "nonsense"],
+            "Unknown weights",
             "WeightsFile",
         ),
     ],
 )
-def test_cli_messages_name_commands_not_python(argv, python_only, tmp_path, capsys):
-    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    (tmp_path / "x.npy").write_bytes(b"")
+def test_cli_messages_name_commands_not_python(
+    extra, expected, python_only, tmp_path, capsys
+):
+    images = tmp_path / "images"
+    images.mkdir()
+    np.save(images / "x.npy", np.zeros((28, 28), np.uint8))
+    argv = ["extract", images, "--cache", tmp_path / "c.h5", *extra]
     code, _, err = run_cli(argv, capsys)
     assert code == 2
-    assert python_only not in err and "skmedtl." not in err.replace(
-        "skmedtl extract", ""
-    )
+    assert expected in err
+    assert python_only not in err
+    assert "skmedtl." not in err.replace("skmedtl extract", "")
 
 
 def test_unreadable_image_hints_on_error(tmp_path, capsys):
