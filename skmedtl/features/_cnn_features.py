@@ -194,7 +194,9 @@ default="imagenet"
         workers, each of which builds the backbone once, and stores the returned
         rows in ``cache_path`` itself (see :func:`skmedtl.distributed.extract`).
         ``None`` embeds in this process. Clones share the client; pickling
-        keeps its scheduler address.
+        keeps its scheduler address; :func:`skmedtl.save` does not (a loaded
+        model has ``client=None``, like ``device="auto"`` and
+        ``cache_path=None``: it runs where it is loaded).
 
     Attributes
     ----------
