@@ -25,12 +25,11 @@ A :class:`~skmedtl.study.StudyDataset` whose ``labels`` are a 2-D 0/1 matrix
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap
 from ..utils._files import atomic_path
-from ._evaluate import CONFIDENCE, METRICS
+from ._evaluate import METRICS
 from ._report_stats import PREDICTION_COLUMNS
 from ._splits import resolve_split
 from ._stats import ECE_BINS
@@ -52,8 +51,6 @@ __all__ = [
     "run_multilabel_hybrid",
     "write_multilabel_predictions",
 ]
-
-BOOTSTRAP_SEED = 0
 
 
 def is_multilabel(labels) -> bool:
@@ -215,15 +212,10 @@ def pooled_multilabel_metrics(records: list[dict], n_bootstraps: int) -> dict:
             axis=0,
         )
 
-    estimate = mean_over_seeds(np.arange(len(Y)))
-    rng = np.random.RandomState(BOOTSTRAP_SEED)
-    draws = np.array(
-        [mean_over_seeds(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
+    result = bootstrap(
+        mean_over_seeds, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
     )
-    alpha = (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(draws, [alpha, 1 - alpha], axis=0)
+    estimate, low, high = result.estimate, result.low, result.high
     return {
         m: (float(estimate[i]), float(low[i]), float(high[i]))
         for i, m in enumerate(METRICS)
@@ -660,12 +652,10 @@ def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps:
             [multilabel_validation_metrics(Y[idx], p[idx], np.nan)[key] for p in probas]
         )
 
-    rng = np.random.RandomState(BOOTSTRAP_SEED)
-    draws = [value(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
-    alpha = (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(draws, [alpha, 1 - alpha])
+    result = bootstrap(
+        value, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
+    )
+    low, high = result.low, result.high
     seeds = [r["validation"]["score"] for r in records]
     return {
         "score": float(np.mean(seeds)),

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics import CONFIDENCE
 from ..utils._files import atomic_path
-from ._evaluate import CONFIDENCE, METRICS
+from ._evaluate import METRICS
 from ._stats import ALPHA, ECE_BINS
 
 __all__ = [
