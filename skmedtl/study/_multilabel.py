@@ -277,12 +277,10 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     the study's validation set (``ctx.val_mask``), thresholds chosen there."""
     from sklearn.base import clone
     from sklearn.model_selection import ParameterGrid
-    from sklearn.multioutput import MultiOutputClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    from ..hybrid import hybrid_head
+    from ..hybrid import head_pipeline
     from ..metrics import choose_thresholds
+    from ..model_selection import select_on_validation
     from ._heads import count_head_params, head_grid
     from ._measure import PeakMemory, Stopwatch
 
@@ -290,14 +288,12 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     data = ctx.data
     Y_dev = data.labels[ctx.dev]
     mask = ctx.val_mask
-    clf = hybrid_head(
-        head, class_weight="balanced", random_state=cell.seed, n_jobs=ctx.n_jobs
-    )
-    pipe = Pipeline(
-        [
-            ("scale", "passthrough" if head in ("rf", "xgboost") else StandardScaler()),
-            ("clf", MultiOutputClassifier(clf)),
-        ]
+    pipe = head_pipeline(
+        head,
+        class_weight="balanced",
+        random_state=cell.seed,
+        n_jobs=ctx.n_jobs,
+        multilabel=True,
     )
     grid = list(
         ParameterGrid(
@@ -310,14 +306,13 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     scorer = _scorer(ctx.metric)
     X_train, Y_train = emb.dev[~mask], Y_dev[~mask]
     X_val, Y_val = emb.dev[mask], Y_dev[mask]
-    best = None
     with PeakMemory() as memory, Stopwatch() as train:
-        for params in grid:
-            model = clone(pipe).set_params(**params).fit(X_train, Y_train)
-            value = scorer(model, X_val, Y_val)
-            if best is None or value > best[0]:
-                best = (value, params, model)
-        value, params, model = best
+        best = select_on_validation(
+            grid,
+            fit=lambda params: clone(pipe).set_params(**params).fit(X_train, Y_train),
+            score=lambda model: scorer(model, X_val, Y_val),
+        )
+        value, params, model = best.score, best.candidate, best.model
         thresholds = choose_thresholds(Y_val, _proba(model, X_val))
     with Stopwatch() as infer:
         proba = _proba(model, emb.test)
