@@ -1,0 +1,381 @@
+"""Study cells as Dask tasks: one task per cell, results as they finish.
+
+:class:`DaskCellExecutor` runs the cells of a :class:`skmedtl.study.TransferStudy`
+(or any list of cell tasks: objects with ``key``, ``label``, ``fn``, ``args`` and
+``resources``) on a Dask cluster and yields each task with its result, or with
+the exception it raised, in the order they finish. The study's driver keeps
+everything else: it writes the log, the results and the report, exactly as when
+the cells run in its own process.
+
+- **Shared arguments travel once.** An argument object that several tasks share
+  (the data set, one backbone's embeddings) is sent to the cluster once, as a
+  small task of its own that returns it, and reaches the workers from there. The
+  scheduler keeps how to make it, so a worker that dies holding the only copy
+  costs a re-send, never the study.
+- **Resources.** Tasks that ask for a resource (``{"GPU": 1}`` for trained
+  cells) get it where some worker offers it; when none does, they run without it
+  and a note says so (``resources="require"`` keeps them waiting instead, for
+  clusters whose GPU workers start later).
+- **Failures.** A task that raises is retried ``retries`` times; a task whose
+  worker dies is run again elsewhere by the scheduler (up to Dask's
+  ``distributed.scheduler.allowed-failures``, 3 by default). Only then is its
+  exception yielded, with a note naming the worker.
+- **Nothing is stored.** The executor holds a client (or an address) for the
+  run only; no task, key or result carries the scheduler's address.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..utils._validation import Interval, StrOptions, validate_params
+from ._client import check_client, connected, import_distributed
+
+__all__ = ["CellRun", "DaskCellExecutor", "cluster_resources", "run_on_worker"]
+
+logger = logging.getLogger(__name__)
+
+#: How the executor treats resources that tasks ask for (see DaskCellExecutor).
+RESOURCE_POLICIES = ("auto", "require", "ignore")
+#: Arguments of these types are small and go with each task as they are.
+_INLINE_TYPES = (str, bytes, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class CellRun:
+    """What a worker sends back around one task's result.
+
+    Attributes
+    ----------
+    value : object
+        What the task's function returned.
+    worker : str
+        The worker that ran it (its name, else its address); ``"local"``
+        outside a Dask worker.
+    seconds : float
+        Wall time of the function on the worker.
+    """
+
+    value: Any
+    worker: str
+    seconds: float
+
+
+def run_on_worker(fn, *args) -> CellRun:
+    """Call ``fn(*args)`` on a worker; its result with where and how long it ran.
+
+    An exception is re-raised with a note naming the worker (Dask retries it).
+    """
+    worker = _worker_name()
+    start = time.perf_counter()
+    try:
+        value = fn(*args)
+    except Exception as e:
+        if hasattr(e, "add_note"):
+            e.add_note(f"(on Dask worker {worker})")
+        raise
+    return CellRun(value, worker, time.perf_counter() - start)
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return "local"
+    name = worker.name
+    return str(name) if name is not None and name != worker.address else worker.address
+
+
+def _identity(value):
+    """A shared argument, returned as given (its task keeps how to make it)."""
+    return value
+
+
+def cluster_resources(client) -> dict[str, float] | None:
+    """The largest amount of each resource one worker offers; ``None``: no workers.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        A connected client.
+
+    Returns
+    -------
+    dict or None
+        ``{"GPU": 1.0}`` when some worker was started with
+        ``--resources GPU=1``; ``{}`` when the workers offer none; ``None``
+        when the cluster has no workers yet (an adaptive cluster that starts
+        them on demand).
+    """
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    if not workers:
+        return None
+    offered: dict[str, float] = {}
+    for info in workers.values():
+        for name, amount in (info.get("resources") or {}).items():
+            offered[name] = max(offered.get(name, 0.0), float(amount))
+    return offered
+
+
+class DaskCellExecutor:
+    """Run study cells as tasks on a Dask cluster.
+
+    Pass it to a study (``TransferStudy(..., executor=DaskCellExecutor(client))``)
+    or call :meth:`run` with cell tasks. Results are identical to running the
+    same tasks in one process: every cell carries its own seed, and where it ran
+    changes nothing but its timing.
+
+    Parameters
+    ----------
+    client : distributed.Client or str
+        The cluster: a client, or a scheduler address such as
+        ``"tcp://10.0.0.5:8786"`` (connected for each :meth:`run` and closed
+        after). Used at run time only, never stored with a result.
+    retries : int, default=2
+        How many times a task that raises is run again before its exception is
+        yielded. A task whose worker dies is rerun by the scheduler in any case.
+    resources : {"auto", "require", "ignore"}, default="auto"
+        What to do with the resources tasks ask for (``{"GPU": 1}``).
+        ``"auto"``: ask for a resource where some worker offers it; when the
+        workers offer none, run without it and log a note (a cluster with no
+        workers yet keeps the request: its workers may bring it).
+        ``"require"``: always ask; tasks wait for a worker with the resource.
+        ``"ignore"``: never ask.
+    verbose : int, default=1
+        0 is silent; 1 shows one progress bar for the cells; 2 also writes a
+        line per finished cell naming its worker, with each worker's count.
+
+    See Also
+    --------
+    skmedtl.distributed.extract : Sharded extraction on the same cluster.
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster  # doctest: +SKIP
+    >>> from skmedtl.distributed import DaskCellExecutor
+    >>> from skmedtl.study import TransferStudy
+    >>> with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, \\
+    ...         Client(cluster) as client:  # doctest: +SKIP
+    ...     study = TransferStudy("breastmnist", "study/",
+    ...                           executor=DaskCellExecutor(client))
+    ...     results = study.run()
+    """
+
+    _parameter_constraints: dict = {
+        "retries": [Interval(numbers.Integral, 0)],
+        "resources": [StrOptions(RESOURCE_POLICIES)],
+        "verbose": [Interval(numbers.Integral)],
+    }
+
+    def __init__(self, client, *, retries=2, resources="auto", verbose=1):
+        self.client = client
+        self.retries = retries
+        self.resources = resources
+        self.verbose = verbose
+
+    def __repr__(self) -> str:
+        # The address is a run-time setting: shown, never part of a record.
+        return (
+            f"DaskCellExecutor(client={_describe_client(self.client)}, "
+            f"retries={self.retries}, resources={self.resources!r})"
+        )
+
+    def _check(self) -> None:
+        check_client(self.client)
+        validate_params(
+            {k: getattr(self, k) for k in self._parameter_constraints},
+            self._parameter_constraints,
+        )
+
+    def run(self, tasks: Sequence) -> Iterator[tuple[Any, Any]]:
+        """Run ``tasks`` on the cluster; yield ``(task, result or exception)``.
+
+        Each task is yielded once, as it finishes, in any order. Stopping the
+        iteration early (``break``, an error in the caller) cancels the tasks
+        still pending.
+
+        Parameters
+        ----------
+        tasks : sequence of CellTask
+            Objects with ``key`` (unique), ``label``, ``fn`` (a module-level
+            function), ``args`` (a tuple) and ``resources`` (a mapping).
+
+        Yields
+        ------
+        task : CellTask
+        outcome : object or BaseException
+            What ``task.fn(*task.args)`` returned, or the exception it raised
+            (after the retries).
+        """
+        self._check()
+        tasks = list(tasks)
+        _check_tasks(tasks)
+        if not tasks:
+            return
+        distributed = import_distributed()
+        with connected(self.client) as client:
+            yield from self._run(distributed, client, tasks)
+
+    def _run(self, distributed, client, tasks: list) -> Iterator[tuple[Any, Any]]:
+        token = uuid.uuid4().hex[:8]
+        wanted = self._resources_for(client, tasks)
+        shared = _shared_arguments(tasks)
+        shared_futures = {
+            ident: client.submit(
+                _identity, value, key=f"skmedtl-shared-{token}-{n}", pure=False
+            )
+            for n, (ident, value) in enumerate(shared.items())
+        }
+        live = {}  # Dask key -> (task, future)
+        bar = tqdm(
+            total=len(tasks),
+            desc="study cells (dask)",
+            unit="cell",
+            disable=self.verbose <= 0,
+        )
+        per_worker: Counter[str] = Counter()
+        try:
+            completed = distributed.as_completed(loop=client.loop)
+            for task in tasks:
+                args = tuple(
+                    shared_futures.get(id(a), a) if not _inline(a) else a
+                    for a in task.args
+                )
+                try:
+                    future = client.submit(
+                        run_on_worker,
+                        task.fn,
+                        *args,
+                        key=f"skmedtl-cell-{task.key}-{token}",
+                        resources=wanted(task),
+                        retries=self.retries,
+                        pure=False,
+                    )
+                except Exception as e:  # pickling: a lambda, a local function
+                    raise TypeError(
+                        f"Cell {task.label!r} cannot be sent to the Dask cluster: "
+                        f"{type(e).__name__}: {e}. Its function and arguments must "
+                        "be picklable (a module-level function, plain data)."
+                    ) from e
+                live[future.key] = (task, future)
+                completed.add(future)
+            with bar:
+                for future in completed:
+                    task, _ = live.pop(future.key)
+                    outcome = self._outcome(future)
+                    future.release()
+                    if isinstance(outcome, CellRun):
+                        per_worker[outcome.worker] += 1
+                        if self.verbose >= 2:
+                            tqdm.write(
+                                f"[{outcome.worker}] {task.label}: done in "
+                                f"{outcome.seconds:.1f} s "
+                                f"({per_worker[outcome.worker]} on this worker)"
+                            )
+                        outcome = outcome.value
+                    elif self.verbose >= 2:
+                        tqdm.write(f"{task.label}: failed: {outcome}")
+                    bar.update()
+                    yield task, outcome
+        finally:
+            pending = [f for _, f in live.values()] + list(shared_futures.values())
+            if live:
+                client.cancel([f for _, f in live.values()])
+            for f in pending:
+                f.release()
+        if per_worker:
+            logger.info(
+                "Cells per worker: %s",
+                ", ".join(f"{w}: {n}" for w, n in sorted(per_worker.items())),
+            )
+
+    @staticmethod
+    def _outcome(future):
+        try:
+            return future.result()
+        except Exception as e:  # the task's error (or KilledWorker, cancelled)
+            return e
+
+    def _resources_for(self, client, tasks: list):
+        """A function: task -> the resources to ask for (``None``: none)."""
+        asked = {name for t in tasks for name in (t.resources or {})}
+        if self.resources == "ignore" or not asked:
+            return lambda task: None
+        if self.resources == "require":
+            return lambda task: dict(task.resources) or None
+        offered = cluster_resources(client)
+        if offered is None:
+            logger.info(
+                "The Dask cluster has no workers yet; cells keep their resource "
+                "requests (%s) and wait for workers that offer them.",
+                ", ".join(sorted(asked)),
+            )
+            return lambda task: dict(task.resources) or None
+        missing = sorted(asked - set(offered))
+        if missing:
+            n = sum(1 for t in tasks if set(t.resources or {}) & set(missing))
+            logger.warning(
+                "No Dask worker offers %s: %d cell(s) that ask for it run without "
+                "it, on any worker (start workers with e.g. '--resources GPU=1' to "
+                "place them; resources='require' waits for such workers instead).",
+                " or ".join(missing),
+                n,
+            )
+
+        def wanted(task):
+            kept = {k: v for k, v in (task.resources or {}).items() if k in offered}
+            return kept or None
+
+        return wanted
+
+
+def _describe_client(client) -> str:
+    if isinstance(client, str):
+        return repr(client)
+    return type(client).__name__
+
+
+def _check_tasks(tasks: list) -> None:
+    seen = {}
+    for i, task in enumerate(tasks):
+        for attr in ("key", "label", "fn", "args", "resources"):
+            if not hasattr(task, attr):
+                raise TypeError(
+                    f"tasks[{i}] is a {type(task).__name__}, not a cell task: it has "
+                    f"no {attr!r} (give CellTask objects)."
+                )
+        if not callable(task.fn):
+            raise TypeError(f"Cell {task.label!r}: fn is not callable.")
+        if task.key in seen:
+            raise ValueError(
+                f"Cells {seen[task.key]!r} and {task.label!r} have the same key "
+                f"{task.key!r}; every cell task needs its own key."
+            )
+        seen[task.key] = task.label
+
+
+def _inline(value) -> bool:
+    return isinstance(value, _INLINE_TYPES) or isinstance(value, os.PathLike)
+
+
+def _shared_arguments(tasks: list) -> dict[int, Any]:
+    """Argument objects (by identity) that more than one task uses."""
+    uses: Counter[int] = Counter()
+    values: dict[int, Any] = {}
+    for task in tasks:
+        for a in {id(a): a for a in task.args if not _inline(a)}.values():
+            uses[id(a)] += 1
+            values[id(a)] = a
+    return {ident: values[ident] for ident, n in uses.items() if n > 1}
