@@ -271,7 +271,8 @@ def main(argv=None) -> int:
         )
     load_after = os.getloadavg()
     lines = [
-        "| run | seconds | cells/min | vs 1 worker | cold start s | max abs diff vs local |",
+        "| run | seconds | cells/min | vs 1 worker | cold start s "
+        "| max abs diff vs local |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for label, seconds, w, run, diff in rows:
