@@ -22,19 +22,27 @@ from ..utils._validation import (
     Interval,
     StrOptions,
     check_params,
-    validate_params,
 )
 from ._approaches import Approach, parse_approaches
 from ._cells import Cell, CellContext, Embeddings, run_cell
 from ._choices import COSTS
+from ._cost import embedding_settings, extract_embeddings, resolve_threads
 from ._data import load_study_dataset
 from ._heads import head_grid
-from ._measure import PeakMemory, Stopwatch, describe_device
+from ._measure import describe_device
 from ._multilabel import multilabel_paired_metric
 from ._profiles import Profile, get_profile
 from ._records import ResultStore, settings_key, to_json
 from ._report import write_outputs
 from ._results import StudyResults
+from ._run import (
+    CellTask,
+    check_executor,
+    failure_record,
+    now,
+    raise_error,
+    run_cells,
+)
 from ._save import (
     cell_metadata,
     cell_model,
@@ -56,8 +64,6 @@ TASKS = ("classification", "ordinal")
 VALIDATION_SHARE = 0.2
 LOG_NAME = "results.jsonl"
 MANIFEST_NAME = "study.json"
-#: Images timed without the cache when every embedding was already cached.
-_TIMING_SAMPLE = 32
 
 
 def _check_lrs(lrs) -> None:
@@ -202,6 +208,12 @@ class TransferStudy:
         Multi-label data sets save a
         :class:`~skmedtl.study.MultiLabelStudyModel` with the per-label
         thresholds chosen on validation (and per-label recalibration).
+    executor : CellExecutor, optional
+        Runs the cells (see :mod:`skmedtl.study._run`): an object whose
+        ``run(tasks)`` yields each :class:`~skmedtl.study.CellTask` with its
+        result or exception. Default: one after the other in this process
+        (:class:`~skmedtl.study.LocalExecutor`). A cell's result depends only
+        on its settings, seed and the data, not on where it ran.
     random_state : int, default=0
         Seeds the hold-out splits (test when the data set has none; the one
         validation split when it has none) and the first seed.
@@ -274,6 +286,7 @@ class TransferStudy:
         "save": [None, str, list, tuple],
         "random_state": [Interval(numbers.Integral, 0)],
         "verbose": [Interval(numbers.Integral)],
+        "executor": [None, Check(check_executor, "an object with a run(tasks) method")],
     }
 
     def __init__(
@@ -309,6 +322,7 @@ class TransferStudy:
         task: str = "classification",
         on_error: str = "raise",
         save: str | list[str] | None = "best",
+        executor=None,
         random_state: int = 0,
         verbose: int = 1,
     ):
@@ -342,6 +356,7 @@ class TransferStudy:
         self.task = task
         self.on_error = on_error
         self.save = save
+        self.executor = executor
         self.random_state = random_state
         self.verbose = verbose
 
@@ -392,7 +407,12 @@ class TransferStudy:
         import torch
 
         previous = torch.get_num_threads()
-        threads = _resolve_threads(self.n_threads, previous, self.device_.type)
+        threads = resolve_threads(
+            self.n_threads,
+            previous,
+            self.device_.type,
+            self._parameter_constraints["n_threads"],
+        )
         try:
             if threads != previous:
                 logger.info(
@@ -656,8 +676,47 @@ class TransferStudy:
             n_skipped,
             len(todo),
         )
+        ctx = self._ctx = self._context(out, run_id)
+        failures = []
+        cells = {c.key: c for c in todo}
+        embeddings: dict[str, Embeddings] = {}
+        bar = tqdm(
+            total=len(self.cells_),
+            initial=n_skipped,
+            desc="study",
+            unit="cell",
+            disable=self.verbose <= 0,
+        )
+
+        def finished(task: CellTask, result: dict) -> None:
+            self._record(out, cells[task.key], result, embeddings, run_id)
+            bar.update()
+
+        def failed(task: CellTask, error: BaseException) -> None:
+            record = failure_record(task, error, run_id)
+            failures.append({"cell": record["cell"], "error": record["error"]})
+            self._store.append(record)
+            bar.update()
+
+        with bar:
+            run_cells(
+                self._batches(ctx, todo, embeddings),
+                check_executor(self.executor),
+                on_error=self.on_error,
+                on_result=finished,
+                on_failure=failed,
+            )
+        return self._write(
+            out,
+            n_run=len(todo) - len(failures),
+            n_skipped=n_skipped,
+            failures=failures,
+            refit=lambda cell: self._refit(out, ctx, cell),
+        )
+
+    def _context(self, out: Path, run_id: str) -> CellContext:
         data = self.data_
-        ctx = CellContext(
+        return CellContext(
             data=data,
             dev=data.indices("train", "val"),
             test=data.indices("test"),
@@ -677,73 +736,79 @@ class TransferStudy:
             threshold_target=self.threshold_target_,
             task=self.task,
         )
-        failures = []
-        embeddings: dict[str, Embeddings] = {}
-        bar = tqdm(
-            total=len(self.cells_),
-            initial=n_skipped,
-            desc="study",
-            unit="cell",
-            disable=self.verbose <= 0,
-        )
-        with bar:
-            for cell in todo:
-                bar.set_postfix_str(f"{cell.backbone} {cell.approach.name}")
-                try:
-                    emb = None
-                    if cell.approach.frozen:
-                        emb = self._embeddings(ctx, cell, embeddings)
-                    result = _run_cell(ctx, cell, emb)
-                except Exception as e:
-                    if self.on_error == "raise":
-                        raise
-                    logger.error("Cell %s failed: %s", cell.id, e)
-                    failure = {"cell": cell.id, "error": f"{type(e).__name__}: {e}"}
-                    failures.append(failure)
-                    self._store.append(
-                        {
-                            "type": "failure",
-                            "key": cell.key,
-                            "run_id": run_id,
-                            **failure,
-                            "time": _now(),
-                        }
+
+    def _batches(self, ctx: CellContext, todo: list[Cell], embeddings: dict):
+        """The cells as tasks, one batch per shared extraction.
+
+        Consecutive cells that share frozen embeddings (one backbone, and one
+        seed with random weights) form a batch; ``embeddings`` holds the
+        current batch's extraction, by its key, until the batch is recorded.
+        """
+        batch, current = [], None
+        for cell in todo:
+            key = self._embedding_key(ctx, cell)
+            if batch and key != current:
+                yield batch
+                batch = []
+                embeddings.clear()  # one extraction in memory at a time
+            current = key
+            batch.append(self._task(ctx, cell, embeddings))
+        if batch:
+            yield batch
+
+    def _task(self, ctx: CellContext, cell: Cell, embeddings: dict) -> CellTask:
+        """One cell as a task (its frozen embeddings extracted here, once)."""
+        resources = {}
+        if not cell.approach.frozen and self.device_.type == "cuda":
+            resources["GPU"] = 1
+        emb = None
+        if cell.approach.frozen:
+            key = self._embedding_key(ctx, cell)
+            try:
+                if key not in embeddings:
+                    embeddings[key] = extract_embeddings(
+                        ctx, cell, self._store, self.fingerprint_
                     )
-                    bar.update()
-                    continue
-                record = {
-                    "type": "cell",
-                    "key": cell.key,
-                    "cell_id": cell.id,
-                    "backbone": cell.backbone,
-                    "approach": cell.approach.name,
-                    "category": cell.approach.category,
-                    "seed": cell.seed,
-                    "settings": cell.settings,
-                    "run_id": run_id,
-                    "finished": _now(),
-                    **result,
-                }
-                model = record.pop("_model", None)
-                self._store.append(record)
-                if self.save_ and model is not None:
-                    self._save_cell(out, cell, model, emb, record)
-                logger.info(
-                    "%s: validation %s %.3f; test AUC %.3f, ACC %.3f, %.1f s",
-                    cell.id,
-                    self.metric,
-                    result["validation"]["score"],
-                    result["metrics"]["auc"][0],
-                    result["metrics"]["accuracy"][0],
-                    result["wall_time_s"],
-                )
-                bar.update()
-        return self._write(
-            out,
-            n_run=len(todo) - len(failures),
-            n_skipped=n_skipped,
-            failures=failures,
-            refit=lambda cell: self._refit(out, ctx, cell, embeddings),
+            except Exception as e:  # noqa: BLE001 - the cell fails with it
+                return CellTask(cell.key, cell.id, raise_error, (e,), resources)
+            emb = embeddings[key]
+        return CellTask(cell.key, cell.id, run_cell, (ctx, cell, emb), resources)
+
+    def _embedding_key(self, ctx: CellContext, cell: Cell) -> str:
+        return settings_key(embedding_settings(ctx, cell, self.fingerprint_))
+
+    def _record(
+        self, out: Path, cell: Cell, result: dict, embeddings: dict, run_id: str
+    ) -> None:
+        """Log a finished cell; save its model."""
+        record = {
+            "type": "cell",
+            "key": cell.key,
+            "cell_id": cell.id,
+            "backbone": cell.backbone,
+            "approach": cell.approach.name,
+            "category": cell.approach.category,
+            "seed": cell.seed,
+            "settings": cell.settings,
+            "run_id": run_id,
+            "finished": now(),
+            **result,
+        }
+        model = record.pop("_model", None)
+        self._store.append(record)
+        if self.save_ and model is not None:
+            emb = None
+            if cell.approach.frozen:
+                emb = embeddings[self._embedding_key(self._ctx, cell)]
+            self._save_cell(out, cell, model, emb, record)
+        logger.info(
+            "%s: validation %s %.3f; test AUC %.3f, ACC %.3f, %.1f s",
+            cell.id,
+            self.metric,
+            result["validation"]["score"],
+            result["metrics"]["auc"][0],
+            result["metrics"]["accuracy"][0],
+            result["wall_time_s"],
         )
 
     # -- saved models -----------------------------------------------------------------
@@ -761,12 +826,16 @@ class TransferStudy:
                 raise
             logger.error("Cell %s: its model could not be saved: %s", cell.id, e)
 
-    def _refit(self, out: Path, ctx: CellContext, cell: Cell, memo: dict) -> str:
+    def _refit(self, out: Path, ctx: CellContext, cell: Cell) -> str:
         """Fit a finished cell again (its model was not saved) and save it."""
-        emb = self._embeddings(ctx, cell, memo) if cell.approach.frozen else None
-        result = _run_cell(ctx, cell, emb)
+        embeddings: dict = {}
+        task = self._task(ctx, cell, embeddings)
+        [(_, result)] = check_executor(self.executor).run([task])
+        if isinstance(result, BaseException):
+            raise result
         model = result.pop("_model")
         recorded = self._store.latest("cell")[cell.key]
+        emb = task.args[2]
         self._save_cell(out, cell, model, emb, {**recorded, **result})
         diff = float(
             np.max(
@@ -791,99 +860,6 @@ class TransferStudy:
         results.files.update(files)
         return results
 
-    def _embeddings(self, ctx: CellContext, cell: Cell, memo: dict) -> Embeddings:
-        """Frozen embeddings of dev + test images, through the cache, with cost."""
-        from ..features import CNNFeatures
-
-        random_weights = self.weights is None
-        settings = {
-            "dataset": self.fingerprint_,
-            "backbone": cell.backbone,
-            "weights": cell.settings["weights"],
-            "input_size": self.profile_.input_size,
-            "seed": cell.seed if random_weights else None,
-        }
-        key = settings_key(settings)
-        if key in memo:
-            return memo[key]
-        memo.clear()  # one backbone's embeddings in memory at a time
-        index = np.concatenate([ctx.dev, ctx.test])
-        images = self.data_.take(index)
-        features = CNNFeatures(
-            cell.backbone,
-            weights=self.weights,
-            input_size=self.profile_.input_size,
-            batch_size=ctx.batch_size,
-            device=self.device,
-            verbose=ctx.verbose,
-            random_state=cell.seed,
-            cache_path=ctx.cache_path,
-        )
-        device = self.device_
-        with PeakMemory(device) as memory, Stopwatch() as clock:
-            features.fit(images[:1])
-            E = features.transform(images)
-        n = len(index)
-        stats = features.transform_stats_  # what ran, not what was asked for
-        n_computed = stats["n_computed"]
-        engine = stats["engine"] or features.build_engine()
-        earlier = self._store.latest("extraction").get(key)
-        if earlier is not None:
-            cost = {
-                k: earlier[k]
-                for k in (
-                    "extract_time_s",
-                    "seconds_per_image",
-                    "peak_memory_mb",
-                    "peak_gpu_memory_mb",
-                    "method",
-                )
-            }
-            cost["method"] = f"{earlier['method']} (earlier run {earlier['run_id']})"
-        else:
-            cost = {
-                "peak_memory_mb": memory.peak_mb,
-                "peak_gpu_memory_mb": memory.peak_gpu_mb,
-            }
-            if n_computed is None or n_computed >= max(1, n // 2):
-                per_image = clock.seconds / max(1, n_computed or n)
-                cost["method"] = (
-                    f"measured ({n_computed if n_computed is not None else n} of {n} "
-                    "images computed)"
-                )
-            else:
-                per_image, sample_memory = _time_uncached(features, images, device)
-                cost["peak_memory_mb"] = max(memory.peak_mb, sample_memory)
-                cost["method"] = (
-                    f"estimated from {min(n, _TIMING_SAMPLE)} images embedded without "
-                    f"the cache ({n - n_computed} of {n} were cached)"
-                )
-            cost.update(seconds_per_image=per_image, extract_time_s=per_image * n)
-            self._store.append(
-                {
-                    "type": "extraction",
-                    "key": key,
-                    "run_id": ctx.run_id,
-                    "settings": settings,
-                    "engine": engine,
-                    "n_images": n,
-                    "n_computed": n_computed,
-                    "wall_time_s": clock.seconds,
-                    "time": _now(),
-                    **cost,
-                }
-            )
-        emb = Embeddings(
-            engine=engine,
-            dev=E[: len(ctx.dev)],
-            test=E[len(ctx.dev) :],
-            input_size=list(features.preprocessing_.input_size),
-            features=features,
-            **cost,
-        )
-        memo[key] = emb
-        return emb
-
     # -- outputs ----------------------------------------------------------------------
     def _write_manifest(self, out: Path, run_id: str) -> None:
         from .. import __version__
@@ -892,7 +868,7 @@ class TransferStudy:
         manifest = {
             "skmedtl": __version__,
             "run_id": run_id,
-            "updated": _now(),
+            "updated": now(),
             "dataset": self.data_.summary(),
             "dataset_fingerprint": self.fingerprint_,
             "packages": package_versions(),
@@ -1067,40 +1043,3 @@ def package_versions() -> dict:
 
     versions["skmedtl"] = __version__  # the code running, installed or not
     return versions
-
-
-def _run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
-    """One cell (a module-level seam: tests inject failures here)."""
-    return run_cell(ctx, cell, emb)
-
-
-def _time_uncached(features, images, device) -> tuple[float, float]:
-    """Seconds per image (and peak MB) embedding a sample without the cache."""
-    sample = images[:_TIMING_SAMPLE]
-    saved = features.cache_path
-    features.set_params(cache_path=None)
-    try:
-        features.transform(sample[:1])  # warm-up: first-call overheads
-        with PeakMemory(device) as memory, Stopwatch() as clock:
-            features.transform(sample)
-    finally:
-        features.set_params(cache_path=saved)
-    return clock.seconds / len(sample), memory.peak_mb
-
-
-def _resolve_threads(n_threads, default: int, device_type: str) -> int:
-    """PyTorch threads for ``n_threads`` ("auto": the cores other processes leave)."""
-    if n_threads == "auto":
-        if device_type != "cpu" or not hasattr(os, "getloadavg"):
-            return default
-        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
-        return max(1, min(default, round(idle)))
-    validate_params(
-        {"n_threads": n_threads},
-        {"n_threads": TransferStudy._parameter_constraints["n_threads"]},
-    )
-    return int(n_threads)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
