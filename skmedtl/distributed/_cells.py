@@ -231,13 +231,7 @@ class DaskCellExecutor:
     def _run(self, distributed, client, tasks: list) -> Iterator[tuple[Any, Any]]:
         token = uuid.uuid4().hex[:8]
         wanted = self._resources_for(client, tasks)
-        shared = _shared_arguments(tasks)
-        shared_futures = {
-            ident: client.submit(
-                _identity, value, key=f"skmedtl-shared-{token}-{n}", pure=False
-            )
-            for n, (ident, value) in enumerate(shared.items())
-        }
+        shared_futures = self._share(client, _shared_arguments(tasks), token)
         live = {}  # Dask key -> (task, future)
         bar = tqdm(
             total=len(tasks),
@@ -290,16 +284,45 @@ class DaskCellExecutor:
                     bar.update()
                     yield task, outcome
         finally:
-            pending = [f for _, f in live.values()] + list(shared_futures.values())
             if live:
                 client.cancel([f for _, f in live.values()])
-            for f in pending:
+            for _, f in live.values():
                 f.release()
         if per_worker:
             logger.info(
                 "Cells per worker: %s",
                 ", ".join(f"{w}: {n}" for w, n in sorted(per_worker.items())),
             )
+
+    def _share(self, client, shared: dict[int, Any], token: str) -> dict:
+        """A future per shared argument, kept for the next run on this client.
+
+        A study calls :meth:`run` once per backbone with the same context (the
+        data set) each time: it is sent once per study, not once per call. What
+        the previous call shared and this one does not (the last backbone's
+        embeddings) is released.
+        """
+        kept = getattr(self, "_kept", {})
+        futures, self._kept = {}, {}
+        for n, (ident, value) in enumerate(shared.items()):
+            old = kept.pop(ident, None)
+            if old is not None and old[0] is value and old[1].client is client:
+                future = old[1]
+            else:
+                future = client.submit(
+                    _identity, value, key=f"skmedtl-shared-{token}-{n}", pure=False
+                )
+            futures[ident] = future
+            self._kept[ident] = (value, future)
+        for _, future in kept.values():
+            future.release()
+        return futures
+
+    def close(self) -> None:
+        """Release what the last run kept on the cluster (shared arguments)."""
+        for _, future in getattr(self, "_kept", {}).values():
+            future.release()
+        self._kept = {}
 
     @staticmethod
     def _outcome(future):
@@ -324,14 +347,15 @@ class DaskCellExecutor:
             )
             return lambda task: dict(task.resources) or None
         missing = sorted(asked - set(offered))
-        if missing:
-            n = sum(1 for t in tasks if set(t.resources or {}) & set(missing))
+        noted = getattr(self, "_noted", set())
+        if missing and set(missing) - noted:
+            self._noted = noted | set(missing)
             logger.warning(
-                "No Dask worker offers %s: %d cell(s) that ask for it run without "
-                "it, on any worker (start workers with e.g. '--resources GPU=1' to "
-                "place them; resources='require' waits for such workers instead).",
+                "No Dask worker offers %s: the cells that ask for it (those that "
+                "train the backbone) run without it, on any worker. Start workers "
+                "with e.g. '--resources GPU=1' to place them; resources='require' "
+                "waits for such workers instead.",
                 " or ".join(missing),
-                n,
             )
 
         def wanted(task):

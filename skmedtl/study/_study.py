@@ -759,7 +759,9 @@ class TransferStudy:
     def _task(self, ctx: CellContext, cell: Cell, embeddings: dict) -> CellTask:
         """One cell as a task (its frozen embeddings extracted here, once)."""
         resources = {}
-        if not cell.approach.frozen and self.device_.type == "cuda":
+        if not cell.approach.frozen and self.device != "cpu":
+            # Trained cells ask for a GPU: this process may have none while a
+            # cluster's workers do (executors that cannot place them ignore it).
             resources["GPU"] = 1
         emb = None
         if cell.approach.frozen:
@@ -767,7 +769,11 @@ class TransferStudy:
             try:
                 if key not in embeddings:
                     embeddings[key] = extract_embeddings(
-                        ctx, cell, self._store, self.fingerprint_
+                        ctx,
+                        cell,
+                        self._store,
+                        self.fingerprint_,
+                        client=_extraction_client(self.executor),
                     )
             except Exception as e:  # noqa: BLE001 - the cell fails with it
                 return CellTask(cell.key, cell.id, raise_error, (e,), resources)
@@ -1015,6 +1021,14 @@ class TransferStudy:
             "manifest": manifest,
             "images": self.data_.images,
         }
+
+
+def _extraction_client(executor):
+    """The Dask cluster of a cluster executor (its cells' embeddings are
+    extracted there, sharded); ``None``: extract in this process."""
+    from ..distributed import DaskCellExecutor  # needs no Dask to import
+
+    return executor.client if isinstance(executor, DaskCellExecutor) else None
 
 
 def package_versions() -> dict:

@@ -112,6 +112,24 @@ def test_shared_arguments_travel_once(client):
     assert pickled[0] == pickled[1] < 4
 
 
+def test_a_shared_argument_is_sent_once_across_runs(client):
+    """A study runs one batch per backbone, with the same context each time."""
+    cells.Counted.pickled = 0
+    shared = cells.Counted(1)
+    executor = DaskCellExecutor(client, verbose=0)
+    tasks = [CellTask(f"k{i}", f"c{i}", cells.value_of, (shared, i)) for i in range(2)]
+    list(executor.run(tasks))
+    once = cells.Counted.pickled
+    got = sorted(v for _, v in executor.run(tasks))
+    assert got == [1, 2] and cells.Counted.pickled == once
+    other = cells.Counted(5)  # another object: sent, and the first released
+    tasks = [CellTask(f"k{i}", f"c{i}", cells.value_of, (other, i)) for i in range(2)]
+    assert sorted(v for _, v in executor.run(tasks)) == [5, 6]
+    assert len(executor._kept) == 1
+    executor.close()
+    assert not [k for k in client.futures if "skmedtl-" in str(k)]
+
+
 def test_a_shared_array_reaches_every_task(client):
     data = np.arange(12.0).reshape(4, 3)
     tasks = [CellTask(f"r{i}", f"row {i}", cells.row_sums, (data, i)) for i in range(4)]
@@ -148,7 +166,13 @@ def test_without_gpu_workers_trained_cells_run_with_a_note(client, caplog):
     with caplog.at_level(logging.WARNING, logger="skmedtl.distributed._cells"):
         got = sorted(v for _, v in DaskCellExecutor(client, verbose=0).run(tasks))
     assert got == [0, 1, 4]
-    assert "No Dask worker offers GPU: 3 cell(s)" in caplog.text
+    assert "No Dask worker offers GPU: the cells that ask for it" in caplog.text
+    caplog.clear()
+    executor = DaskCellExecutor(client, verbose=0)
+    for _ in range(2):  # said once per executor, not once per batch
+        with caplog.at_level(logging.WARNING, logger="skmedtl.distributed._cells"):
+            list(executor.run(tasks))
+    assert caplog.text.count("No Dask worker offers GPU") == 1
 
 
 def test_per_worker_lines_at_verbose_2(client, capsys):

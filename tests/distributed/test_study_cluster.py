@@ -1,0 +1,118 @@
+"""The whole study on a Dask cluster: the same outputs as a local run.
+
+The study is the tiny binary study of the golden tests (lenet5, two hybrid heads
+and full fine-tuning, two seeds: six cells), on the module's ``LocalCluster`` of
+two single-threaded worker processes. ``results.csv`` (time, memory and device
+columns aside) and ``predictions.csv`` must equal those of the same study run in
+this process, whichever worker ran which cell, also when a worker dies in the
+middle of a fine-tuning cell (see :func:`tests.distributed.cells.die_once`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+from skmedtl.distributed import DaskCellExecutor  # noqa: E402
+
+from . import cells  # noqa: E402
+from .conftest import worker_stats  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def _study(out: Path, **params):
+    from skmedtl.study import TransferStudy
+    from tests.study._golden import dataset, study_args
+
+    return TransferStudy(dataset("binary"), out, **study_args("binary"), **params)
+
+
+def _outputs(out: Path) -> dict[str, str]:
+    from tests.study._golden import _without_cost
+
+    return {
+        "results.csv": _without_cost((out / "results.csv").read_text()),
+        "predictions.csv": (out / "predictions.csv").read_text(),
+    }
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    """The study run in this process (the reference)."""
+    out = tmp_path_factory.mktemp("local") / "study"
+    _study(out).run()
+    return _outputs(out)
+
+
+class KillDuringFineTuning(DaskCellExecutor):
+    """Kills the worker that runs the first fine-tuning cell, on its first try."""
+
+    def __init__(self, client, marker: Path, **params):
+        super().__init__(client, **params)
+        self.marker = marker
+
+    def run(self, tasks):
+        tasks = list(tasks)
+        trained = [i for i, t in enumerate(tasks) if "/ full /" in t.label]
+        originals = {t.key: t for t in tasks}
+        if trained:
+            i = trained[0]
+            tasks[i] = replace(
+                tasks[i],
+                fn=cells.die_once,
+                args=(str(self.marker), tasks[i].fn, *tasks[i].args),
+            )
+        for task, outcome in super().run(tasks):
+            yield originals[task.key], outcome
+
+
+def test_cluster_study_equals_local_run(client, local, tmp_path):
+    before = sum(s["images"] for s in worker_stats(client).values())
+    # An address, not the client: the study must not keep it anywhere.
+    address = client.scheduler.address
+    study = _study(tmp_path / "out", executor=DaskCellExecutor(address, verbose=0))
+    results = study.run()
+    assert results.n_run == 6 and not results.failures
+    assert _outputs(tmp_path / "out") == local
+    # The frozen embeddings were extracted on the workers (sharded).
+    after = sum(s["images"] for s in worker_stats(client).values())
+    assert after - before >= 48
+
+    # The scheduler address is a run-time setting: in no file the study wrote,
+    # the saved models included, and not in the loaded model.
+    host_port = address.split("://", 1)[1].encode()
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert host_port not in data and b"tcp://" not in data, path
+    from skmedtl import load
+
+    model = load(tmp_path / "out" / "model")
+    features = getattr(model, "features_", None) or getattr(model, "features", None)
+    for obj in (model, features):
+        if obj is not None and hasattr(obj, "get_params"):
+            assert "tcp://" not in repr(obj.get_params(deep=True))
+
+
+def test_a_worker_killed_mid_fine_tuning_changes_nothing(client, local, tmp_path):
+    marker = tmp_path / "kill"
+    marker.touch()
+    executor = KillDuringFineTuning(client, marker, verbose=0)
+    results = _study(tmp_path / "out", executor=executor).run()
+    assert (tmp_path / "kill.killed").exists()  # the worker did die
+    assert results.n_run == 6 and not results.failures
+    assert _outputs(tmp_path / "out") == local
+    client.wait_for_workers(2)
+
+
+def test_results_do_not_depend_on_the_worker(local):
+    """The reference itself is not trivial (the comparison can fail)."""
+    assert local["predictions.csv"].count("\n") > 20
+    rows = local["results.csv"].splitlines()
+    assert len(rows) == 4 and np.all([r.count(",") > 5 for r in rows])
