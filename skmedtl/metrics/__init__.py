@@ -1,6 +1,11 @@
 """Medical classification metrics: sensitivity, specificity, reports with CIs,
 paired comparisons (DeLong, paired bootstrap, Holm) and calibration; multi-label
-per-label AUC, sensitivity and specificity (:func:`multilabel_report`)."""
+per-label AUC, sensitivity and specificity (:func:`multilabel_report`).
+
+Every interval and paired comparison draws its resamples from one resampler
+(:func:`bootstrap_indices`, :func:`bootstrap`), with one confidence level
+(:data:`CONFIDENCE`), one seed (:data:`BOOTSTRAP_SEED`) and one default number
+of resamples (:data:`N_BOOTSTRAP`)."""
 
 from ._calibration import (
     CALIBRATION_METHODS,
@@ -16,7 +21,6 @@ from ._classification import sensitivity_score, specificity_score
 from ._compare import (
     DeLongResult,
     PairedBootstrapResult,
-    bootstrap_ci,
     delong_test,
     holm,
     paired_bootstrap,
@@ -30,12 +34,29 @@ from ._multilabel import (
     per_label_auc,
 )
 from ._report import ClassificationReport, classification_report
+from ._resample import (
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    N_BOOTSTRAP,
+    BootstrapResult,
+    bootstrap,
+    bootstrap_ci,
+    bootstrap_indices,
+    check_finite,
+    percentile_interval,
+    resample_counts,
+    weighted_auc,
+)
 from ._scorers import SCORERS, get_scorer, make_scoring
 from ._threshold import choose_threshold, make_threshold_classifier
 
 __all__ = [
+    "BOOTSTRAP_SEED",
     "CALIBRATION_METHODS",
+    "CONFIDENCE",
+    "N_BOOTSTRAP",
     "SCORERS",
+    "BootstrapResult",
     "ClassificationReport",
     "DeLongResult",
     "MultiLabelReport",
@@ -43,9 +64,12 @@ __all__ = [
     "ProbabilityCalibrator",
     "ReliabilityCurve",
     "TemperatureScaling",
+    "bootstrap",
     "bootstrap_ci",
+    "bootstrap_indices",
     "brier_score",
     "calibrate_prefit",
+    "check_finite",
     "choose_threshold",
     "choose_thresholds",
     "classification_report",
@@ -61,8 +85,11 @@ __all__ = [
     "paired_bootstrap",
     "per_class_auc",
     "per_label_auc",
+    "percentile_interval",
     "quadratic_weighted_kappa",
     "reliability_curve",
+    "resample_counts",
     "sensitivity_score",
     "specificity_score",
+    "weighted_auc",
 ]

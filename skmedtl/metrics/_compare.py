@@ -6,17 +6,25 @@ any metric, and Holm's step-down correction for several comparisons.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm, rankdata
-from sklearn.utils import check_random_state
 
 from ..utils._validation import StrOptions, validate_params
+from ._resample import (
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    N_BOOTSTRAP,
+    bootstrap,
+    check_finite,
+    resample_counts,
+    weighted_auc,
+)
 
 __all__ = [
     "DeLongResult",
-    "bootstrap_ci",
     "PairedBootstrapResult",
     "delong_test",
     "holm",
@@ -44,7 +52,7 @@ class DeLongResult:
         Two-sided p-value of ``z`` under the standard normal (1 when the two
         scores rank every pair identically).
     ci_low, ci_high : float
-        Wald 95% interval of the difference.
+        Wald ``CONFIDENCE`` (95%) interval of the difference.
     n_positive, n_negative : int
     """
 
@@ -181,7 +189,7 @@ def delong_test(y_true, score_a, score_b, *, pos_label=None) -> DeLongResult:
     else:
         z = float("nan") if difference != 0 else 0.0
         p = 1.0 if difference == 0 else 0.0
-    half = norm.ppf(0.975) * se
+    half = norm.ppf(1 - (1 - CONFIDENCE) / 2) * se
     return DeLongResult(
         auc_a=float(aucs[0]),
         auc_b=float(aucs[1]),
@@ -234,22 +242,12 @@ class PairedBootstrapResult:
 
 def _auc_metric(y, score) -> float:
     """Binary AUC of ``score`` (1-D, or 2-D with the positive class last)."""
-    from ._report import _binary_auc
-
-    score = np.asarray(score, dtype=float)
-    if score.ndim == 2:
-        score = score[:, -1]
-    return _binary_auc(y == 1, score)
+    return float(_batched_auc(y, score, None)[0])
 
 
 def _macro_auc_metric(y, proba) -> float:
     """Unweighted mean of the one-vs-rest AUCs (columns: classes 0..k-1)."""
-    from ._report import _binary_auc
-
-    proba = np.asarray(proba, dtype=float)
-    return float(
-        np.nanmean([_binary_auc(y == c, proba[:, c]) for c in range(proba.shape[1])])
-    )
+    return float(_batched_macro_auc(y, proba, None)[0])
 
 
 def _labels_of(pred) -> np.ndarray:
@@ -266,6 +264,49 @@ def _balanced_accuracy(y, pred) -> float:
     return float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
 
 
+def _ones(n: int) -> np.ndarray:
+    return np.ones((1, n), dtype=np.int64)
+
+
+def _batched_auc(y, score, counts) -> np.ndarray:
+    score = np.asarray(score, dtype=float)
+    if score.ndim == 2:
+        score = score[:, -1]
+    counts = _ones(len(y)) if counts is None else counts
+    return weighted_auc(np.asarray(y) == 1, score, counts)
+
+
+def _batched_macro_auc(y, proba, counts) -> np.ndarray:
+    proba = np.asarray(proba, dtype=float)
+    counts = _ones(len(y)) if counts is None else counts
+    aucs = np.column_stack(
+        [weighted_auc(y == c, proba[:, c], counts) for c in range(proba.shape[1])]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(aucs, axis=1)
+
+
+def _batched_accuracy(y, pred, counts) -> np.ndarray:
+    counts = _ones(len(y)) if counts is None else counts
+    return counts @ (_labels_of(pred) == y) / len(y)
+
+
+def _batched_balanced_accuracy(y, pred, counts) -> np.ndarray:
+    counts = _ones(len(y)) if counts is None else counts
+    correct = _labels_of(pred) == y
+    per_class = []
+    for c in np.unique(y):
+        n_c = counts @ (y == c)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_class.append(
+                np.where(n_c > 0, counts @ (correct & (y == c)) / n_c, np.nan)
+            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.column_stack(per_class), axis=1)
+
+
 #: Metrics :func:`paired_bootstrap` knows by name: ``metric(y, pred)`` with
 #: ``y`` class indices 0..k-1.
 PAIRED_METRICS = {
@@ -273,6 +314,14 @@ PAIRED_METRICS = {
     "macro_auc": _macro_auc_metric,
     "accuracy": _accuracy,
     "balanced_accuracy": _balanced_accuracy,
+}
+#: The same metrics on every resample at once: ``metric(y, pred, counts)``
+#: with ``counts`` from :func:`~skmedtl.metrics.resample_counts`.
+_BATCHED_METRICS = {
+    "auc": _batched_auc,
+    "macro_auc": _batched_macro_auc,
+    "accuracy": _batched_accuracy,
+    "balanced_accuracy": _batched_balanced_accuracy,
 }
 
 
@@ -282,18 +331,20 @@ def paired_bootstrap(
     pred_b,
     *,
     metric="auc",
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
+    n_resamples: int = N_BOOTSTRAP,
+    confidence: float = CONFIDENCE,
     stratify: bool = True,
-    random_state=0,
+    random_state=BOOTSTRAP_SEED,
 ) -> PairedBootstrapResult:
     """Paired bootstrap of the difference in a metric between two models.
 
-    Both models are scored on the *same* resamples of the test samples, so the
-    interval reflects the correlation between them (the paired design of a
-    comparison on one test set). Resamples are drawn within each class
-    (``stratify``), so every resample keeps the class balance and AUC is
-    always defined.
+    Both models are scored on the *same* resamples of the test samples
+    (:func:`~skmedtl.metrics.bootstrap_indices`), so the interval reflects the
+    correlation between them (the paired design of a comparison on one test
+    set). Resamples are drawn within each class (``stratify``), so every
+    resample keeps the class balance and AUC is always defined. Named metrics
+    are evaluated on all resamples at once; a callable metric is called once
+    per resample.
 
     Parameters
     ----------
@@ -305,17 +356,20 @@ def paired_bootstrap(
         probability rows for ``"macro_auc"``, labels or probability rows for
         ``"accuracy"`` / ``"balanced_accuracy"``. Any array works with a
         callable metric (the resamples index its first axis), e.g. several
-        seeds of one configuration stacked along the second axis.
+        seeds of one configuration stacked along the second axis. NaN or
+        infinite values are an error (drop those rows from both first).
     metric : {"auc", "macro_auc", "accuracy", "balanced_accuracy"} or callable
         A callable takes ``(y, pred)`` with ``y`` encoded as 0..k-1.
-    n_resamples : int, default=2000
-    confidence : float, default=0.95
+    n_resamples : int, default=N_BOOTSTRAP
+    confidence : float, default=CONFIDENCE
     stratify : bool, default=True
-    random_state : int, RandomState instance or None, default=0
+    random_state : int, RandomState instance or None, default=BOOTSTRAP_SEED
 
     Returns
     -------
     PairedBootstrapResult
+        Resamples on which the difference is undefined (NaN) are left out of
+        the interval, the p-value and the variance.
 
     Examples
     --------
@@ -328,11 +382,12 @@ def paired_bootstrap(
     >>> r.difference > 0 and r.ci_low > 0 and r.p_value < 0.01
     True
     """
-    y_true = np.asarray(y_true)
+    y_true = check_finite("y_true", y_true)
     if y_true.ndim != 1 or len(y_true) == 0:
         raise ValueError("y_true must be a non-empty 1-D array of labels.")
     classes, y = np.unique(y_true, return_inverse=True)
-    a, b = np.asarray(pred_a), np.asarray(pred_b)
+    a = check_finite("pred_a", pred_a)
+    b = check_finite("pred_b", pred_b)
     for name, p in (("pred_a", a), ("pred_b", b)):
         if p.shape[:1] != (len(y),):
             raise ValueError(
@@ -343,10 +398,6 @@ def paired_bootstrap(
         {"metric": metric},
         {"metric": [StrOptions(tuple(sorted(PAIRED_METRICS))), "callable"]},
     )
-    if callable(metric):
-        fn, name = metric, getattr(metric, "__name__", "metric")
-    else:
-        fn, name = PAIRED_METRICS[metric], metric
     if metric == "auc" and len(classes) != 2:
         raise ValueError(
             "metric='auc' needs two classes; use metric='macro_auc' for "
@@ -354,19 +405,35 @@ def paired_bootstrap(
         )
     if int(n_resamples) < 10:
         raise ValueError(f"n_resamples must be at least 10; got {n_resamples!r}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
-    rng = check_random_state(random_state)
-    est_a, est_b = float(fn(y, a)), float(fn(y, b))
-    strata = (
-        [np.flatnonzero(y == c) for c in range(len(classes))]
-        if stratify
-        else [np.arange(len(y))]
-    )
-    diffs = np.empty(int(n_resamples))
-    for i in range(int(n_resamples)):
-        idx = np.concatenate([rng.choice(s, size=len(s)) for s in strata])
-        diffs[i] = fn(y[idx], a[idx]) - fn(y[idx], b[idx])
+    if callable(metric):
+        fn, name = metric, getattr(metric, "__name__", "metric")
+        result = bootstrap(
+            lambda idx: [fn(y[idx], a[idx]), fn(y[idx], b[idx])],
+            y,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            random_state=random_state,
+            stratify=stratify,
+        )
+    else:
+        batched, name = _BATCHED_METRICS[metric], metric
+        n = len(y)
+
+        def both(indices):
+            counts = resample_counts(indices, n)
+            return np.column_stack([batched(y, a, counts), batched(y, b, counts)])
+
+        result = bootstrap(
+            both,
+            y,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            random_state=random_state,
+            stratify=stratify,
+            batched=True,
+        )
+    est_a, est_b = (float(v) for v in result.estimate)
+    diffs = result.draws[:, 0] - result.draws[:, 1]
     diffs = diffs[np.isfinite(diffs)]
     alpha = (1 - confidence) / 2
     low, high = np.quantile(diffs, [alpha, 1 - alpha])
@@ -421,61 +488,3 @@ def holm(pvalues) -> np.ndarray:
     out = np.empty(m)
     out[order] = np.minimum(adjusted, 1.0)
     return out
-
-
-def bootstrap_ci(
-    y_true,
-    pred,
-    metric,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    random_state=0,
-) -> tuple[float, float, float]:
-    """A metric with its stratified percentile bootstrap interval.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n_samples,)
-        Labels, passed to ``metric`` as given; resamples are drawn within
-        each label.
-    pred : array-like with first dimension n_samples
-    metric : callable
-        ``metric(y, pred) -> float``.
-    n_resamples : int, default=1000
-    confidence : float, default=0.95
-    random_state : int, RandomState instance or None, default=0
-
-    Returns
-    -------
-    (estimate, low, high) : tuple of float
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skmedtl.metrics import bootstrap_ci, brier_score
-    >>> y = np.repeat([0, 1], 50)
-    >>> est, low, high = bootstrap_ci(y, np.full(100, 0.5), brier_score)
-    >>> est, low, high
-    (0.25, 0.25, 0.25)
-    """
-    y = np.asarray(y_true)
-    classes = np.unique(y)
-    pred = np.asarray(pred)
-    if pred.shape[:1] != (len(y),):
-        raise ValueError(
-            f"pred must have one entry per sample ({len(y)}); got shape {pred.shape}."
-        )
-    rng = check_random_state(random_state)
-    estimate = float(metric(y, pred))
-    strata = [np.flatnonzero(y == c) for c in classes]
-    draws = np.empty(int(n_resamples))
-    for i in range(int(n_resamples)):
-        idx = np.concatenate([rng.choice(s, size=len(s)) for s in strata])
-        draws[i] = metric(y[idx], pred[idx])
-    draws = draws[np.isfinite(draws)]
-    if not len(draws):
-        return estimate, float("nan"), float("nan")
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(draws, [alpha, 1 - alpha])
-    return estimate, float(low), float(high)

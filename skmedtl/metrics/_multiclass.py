@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._compare import bootstrap_ci
+from ._resample import (
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    N_BOOTSTRAP,
+    bootstrap,
+    check_finite,
+    resample_counts,
+    weighted_auc,
+)
 
 __all__ = ["ordinal_mae", "per_class_auc", "quadratic_weighted_kappa"]
 
@@ -93,9 +101,9 @@ def per_class_auc(
     y_prob,
     *,
     labels=None,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    random_state=0,
+    n_resamples: int = N_BOOTSTRAP,
+    confidence: float = CONFIDENCE,
+    random_state=BOOTSTRAP_SEED,
 ) -> dict:
     """One-vs-rest AUC of each class, with stratified bootstrap CIs.
 
@@ -106,9 +114,9 @@ def per_class_auc(
         Columns in the order of ``labels``.
     labels : array-like, optional
         Classes in column order (sorted ``y_true`` labels by default).
-    n_resamples : int, default=1000
-    confidence : float, default=0.95
-    random_state : int, default=0
+    n_resamples : int, default=N_BOOTSTRAP
+    confidence : float, default=CONFIDENCE
+    random_state : int, default=BOOTSTRAP_SEED
 
     Returns
     -------
@@ -124,25 +132,32 @@ def per_class_auc(
     >>> result[1]
     (1.0, 1.0, 1.0)
     """
-    from ._report import _binary_auc
-
     y_true = np.asarray(y_true)
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
-    proba = np.asarray(y_prob, dtype=float)
+    proba = check_finite("y_prob", np.asarray(y_prob, dtype=float))
     if proba.ndim != 2 or proba.shape != (len(y_true), len(labels)):
         raise ValueError(
             f"y_prob must have shape ({len(y_true)}, {len(labels)}); got {proba.shape}."
         )
     index = {v: i for i, v in enumerate(labels.tolist())}
     y = np.array([index[v] for v in y_true.tolist()])
-    result = {}
-    for c, label in enumerate(labels.tolist()):
-        result[label] = bootstrap_ci(
-            y,
-            proba,
-            lambda yy, pp, c=c: _binary_auc(yy == c, pp[:, c]),
-            n_resamples=n_resamples,
-            confidence=confidence,
-            random_state=random_state,
+    n = len(y)
+
+    def aucs(indices):
+        counts = resample_counts(indices, n)
+        return np.column_stack(
+            [weighted_auc(y == c, proba[:, c], counts) for c in range(len(labels))]
         )
-    return result
+
+    result = bootstrap(
+        aucs,
+        y,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        random_state=random_state,
+        batched=True,
+    )
+    return {
+        label: (float(result.estimate[c]), float(result.low[c]), float(result.high[c]))
+        for c, label in enumerate(labels.tolist())
+    }

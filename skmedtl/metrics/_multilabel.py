@@ -11,7 +11,8 @@ each finding is a binary problem of its own. The summaries are
 - ``balanced_accuracy``, ``sensitivity``, ``specificity``: per-label means.
 
 Confidence intervals come from one bootstrap over images (the rows), shared by
-every label, so the labels' intervals are computed on the same resamples.
+every label, so the labels' intervals are computed on the same resamples
+(:mod:`skmedtl.metrics._resample`, unstratified: see :func:`multilabel_report`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.utils import check_random_state
 
 from ..utils._validation import check_int
+from ._resample import (
+    _CHUNK_ENTRIES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    N_BOOTSTRAP,
+    bootstrap,
+    check_finite,
+    resample_counts,
+    weighted_auc,
+)
 from ._threshold import choose_threshold
 
 __all__ = [
@@ -49,7 +59,7 @@ SUMMARY = (
 
 def _check(Y_true, Y_score) -> tuple[np.ndarray, np.ndarray]:
     Y_true = np.asarray(Y_true)
-    Y_score = np.asarray(Y_score, dtype=float)
+    Y_score = check_finite("Y_score", np.asarray(Y_score, dtype=float))
     if Y_true.ndim != 2 or Y_true.shape != Y_score.shape:
         raise ValueError(
             "Y_true and Y_score must both be (n_samples, n_labels) arrays of the same "
@@ -183,32 +193,47 @@ def choose_thresholds(
 
 def _summary_and_per_label(Y, S, P) -> tuple[np.ndarray, np.ndarray]:
     """Summary metrics (in SUMMARY order) and per-label ones (PER_LABEL x labels)."""
-    n = len(Y)
-    n_pos = Y.sum(axis=0)
+    summary, per_label = _batched_summary_and_per_label(
+        Y, S, P, np.ones((1, len(Y)), dtype=np.int64)
+    )
+    return summary[0], per_label[0]
+
+
+def _batched_summary_and_per_label(Y, S, P, counts) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_summary_and_per_label` of every row of resample ``counts``.
+
+    Returns arrays of shape ``(n_resamples, len(SUMMARY))`` and
+    ``(n_resamples, len(PER_LABEL), n_labels)``.
+    """
+    n = counts.sum(axis=1)[:, None]
+    n_pos = counts @ Y
     n_neg = n - n_pos
-    tp = (P & (Y == 1)).sum(axis=0)
-    tn = (~P & (Y == 0)).sum(axis=0)
+    tp = counts @ (P & (Y == 1))
+    tn = counts @ (~P & (Y == 0))
     with np.errstate(divide="ignore", invalid="ignore"):
         sens = np.where(n_pos > 0, tp / np.maximum(n_pos, 1), np.nan)
         spec = np.where(n_neg > 0, tn / np.maximum(n_neg, 1), np.nan)
     acc = (tp + tn) / n
-    bal = np.nanmean(np.vstack([sens, spec]), axis=0)
-    auc = _auc_columns(Y, S)
-    micro = _auc_columns(Y.reshape(-1, 1), S.reshape(-1, 1))[0]
-    per_label = np.vstack([auc, sens, spec, acc, bal])
+    auc = np.column_stack(
+        [weighted_auc(Y[:, j] == 1, S[:, j], counts) for j in range(Y.shape[1])]
+    )
+    micro = weighted_auc(
+        Y.reshape(-1) == 1, S.reshape(-1), np.repeat(counts, Y.shape[1], axis=1)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        summary = np.array(
+        bal = np.nanmean(np.stack([sens, spec]), axis=0)
+        summary = np.column_stack(
             [
-                np.nanmean(auc),
+                np.nanmean(auc, axis=1),
                 micro,
-                acc.mean(),
-                np.nanmean(bal),
-                np.nanmean(sens),
-                np.nanmean(spec),
+                acc.mean(axis=1),
+                np.nanmean(bal, axis=1),
+                np.nanmean(sens, axis=1),
+                np.nanmean(spec, axis=1),
             ]
         )
-    return summary, per_label
+    return summary, np.stack([auc, sens, spec, acc, bal], axis=1)
 
 
 @dataclass
@@ -292,9 +317,9 @@ def multilabel_report(
     *,
     thresholds=0.5,
     labels=None,
-    n_bootstraps: int = 1000,
-    confidence: float = 0.95,
-    random_state=None,
+    n_bootstraps: int = N_BOOTSTRAP,
+    confidence: float = CONFIDENCE,
+    random_state=BOOTSTRAP_SEED,
 ) -> MultiLabelReport:
     """Per-label AUC, sensitivity and specificity with bootstrap CIs, and summaries.
 
@@ -309,10 +334,18 @@ def multilabel_report(
         them on validation data with :func:`choose_thresholds`.
     labels : list of str, optional
         Label names (default ``"0"``, ``"1"``, ...).
-    n_bootstraps : int, default=1000
+    n_bootstraps : int, default=N_BOOTSTRAP
         Bootstrap resamples of the images (0: no intervals, NaN bounds).
-    confidence : float, default=0.95
-    random_state : int or None
+        Images are resampled whole and *unstratified*
+        (:func:`~skmedtl.metrics.bootstrap_indices` with ``stratify=False``):
+        the labels of an image are correlated, and stratifying on the
+        combination of labels would freeze the rare combinations (a
+        combination seen once would be drawn once in every resample). A
+        resample in which a label has one class only gives that label an
+        undefined (NaN) AUC; it is left out of that label's interval and the
+        report's notes say in how many resamples it happened.
+    confidence : float, default=CONFIDENCE
+    random_state : int, RandomState instance or None, default=BOOTSTRAP_SEED
 
     Returns
     -------
@@ -344,21 +377,31 @@ def multilabel_report(
         raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
     P = S >= thr
     summary, per_label = _summary_and_per_label(Y, S, P)
-    rng = check_random_state(random_state)
-    draws_s = np.full((n_bootstraps, len(SUMMARY)), np.nan)
-    draws_l = np.full((n_bootstraps,) + per_label.shape, np.nan)
-    for b in range(n_bootstraps):
-        idx = rng.randint(n, size=n)
-        draws_s[b], draws_l[b] = _summary_and_per_label(Y[idx], S[idx], P[idx])
-    alpha = (1 - confidence) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if n_bootstraps:
-            lo_s, hi_s = np.nanquantile(draws_s, [alpha, 1 - alpha], axis=0)
-            lo_l, hi_l = np.nanquantile(draws_l, [alpha, 1 - alpha], axis=0)
-        else:
-            lo_s = hi_s = np.full(len(SUMMARY), np.nan)
-            lo_l = hi_l = np.full(per_label.shape, np.nan)
+    if n_bootstraps:
+        k_summary = len(SUMMARY)
+
+        def statistic(indices):
+            both = _batched_summary_and_per_label(Y, S, P, resample_counts(indices, n))
+            return np.column_stack([both[0], both[1].reshape(len(indices), -1)])
+
+        result = bootstrap(
+            statistic,
+            np.zeros(n),
+            n_resamples=n_bootstraps,
+            confidence=confidence,
+            random_state=random_state,
+            stratify=False,
+            batched=True,
+            batch_size=max(1, _CHUNK_ENTRIES // (n * (k + 1))),
+        )
+        lo_s, hi_s = result.low[:k_summary], result.high[:k_summary]
+        lo_l = result.low[k_summary:].reshape(per_label.shape)
+        hi_l = result.high[k_summary:].reshape(per_label.shape)
+        auc_valid = result.n_valid[k_summary : k_summary + k]
+    else:
+        lo_s = hi_s = np.full(len(SUMMARY), np.nan)
+        lo_l = hi_l = np.full(per_label.shape, np.nan)
+        auc_valid = np.zeros(k, dtype=int)
     metrics = {
         m: (float(summary[i]), float(lo_s[i]), float(hi_s[i]))
         for i, m in enumerate(SUMMARY)
@@ -374,6 +417,12 @@ def multilabel_report(
         per[name]["threshold"] = float(thr[j])
         if not 0 < Y[:, j].sum() < n:
             notes.append(f"label {name!r} has one class only in Y_true: AUC n/a")
+        elif n_bootstraps and auc_valid[j] < n_bootstraps:
+            notes.append(
+                f"label {name!r}: AUC undefined in {n_bootstraps - auc_valid[j]} of "
+                f"{n_bootstraps} resamples (one class drawn); its interval uses "
+                "the others"
+            )
     return MultiLabelReport(
         metrics=metrics,
         per_label=per,

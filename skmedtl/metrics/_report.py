@@ -6,8 +6,16 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import rankdata
-from sklearn.utils import check_random_state
+
+from ._resample import (
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    N_BOOTSTRAP,
+    bootstrap,
+    check_finite,
+    resample_counts,
+    weighted_auc,
+)
 
 __all__ = ["ClassificationReport", "classification_report"]
 
@@ -87,9 +95,9 @@ def classification_report(
     y_pred=None,
     labels=None,
     threshold: float | None = 0.5,
-    n_bootstraps: int = 1000,
-    confidence: float = 0.95,
-    random_state=0,
+    n_bootstraps: int = N_BOOTSTRAP,
+    confidence: float = CONFIDENCE,
+    random_state=BOOTSTRAP_SEED,
 ) -> ClassificationReport:
     """ACC, balanced ACC, AUC, sensitivity, specificity, F1 and Brier, with CIs.
 
@@ -116,9 +124,10 @@ def classification_report(
         Binary decision threshold on ``y_score`` when ``y_pred`` is not given.
         Choose it on validation data (:func:`choose_threshold`), never on the
         test set.
-    n_bootstraps : int, default=1000
-    confidence : float, default=0.95
-    random_state : int, RandomState instance or None, default=0
+    n_bootstraps : int, default=N_BOOTSTRAP
+        Resamples of :func:`~skmedtl.metrics.bootstrap_indices`.
+    confidence : float, default=CONFIDENCE
+    random_state : int, RandomState instance or None, default=BOOTSTRAP_SEED
 
     Returns
     -------
@@ -132,7 +141,7 @@ def classification_report(
     >>> round(report["sensitivity"], 3), round(report["specificity"], 3)
     (0.667, 0.5)
     """
-    y_true = np.asarray(y_true)
+    y_true = check_finite("y_true", y_true)
     scores = np.asarray(y_score, dtype=float)
     if y_true.ndim != 1 or len(y_true) == 0:
         raise ValueError("y_true must be a non-empty 1-D array.")
@@ -179,22 +188,18 @@ def classification_report(
     auc_input = pos_score if binary else scores
     compute = _metric_function(len(labels), binary)
 
-    estimate = compute(y, pred, auc_input, proba)
-    rng = check_random_state(random_state)
-    by_class = [np.flatnonzero(y == k) for k in range(len(labels))]
-    draws = np.empty((int(n_bootstraps), len(METRICS)))
-    for b in range(int(n_bootstraps)):
-        idx = np.concatenate(
-            [rng.choice(ix, size=len(ix)) for ix in by_class if len(ix)]
-        )
-        draws[b] = compute(
-            y[idx], pred[idx], auc_input[idx], None if proba is None else proba[idx]
-        )
-    alpha = (1 - confidence) / 2
-    with warnings.catch_warnings():  # all-NaN columns (Brier of decision scores)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low = np.nanquantile(draws, alpha, axis=0)
-        high = np.nanquantile(draws, 1 - alpha, axis=0)
+    n = len(y)
+    result = bootstrap(
+        lambda indices: compute.batched(
+            y, pred, auc_input, proba, resample_counts(indices, n)
+        ),
+        y,
+        n_resamples=int(n_bootstraps),
+        confidence=confidence,
+        random_state=random_state,
+        batched=True,
+    )
+    estimate, low, high = result.estimate, result.low, result.high
     metrics = {
         name: (float(estimate[i]), float(low[i]), float(high[i]))
         for i, name in enumerate(METRICS)
@@ -227,53 +232,67 @@ def _as_probabilities(scores: np.ndarray, binary: bool, k: int) -> np.ndarray | 
 
 
 def _metric_function(n_classes: int, binary: bool):
-    def compute(y, pred, auc_input, proba) -> np.ndarray:
-        cm = np.bincount(y * n_classes + pred, minlength=n_classes**2).reshape(
-            n_classes, n_classes
-        )
-        tp = np.diag(cm).astype(float)
-        support = cm.sum(axis=1).astype(float)
-        predicted = cm.sum(axis=0).astype(float)
+    """``compute(y, pred, auc_input, proba)``: the METRICS of one sample.
+
+    ``compute.batched(y, pred, auc_input, proba, counts)`` gives them for
+    every row of resample counts at once, shape ``(n_resamples, len(METRICS))``
+    (``compute`` is its one-row case).
+    """
+
+    def batched(y, pred, auc_input, proba, counts) -> np.ndarray:
+        y, pred = np.asarray(y), np.asarray(pred)
+        cells = np.eye(n_classes**2, dtype=np.int64)[y * n_classes + pred]
+        cm = (counts @ cells).reshape(-1, n_classes, n_classes).astype(float)
+        tp = np.diagonal(cm, axis1=1, axis2=2)
+        support = cm.sum(axis=2)
+        predicted = cm.sum(axis=1)
         fn, fp = support - tp, predicted - tp
-        tn = cm.sum() - tp - fn - fp
+        total = cm.sum(axis=(1, 2))
+        tn = total[:, None] - tp - fn - fp
         with np.errstate(divide="ignore", invalid="ignore"):
             sens = np.where(support > 0, tp / support, np.nan)
             spec = np.where(tn + fp > 0, tn / (tn + fp), np.nan)
             f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-        accuracy = tp.sum() / cm.sum()
-        balanced = np.nanmean(sens)
-        if binary:
-            sensitivity, specificity, f1_score = sens[1], spec[1], f1[1]
-            auc = _binary_auc(y, auc_input)
-        else:
-            sensitivity, specificity, f1_score = (
-                np.nanmean(sens),
-                np.nanmean(spec),
-                f1.mean(),
-            )
-            auc = np.nanmean(
-                [_binary_auc(y == k, auc_input[:, k]) for k in range(n_classes)]
-            )
+        with warnings.catch_warnings():  # a class absent from a resample
+            warnings.simplefilter("ignore", RuntimeWarning)
+            accuracy = tp.sum(axis=1) / total
+            balanced = np.nanmean(sens, axis=1)
+            if binary:
+                sensitivity, specificity, f1_score = sens[:, 1], spec[:, 1], f1[:, 1]
+                auc = weighted_auc(y == 1, auc_input, counts)
+            else:
+                sensitivity = np.nanmean(sens, axis=1)
+                specificity = np.nanmean(spec, axis=1)
+                f1_score = f1.mean(axis=1)
+                auc = np.nanmean(
+                    np.column_stack(
+                        [
+                            weighted_auc(y == k, auc_input[:, k], counts)
+                            for k in range(n_classes)
+                        ]
+                    ),
+                    axis=1,
+                )
         if proba is None:
-            brier = np.nan
+            brier = np.full(len(counts), np.nan)
         else:
             onehot = np.eye(n_classes)[y]
             per_sample = ((proba - onehot) ** 2).sum(axis=1)
             # Binary Brier is defined on the positive class only (half the sum).
-            brier = per_sample.mean() / 2 if binary else per_sample.mean()
-        return np.array(
+            brier = (counts * per_sample).sum(axis=1) / counts.sum(axis=1)
+            brier = brier / 2 if binary else brier
+        return np.column_stack(
             [accuracy, balanced, auc, sensitivity, specificity, f1_score, brier]
         )
 
+    def compute(y, pred, auc_input, proba) -> np.ndarray:
+        counts = np.ones((1, len(y)), dtype=np.int64)
+        return batched(y, pred, auc_input, proba, counts)[0]
+
+    compute.batched = batched
     return compute
 
 
 def _binary_auc(positive, score: np.ndarray) -> float:
     """ROC AUC by the Mann-Whitney statistic (ties count one half)."""
-    positive = np.asarray(positive, dtype=bool)
-    n_pos = positive.sum()
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return np.nan
-    ranks = rankdata(score)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return weighted_auc(positive, score)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import numbers
@@ -23,14 +22,22 @@ from ..utils._validation import (
     StrOptions,
     check_params,
 )
-from ._approaches import Approach, parse_approaches
+from ._approaches import parse_approaches
 from ._cells import Cell, CellContext, Embeddings, run_cell
 from ._choices import COSTS
 from ._cost import embedding_settings, extract_embeddings, resolve_threads
 from ._data import load_study_dataset
-from ._heads import head_grid
+from ._explanations import explanation_figure
 from ._measure import describe_device
 from ._multilabel import multilabel_paired_metric
+from ._plan import (
+    common_settings,
+    operating_point,
+    plan_cells,
+    profile_overrides,
+    study_seeds,
+    validation_split,
+)
 from ._profiles import Profile, get_profile
 from ._records import ResultStore, settings_key, to_json
 from ._report import write_outputs
@@ -59,9 +66,6 @@ __all__ = ["TransferStudy"]
 logger = logging.getLogger(__name__)
 
 TASKS = ("classification", "ordinal")
-#: Share of the training images held out for validation when the data set has
-#: no validation split of its own.
-VALIDATION_SHARE = 0.2
 LOG_NAME = "results.jsonl"
 MANIFEST_NAME = "study.json"
 
@@ -461,36 +465,14 @@ class TransferStudy:
 
         check_params(self)
         self.save_ = parse_save(self.save)
-        profile = get_profile(self.profile)
-        changes = {}
-        if self.backbones is not None:
-            backbones = (
-                [b for b in self.backbones.split(",") if b.strip()]
-                if isinstance(self.backbones, str)
-                else list(self.backbones)
-            )
-            if not backbones:
-                raise ValueError("backbones is empty: name at least one backbone.")
-            changes["backbones"] = tuple(b.strip() for b in backbones)
-        if self.fine_tune_blocks is not None:
-            changes["fine_tune_blocks"] = int(self.fine_tune_blocks)
-        for name in ("input_size", "train_input_size"):
-            value = getattr(self, name)
-            if value is not None:
-                changes[name] = None if value == "native" else int(value)
-        if self.max_epochs is not None:
-            changes["max_epochs"] = int(self.max_epochs)
-        if self.lrs is not None:
-            lrs = [self.lrs] if isinstance(self.lrs, numbers.Real) else list(self.lrs)
-            changes["lrs"] = tuple(float(v) for v in lrs)
-        if self.n_bootstraps is not None:
-            changes["n_bootstraps"] = int(self.n_bootstraps)
-        profile = profile.replace(**changes)
+        profile = profile_overrides(get_profile(self.profile), vars(self))
         approaches = parse_approaches(
             profile.approaches if self.approaches is None else self.approaches,
             profile.fine_tune_blocks,
         )
-        seeds = self._seeds(profile)
+        seeds = study_seeds(
+            profile.seeds if self.seeds is None else self.seeds, self.random_state
+        )
         for backbone in profile.backbones:
             spec = get_backbone(backbone)  # unknown names: "Did you mean ...?"
             if (
@@ -532,132 +514,15 @@ class TransferStudy:
         self.data_ = data
         self.device_ = device
         self.fingerprint_ = data.fingerprint()
-        self._prepare_statistics()
-        self.cells_ = self._cells(profile, approaches, seeds)
+        self.threshold_rule_, self.threshold_target_ = operating_point(
+            self.target_sensitivity, self.target_specificity
+        )
+        split = validation_split(data, self.random_state)
+        self.val_mask_ = split.mask
+        self.validation_source_ = split.source
+        self.validation_digest_ = split.digest
+        self.cells_ = plan_cells(common_settings(self), profile, approaches, seeds)
         self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
-
-    def _prepare_statistics(self) -> None:
-        """Resolve the operating-point rule; make the study's one validation split.
-
-        (``calibrate``, ``task`` and the targets' ranges are checked by
-        ``_parameter_constraints``.)
-        """
-        from ..model_selection import train_test_split_by_group
-
-        targets = {
-            name: getattr(self, name)
-            for name in ("target_sensitivity", "target_specificity")
-            if getattr(self, name) is not None
-        }
-        if len(targets) > 1:
-            raise ValueError(
-                "Give target_sensitivity or target_specificity, not both: the "
-                "operating point has one target."
-            )
-        self.threshold_rule_, self.threshold_target_ = "youden", None
-        if targets:
-            name, value = next(iter(targets.items()))
-            self.threshold_rule_ = name.removeprefix("target_")
-            self.threshold_target_ = float(value)
-        data = self.data_
-        dev = data.indices("train", "val")
-        if data.has_validation:
-            mask = data.split[dev] == "val"
-            source = "the data set's own validation split"
-        else:
-            groups = None if data.groups is None else data.groups[dev]
-            _, val = train_test_split_by_group(
-                data.labels[dev],
-                groups=groups,
-                test_size=VALIDATION_SHARE,
-                random_state=self.random_state,
-            )
-            mask = np.zeros(len(dev), bool)
-            mask[val] = True
-            source = (
-                f"one stratified{' patient-level' if groups is not None else ''} "
-                f"split of {VALIDATION_SHARE:.0%} of the training images, made "
-                f"once (random_state={self.random_state}) and shared by all cells"
-            )
-        self.val_mask_ = mask
-        self.validation_source_ = source
-        self.validation_digest_ = hashlib.sha256(
-            np.flatnonzero(mask).tobytes() + repr(source).encode()
-        ).hexdigest()[:16]
-
-    def _seeds(self, profile) -> list[int]:
-        seeds = profile.seeds if self.seeds is None else self.seeds
-        if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-            if seeds < 1:
-                raise ValueError(f"seeds must be at least 1; got {seeds!r}.")
-            return [int(self.random_state) + i for i in range(int(seeds))]
-        try:
-            values = [int(s) for s in seeds]
-        except (TypeError, ValueError) as e:
-            raise ValueError(
-                f"seeds must be a count or a list of integers; got {seeds!r}."
-            ) from e
-        if not values or len(set(values)) != len(values):
-            raise ValueError(f"seeds must be distinct integers; got {seeds!r}.")
-        return values
-
-    def _common_settings(self) -> dict:
-        from .. import __version__
-
-        p = self.profile_
-        return {
-            "skmedtl": __version__,
-            "dataset": self.fingerprint_,
-            "pos_label": self.data_.pos_label,
-            "weights": None if self.weights is None else os.fspath(self.weights),
-            "metric": self.metric,
-            "n_bootstraps": p.n_bootstraps,
-            "batch_size": int(self.batch_size),
-            "validation": self.validation_digest_,
-            "calibrate": self.calibrate,
-            "operating_point": [self.threshold_rule_, self.threshold_target_],
-            "task": self.task,
-            "class_weight": "balanced",
-        }
-
-    def _cell_settings(self, backbone: str, approach: Approach, seed: int) -> dict:
-        p = self.profile_
-        s = {"backbone": backbone, "approach": approach.name, "seed": seed}
-        s.update(self._common_settings())
-        if approach.family == "hybrid":
-            s.update(
-                input_size=p.input_size, grid=head_grid(approach.head, p.head_grid)
-            )
-        elif approach.family == "feature_extractor":
-            s.update(
-                input_size=p.input_size,
-                max_epochs=p.head_max_epochs,
-                patience=p.head_patience,
-                lrs=list(p.lrs),
-            )
-        else:
-            s.update(
-                input_size=p.train_input_size,
-                max_epochs=p.max_epochs,
-                patience=p.patience,
-                lrs=list(p.lrs),
-            )
-        if approach.family == "random_init":
-            s["weights"] = None
-        return s
-
-    def _cells(self, profile, approaches, seeds) -> list[Cell]:
-        # Backbone by backbone, frozen approaches first: they share one extraction.
-        ordered = sorted(approaches, key=lambda a: not a.frozen)
-        cells = []
-        for backbone in profile.backbones:
-            for seed in seeds:
-                for approach in ordered:
-                    settings = self._cell_settings(backbone, approach, seed)
-                    cells.append(
-                        Cell(backbone, approach, seed, settings, settings_key(settings))
-                    )
-        return cells
 
     # -- running ----------------------------------------------------------------------
     def _run(self, out: Path) -> StudyResults:
@@ -964,41 +829,10 @@ class TransferStudy:
         return results
 
     def _explanation_figure(self, out: Path, results: StudyResults) -> dict:
-        """Saliency maps of the selected model on test images of each outcome.
-
-        Drawn from the saved selected model (``out/model``), so the figure shows
-        the model the report describes. Explaining is never allowed to fail the
-        study: a failure is logged and the report goes without the figure.
-        """
         model_dir = results.files.get("model")
         if model_dir is None or self.data_.labels.ndim == 2:
             return {}
-        from ..persistence import load
-
-        path = out / "figures" / "explanations.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        test = self.data_.indices("test")
-        try:
-            from ..explain import outcome_figure
-
-            model = load(model_dir)
-            images = self.data_.take(test)
-            figure = outcome_figure(
-                model,
-                images,
-                self.data_.labels[test],
-                model.predict_proba(images),
-                path,
-                n_per_outcome=2,
-                saliency_params={"verbose": 0},
-            )
-            import matplotlib.pyplot as plt
-
-            plt.close(figure)  # saved; a study may draw many in one process
-        except Exception as e:  # noqa: BLE001 - a figure must not fail a study
-            logger.warning("No explanation figure for the report: %s", e)
-            return {}
-        return {"explanations": path}
+        return explanation_figure(model_dir, self.data_, out)
 
     def _report_context(self) -> dict:
         out = Path(self.out_dir)

@@ -14,6 +14,7 @@ import pytest
 from ._golden import GOLDEN, TASKS, run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 def test_study_outputs_match_the_golden_files(task, tmp_path):
     outputs = run(task, tmp_path / "out")
