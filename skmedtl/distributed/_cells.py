@@ -26,6 +26,7 @@ the cells run in its own process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import numbers
 import os
@@ -39,7 +40,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..utils._validation import Interval, StrOptions, validate_params
-from ._client import check_client, connected, import_distributed
+from ._client import check_client, connected, import_distributed, open_client
 
 __all__ = ["CellRun", "DaskCellExecutor", "cluster_resources", "run_on_worker"]
 
@@ -141,8 +142,9 @@ class DaskCellExecutor:
     ----------
     client : distributed.Client or str
         The cluster: a client, or a scheduler address such as
-        ``"tcp://10.0.0.5:8786"`` (connected for each :meth:`run` and closed
-        after). Used at run time only, never stored with a result.
+        ``"tcp://10.0.0.5:8786"`` (connected on the first :meth:`run`, kept
+        until :meth:`close` or the end of a ``with`` block). Used at run time
+        only: never part of a cell, a result or a saved model.
     retries : int, default=2
         How many times a task that raises is run again before its exception is
         yielded. A task whose worker dies is rerun by the scheduler in any case.
@@ -154,8 +156,11 @@ class DaskCellExecutor:
         ``"require"``: always ask; tasks wait for a worker with the resource.
         ``"ignore"``: never ask.
     verbose : int, default=1
-        0 is silent; 1 shows one progress bar for the cells; 2 also writes a
+        0: no output of its own; 1: one progress bar for the cells; 2: also a
         line per finished cell naming its worker, with each worker's count.
+        Those lines are also logged (``logging.INFO``, ``skmedtl study -v``)
+        at any verbosity. A study passes its cells with a progress bar of its
+        own: ``verbose=0`` there keeps it the only one.
 
     See Also
     --------
@@ -225,8 +230,23 @@ class DaskCellExecutor:
         if not tasks:
             return
         distributed = import_distributed()
-        with connected(self.client) as client:
+        with self.connected() as client:
             yield from self._run(distributed, client, tasks)
+
+    @contextlib.contextmanager
+    def connected(self):
+        """The running client: the one given, or a connection to the address
+        given, opened once and kept until :meth:`close`."""
+        check_client(self.client)
+        if not isinstance(self.client, str):
+            with connected(self.client) as client:  # refuses a closed client
+                yield client
+            return
+        own = getattr(self, "_own", None)
+        if own is None or own.status != "running":
+            own, owned = open_client(self.client)
+            self._own = own if owned else None
+        yield own
 
     def _run(self, distributed, client, tasks: list) -> Iterator[tuple[Any, Any]]:
         token = uuid.uuid4().hex[:8]
@@ -272,15 +292,17 @@ class DaskCellExecutor:
                     future.release()
                     if isinstance(outcome, CellRun):
                         per_worker[outcome.worker] += 1
-                        if self.verbose >= 2:
-                            tqdm.write(
-                                f"[{outcome.worker}] {task.label}: done in "
-                                f"{outcome.seconds:.1f} s "
-                                f"({per_worker[outcome.worker]} on this worker)"
-                            )
+                        line = (
+                            f"[{outcome.worker}] {task.label}: done in "
+                            f"{outcome.seconds:.1f} s "
+                            f"({per_worker[outcome.worker]} on this worker)"
+                        )
                         outcome = outcome.value
-                    elif self.verbose >= 2:
-                        tqdm.write(f"{task.label}: failed: {outcome}")
+                    else:
+                        line = f"{task.label}: failed: {outcome}"
+                    logger.info("%s", line)
+                    if self.verbose >= 2:
+                        tqdm.write(line)
                     bar.update()
                     yield task, outcome
         finally:
@@ -319,10 +341,20 @@ class DaskCellExecutor:
         return futures
 
     def close(self) -> None:
-        """Release what the last run kept on the cluster (shared arguments)."""
+        """Release what the last run kept on the cluster (shared arguments), and
+        close the connection opened for a scheduler address."""
         for _, future in getattr(self, "_kept", {}).values():
             future.release()
         self._kept = {}
+        own, self._own = getattr(self, "_own", None), None
+        if own is not None:
+            own.close()
+
+    def __enter__(self) -> DaskCellExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @staticmethod
     def _outcome(future):

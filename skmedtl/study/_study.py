@@ -372,7 +372,10 @@ class TransferStudy:
         -------
         list of dict
             ``cell`` (``"backbone / approach / seed k"``), ``backbone``,
-            ``approach``, ``seed``, ``key`` and ``done``.
+            ``approach``, ``seed``, ``key``, ``done``, ``resources`` (what
+            the cell asks of a cluster worker, e.g. ``{"GPU": 1}``) and, for a
+            finished cell, its measured ``wall_time_s`` and ``extract_time_s``
+            (``None`` otherwise).
         """
         self._prepare()
         done = self._store.latest("cell")
@@ -384,6 +387,9 @@ class TransferStudy:
                 "seed": c.seed,
                 "key": c.key,
                 "done": c.key in done,
+                "resources": self._resources(c),
+                "wall_time_s": done.get(c.key, {}).get("wall_time_s"),
+                "extract_time_s": done.get(c.key, {}).get("extract_time_s"),
             }
             for c in self.cells_
         ]
@@ -623,11 +629,7 @@ class TransferStudy:
 
     def _task(self, ctx: CellContext, cell: Cell, embeddings: dict) -> CellTask:
         """One cell as a task (its frozen embeddings extracted here, once)."""
-        resources = {}
-        if not cell.approach.frozen and self.device != "cpu":
-            # Trained cells ask for a GPU: this process may have none while a
-            # cluster's workers do (executors that cannot place them ignore it).
-            resources["GPU"] = 1
+        resources = self._resources(cell)
         emb = None
         if cell.approach.frozen:
             key = self._embedding_key(ctx, cell)
@@ -644,6 +646,16 @@ class TransferStudy:
                 return CellTask(cell.key, cell.id, raise_error, (e,), resources)
             emb = embeddings[key]
         return CellTask(cell.key, cell.id, run_cell, (ctx, cell, emb), resources)
+
+    def _resources(self, cell: Cell) -> dict:
+        """What a cell asks of a cluster worker: a GPU for cells that train.
+
+        Asked even when this process has none: a cluster's workers may (an
+        executor that cannot place the request runs the cell anyway).
+        """
+        if not cell.approach.frozen and self.device != "cpu":
+            return {"GPU": 1}
+        return {}
 
     def _embedding_key(self, ctx: CellContext, cell: Cell) -> str:
         return settings_key(embedding_settings(ctx, cell, self.fingerprint_))

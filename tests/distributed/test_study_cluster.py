@@ -116,3 +116,38 @@ def test_results_do_not_depend_on_the_worker(local):
     assert local["predictions.csv"].count("\n") > 20
     rows = local["results.csv"].splitlines()
     assert len(rows) == 4 and np.all([r.count(",") > 5 for r in rows])
+
+
+def test_cli_scheduler_dry_run_plans_then_estimates(client, tmp_path, capsys):
+    """`skmedtl study --scheduler ADDR --dry-run`: needs, then a measured estimate."""
+    from skmedtl.cli import main
+    from tests.study.conftest import TINY, make_images
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 24), ("val", 8), ("test", 8)):
+        labels = np.repeat([0, 1], n // 2)
+        arrays[f"{split}_images"] = make_images(rng, labels)
+        arrays[f"{split}_labels"] = labels[:, None].astype(np.uint8)
+    np.savez(tmp_path / "tiny.npz", **arrays)
+    address = client.scheduler.address
+    argv = ["study", "--dataset", str(tmp_path / "tiny.npz"), "--out"]
+    argv += [str(tmp_path / "out"), *TINY, "--approaches", "hybrid-logreg,full"]
+    argv += ["--scheduler", address]
+
+    assert main([*argv, "--seeds", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "cluster: 2 worker(s), 2 thread(s), 0 GPU(s)" in out
+    assert "lenet5 / full / seed 1" in out and "GPU (none: any worker)" in out
+    assert "0 of the 4 cell(s) left; 4 have no measured sample" in out
+    assert not (tmp_path / "out" / "results.jsonl").exists()  # ran nothing
+
+    assert main([*argv, "--seeds", "1"]) == 0  # the measured sample: seed 0
+    capsys.readouterr()
+    assert main([*argv, "--seeds", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "for 2 of the 2 cell(s) left; frozen-backbone extraction" in out
+    assert "(median of finished lenet5 / full)" in out
+    assert out.count("[x]") == 2 and "(measured)" in out
+    study_json = (tmp_path / "out" / "study.json").read_text()
+    assert address not in study_json and "tcp://" not in study_json
