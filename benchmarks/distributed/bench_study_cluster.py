@@ -1,43 +1,46 @@
 """A study's grid of independent cells on a Dask cluster: 1 worker against 2 (and more).
 
-Runs the same grid of study-like cells, in one invocation:
+Runs the same grid, in one invocation:
 
-- ``local``: one after another in this process, torch on 1 thread (one
-  worker's share of the machine; the reference for the results);
-- ``dask, W worker(s)``: through :class:`skmedtl.distributed.DaskCellExecutor`
-  on a ``LocalCluster(n_workers=W, threads_per_worker=1, processes=True)``;
-  Dask starts every worker with ``OMP_NUM_THREADS=1`` and each cell checks that
-  torch runs on one thread there, so W workers use W cores.
+- ``local``: the cells one after another in this process, torch on 1 thread
+  (one worker's share of the machine; the reference for the results);
+- ``dask, W worker(s)``: on a ``LocalCluster(n_workers=W, threads_per_worker=1,
+  processes=True)`` through :class:`skmedtl.distributed.DaskCellExecutor`. Dask
+  starts every worker with ``OMP_NUM_THREADS=1`` (checked: torch runs on one
+  thread there), so W workers use W cores.
 
-The cells are what a study's cells do (``--cells``):
+``--mode study`` (default) runs a real :class:`skmedtl.study.TransferStudy`
+(``executor=``): one backbone with random weights, one seed, eight approaches
+(three hybrid heads, the feature extractor, two partial fine-tunings, full
+fine-tuning, random initialisation) on a BreastMNIST subset, so all eight cells
+form one batch. "cells s" times the cells (from the first task sent to the last
+result); "run s" the whole ``run()``, which adds the driver's serial work (the
+frozen extraction, sharded on the cluster, and the report with its figures).
+``results.csv`` (cost columns aside) and ``predictions.csv`` must equal the
+local run's. ``--mode cells`` sends study-like cells (``FineTuneClassifier``
+runs and hybrid heads on embeddings extracted beforehand) straight through
+``DaskCellExecutor``.
 
-- ``fine_tune``: ``FineTuneClassifier`` (random-weight ``--backbone``, strategy
-  ``full``, ``--epochs`` epochs) on BreastMNIST's training images, one per seed
-  and learning rate; it predicts the test images;
-- ``head``: a hybrid head (logistic regression, calibrated SVM, random forest)
-  fitted on embeddings extracted once beforehand (as the study extracts once
-  per backbone and ships the rows to its head cells), one per head and seed.
-
-Every run's predictions are compared with the local run's (they must be equal:
-where a cell runs changes nothing). The cluster is warmed before it is timed
-(each worker imports torch and skmedtl once: "cold" column). Speed-up is
-1-worker time over W-worker time, both measured in this invocation. Load
-(``os.getloadavg``) is printed before and after: other jobs on the machine take
-cores from the workers.
+The cluster is warmed before it is timed (each worker imports torch and
+skmedtl once: "cold" column). Speed-up is 1-worker time over W-worker time,
+both from this invocation. Load (``os.getloadavg``) is printed before and
+after: other jobs on the machine take cores from the workers.
 
 Usage::
 
     nice python benchmarks/distributed/bench_study_cluster.py
-    nice python benchmarks/distributed/bench_study_cluster.py --workers 1 2 \\
-        --write benchmarks/distributed/RESULTS_study.md
+    nice python benchmarks/distributed/bench_study_cluster.py --mode cells \\
+        --workers 1 2 --write benchmarks/distributed/RESULTS.md
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -181,10 +184,10 @@ def _local(tasks) -> tuple[float, dict]:
         torch.set_num_threads(previous)
 
 
-def _dask(tasks, n_workers: int) -> dict:
+@contextlib.contextmanager
+def _cluster(n_workers: int):
+    """A warmed LocalCluster's client, and how long it took to get there."""
     from distributed import Client, LocalCluster
-
-    from skmedtl.distributed import DaskCellExecutor
 
     env = {"SKMEDTL_OFFLINE": "1", "PYTHONPATH": ROOT}
     start = time.perf_counter()
@@ -199,10 +202,20 @@ def _dask(tasks, n_workers: int) -> dict:
         Client(cluster) as client,
     ):
         client.wait_for_workers(n_workers)
-        started = time.perf_counter() - start
         client.run(_warm)
-        cold = time.perf_counter() - start
-        threads = client.run(lambda: __import__("torch").get_num_threads())
+        info = {
+            "cold": time.perf_counter() - start,
+            "threads": sorted(
+                set(client.run(lambda: __import__("torch").get_num_threads()).values())
+            ),
+        }
+        yield client, info
+
+
+def _dask(tasks, n_workers: int) -> dict:
+    from skmedtl.distributed import DaskCellExecutor
+
+    with _cluster(n_workers) as (client, info):
         # No worker offers a GPU here: "ignore" skips the note saying so.
         executor = DaskCellExecutor(client, resources="ignore", verbose=0)
         start = time.perf_counter()
@@ -212,27 +225,160 @@ def _dask(tasks, n_workers: int) -> dict:
                 raise value
             out[task.key] = value
         seconds = time.perf_counter() - start
+    return {"seconds": seconds, "out": out, **info}
+
+
+# -- the study mode -------------------------------------------------------------------
+STUDY_APPROACHES = [
+    "hybrid-logreg",
+    "hybrid-svm",
+    "hybrid-rf",
+    "feature_extractor",
+    "fine_tune:1",
+    "fine_tune:2",
+    "full",
+    "random_init",
+]
+
+
+def _timed(base):
+    """``base`` (an executor class) that adds up the time its cells take."""
+
+    class Timed(base):
+        seconds = 0.0
+
+        def run(self, tasks):
+            start = time.perf_counter()
+            yield from super().run(tasks)
+            self.seconds += time.perf_counter() - start
+
+    return Timed
+
+
+def _study_dataset(args):
+    from skmedtl.datasets import load_breastmnist
+    from skmedtl.study import StudyDataset
+
+    parts = [load_breastmnist(split) for split in ("train", "val", "test")]
+    parts[0] = (parts[0][0][: args.n], parts[0][1][: args.n])
+    split = np.repeat(["train", "val", "test"], [len(p[1]) for p in parts])
+    return StudyDataset.from_arrays(
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        split=split,
+    )
+
+
+def _run_study(args, out: str, executor) -> dict:
+    from skmedtl.study import TransferStudy
+    from tests.study._golden import _without_cost
+
+    study = TransferStudy(
+        _study_dataset(args),
+        out,
+        backbones=[args.backbone],
+        approaches=STUDY_APPROACHES,
+        weights=None,
+        seeds=1,
+        input_size=32,
+        train_input_size=32,
+        max_epochs=args.epochs,
+        lrs=[1e-3],
+        n_bootstraps=20,
+        save="none",
+        n_threads=1,
+        verbose=0,
+        executor=executor,
+    )
+    start = time.perf_counter()
+    results = study.run()
+    run_s = time.perf_counter() - start
+    if results.failures:
+        raise RuntimeError(f"cells failed: {results.failures}")
+    with open(os.path.join(out, "results.csv"), encoding="utf-8") as f:
+        table = _without_cost(f.read())
+    with open(os.path.join(out, "predictions.csv"), encoding="utf-8") as f:
+        predictions = f.read()
     return {
-        "seconds": seconds,
-        "out": out,
-        "start": started,
-        "cold": cold,
-        "threads": sorted(set(threads.values())),
+        "seconds": executor.seconds,
+        "run": run_s,
+        "out": (table, predictions),
+        "n_cells": len(study.cells_),
     }
+
+
+def _study_rows(args, workdir: str) -> tuple[list, int]:
+    from skmedtl.distributed import DaskCellExecutor
+    from skmedtl.study import LocalExecutor
+
+    rows, reference, n_cells = [], None, 0
+    if not args.no_local:
+        run = _run_study(args, os.path.join(workdir, "local"), _timed(LocalExecutor)())
+        reference, n_cells = run["out"], run["n_cells"]
+        rows.append(("local, 1 torch thread", run, None))
+        print(
+            f"local: cells {run['seconds']:.1f} s, run {run['run']:.1f} s", flush=True
+        )
+    for w in args.workers:
+        with _cluster(w) as (client, info):
+            executor = _timed(DaskCellExecutor)(client, resources="ignore")
+            run = _run_study(args, os.path.join(workdir, f"dask{w}"), executor)
+        run.update(info)
+        n_cells = run["n_cells"]
+        same = reference is None or run["out"] == reference
+        reference = reference or run["out"]
+        rows.append((f"dask, {w} worker(s) x 1 thread", run, w))
+        print(
+            f"dask {w}: cells {run['seconds']:.1f} s, run {run['run']:.1f} s (cold "
+            f"{run['cold']:.1f} s, torch threads {run['threads']}, outputs equal the "
+            f"local run's: {same})",
+            flush=True,
+        )
+        if not same:
+            raise AssertionError("results.csv / predictions.csv differ from local")
+    return rows, n_cells
+
+
+def _cells_rows(args) -> tuple[list, int]:
+    data = _data(args)
+    embedded = _embedded(args, data) if "head" in args.cells else None
+    tasks = _grid(args, data, embedded)
+    rows, reference = [], None
+    if not args.no_local:
+        seconds, reference = _local(tasks)
+        rows.append(("local, 1 torch thread", {"seconds": seconds}, None))
+        print(f"local: {seconds:.1f} s", flush=True)
+    for w in args.workers:
+        run = _dask(tasks, w)
+        reference = reference or run["out"]
+        diff = max(
+            float(np.max(np.abs(run["out"][k] - reference[k]))) for k in reference
+        )
+        rows.append((f"dask, {w} worker(s) x 1 thread", run, w))
+        print(
+            f"dask {w}: {run['seconds']:.1f} s (cold {run['cold']:.1f} s, torch "
+            f"threads {run['threads']}, max abs diff vs local {diff:.1e})",
+            flush=True,
+        )
+        if diff != 0:
+            raise AssertionError("results differ from the local run's")
+    return rows, len(tasks)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["study", "cells"], default="study")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--backbone", default="resnet18")
     parser.add_argument("--n", type=int, default=256, help="training images")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="--mode cells")
     parser.add_argument(
         "--cells",
         nargs="+",
         default=["fine_tune", "head"],
         choices=["fine_tune", "head"],
+        help="--mode cells",
     )
     parser.add_argument("--no-local", action="store_true")
     parser.add_argument("--write", help="append the table to this Markdown file")
@@ -240,56 +386,41 @@ def main(argv=None) -> int:
 
     os.environ.setdefault("SKMEDTL_OFFLINE", "1")
     load_before = os.getloadavg()
-    data = _data(args)
-    embedded = _embedded(args, data) if "head" in args.cells else None
-    tasks = _grid(args, data, embedded)
-    print(
-        f"{len(tasks)} cells ({', '.join(args.cells)}), backbone {args.backbone}, "
-        f"{args.n} training images, {args.epochs} epoch(s); load before "
-        f"{load_before[0]:.2f}",
-        flush=True,
-    )
-    rows, reference = [], None
-    if not args.no_local:
-        seconds, reference = _local(tasks)
-        rows.append(("local, 1 torch thread", seconds, None, None, 0.0))
-        print(f"local: {seconds:.1f} s", flush=True)
-    base = None
-    for w in args.workers:
-        run = _dask(tasks, w)
-        if reference is None:
-            reference = run["out"]
-        diff = max(
-            float(np.max(np.abs(run["out"][k] - reference[k]))) for k in reference
+    print(f"load average before: {load_before[0]:.2f}", flush=True)
+    if args.mode == "study":
+        with tempfile.TemporaryDirectory() as workdir:
+            rows, n_cells = _study_rows(args, workdir)
+        what = (
+            f"a TransferStudy of {n_cells} cells ({', '.join(STUDY_APPROACHES)}; "
+            f"backbone {args.backbone}, random weights, 1 seed, {args.n} training "
+            f"images at 32 px, {args.epochs} epoch(s))"
         )
-        base = base if base is not None else (run["seconds"] if w == 1 else None)
-        rows.append((f"dask, {w} worker(s) x 1 thread", run["seconds"], w, run, diff))
-        print(
-            f"dask {w}: {run['seconds']:.1f} s (cold {run['cold']:.1f} s, torch "
-            f"threads {run['threads']}, max diff {diff:.1e})",
-            flush=True,
+    else:
+        rows, n_cells = _cells_rows(args)
+        what = (
+            f"{n_cells} cells ({', '.join(args.cells)}; backbone {args.backbone}, "
+            f"{args.n} images, {args.epochs} epochs, {args.seeds} seeds)"
         )
     load_after = os.getloadavg()
+    base = next((run["seconds"] for _, run, w in rows if w == 1), None)
     lines = [
-        "| run | seconds | cells/min | vs 1 worker | cold start s "
-        "| max abs diff vs local |",
+        "| run | cells s | cells/min | vs 1 worker | whole run s | cold start s |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for label, seconds, w, run, diff in rows:
-        speed = f"{base / seconds:.2f}x" if base and w else ""
-        cold = f"{run['cold']:.1f}" if run else ""
+    for label, run, w in rows:
+        speed = f"{base / run['seconds']:.2f}x" if base and w else ""
+        whole = f"{run['run']:.1f}" if "run" in run else ""
+        cold = f"{run['cold']:.1f}" if "cold" in run else ""
         lines.append(
-            f"| {label} | {seconds:.1f} | {60 * len(tasks) / seconds:.1f} | {speed} "
-            f"| {cold} | {diff:.1e} |"
+            f"| {label} | {run['seconds']:.1f} | {60 * n_cells / run['seconds']:.1f} "
+            f"| {speed} | {whole} | {cold} |"
         )
     import torch
 
     header = (
-        f"{len(tasks)} cells ({', '.join(args.cells)}; backbone {args.backbone}, "
-        f"{args.n} images, {args.epochs} epochs, {args.seeds} seeds). "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, torch "
-        f"{torch.__version__}; load average {load_before[0]:.2f} before, "
-        f"{load_after[0]:.2f} after.\n\n"
+        f"Mode {args.mode}: {what}. {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, torch {torch.__version__}; load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after.\n\n"
         f"Command: `python {' '.join(sys.argv)}`\n"
     )
     table = header + "\n" + "\n".join(lines) + "\n"

@@ -59,7 +59,7 @@ def _executor(scheduler: str | None):
         return None
     from ..distributed import DaskCellExecutor
 
-    return DaskCellExecutor(scheduler, verbose=0)
+    return DaskCellExecutor(scheduler)
 
 
 _size = int_or("native", "pixels (e.g. 64)")

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 #: How the executor treats resources that tasks ask for (see DaskCellExecutor).
 RESOURCE_POLICIES = ("auto", "require", "ignore")
+#: What the workers can read of the driver's files (see DaskCellExecutor).
+STORAGE = ("auto", "shared", "none")
 #: Arguments of these types are small and go with each task as they are.
 _INLINE_TYPES = (str, bytes, int, float, bool, type(None))
 
@@ -155,12 +157,20 @@ class DaskCellExecutor:
         workers yet keeps the request: its workers may bring it).
         ``"require"``: always ask; tasks wait for a worker with the resource.
         ``"ignore"``: never ask.
-    verbose : int, default=1
-        0: no output of its own; 1: one progress bar for the cells; 2: also a
-        line per finished cell naming its worker, with each worker's count.
-        Those lines are also logged (``logging.INFO``, ``skmedtl study -v``)
-        at any verbosity. A study passes its cells with a progress bar of its
-        own: ``verbose=0`` there keeps it the only one.
+    storage : {"auto", "shared", "none"}, default="auto"
+        What the workers can read of this process's files, for a study:
+        ``"shared"``, a shared file system (image files go as paths and the
+        workers decode them; the embedding cache is one file, shared under its
+        lock); ``"none"``, nothing (images are decoded here and travel as task
+        data, with the embeddings; the workers open no cache); ``"auto"``
+        finds out by asking every worker to read a file written in the
+        study's folder.
+    verbose : int, default=0
+        0: no output of its own (a study shows its own progress bar, the one
+        bar for the cells); 1: a progress bar for the cells (for tasks run
+        without a study); 2: also a line per finished cell naming its worker,
+        with that worker's count. Those lines are also logged
+        (``logging.INFO``, ``skmedtl study -v``) at any verbosity.
 
     See Also
     --------
@@ -181,20 +191,25 @@ class DaskCellExecutor:
     _parameter_constraints: dict = {
         "retries": [Interval(numbers.Integral, 0)],
         "resources": [StrOptions(RESOURCE_POLICIES)],
+        "storage": [StrOptions(STORAGE)],
         "verbose": [Interval(numbers.Integral)],
     }
 
-    def __init__(self, client, *, retries=2, resources="auto", verbose=1):
+    def __init__(
+        self, client, *, retries=2, resources="auto", storage="auto", verbose=0
+    ):
         self.client = client
         self.retries = retries
         self.resources = resources
+        self.storage = storage
         self.verbose = verbose
 
     def __repr__(self) -> str:
         # The address is a run-time setting: shown, never part of a record.
         return (
             f"DaskCellExecutor(client={_describe_client(self.client)}, "
-            f"retries={self.retries}, resources={self.resources!r})"
+            f"retries={self.retries}, resources={self.resources!r}, "
+            f"storage={self.storage!r})"
         )
 
     def _check(self) -> None:
@@ -232,6 +247,17 @@ class DaskCellExecutor:
         distributed = import_distributed()
         with self.connected() as client:
             yield from self._run(distributed, client, tasks)
+
+    def shares_files(self, directory) -> bool:
+        """Whether the workers read the files this process writes in
+        ``directory`` (``storage``; ``"auto"`` asks the workers)."""
+        self._check()
+        if self.storage != "auto":
+            return self.storage == "shared"
+        from ._storage import shared_storage
+
+        with self.connected() as client:
+            return shared_storage(client, directory)
 
     @contextlib.contextmanager
     def connected(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import numbers
@@ -547,7 +548,8 @@ class TransferStudy:
             n_skipped,
             len(todo),
         )
-        ctx = self._ctx = self._context(out, run_id)
+        ctx, self._shipped = _contexts(self._context(out, run_id), self.executor, out)
+        self._ctx = ctx
         failures = []
         cells = {c.key: c for c in todo}
         embeddings: dict[str, Embeddings] = {}
@@ -645,7 +647,8 @@ class TransferStudy:
             except Exception as e:  # noqa: BLE001 - the cell fails with it
                 return CellTask(cell.key, cell.id, raise_error, (e,), resources)
             emb = embeddings[key]
-        return CellTask(cell.key, cell.id, run_cell, (ctx, cell, emb), resources)
+        shipped = getattr(self, "_shipped", None) or ctx  # what the cells get
+        return CellTask(cell.key, cell.id, run_cell, (shipped, cell, emb), resources)
 
     def _resources(self, cell: Cell) -> dict:
         """What a cell asks of a cluster worker: a GPU for cells that train.
@@ -875,6 +878,23 @@ def _extraction_client(executor):
     from ..distributed import DaskCellExecutor  # needs no Dask to import
 
     return executor.client if isinstance(executor, DaskCellExecutor) else None
+
+
+def _contexts(ctx: CellContext, executor, out: Path):
+    """The run's context here, and the one its cells get: ``ctx`` for both,
+    unless the cells run on a cluster whose workers share no file system with
+    this process. Then image files are decoded here once (and travel to the
+    workers as task data, for the extraction and the cells), and the cells
+    open no cache file (the embeddings are the same without it)."""
+    from ..distributed import DaskCellExecutor
+
+    if not isinstance(executor, DaskCellExecutor) or executor.shares_files(out):
+        return ctx, ctx
+    from ..distributed._storage import in_memory
+
+    data = dataclasses.replace(ctx.data, images=in_memory(ctx.data.images))
+    ctx = dataclasses.replace(ctx, data=data)
+    return ctx, dataclasses.replace(ctx, cache_path=None)
 
 
 def package_versions() -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -24,6 +25,16 @@ def _tasks(n: int, fn=cells.power, resources=None):
     ]
 
 
+def _held(client, timeout: float = 5.0) -> list:
+    """Keys of skmedtl's futures the client still holds (releases are async)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = [k for k in client.futures if "skmedtl-" in str(k)]
+        if not held or time.monotonic() > deadline:
+            return held
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def mixed():
     """In-process cluster: worker "cpu" without resources, worker "gpu" with GPU=1."""
@@ -34,7 +45,10 @@ def mixed():
         "cpu": {"cls": Worker, "options": quiet},
         "gpu": {"cls": Worker, "options": {**quiet, "resources": {"GPU": 1}}},
     }
-    scheduler = {"cls": Scheduler, "options": {"dashboard": False}}
+    scheduler = {
+        "cls": Scheduler,
+        "options": {"dashboard": False, "dashboard_address": ":0"},
+    }
     with SpecCluster(workers=workers, scheduler=scheduler) as cluster:
         with Client(cluster) as client:
             client.wait_for_workers(2)
@@ -127,7 +141,7 @@ def test_a_shared_argument_is_sent_once_across_runs(client):
     assert sorted(v for _, v in executor.run(tasks)) == [5, 6]
     assert len(executor._kept) == 1
     executor.close()
-    assert not [k for k in client.futures if "skmedtl-" in str(k)]
+    assert not _held(client)
 
 
 def test_a_shared_array_reaches_every_task(client):
@@ -143,7 +157,7 @@ def test_stopping_early_cancels_the_rest(client):
     next(run)
     run.close()
     # Nothing of the run stays referenced on the client (shared data included).
-    assert not [k for k in client.futures if "skmedtl-" in str(k)]
+    assert not _held(client)
 
 
 def test_gpu_cells_go_to_the_gpu_worker(mixed):
@@ -217,3 +231,10 @@ def test_unpicklable_cell_names_the_cell(client):
 
 def test_no_tasks_no_cluster_work(client):
     assert list(DaskCellExecutor(client, verbose=0).run([])) == []
+
+
+def test_the_workers_of_a_local_cluster_share_its_files(client, tmp_path):
+    assert DaskCellExecutor(client).shares_files(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the probe is gone
+    assert not DaskCellExecutor(client, storage="none").shares_files(tmp_path)
+    assert DaskCellExecutor(client, storage="shared").shares_files(tmp_path)

@@ -151,3 +151,38 @@ def test_cli_scheduler_dry_run_plans_then_estimates(client, tmp_path, capsys):
     assert out.count("[x]") == 2 and "(measured)" in out
     study_json = (tmp_path / "out" / "study.json").read_text()
     assert address not in study_json and "tcp://" not in study_json
+
+
+class Recording(DaskCellExecutor):
+    """Keeps the tasks it was given."""
+
+    def run(self, tasks):
+        self.seen = [*getattr(self, "seen", []), *tasks]
+        return super().run(tasks)
+
+
+def test_without_shared_storage_images_travel_decoded(client, tmp_path):
+    """A folder data set, storage="none": same outputs as local, no paths sent."""
+    from PIL import Image
+
+    from skmedtl.study import TransferStudy
+    from tests.study._golden import _images, study_args
+
+    images, labels = _images(np.random.default_rng(0), 48, 2)
+    splits = np.repeat(["train", "val", "test"], [24, 12, 12])
+    for i, (image, label, split) in enumerate(zip(images, labels, splits, strict=True)):
+        folder = tmp_path / "data" / split / f"class{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:02d}.png")
+    args = {**study_args("binary"), "seeds": 1}
+    TransferStudy(tmp_path / "data", tmp_path / "local", **args).run()
+    keyed = sum(s["keyed"] for s in worker_stats(client).values())
+    executor = Recording(client, storage="none", verbose=0)
+    TransferStudy(tmp_path / "data", tmp_path / "out", executor=executor, **args).run()
+    assert _outputs(tmp_path / "out") == _outputs(tmp_path / "local")
+    for task in executor.seen:
+        ctx = task.args[0]
+        assert ctx.cache_path is None
+        assert all(isinstance(image, np.ndarray) for image in ctx.data.images)
+    # The extraction sent arrays: no worker hashed a file.
+    assert sum(s["keyed"] for s in worker_stats(client).values()) == keyed
