@@ -646,7 +646,14 @@ class TransferStudy:
                     )
             except Exception as e:  # noqa: BLE001 - the cell fails with it
                 return CellTask(cell.key, cell.id, raise_error, (e,), resources)
-            emb = embeddings[key]
+            # The cells need the rows, not the extractor (its model is for the
+            # saved hybrid models, here): one copy without it, shared by the
+            # batch's cells, so a cluster is sent the rows once, not the model.
+            if (key, "rows") not in embeddings:
+                embeddings[key, "rows"] = dataclasses.replace(
+                    embeddings[key], features=None
+                )
+            emb = embeddings[key, "rows"]
         shipped = getattr(self, "_shipped", None) or ctx  # what the cells get
         return CellTask(cell.key, cell.id, run_cell, (shipped, cell, emb), resources)
 
@@ -721,7 +728,11 @@ class TransferStudy:
             raise result
         model = result.pop("_model")
         recorded = self._store.latest("cell")[cell.key]
-        emb = task.args[2]
+        emb = (
+            embeddings.get(self._embedding_key(ctx, cell))
+            if cell.approach.frozen
+            else None
+        )
         self._save_cell(out, cell, model, emb, {**recorded, **result})
         diff = float(
             np.max(
