@@ -137,6 +137,9 @@ STUDY_PARAMS = [
     Param("task", "--task", type=choice(("classification", "ordinal")),
           default="classification", metavar="{classification,ordinal}",
           help="'ordinal': ordered grades; adds quadratic weighted kappa and MAE"),
+    Param("grades", "--grades", metavar="G1,G2,...",
+          help="ordinal studies: every class once, lowest grade first (labels or "
+          "class names, e.g. low,medium,high); needed when the classes are text"),
     Param("on_error", "--keep-going", action="store_true", default=False,
           convert=_on_error,
           help="record failed cells and go on (exit code 1 at the end)"),

@@ -25,12 +25,11 @@ A :class:`~skmedtl.study.StudyDataset` whose ``labels`` are a 2-D 0/1 matrix
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap
 from ..utils._files import atomic_path
-from ._evaluate import CONFIDENCE, METRICS
+from ._evaluate import METRICS
 from ._report_stats import PREDICTION_COLUMNS
 from ._splits import resolve_split
 from ._stats import ECE_BINS
@@ -52,8 +51,6 @@ __all__ = [
     "run_multilabel_hybrid",
     "write_multilabel_predictions",
 ]
-
-BOOTSTRAP_SEED = 0
 
 
 def is_multilabel(labels) -> bool:
@@ -215,15 +212,10 @@ def pooled_multilabel_metrics(records: list[dict], n_bootstraps: int) -> dict:
             axis=0,
         )
 
-    estimate = mean_over_seeds(np.arange(len(Y)))
-    rng = np.random.RandomState(BOOTSTRAP_SEED)
-    draws = np.array(
-        [mean_over_seeds(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
+    result = bootstrap(
+        mean_over_seeds, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
     )
-    alpha = (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(draws, [alpha, 1 - alpha], axis=0)
+    estimate, low, high = result.estimate, result.low, result.high
     return {
         m: (float(estimate[i]), float(low[i]), float(high[i]))
         for i, m in enumerate(METRICS)
@@ -285,12 +277,10 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     the study's validation set (``ctx.val_mask``), thresholds chosen there."""
     from sklearn.base import clone
     from sklearn.model_selection import ParameterGrid
-    from sklearn.multioutput import MultiOutputClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    from ..hybrid import hybrid_head
+    from ..hybrid import head_pipeline
     from ..metrics import choose_thresholds
+    from ..model_selection import select_on_validation
     from ._heads import count_head_params, head_grid
     from ._measure import PeakMemory, Stopwatch
 
@@ -298,14 +288,12 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     data = ctx.data
     Y_dev = data.labels[ctx.dev]
     mask = ctx.val_mask
-    clf = hybrid_head(
-        head, class_weight="balanced", random_state=cell.seed, n_jobs=ctx.n_jobs
-    )
-    pipe = Pipeline(
-        [
-            ("scale", "passthrough" if head in ("rf", "xgboost") else StandardScaler()),
-            ("clf", MultiOutputClassifier(clf)),
-        ]
+    pipe = head_pipeline(
+        head,
+        class_weight="balanced",
+        random_state=cell.seed,
+        n_jobs=ctx.n_jobs,
+        multilabel=True,
     )
     grid = list(
         ParameterGrid(
@@ -318,14 +306,13 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     scorer = _scorer(ctx.metric)
     X_train, Y_train = emb.dev[~mask], Y_dev[~mask]
     X_val, Y_val = emb.dev[mask], Y_dev[mask]
-    best = None
     with PeakMemory() as memory, Stopwatch() as train:
-        for params in grid:
-            model = clone(pipe).set_params(**params).fit(X_train, Y_train)
-            value = scorer(model, X_val, Y_val)
-            if best is None or value > best[0]:
-                best = (value, params, model)
-        value, params, model = best
+        best = select_on_validation(
+            grid,
+            fit=lambda params: clone(pipe).set_params(**params).fit(X_train, Y_train),
+            score=lambda model: scorer(model, X_val, Y_val),
+        )
+        value, params, model = best.score, best.candidate, best.model
         thresholds = choose_thresholds(Y_val, _proba(model, X_val))
     with Stopwatch() as infer:
         proba = _proba(model, emb.test)
@@ -660,12 +647,10 @@ def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps:
             [multilabel_validation_metrics(Y[idx], p[idx], np.nan)[key] for p in probas]
         )
 
-    rng = np.random.RandomState(BOOTSTRAP_SEED)
-    draws = [value(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
-    alpha = (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(draws, [alpha, 1 - alpha])
+    result = bootstrap(
+        value, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
+    )
+    low, high = result.low, result.high
     seeds = [r["validation"]["score"] for r in records]
     return {
         "score": float(np.mean(seeds)),

@@ -24,7 +24,9 @@ from ._records import settings_key
 __all__ = [
     "ValidationSplit",
     "cell_settings",
+    "check_operating_point",
     "operating_point",
+    "ordered_grades",
     "plan_cells",
     "profile_overrides",
     "study_seeds",
@@ -77,6 +79,54 @@ def study_seeds(seeds, random_state: int) -> list[int]:
     if not values or len(set(values)) != len(values):
         raise ValueError(f"seeds must be distinct integers; got {seeds!r}.")
     return values
+
+
+def ordered_grades(data, task: str, grades):
+    """``data`` with its grade order (ordinal studies), or an error saying why not.
+
+    The order of an ordinal study's classes must be known: ``grades`` gives
+    it; without it, numeric labels are taken in increasing order and text
+    labels are refused (their alphabetical order is no grading).
+    """
+    if task != "ordinal":
+        if grades is not None:
+            raise ValueError(
+                "grades orders the classes of an ordinal study "
+                "(task='ordinal'); leave grades out, or make the study ordinal."
+            )
+        return data
+    if data.labels.ndim != 1:
+        raise ValueError(
+            "task='ordinal' needs one grade per image; this data set is multi-label."
+        )
+    if grades is None:
+        if np.asarray(data.labels).dtype.kind not in "biuf":
+            raise ValueError(
+                f"task='ordinal' with text classes {data.class_names}: their order "
+                "cannot be known; give grades, lowest first (grades=['low', "
+                "'medium', 'high'], or --grades low,medium,high)."
+            )
+        return data
+    data = data.with_grades(grades)
+    if data.pos_label is not None and data.grades[-1] != data.pos_label:
+        raise ValueError(
+            f"grades: the positive class {data.pos_label!r} of a two-class study "
+            "must be the highest grade (last); reorder grades or change pos_label."
+        )
+    return data
+
+
+def check_operating_point(rule: str, data) -> None:
+    """A target sensitivity / specificity needs one positive class."""
+    n_classes = len(np.unique(data.labels)) if data.labels.ndim == 1 else 0
+    if rule != "youden" and n_classes != 2:
+        kind = "multi-label" if data.labels.ndim == 2 else f"{n_classes}-class"
+        raise ValueError(
+            f"target_{rule} sets the operating point of a two-class study (the "
+            f"positive class's threshold); this data set is {kind}, where the "
+            "report uses the most probable class (per label: Youden's J). Leave "
+            f"target_{rule} (--target-{rule}) out."
+        )
 
 
 def operating_point(target_sensitivity, target_specificity) -> tuple[str, float | None]:
@@ -151,7 +201,7 @@ def common_settings(study) -> dict:
     """The settings every cell's result depends on (part of every key)."""
     from .. import __version__
 
-    return {
+    settings = {
         "skmedtl": __version__,
         "dataset": study.fingerprint_,
         "pos_label": study.data_.pos_label,
@@ -165,6 +215,9 @@ def common_settings(study) -> dict:
         "task": study.task,
         "class_weight": "balanced",
     }
+    if study.data_.grades is not None:  # only then: earlier keys stay valid
+        settings["grades"] = [str(g) for g in study.data_.grades]
+    return settings
 
 
 def cell_settings(

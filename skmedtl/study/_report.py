@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics import CONFIDENCE
 from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
-from ._evaluate import CONFIDENCE, METRICS
+from ._evaluate import METRICS
 from ._measure import MEMORY_HELP
 from ._multilabel import (
     per_label_blocks,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics import CONFIDENCE
 from ..utils._files import atomic_path
-from ._evaluate import CONFIDENCE, METRICS
+from ._evaluate import METRICS
 from ._stats import ALPHA, ECE_BINS
 
 __all__ = [
@@ -237,8 +238,8 @@ def statistics_blocks(results, context: dict) -> list:
             (
                 "p",
                 "Quadratic weighted kappa and mean absolute error in grades of the "
-                "most probable grade, with stratified bootstrap CIs; grades in the "
-                "order of the class labels.",
+                "most probable grade, with stratified bootstrap CIs; grades, lowest "
+                f"first: {_grade_order(context)}.",
             ),
             (
                 "table",
@@ -374,6 +375,16 @@ def methods_paragraph(results, context: dict) -> str:
         f"device: {s.get('device')}."
     )
     return " ".join(parts)
+
+
+def _grade_order(context: dict) -> str:
+    """The grades of an ordinal study in words, lowest first."""
+    grades = context.get("grades")
+    if grades:
+        return " < ".join(grades)
+    names = context.get("dataset", {}).get("classes") or []
+    order = " < ".join(str(n) for n in names)
+    return f"{order} (the labels' increasing order)" if order else "the labels' order"
 
 
 def limitations(results, context: dict) -> list[str]:

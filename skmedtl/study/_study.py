@@ -32,8 +32,10 @@ from ._explanations import explanation_figure
 from ._measure import describe_device
 from ._multilabel import multilabel_paired_metric
 from ._plan import (
+    check_operating_point,
     common_settings,
     operating_point,
+    ordered_grades,
     plan_cells,
     profile_overrides,
     study_seeds,
@@ -191,11 +193,17 @@ class TransferStudy:
         threshold reaching this sensitivity, or the most sensitive reaching
         this specificity (binary problems; at most one of the two). Default:
         Youden's J. The report gives test sensitivity and specificity at it
-        beside those of the most probable class.
+        beside those of the most probable class. Three or more classes, or
+        multi-label data: refused (a ``ValueError``), as there is no one
+        positive class.
     task : {"classification", "ordinal"}, default="classification"
-        ``"ordinal"``: the classes are ordered grades (in sorted label order);
-        the report adds quadratic weighted kappa and the mean absolute error
-        in grades.
+        ``"ordinal"``: the classes are ordered grades (``grades``, else numeric
+        labels in increasing order; text labels need ``grades``); the report
+        adds quadratic weighted kappa and the mean absolute error in grades,
+        and states the order.
+    grades : list or str, optional
+        Ordinal studies: every class once, lowest grade first (labels or
+        class names; ``"low,medium,high"``).
     on_error : {"raise", "skip"}, default="raise"
         A cell that fails: stop the study (finished cells stay in the log), or
         record the failure, go on, and report it.
@@ -287,6 +295,7 @@ class TransferStudy:
         "target_sensitivity": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "target_specificity": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "task": [StrOptions(TASKS)],
+        "grades": [None, str, list, tuple],
         "on_error": [StrOptions(ON_ERROR)],
         "save": [None, str, list, tuple],
         "random_state": [Interval(numbers.Integral, 0)],
@@ -325,6 +334,7 @@ class TransferStudy:
         target_sensitivity: float | None = None,
         target_specificity: float | None = None,
         task: str = "classification",
+        grades: str | list | None = None,
         on_error: str = "raise",
         save: str | list[str] | None = "best",
         executor=None,
@@ -359,6 +369,7 @@ class TransferStudy:
         self.target_sensitivity = target_sensitivity
         self.target_specificity = target_specificity
         self.task = task
+        self.grades = grades
         self.on_error = on_error
         self.save = save
         self.executor = executor
@@ -515,6 +526,7 @@ class TransferStudy:
             test_size=self.test_size,
             random_state=self.random_state,
         ).with_pos_label(self.pos_label)
+        data = ordered_grades(data, self.task, self.grades)
         self.profile_ = profile
         self.approaches_ = approaches
         self.seeds_ = seeds
@@ -524,6 +536,7 @@ class TransferStudy:
         self.threshold_rule_, self.threshold_target_ = operating_point(
             self.target_sensitivity, self.target_specificity
         )
+        check_operating_point(self.threshold_rule_, data)
         split = validation_split(data, self.random_state)
         self.val_mask_ = split.mask
         self.validation_source_ = split.source
@@ -796,6 +809,7 @@ class TransferStudy:
                 "operating_point": self.threshold_rule_,
                 "operating_point_target": self.threshold_target_,
                 "task": self.task,
+                "grades": _grade_names(self.data_),
                 "groups": self.groups,
             },
             "cells": [{"cell": c.id, "key": c.key} for c in self.cells_],
@@ -878,6 +892,7 @@ class TransferStudy:
             "calibrate": self.calibrate,
             "operating_point": (self.threshold_rule_, self.threshold_target_),
             "task": self.task,
+            "grades": _grade_names(self.data_),
             "manifest": manifest,
             "images": self.data_.images,
         }
@@ -906,6 +921,13 @@ def _contexts(ctx: CellContext, executor, out: Path):
     data = dataclasses.replace(ctx.data, images=in_memory(ctx.data.images))
     ctx = dataclasses.replace(ctx, data=data)
     return ctx, dataclasses.replace(ctx, cache_path=None)
+
+
+def _grade_names(data) -> list[str] | None:
+    """Names of an ordinal study's grades, lowest first (``None``: unordered)."""
+    if data.grades is None:
+        return None
+    return [data.class_name(g) for g in data.grades]
 
 
 def package_versions() -> dict:

@@ -107,3 +107,19 @@ def test_results_do_not_depend_on_where_or_in_which_order_cells_run(tmp_path):
     got = (tmp_path / "predictions.csv").read_text().splitlines()
     # same rows (the log, hence the table, is in the order results arrived)
     assert sorted(got) == sorted(expected)
+
+
+def test_head_pipeline_scales_all_but_trees_and_seeds_svm_folds():
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.multioutput import MultiOutputClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from skmedtl.hybrid import head_pipeline
+
+    svm = head_pipeline("svm", random_state=3)
+    assert isinstance(svm.named_steps["scale"], StandardScaler)
+    cv = svm.named_steps["clf"].cv
+    assert isinstance(cv, StratifiedKFold) and cv.random_state == 3 and cv.shuffle
+    assert head_pipeline("rf").named_steps["scale"] == "passthrough"
+    multi = head_pipeline("logreg", multilabel=True)
+    assert isinstance(multi.named_steps["clf"], MultiOutputClassifier)
