@@ -57,6 +57,11 @@ def _executor(scheduler: str | None):
     is the one progress bar; the address is used at run time, never stored)."""
     if scheduler is None:
         return None
+    if not scheduler.strip():
+        raise ValueError(
+            "--scheduler is empty; give the address of a Dask scheduler, e.g. "
+            "--scheduler tcp://head:8786."
+        )
     from ..distributed import DaskCellExecutor
 
     return DaskCellExecutor(scheduler)
