@@ -38,7 +38,7 @@ from ._profiles import Profile, get_profile
 from ._records import ResultStore, to_json
 from ._results import StudyResults
 from ._run import check_executor
-from ._runner import StudyRun
+from ._runner import StudyRun, cell_resources
 from ._save import parse_save
 
 __all__ = ["TransferStudy"]
@@ -343,7 +343,10 @@ class TransferStudy:
         -------
         list of dict
             ``cell`` (``"backbone / approach / seed k"``), ``backbone``,
-            ``approach``, ``seed``, ``key`` and ``done``.
+            ``approach``, ``seed``, ``key``, ``done``, ``resources`` (what
+            the cell asks of a cluster worker, e.g. ``{"GPU": 1}``) and, for a
+            finished cell, its measured ``wall_time_s`` and ``extract_time_s``
+            (``None`` otherwise).
         """
         self._prepare()
         done = self._store.latest("cell")
@@ -355,6 +358,9 @@ class TransferStudy:
                 "seed": c.seed,
                 "key": c.key,
                 "done": c.key in done,
+                "resources": cell_resources(c, self.device),
+                "wall_time_s": done.get(c.key, {}).get("wall_time_s"),
+                "extract_time_s": done.get(c.key, {}).get("extract_time_s"),
             }
             for c in self.cells_
         ]
