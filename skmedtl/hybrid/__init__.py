@@ -1,7 +1,7 @@
 """Feature-extractor hybrids: frozen CNN features + scikit-learn / XGBoost heads."""
 
 from ._label_encoding import LabelEncodedClassifier
-from ._make_hybrid import HEADS, TUNE_GRIDS, hybrid_head, make_hybrid
+from ._make_hybrid import HEADS, TUNE_GRIDS, head_pipeline, hybrid_head, make_hybrid
 from ._multilabel import HybridPipeline
 from ._tuned import TunedClassifier
 
@@ -11,6 +11,7 @@ __all__ = [
     "HybridPipeline",
     "LabelEncodedClassifier",
     "TunedClassifier",
+    "head_pipeline",
     "hybrid_head",
     "make_hybrid",
 ]

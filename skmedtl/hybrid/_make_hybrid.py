@@ -21,7 +21,7 @@ from ._label_encoding import LabelEncodedClassifier
 from ._multilabel import HybridPipeline
 from ._tuned import TunedClassifier
 
-__all__ = ["HEADS", "TUNE_GRIDS", "hybrid_head", "make_hybrid"]
+__all__ = ["HEADS", "TUNE_GRIDS", "head_pipeline", "hybrid_head", "make_hybrid"]
 
 #: Names of the hybrid heads (:func:`hybrid_head`): RBF SVM, logistic
 #: regression, random forest, XGBoost.
@@ -42,6 +42,56 @@ def _check_classifier(head) -> None:
         )
 
 
+def scales_features(name: str) -> bool:
+    """Whether the head ``name`` gets a ``StandardScaler`` (trees do not)."""
+    return name not in _UNSCALED
+
+
+def head_pipeline(
+    name: str,
+    *,
+    class_weight=None,
+    random_state=None,
+    n_jobs: int | None = None,
+    multilabel: bool = False,
+):
+    """The head of a hybrid on precomputed embeddings: ``scale`` then ``clf``.
+
+    The one builder of a head pipeline (the study's hybrid cells use it):
+    a ``StandardScaler`` except for tree heads, then :func:`hybrid_head`, one
+    per label (``MultiOutputClassifier``) with ``multilabel``. The SVM's
+    sigmoid-calibration folds are shuffled by ``random_state`` for one label
+    per image; multi-label SVM heads keep unshuffled folds (as the study's
+    earlier results did).
+
+    Parameters
+    ----------
+    name : {"svm", "logreg", "rf", "xgboost"}
+    class_weight, random_state, n_jobs
+        As in :func:`hybrid_head`.
+    multilabel : bool, default=False
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``scale`` and ``clf``; its grid parameters are ``clf__...``
+        (``clf__estimator__...`` with ``multilabel``).
+    """
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.multioutput import MultiOutputClassifier
+    from sklearn.pipeline import Pipeline
+
+    clf = hybrid_head(
+        name, class_weight=class_weight, random_state=random_state, n_jobs=n_jobs
+    )
+    if name == "svm" and not multilabel:  # the seed also draws the folds
+        clf.set_params(cv=StratifiedKFold(5, shuffle=True, random_state=random_state))
+    if multilabel:
+        clf = MultiOutputClassifier(clf)
+    scale = StandardScaler() if scales_features(name) else "passthrough"
+    return Pipeline([("scale", scale), ("clf", clf)])
+
+
 #: What make_hybrid's own arguments accept (``**feature_params`` go to
 #: CNNFeatures, which checks them in ``fit``).
 _MAKE_HYBRID_CONSTRAINTS = {
@@ -51,10 +101,10 @@ _MAKE_HYBRID_CONSTRAINTS = {
     "class_weight": [None, StrOptions(("balanced",)), dict],
     "random_state": ["random_state"],
     "n_jobs": [  # joblib: 0 has no meaning
-            Interval(numbers.Integral, 1),
-            Interval(numbers.Integral, None, -1),
-            None,
-        ],
+        Interval(numbers.Integral, 1),
+        Interval(numbers.Integral, None, -1),
+        None,
+    ],
     "tune": ["boolean"],
 }
 
@@ -249,7 +299,7 @@ def make_hybrid(
         name = None
         clf = clone(head)
     if scale == "auto":
-        scale = name not in _UNSCALED
+        scale = scales_features(name)
     return HybridPipeline(  # a Pipeline; multi-label y: one head per label
         [
             ("features", CNNFeatures(backbone, **feature_params)),

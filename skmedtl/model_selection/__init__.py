@@ -1,6 +1,6 @@
-"""Patient-level (group-aware) and multi-label stratified splitting, nested
-subsamples of a training partition for learning curves, and the optimism of
-selecting on validation."""
+"""Patient-level (group-aware) and multi-label stratified splitting, the one
+selection loop, the optimism of selecting on validation, and nested subsamples
+of a training partition for learning curves."""
 
 from ._iterative import (
     IterativeStratifiedKFold,
@@ -8,11 +8,13 @@ from ._iterative import (
     iterative_train_test_split,
 )
 from ._optimism import SelectionOptimism, auc_statistic, selection_optimism
+from ._select import Selection, select_on_validation
 from ._split import check_group_separation, make_cv, train_test_split_by_group
 from ._subsample import SkippedSize, Subsample, SubsamplePlan, subsample_indices
 
 __all__ = [
     "IterativeStratifiedKFold",
+    "Selection",
     "SelectionOptimism",
     "SkippedSize",
     "Subsample",
@@ -22,6 +24,7 @@ __all__ = [
     "iterative_stratification",
     "iterative_train_test_split",
     "make_cv",
+    "select_on_validation",
     "selection_optimism",
     "subsample_indices",
     "train_test_split_by_group",

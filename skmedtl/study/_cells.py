@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..model_selection import select_on_validation
 from ._approaches import Approach
 from ._evaluate import evaluate
 from ._heads import count_head_params, head_grid
-from ._measure import PeakMemory, Stopwatch
+from ._measure import PeakMemory, Stopwatch, describe_device
 from ._stats import cell_statistics, score
 
 __all__ = ["Cell", "CellContext", "Embeddings", "run_cell"]
@@ -143,11 +144,9 @@ def _finish(ctx: CellContext, proba_val, proba_test, model_classes, y_val) -> di
 def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
     """A hybrid head on frozen embeddings: fitted on train, tuned on validation."""
     from sklearn.base import clone
-    from sklearn.model_selection import ParameterGrid, StratifiedKFold
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.model_selection import ParameterGrid
 
-    from ..hybrid import hybrid_head
+    from ..hybrid import head_pipeline
 
     if ctx.data.labels.ndim == 2:  # multi-label: one head per label
         from ._multilabel import run_multilabel_hybrid
@@ -158,39 +157,26 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
     y_dev = data.labels[ctx.dev]
     mask = ctx.val_mask
     order = data.label_order()
-    pipe = Pipeline(
-        [
-            ("scale", "passthrough" if head in ("rf", "xgboost") else StandardScaler()),
-            (
-                "clf",
-                hybrid_head(
-                    head,
-                    class_weight="balanced",
-                    random_state=cell.seed,
-                    n_jobs=ctx.n_jobs,
-                ),
-            ),
-        ]
+    pipe = head_pipeline(
+        head, class_weight="balanced", random_state=cell.seed, n_jobs=ctx.n_jobs
     )
-    if head == "svm":  # the seed also draws the folds of its sigmoid calibration
-        pipe.set_params(
-            clf__cv=StratifiedKFold(5, shuffle=True, random_state=cell.seed)
-        )
     X_train, y_train = emb.dev[~mask], y_dev[~mask]
     X_val, y_val = emb.dev[mask], y_dev[mask]
     y_val_enc = _encoded(y_val, order)
     grid = list(ParameterGrid(head_grid(head, ctx.profile.head_grid)))
-    best = None
+
+    def validation_score(model) -> float:
+        proba_val = _aligned(model.predict_proba(X_val), model.classes_, order)
+        return score(ctx.metric, y_val_enc, proba_val)
+
     with PeakMemory() as memory, Stopwatch() as train:
-        for params in grid:
-            model = clone(pipe).set_params(**params).fit(X_train, y_train)
-            proba_val = model.predict_proba(X_val)
-            value = score(
-                ctx.metric, y_val_enc, _aligned(proba_val, model.classes_, order)
-            )
-            if best is None or value > best[0]:
-                best = (value, params, model, proba_val)
-    value, params, model, proba_val = best
+        best = select_on_validation(
+            grid,
+            fit=lambda params: clone(pipe).set_params(**params).fit(X_train, y_train),
+            score=validation_score,
+        )
+    value, params, model = best.score, best.candidate, best.model
+    proba_val = model.predict_proba(X_val)
     with Stopwatch() as infer:
         proba = model.predict_proba(emb.test)
     result = {
@@ -244,14 +230,15 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     if multilabel:
         params["threshold"] = "youden"
     device = _torch_device(ctx.device)
-    fits = []
     with PeakMemory(device) as memory, Stopwatch() as train:
-        for lr in profile.lrs:
-            clf = FineTuneClassifier(cell.backbone, lr=lr, **params).fit(
+        best = select_on_validation(  # the lowest validation loss, first on ties
+            profile.lrs,
+            fit=lambda lr: FineTuneClassifier(cell.backbone, lr=lr, **params).fit(
                 X_dev, y_dev, validation_mask=mask
-            )
-            fits.append((_best_valid_loss(clf), lr, clf))
-    valid_loss, lr, clf = min(fits, key=lambda f: f[0])
+            ),
+            score=lambda clf: -_best_valid_loss(clf),
+        )
+    valid_loss, lr, clf = -best.score, best.candidate, best.model
     clf.predict_proba(data.take(ctx.test[:1]))  # warm-up: first-call overheads
     with Stopwatch() as infer:
         proba = clf.predict_proba(X_test)
@@ -319,7 +306,9 @@ def run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     extract = result.get("extract_time_s") or 0.0
     result["compute_time_s"] = extract + result["train_time_s"]
     result["wall_time_s"] = time.perf_counter() - start
-    result["device"] = ctx.device_name
+    # Described where the cell ran (a cluster's worker may have a GPU the
+    # driver lacks); in the driver's process this equals ctx.device_name.
+    result["device"] = describe_device(_torch_device(ctx.device))
     if emb is not None and cell.approach.frozen and emb.engine != "torch":
         result["device"] += f", embeddings by {emb.engine}"
     return result

@@ -66,6 +66,9 @@ class StudyDataset:
     pos_label : label or None
         The positive class of a binary problem (sensitivity is measured on
         it); ``None`` for more than two classes.
+    grades : tuple or None
+        Ordinal studies: the classes as grades, lowest first
+        (:meth:`with_grades`); ``None``: not ordered.
     """
 
     images: object
@@ -76,6 +79,7 @@ class StudyDataset:
     source: str = ""
     test_protocol: str = "the data set's own test split"
     pos_label: object = None
+    grades: tuple | None = None
 
     @classmethod
     def from_arrays(
@@ -260,8 +264,47 @@ class StudyDataset:
         classes = np.unique(self.labels).tolist()
         return self.class_names[classes.index(label)]
 
+    def with_grades(self, grades) -> StudyDataset:
+        """The same data set with its classes ordered as grades, lowest first.
+
+        ``grades`` lists every class once (labels or class names, or one
+        comma-separated string).
+        """
+        if grades is None:
+            return self
+        if isinstance(grades, str):
+            grades = [g.strip() for g in grades.split(",") if g.strip()]
+        classes = np.unique(self.labels).tolist()
+        names = [str(v) for v in classes]
+        order = []
+        for grade in grades:
+            found = [
+                v
+                for v, name in zip(classes, self.class_names, strict=True)
+                if grade == v or str(grade) in (str(v), name)
+            ]
+            if not found:
+                raise ValueError(
+                    f"grades: {grade!r} is not a class; the classes are {names} "
+                    f"({', '.join(self.class_names)})."
+                    f"{did_you_mean(str(grade), names + list(self.class_names))}"
+                )
+            order.append(found[0])
+        if sorted(map(str, order)) != sorted(names) or len(order) != len(classes):
+            raise ValueError(
+                f"grades must name every class once, lowest first; got "
+                f"{list(grades)!r} for the classes {names} "
+                f"({', '.join(self.class_names)})."
+            )
+        return dataclasses.replace(self, grades=tuple(order))
+
     def label_order(self) -> list:
-        """Classes in score-column order; for two classes the positive one last."""
+        """Classes in score-column order; for two classes the positive one last.
+
+        Ordinal studies with :attr:`grades`: the grades, lowest first.
+        """
+        if self.grades is not None:
+            return list(self.grades)
         classes = np.unique(self.labels).tolist()
         if self.pos_label is not None:
             classes.remove(self.pos_label)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.utils import check_random_state
 
-from ..metrics import classification_report
+from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap, classification_report
 from ..metrics._report import METRICS as _REPORT_METRICS
 from ..metrics._report import _metric_function
 
@@ -21,8 +18,6 @@ METRICS = {
     "sensitivity": "sensitivity",
     "specificity": "specificity",
 }
-CONFIDENCE = 0.95
-BOOTSTRAP_SEED = 0
 
 
 def evaluate(y_true, proba, model_classes, label_order, n_bootstraps: int) -> dict:
@@ -91,29 +86,18 @@ def pooled_metrics(records: list[dict], n_bootstraps: int) -> dict:
     columns = [_REPORT_METRICS.index(m) for m in METRICS]
     preds = [np.asarray(r["y_pred"]) for r in records]
     scores = [np.asarray(r["y_score"], dtype=float) for r in records]
-    estimate = np.mean(
-        [compute(y, p, s, None)[columns] for p, s in zip(preds, scores, strict=True)],
-        axis=0,
-    )
-    rng = check_random_state(BOOTSTRAP_SEED)
-    by_class = [np.flatnonzero(y == k) for k in range(n_classes)]
-    draws = np.empty((n_bootstraps, len(columns)))
-    for b in range(n_bootstraps):
-        idx = np.concatenate(
-            [rng.choice(ix, size=len(ix)) for ix in by_class if len(ix)]
-        )
-        draws[b] = np.mean(
+
+    def mean_over_seeds(idx):
+        return np.mean(
             [
                 compute(y[idx], p[idx], s[idx], None)[columns]
                 for p, s in zip(preds, scores, strict=True)
             ],
             axis=0,
         )
-    alpha = (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low = np.nanquantile(draws, alpha, axis=0)
-        high = np.nanquantile(draws, 1 - alpha, axis=0)
+
+    result = bootstrap(mean_over_seeds, y, n_resamples=n_bootstraps)
+    estimate, low, high = result.estimate, result.low, result.high
     return {
         m: (float(estimate[i]), float(low[i]), float(high[i]))
         for i, m in enumerate(METRICS)

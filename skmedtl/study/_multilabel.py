@@ -25,13 +25,10 @@ A :class:`~skmedtl.study.StudyDataset` whose ``labels`` are a 2-D 0/1 matrix
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..utils._files import atomic_path
-from ._evaluate import CONFIDENCE, METRICS
-from ._report_stats import PREDICTION_COLUMNS
+from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap
+from ._evaluate import METRICS
 from ._splits import resolve_split
 from ._stats import ECE_BINS
 
@@ -39,7 +36,6 @@ __all__ = [
     "check_folder_single_label",
     "csv_label_matrix",
     "evaluate_multilabel",
-    "is_multilabel",
     "multilabel_dataset",
     "multilabel_extras",
     "multilabel_paired_metric",
@@ -50,15 +46,7 @@ __all__ = [
     "pooled_multilabel_validation",
     "pooled_reliability_records",
     "run_multilabel_hybrid",
-    "write_multilabel_predictions",
 ]
-
-BOOTSTRAP_SEED = 0
-
-
-def is_multilabel(labels) -> bool:
-    """Whether a study's labels are a 2-D indicator matrix."""
-    return np.ndim(labels) == 2
 
 
 # -- data ----------------------------------------------------------------------------
@@ -215,15 +203,10 @@ def pooled_multilabel_metrics(records: list[dict], n_bootstraps: int) -> dict:
             axis=0,
         )
 
-    estimate = mean_over_seeds(np.arange(len(Y)))
-    rng = np.random.RandomState(BOOTSTRAP_SEED)
-    draws = np.array(
-        [mean_over_seeds(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
+    result = bootstrap(
+        mean_over_seeds, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
     )
-    alpha = (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(draws, [alpha, 1 - alpha], axis=0)
+    estimate, low, high = result.estimate, result.low, result.high
     return {
         m: (float(estimate[i]), float(low[i]), float(high[i]))
         for i, m in enumerate(METRICS)
@@ -285,12 +268,10 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     the study's validation set (``ctx.val_mask``), thresholds chosen there."""
     from sklearn.base import clone
     from sklearn.model_selection import ParameterGrid
-    from sklearn.multioutput import MultiOutputClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    from ..hybrid import hybrid_head
+    from ..hybrid import head_pipeline
     from ..metrics import choose_thresholds
+    from ..model_selection import select_on_validation
     from ._heads import count_head_params, head_grid
     from ._measure import PeakMemory, Stopwatch
 
@@ -298,14 +279,12 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     data = ctx.data
     Y_dev = data.labels[ctx.dev]
     mask = ctx.val_mask
-    clf = hybrid_head(
-        head, class_weight="balanced", random_state=cell.seed, n_jobs=ctx.n_jobs
-    )
-    pipe = Pipeline(
-        [
-            ("scale", "passthrough" if head in ("rf", "xgboost") else StandardScaler()),
-            ("clf", MultiOutputClassifier(clf)),
-        ]
+    pipe = head_pipeline(
+        head,
+        class_weight="balanced",
+        random_state=cell.seed,
+        n_jobs=ctx.n_jobs,
+        multilabel=True,
     )
     grid = list(
         ParameterGrid(
@@ -318,14 +297,13 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
     scorer = _scorer(ctx.metric)
     X_train, Y_train = emb.dev[~mask], Y_dev[~mask]
     X_val, Y_val = emb.dev[mask], Y_dev[mask]
-    best = None
     with PeakMemory() as memory, Stopwatch() as train:
-        for params in grid:
-            model = clone(pipe).set_params(**params).fit(X_train, Y_train)
-            value = scorer(model, X_val, Y_val)
-            if best is None or value > best[0]:
-                best = (value, params, model)
-        value, params, model = best
+        best = select_on_validation(
+            grid,
+            fit=lambda params: clone(pipe).set_params(**params).fit(X_train, Y_train),
+            score=lambda model: scorer(model, X_val, Y_val),
+        )
+        value, params, model = best.score, best.candidate, best.model
         thresholds = choose_thresholds(Y_val, _proba(model, X_val))
     with Stopwatch() as infer:
         proba = _proba(model, emb.test)
@@ -660,12 +638,10 @@ def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps:
             [multilabel_validation_metrics(Y[idx], p[idx], np.nan)[key] for p in probas]
         )
 
-    rng = np.random.RandomState(BOOTSTRAP_SEED)
-    draws = [value(rng.randint(len(Y), size=len(Y))) for _ in range(n_bootstraps)]
-    alpha = (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(draws, [alpha, 1 - alpha])
+    result = bootstrap(
+        value, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
+    )
+    low, high = result.low, result.high
     seeds = [r["validation"]["score"] for r in records]
     return {
         "score": float(np.mean(seeds)),
@@ -674,63 +650,3 @@ def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps:
         "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
         "n": len(Y),
     }
-
-
-def write_multilabel_predictions(path, records: list[dict], images) -> None:
-    """``predictions.csv`` of a multi-label study: one row per test image x cell.
-
-    ``true_label`` / ``predicted_label`` list the present labels (``;``-joined),
-    ``p_<label>`` the per-label probabilities (``repr``: metrics recompute
-    exactly), ``threshold_<label>`` the validation thresholds behind the
-    prediction; with recalibration, ``p_calibrated_<label>`` too.
-    """
-    import csv
-    import os
-
-    if not records:
-        return
-    labels = records[0]["classes"]
-    columns = [
-        *PREDICTION_COLUMNS,
-        *(f"p_{c}" for c in labels),
-        *(f"threshold_{c}" for c in labels),
-    ]
-    calibrated = any(r.get("test_proba_calibrated") is not None for r in records)
-    if calibrated:
-        columns += [f"p_calibrated_{c}" for c in labels]
-    paths = not isinstance(images, np.ndarray)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for r in records:
-            for i, index in enumerate(r["test_index"]):
-                item = images[index] if paths and images is not None else None
-                image = os.fspath(item) if isinstance(item, (str, os.PathLike)) else ""
-                writer.writerow(
-                    [
-                        f"{r['backbone']} / {r['approach']}",
-                        r["backbone"],
-                        r["approach"],
-                        r["seed"],
-                        r["key"],
-                        index,
-                        image,
-                        ";".join(
-                            c for c, v in zip(labels, r["y_true"][i], strict=True) if v
-                        ),
-                        ";".join(
-                            c for c, v in zip(labels, r["y_pred"][i], strict=True) if v
-                        ),
-                        *(repr(float(v)) for v in r["y_score"][i]),
-                        *(repr(float(t)) for t in r["thresholds"]),
-                        *_calibrated_cells(r, i, len(labels) if calibrated else 0),
-                    ]
-                )
-
-
-def _calibrated_cells(record: dict, i: int, n: int) -> list[str]:
-    """``n`` recalibrated probabilities of test row ``i`` (blank if none)."""
-    cal = record.get("test_proba_calibrated")
-    if not n:
-        return []
-    return [""] * n if cal is None else [repr(float(v)) for v in cal[i]]

@@ -11,14 +11,15 @@ comparisons of the selected configuration with every other, Holm-corrected.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from scipy import stats as _scipy_stats
-from sklearn.utils import check_random_state
 
 from ..metrics import (
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
     ProbabilityCalibrator,
+    bootstrap,
     brier_score,
     choose_threshold,
     delong_test,
@@ -42,8 +43,6 @@ __all__ = [
 
 #: Equal-mass bins of every expected calibration error a study reports.
 ECE_BINS = 10
-CONFIDENCE = 0.95
-BOOTSTRAP_SEED = 0
 ALPHA = 0.05
 #: How the operating point is chosen on validation.
 THRESHOLD_RULES = ("youden", "sensitivity", "specificity")
@@ -70,21 +69,10 @@ def score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
     raise ValueError(f"Unknown metric {metric!r}.")
 
 
-def _bootstrap(y: np.ndarray, fn, n_bootstraps: int) -> tuple:
-    """Estimate and percentile CI of the vector ``fn(idx)``, stratified by ``y``."""
-    estimate = np.asarray(fn(np.arange(len(y))), dtype=float)
-    rng = check_random_state(BOOTSTRAP_SEED)
-    by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
-    draws = np.empty((n_bootstraps, len(estimate)))
-    for b in range(n_bootstraps):
-        idx = np.concatenate([rng.choice(ix, size=len(ix)) for ix in by_class])
-        draws[b] = fn(idx)
-    alpha = (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low = np.nanquantile(draws, alpha, axis=0)
-        high = np.nanquantile(draws, 1 - alpha, axis=0)
-    return estimate, low, high
+def _bootstrap(y: np.ndarray, fn, n_bootstraps: int, stratify: bool = True) -> tuple:
+    """Estimate and percentile CI of ``fn(idx)`` (the one resampler of metrics)."""
+    result = bootstrap(fn, y, n_resamples=n_bootstraps, stratify=stratify)
+    return tuple(np.atleast_1d(v) for v in (result.estimate, result.low, result.high))
 
 
 def _triples(names, estimate, low, high) -> dict:

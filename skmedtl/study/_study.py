@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import numbers
 import os
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
-from tqdm.auto import tqdm
 
 from .._constants import ON_ERROR, SELECTION_METRICS
 from ..metrics._calibration import CALIBRATION_METHODS
@@ -22,59 +15,38 @@ from ..utils._validation import (
     Interval,
     StrOptions,
     check_params,
-    validate_params,
 )
-from ._approaches import Approach, parse_approaches
-from ._cells import Cell, CellContext, Embeddings, run_cell
+from ._approaches import parse_approaches
 from ._choices import COSTS
+from ._cost import resolve_threads
 from ._data import load_study_dataset
-from ._heads import head_grid
-from ._measure import PeakMemory, Stopwatch, describe_device
-from ._multilabel import multilabel_paired_metric
-from ._profiles import Profile, get_profile
-from ._records import ResultStore, settings_key, to_json
-from ._report import write_outputs
-from ._results import StudyResults
-from ._save import (
-    cell_metadata,
-    cell_model,
-    describe_inputs,
-    parse_save,
-    save_cell_model,
-    write_selected,
+from ._outputs import LOG_NAME, manifest, report_context, write_results
+from ._plan import (
+    check_device,
+    check_grid,
+    check_lrs,
+    check_operating_point,
+    common_settings,
+    operating_point,
+    ordered_grades,
+    plan_cells,
+    profile_overrides,
+    study_seeds,
+    validation_split,
 )
-from ._stats import compare_configurations
-from ._summary import recommend, summarize
+from ._profiles import Profile, get_profile
+from ._records import ResultStore, to_json
+from ._results import StudyResults
+from ._run import check_executor
+from ._runner import StudyRun, cell_resources
+from ._save import parse_save
 
 __all__ = ["TransferStudy"]
 
 logger = logging.getLogger(__name__)
 
 TASKS = ("classification", "ordinal")
-#: Share of the training images held out for validation when the data set has
-#: no validation split of its own.
-VALIDATION_SHARE = 0.2
-LOG_NAME = "results.jsonl"
 MANIFEST_NAME = "study.json"
-#: Images timed without the cache when every embedding was already cached.
-_TIMING_SAMPLE = 32
-
-
-def _check_lrs(lrs) -> None:
-    values = [lrs] if isinstance(lrs, (str, bytes)) else lrs
-    positive = Interval(numbers.Real, 0, None, closed="neither")
-    try:
-        ok = len(values) > 0 and all(positive.is_satisfied_by(v) for v in values)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"lrs must be positive numbers; got {lrs!r}.")
-
-
-def _check_device(device) -> None:
-    from ..utils._devices import resolve_device
-
-    resolve_device(device)
 
 
 class TransferStudy:
@@ -180,11 +152,17 @@ class TransferStudy:
         threshold reaching this sensitivity, or the most sensitive reaching
         this specificity (binary problems; at most one of the two). Default:
         Youden's J. The report gives test sensitivity and specificity at it
-        beside those of the most probable class.
+        beside those of the most probable class. Three or more classes, or
+        multi-label data: refused (a ``ValueError``), as there is no one
+        positive class.
     task : {"classification", "ordinal"}, default="classification"
-        ``"ordinal"``: the classes are ordered grades (in sorted label order);
-        the report adds quadratic weighted kappa and the mean absolute error
-        in grades.
+        ``"ordinal"``: the classes are ordered grades (``grades``, else numeric
+        labels in increasing order; text labels need ``grades``); the report
+        adds quadratic weighted kappa and the mean absolute error in grades,
+        and states the order.
+    grades : list or str, optional
+        Ordinal studies: every class once, lowest grade first (labels or
+        class names; ``"low,medium,high"``).
     on_error : {"raise", "skip"}, default="raise"
         A cell that fails: stop the study (finished cells stay in the log), or
         record the failure, go on, and report it.
@@ -202,6 +180,12 @@ class TransferStudy:
         Multi-label data sets save a
         :class:`~skmedtl.study.MultiLabelStudyModel` with the per-label
         thresholds chosen on validation (and per-label recalibration).
+    executor : CellExecutor, optional
+        Runs the cells (see :mod:`skmedtl.study._run`): an object whose
+        ``run(tasks)`` yields each :class:`~skmedtl.study.CellTask` with its
+        result or exception. Default: one after the other in this process
+        (:class:`~skmedtl.study.LocalExecutor`). A cell's result depends only
+        on its settings, seed and the data, not on where it ran.
     random_state : int, default=0
         Seeds the hold-out splits (test when the data set has none; the one
         validation split when it has none) and the first seed.
@@ -248,7 +232,7 @@ class TransferStudy:
         "max_epochs": [Interval(numbers.Integral, 1), None],
         "lrs": [
             Interval(numbers.Real, 0, None, closed="neither"),
-            Check(_check_lrs, "positive numbers"),
+            Check(check_lrs, "positive numbers"),
             None,
         ],
         "fine_tune_blocks": [Interval(numbers.Integral, 1), None],
@@ -257,7 +241,7 @@ class TransferStudy:
             Interval(numbers.Integral, 1),
         ],
         "cache_path": [None, "path"],
-        "device": [Check(_check_device, "a torch device")],
+        "device": [Check(check_device, "a torch device")],
         "batch_size": [Interval(numbers.Integral, 1)],
         "n_bootstraps": [Interval(numbers.Integral, 10), None],
         "n_threads": [Interval(numbers.Integral, 1), StrOptions(("auto",))],
@@ -270,10 +254,12 @@ class TransferStudy:
         "target_sensitivity": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "target_specificity": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "task": [StrOptions(TASKS)],
+        "grades": [None, str, list, tuple],
         "on_error": [StrOptions(ON_ERROR)],
         "save": [None, str, list, tuple],
         "random_state": [Interval(numbers.Integral, 0)],
         "verbose": [Interval(numbers.Integral)],
+        "executor": [None, Check(check_executor, "an object with a run(tasks) method")],
     }
 
     def __init__(
@@ -307,8 +293,10 @@ class TransferStudy:
         target_sensitivity: float | None = None,
         target_specificity: float | None = None,
         task: str = "classification",
+        grades: str | list | None = None,
         on_error: str = "raise",
         save: str | list[str] | None = "best",
+        executor=None,
         random_state: int = 0,
         verbose: int = 1,
     ):
@@ -340,8 +328,10 @@ class TransferStudy:
         self.target_sensitivity = target_sensitivity
         self.target_specificity = target_specificity
         self.task = task
+        self.grades = grades
         self.on_error = on_error
         self.save = save
+        self.executor = executor
         self.random_state = random_state
         self.verbose = verbose
 
@@ -353,7 +343,10 @@ class TransferStudy:
         -------
         list of dict
             ``cell`` (``"backbone / approach / seed k"``), ``backbone``,
-            ``approach``, ``seed``, ``key`` and ``done``.
+            ``approach``, ``seed``, ``key``, ``done``, ``resources`` (what
+            the cell asks of a cluster worker, e.g. ``{"GPU": 1}``) and, for a
+            finished cell, its measured ``wall_time_s`` and ``extract_time_s``
+            (``None`` otherwise).
         """
         self._prepare()
         done = self._store.latest("cell")
@@ -365,6 +358,9 @@ class TransferStudy:
                 "seed": c.seed,
                 "key": c.key,
                 "done": c.key in done,
+                "resources": cell_resources(c, self.device),
+                "wall_time_s": done.get(c.key, {}).get("wall_time_s"),
+                "extract_time_s": done.get(c.key, {}).get("extract_time_s"),
             }
             for c in self.cells_
         ]
@@ -392,7 +388,12 @@ class TransferStudy:
         import torch
 
         previous = torch.get_num_threads()
-        threads = _resolve_threads(self.n_threads, previous, self.device_.type)
+        threads = resolve_threads(
+            self.n_threads,
+            previous,
+            self.device_.type,
+            self._parameter_constraints["n_threads"],
+        )
         try:
             if threads != previous:
                 logger.info(
@@ -436,69 +437,20 @@ class TransferStudy:
         self._prepared_for = repr(params)
 
     def _prepare_now(self) -> None:
-        from ..backbones import get_backbone
         from ..utils._devices import resolve_device
 
         check_params(self)
         self.save_ = parse_save(self.save)
-        profile = get_profile(self.profile)
-        changes = {}
-        if self.backbones is not None:
-            backbones = (
-                [b for b in self.backbones.split(",") if b.strip()]
-                if isinstance(self.backbones, str)
-                else list(self.backbones)
-            )
-            if not backbones:
-                raise ValueError("backbones is empty: name at least one backbone.")
-            changes["backbones"] = tuple(b.strip() for b in backbones)
-        if self.fine_tune_blocks is not None:
-            changes["fine_tune_blocks"] = int(self.fine_tune_blocks)
-        for name in ("input_size", "train_input_size"):
-            value = getattr(self, name)
-            if value is not None:
-                changes[name] = None if value == "native" else int(value)
-        if self.max_epochs is not None:
-            changes["max_epochs"] = int(self.max_epochs)
-        if self.lrs is not None:
-            lrs = [self.lrs] if isinstance(self.lrs, numbers.Real) else list(self.lrs)
-            changes["lrs"] = tuple(float(v) for v in lrs)
-        if self.n_bootstraps is not None:
-            changes["n_bootstraps"] = int(self.n_bootstraps)
-        profile = profile.replace(**changes)
+        profile = profile_overrides(get_profile(self.profile), vars(self))
         approaches = parse_approaches(
             profile.approaches if self.approaches is None else self.approaches,
             profile.fine_tune_blocks,
         )
-        seeds = self._seeds(profile)
-        for backbone in profile.backbones:
-            spec = get_backbone(backbone)  # unknown names: "Did you mean ...?"
-            if (
-                self.weights == "imagenet"
-                and not spec.weights
-                and any(a.family != "random_init" for a in approaches)
-            ):
-                raise ValueError(
-                    f"Backbone {backbone!r} has no pretrained weights; use "
-                    "weights=None (random) or another backbone."
-                )
-            for a in approaches:
-                n_groups = len(spec.block_group_names)
-                if a.trainable_blocks is not None and a.trainable_blocks > n_groups:
-                    raise ValueError(
-                        f"Approach {a.name!r}: {backbone} has only {n_groups} block "
-                        f"groups ({', '.join(spec.block_group_names)}); use "
-                        f"fine_tune:{n_groups} at most, or 'full'."
-                    )
+        seeds = study_seeds(
+            profile.seeds if self.seeds is None else self.seeds, self.random_state
+        )
+        check_grid(profile, approaches, self.weights)
         device = resolve_device(self.device)
-        if "hybrid-xgboost" in [a.name for a in approaches]:
-            try:
-                import xgboost  # noqa: F401
-            except ImportError as e:
-                raise ImportError(
-                    "Approach 'hybrid-xgboost' needs XGBoost: pip install "
-                    '"skmedtl[xgboost]", or leave the approach out.'
-                ) from e
         data = load_study_dataset(
             self.dataset,
             groups=self.groups,
@@ -506,601 +458,38 @@ class TransferStudy:
             test_size=self.test_size,
             random_state=self.random_state,
         ).with_pos_label(self.pos_label)
+        data = ordered_grades(data, self.task, self.grades)
         self.profile_ = profile
         self.approaches_ = approaches
         self.seeds_ = seeds
         self.data_ = data
         self.device_ = device
         self.fingerprint_ = data.fingerprint()
-        self._prepare_statistics()
-        self.cells_ = self._cells(profile, approaches, seeds)
+        self.threshold_rule_, self.threshold_target_ = operating_point(
+            self.target_sensitivity, self.target_specificity
+        )
+        check_operating_point(self.threshold_rule_, data)
+        split = validation_split(data, self.random_state)
+        self.val_mask_ = split.mask
+        self.validation_source_ = split.source
+        self.validation_digest_ = split.digest
+        self.cells_ = plan_cells(common_settings(self), profile, approaches, seeds)
         self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
-
-    def _prepare_statistics(self) -> None:
-        """Resolve the operating-point rule; make the study's one validation split.
-
-        (``calibrate``, ``task`` and the targets' ranges are checked by
-        ``_parameter_constraints``.)
-        """
-        from ..model_selection import train_test_split_by_group
-
-        targets = {
-            name: getattr(self, name)
-            for name in ("target_sensitivity", "target_specificity")
-            if getattr(self, name) is not None
-        }
-        if len(targets) > 1:
-            raise ValueError(
-                "Give target_sensitivity or target_specificity, not both: the "
-                "operating point has one target."
-            )
-        self.threshold_rule_, self.threshold_target_ = "youden", None
-        if targets:
-            name, value = next(iter(targets.items()))
-            self.threshold_rule_ = name.removeprefix("target_")
-            self.threshold_target_ = float(value)
-        data = self.data_
-        dev = data.indices("train", "val")
-        if data.has_validation:
-            mask = data.split[dev] == "val"
-            source = "the data set's own validation split"
-        else:
-            groups = None if data.groups is None else data.groups[dev]
-            _, val = train_test_split_by_group(
-                data.labels[dev],
-                groups=groups,
-                test_size=VALIDATION_SHARE,
-                random_state=self.random_state,
-            )
-            mask = np.zeros(len(dev), bool)
-            mask[val] = True
-            source = (
-                f"one stratified{' patient-level' if groups is not None else ''} "
-                f"split of {VALIDATION_SHARE:.0%} of the training images, made "
-                f"once (random_state={self.random_state}) and shared by all cells"
-            )
-        self.val_mask_ = mask
-        self.validation_source_ = source
-        self.validation_digest_ = hashlib.sha256(
-            np.flatnonzero(mask).tobytes() + repr(source).encode()
-        ).hexdigest()[:16]
-
-    def _seeds(self, profile) -> list[int]:
-        seeds = profile.seeds if self.seeds is None else self.seeds
-        if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-            if seeds < 1:
-                raise ValueError(f"seeds must be at least 1; got {seeds!r}.")
-            return [int(self.random_state) + i for i in range(int(seeds))]
-        try:
-            values = [int(s) for s in seeds]
-        except (TypeError, ValueError) as e:
-            raise ValueError(
-                f"seeds must be a count or a list of integers; got {seeds!r}."
-            ) from e
-        if not values or len(set(values)) != len(values):
-            raise ValueError(f"seeds must be distinct integers; got {seeds!r}.")
-        return values
-
-    def _common_settings(self) -> dict:
-        from .. import __version__
-
-        p = self.profile_
-        return {
-            "skmedtl": __version__,
-            "dataset": self.fingerprint_,
-            "pos_label": self.data_.pos_label,
-            "weights": None if self.weights is None else os.fspath(self.weights),
-            "metric": self.metric,
-            "n_bootstraps": p.n_bootstraps,
-            "batch_size": int(self.batch_size),
-            "validation": self.validation_digest_,
-            "calibrate": self.calibrate,
-            "operating_point": [self.threshold_rule_, self.threshold_target_],
-            "task": self.task,
-            "class_weight": "balanced",
-        }
-
-    def _cell_settings(self, backbone: str, approach: Approach, seed: int) -> dict:
-        p = self.profile_
-        s = {"backbone": backbone, "approach": approach.name, "seed": seed}
-        s.update(self._common_settings())
-        if approach.family == "hybrid":
-            s.update(
-                input_size=p.input_size, grid=head_grid(approach.head, p.head_grid)
-            )
-        elif approach.family == "feature_extractor":
-            s.update(
-                input_size=p.input_size,
-                max_epochs=p.head_max_epochs,
-                patience=p.head_patience,
-                lrs=list(p.lrs),
-            )
-        else:
-            s.update(
-                input_size=p.train_input_size,
-                max_epochs=p.max_epochs,
-                patience=p.patience,
-                lrs=list(p.lrs),
-            )
-        if approach.family == "random_init":
-            s["weights"] = None
-        return s
-
-    def _cells(self, profile, approaches, seeds) -> list[Cell]:
-        # Backbone by backbone, frozen approaches first: they share one extraction.
-        ordered = sorted(approaches, key=lambda a: not a.frozen)
-        cells = []
-        for backbone in profile.backbones:
-            for seed in seeds:
-                for approach in ordered:
-                    settings = self._cell_settings(backbone, approach, seed)
-                    cells.append(
-                        Cell(backbone, approach, seed, settings, settings_key(settings))
-                    )
-        return cells
 
     # -- running ----------------------------------------------------------------------
     def _run(self, out: Path) -> StudyResults:
-        run_id = (
-            datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-")
-            + uuid.uuid4().hex[:6]
-        )
-        self._write_manifest(out, run_id)
-        done = self._store.latest("cell")
-        todo = [c for c in self.cells_ if c.key not in done]
-        n_skipped = len(self.cells_) - len(todo)
-        logger.info(
-            "Study in %s: %d cells, %d finished before, %d to run.",
-            out,
-            len(self.cells_),
-            n_skipped,
-            len(todo),
-        )
-        data = self.data_
-        ctx = CellContext(
-            data=data,
-            dev=data.indices("train", "val"),
-            test=data.indices("test"),
-            profile=self.profile_,
-            weights=self.weights,
-            metric=self.metric,
-            batch_size=int(self.batch_size),
-            device=self.device,
-            device_name=describe_device(self.device_),
-            cache_path=os.fspath(self.cache_path or out / "embeddings.h5"),
-            n_jobs=1 if self.n_jobs is None else self.n_jobs,
-            verbose=int(self.verbose),
-            run_id=run_id,
-            val_mask=self.val_mask_,
-            calibrate=self.calibrate,
-            threshold_rule=self.threshold_rule_,
-            threshold_target=self.threshold_target_,
-            task=self.task,
-        )
-        failures = []
-        embeddings: dict[str, Embeddings] = {}
-        bar = tqdm(
-            total=len(self.cells_),
-            initial=n_skipped,
-            desc="study",
-            unit="cell",
-            disable=self.verbose <= 0,
-        )
-        with bar:
-            for cell in todo:
-                bar.set_postfix_str(f"{cell.backbone} {cell.approach.name}")
-                try:
-                    emb = None
-                    if cell.approach.frozen:
-                        emb = self._embeddings(ctx, cell, embeddings)
-                    result = _run_cell(ctx, cell, emb)
-                except Exception as e:
-                    if self.on_error == "raise":
-                        raise
-                    logger.error("Cell %s failed: %s", cell.id, e)
-                    failure = {"cell": cell.id, "error": f"{type(e).__name__}: {e}"}
-                    failures.append(failure)
-                    self._store.append(
-                        {
-                            "type": "failure",
-                            "key": cell.key,
-                            "run_id": run_id,
-                            **failure,
-                            "time": _now(),
-                        }
-                    )
-                    bar.update()
-                    continue
-                record = {
-                    "type": "cell",
-                    "key": cell.key,
-                    "cell_id": cell.id,
-                    "backbone": cell.backbone,
-                    "approach": cell.approach.name,
-                    "category": cell.approach.category,
-                    "seed": cell.seed,
-                    "settings": cell.settings,
-                    "run_id": run_id,
-                    "finished": _now(),
-                    **result,
-                }
-                model = record.pop("_model", None)
-                self._store.append(record)
-                if self.save_ and model is not None:
-                    self._save_cell(out, cell, model, emb, record)
-                logger.info(
-                    "%s: validation %s %.3f; test AUC %.3f, ACC %.3f, %.1f s",
-                    cell.id,
-                    self.metric,
-                    result["validation"]["score"],
-                    result["metrics"]["auc"][0],
-                    result["metrics"]["accuracy"][0],
-                    result["wall_time_s"],
-                )
-                bar.update()
-        return self._write(
-            out,
-            n_run=len(todo) - len(failures),
-            n_skipped=n_skipped,
-            failures=failures,
-            refit=lambda cell: self._refit(out, ctx, cell, embeddings),
-        )
-
-    # -- saved models -----------------------------------------------------------------
-    def _save_cell(self, out: Path, cell: Cell, model, emb, record: dict) -> None:
-        """Save a finished cell's fitted model to ``out/models/<key>/``."""
-        try:
-            study_model = cell_model(cell, model, emb, record, self.data_)
-            if getattr(self, "_inputs", None) is None:
-                dev = self.data_.indices("train", "val")
-                self._inputs = describe_inputs(self.data_.images, dev[~self.val_mask_])
-            meta = cell_metadata(cell, record, study_model, self._inputs)
-            save_cell_model(out, cell, study_model, meta)
-        except Exception as e:
-            if self.on_error == "raise":
-                raise
-            logger.error("Cell %s: its model could not be saved: %s", cell.id, e)
-
-    def _refit(self, out: Path, ctx: CellContext, cell: Cell, memo: dict) -> str:
-        """Fit a finished cell again (its model was not saved) and save it."""
-        emb = self._embeddings(ctx, cell, memo) if cell.approach.frozen else None
-        result = _run_cell(ctx, cell, emb)
-        model = result.pop("_model")
-        recorded = self._store.latest("cell")[cell.key]
-        self._save_cell(out, cell, model, emb, {**recorded, **result})
-        diff = float(
-            np.max(
-                np.abs(
-                    np.asarray(result["test_proba"])
-                    - np.asarray(recorded["test_proba"])
-                )
-            )
-        )
-        return (
-            f"fitted again by run {ctx.run_id} (the cell finished in a run that did "
-            "not save models); the report's numbers are those of the first fit. "
-            f"Largest difference in test probabilities: {diff:.3g}."
-        )
-
-    def _write_models(self, out: Path, results: StudyResults, refit) -> StudyResults:
-        if not self.save_:
-            return results
-        files = write_selected(
-            self, out, results, self._store.latest("cell"), refit=refit
-        )
-        results.files.update(files)
-        return results
-
-    def _embeddings(self, ctx: CellContext, cell: Cell, memo: dict) -> Embeddings:
-        """Frozen embeddings of dev + test images, through the cache, with cost."""
-        from ..features import CNNFeatures
-
-        random_weights = self.weights is None
-        settings = {
-            "dataset": self.fingerprint_,
-            "backbone": cell.backbone,
-            "weights": cell.settings["weights"],
-            "input_size": self.profile_.input_size,
-            "seed": cell.seed if random_weights else None,
-        }
-        key = settings_key(settings)
-        if key in memo:
-            return memo[key]
-        memo.clear()  # one backbone's embeddings in memory at a time
-        index = np.concatenate([ctx.dev, ctx.test])
-        images = self.data_.take(index)
-        features = CNNFeatures(
-            cell.backbone,
-            weights=self.weights,
-            input_size=self.profile_.input_size,
-            batch_size=ctx.batch_size,
-            device=self.device,
-            verbose=ctx.verbose,
-            random_state=cell.seed,
-            cache_path=ctx.cache_path,
-        )
-        device = self.device_
-        with PeakMemory(device) as memory, Stopwatch() as clock:
-            features.fit(images[:1])
-            E = features.transform(images)
-        n = len(index)
-        stats = features.transform_stats_  # what ran, not what was asked for
-        n_computed = stats["n_computed"]
-        engine = stats["engine"] or features.build_engine()
-        earlier = self._store.latest("extraction").get(key)
-        if earlier is not None:
-            cost = {
-                k: earlier[k]
-                for k in (
-                    "extract_time_s",
-                    "seconds_per_image",
-                    "peak_memory_mb",
-                    "peak_gpu_memory_mb",
-                    "method",
-                )
-            }
-            cost["method"] = f"{earlier['method']} (earlier run {earlier['run_id']})"
-        else:
-            cost = {
-                "peak_memory_mb": memory.peak_mb,
-                "peak_gpu_memory_mb": memory.peak_gpu_mb,
-            }
-            if n_computed is None or n_computed >= max(1, n // 2):
-                per_image = clock.seconds / max(1, n_computed or n)
-                cost["method"] = (
-                    f"measured ({n_computed if n_computed is not None else n} of {n} "
-                    "images computed)"
-                )
-            else:
-                per_image, sample_memory = _time_uncached(features, images, device)
-                cost["peak_memory_mb"] = max(memory.peak_mb, sample_memory)
-                cost["method"] = (
-                    f"estimated from {min(n, _TIMING_SAMPLE)} images embedded without "
-                    f"the cache ({n - n_computed} of {n} were cached)"
-                )
-            cost.update(seconds_per_image=per_image, extract_time_s=per_image * n)
-            self._store.append(
-                {
-                    "type": "extraction",
-                    "key": key,
-                    "run_id": ctx.run_id,
-                    "settings": settings,
-                    "engine": engine,
-                    "n_images": n,
-                    "n_computed": n_computed,
-                    "wall_time_s": clock.seconds,
-                    "time": _now(),
-                    **cost,
-                }
-            )
-        emb = Embeddings(
-            engine=engine,
-            dev=E[: len(ctx.dev)],
-            test=E[len(ctx.dev) :],
-            input_size=list(features.preprocessing_.input_size),
-            features=features,
-            **cost,
-        )
-        memo[key] = emb
-        return emb
+        run = StudyRun(self, out)
+        self._write_manifest(out, run.run_id)
+        return run.run()
 
     # -- outputs ----------------------------------------------------------------------
     def _write_manifest(self, out: Path, run_id: str) -> None:
-        from .. import __version__
-
-        p = self.profile_
-        manifest = {
-            "skmedtl": __version__,
-            "run_id": run_id,
-            "updated": _now(),
-            "dataset": self.data_.summary(),
-            "dataset_fingerprint": self.fingerprint_,
-            "packages": package_versions(),
-            "profile": p.name,
-            "settings": {
-                "profile": p.name,
-                "profile_description": p.description,
-                "backbones": list(p.backbones),
-                "approaches": [a.name for a in self.approaches_],
-                "seeds": self.seeds_,
-                "weights": None if self.weights is None else os.fspath(self.weights),
-                "metric": self.metric,
-                "cost": self.cost,
-                "input_size": p.input_size,
-                "train_input_size": p.train_input_size,
-                "max_epochs": p.max_epochs,
-                "patience": p.patience,
-                "head_max_epochs": p.head_max_epochs,
-                "lrs": list(p.lrs),
-                "n_bootstraps": p.n_bootstraps,
-                "cv_folds": p.cv_folds,
-                "head_grid": p.head_grid,
-                "batch_size": int(self.batch_size),
-                "device": describe_device(self.device_),
-                "validation": self.validation_source_,
-                "n_validation": int(self.val_mask_.sum()),
-                "calibrate": self.calibrate,
-                "operating_point": self.threshold_rule_,
-                "operating_point_target": self.threshold_target_,
-                "task": self.task,
-                "groups": self.groups,
-            },
-            "cells": [{"cell": c.id, "key": c.key} for c in self.cells_],
-        }
-        atomic_write_text(out / MANIFEST_NAME, to_json(manifest, indent=2))
-
-    def _write(
-        self, out: Path, *, n_run: int, n_skipped: int, failures: list, refit=None
-    ) -> StudyResults:
-        """Summarise, save the selected models, then write tables, figures, report.
-
-        ``refit`` is passed to :meth:`_write_models` (``None``: never train).
-        """
-        records = self._store.latest("cell")
-        if not failures:
-            failed = self._store.latest("failure")
-            failures = [
-                {"cell": r["cell"], "error": r["error"]}
-                for k, r in failed.items()
-                if k not in records and k in {c.key for c in self.cells_}
-            ]
-        rows, cell_rows, groups = summarize(
-            self.cells_,
-            records,
-            self.profile_.n_bootstraps,
-            metric=self.metric,
-            task=self.task,
+        atomic_write_text(
+            out / MANIFEST_NAME, to_json(manifest(self, run_id), indent=2)
         )
-        recommendation = recommend(rows, self.metric, self.cost)
-        comparisons = []
-        if recommendation is not None:
-            comparisons = compare_configurations(
-                groups,
-                recommendation["best"]["config"],
-                self.metric,
-                self.profile_.n_bootstraps,
-                multilabel_metric=multilabel_paired_metric(self.metric),
-            )
-        results = StudyResults(
-            out_dir=os.fspath(out),
-            table=rows,
-            cells=cell_rows,
-            recommendation=recommendation,
-            files={"log": os.fspath(out / LOG_NAME)},
-            n_cells=len(self.cells_),
-            n_run=n_run,
-            n_skipped=n_skipped,
-            failures=failures,
-            comparisons=comparisons,
-        )
-        results = self._write_models(out, results, refit)
-        if rows:
-            finished = [records[c.key] for c in self.cells_ if c.key in records]
-            context = self._report_context()
-            context["extra_figures"] = self._explanation_figure(out, results)
-            results.files.update(write_outputs(out, results, finished, context))
-        return results
 
-    def _explanation_figure(self, out: Path, results: StudyResults) -> dict:
-        """Saliency maps of the selected model on test images of each outcome.
-
-        Drawn from the saved selected model (``out/model``), so the figure shows
-        the model the report describes. Explaining is never allowed to fail the
-        study: a failure is logged and the report goes without the figure.
-        """
-        model_dir = results.files.get("model")
-        if model_dir is None or self.data_.labels.ndim == 2:
-            return {}
-        from ..persistence import load
-
-        path = out / "figures" / "explanations.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        test = self.data_.indices("test")
-        try:
-            from ..explain import outcome_figure
-
-            model = load(model_dir)
-            images = self.data_.take(test)
-            figure = outcome_figure(
-                model,
-                images,
-                self.data_.labels[test],
-                model.predict_proba(images),
-                path,
-                n_per_outcome=2,
-                saliency_params={"verbose": 0},
-            )
-            import matplotlib.pyplot as plt
-
-            plt.close(figure)  # saved; a study may draw many in one process
-        except Exception as e:  # noqa: BLE001 - a figure must not fail a study
-            logger.warning("No explanation figure for the report: %s", e)
-            return {}
-        return {"explanations": path}
+    #: Summarise, save the selected models, write tables, figures and report.
+    _write = write_results
 
     def _report_context(self) -> dict:
-        out = Path(self.out_dir)
-        manifest = {}
-        if (out / MANIFEST_NAME).exists():
-            manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-        return {
-            "dataset": self.data_.summary(),
-            "profile": self.profile_,
-            "settings": manifest.get("settings", {}),
-            "metric": self.metric,
-            "cost": self.cost,
-            "approaches": self.approaches_,
-            "n_test": self.data_.n_images("test"),
-            "n_validation": int(self.val_mask_.sum()),
-            "validation": self.validation_source_,
-            "calibrate": self.calibrate,
-            "operating_point": (self.threshold_rule_, self.threshold_target_),
-            "task": self.task,
-            "manifest": manifest,
-            "images": self.data_.images,
-        }
-
-
-def package_versions() -> dict:
-    """Versions of Python and the packages a study's results depend on."""
-    import platform
-    from importlib import metadata
-
-    versions = {"python": platform.python_version()}
-    for name in (
-        "skmedtl",
-        "numpy",
-        "scipy",
-        "scikit-learn",
-        "torch",
-        "torchvision",
-        "timm",
-        "onnxruntime",
-        "xgboost",
-        "h5py",
-    ):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    from .. import __version__
-
-    versions["skmedtl"] = __version__  # the code running, installed or not
-    return versions
-
-
-def _run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
-    """One cell (a module-level seam: tests inject failures here)."""
-    return run_cell(ctx, cell, emb)
-
-
-def _time_uncached(features, images, device) -> tuple[float, float]:
-    """Seconds per image (and peak MB) embedding a sample without the cache."""
-    sample = images[:_TIMING_SAMPLE]
-    saved = features.cache_path
-    features.set_params(cache_path=None)
-    try:
-        features.transform(sample[:1])  # warm-up: first-call overheads
-        with PeakMemory(device) as memory, Stopwatch() as clock:
-            features.transform(sample)
-    finally:
-        features.set_params(cache_path=saved)
-    return clock.seconds / len(sample), memory.peak_mb
-
-
-def _resolve_threads(n_threads, default: int, device_type: str) -> int:
-    """PyTorch threads for ``n_threads`` ("auto": the cores other processes leave)."""
-    if n_threads == "auto":
-        if device_type != "cpu" or not hasattr(os, "getloadavg"):
-            return default
-        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
-        return max(1, min(default, round(idle)))
-    validate_params(
-        {"n_threads": n_threads},
-        {"n_threads": TransferStudy._parameter_constraints["n_threads"]},
-    )
-    return int(n_threads)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return report_context(self, Path(self.out_dir) / MANIFEST_NAME)

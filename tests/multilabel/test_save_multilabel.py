@@ -327,7 +327,7 @@ def test_multilabel_study_model_contract_and_errors():
 
 
 def test_resumed_and_report_only_runs_keep_the_saved_model(ml_study, monkeypatch):
-    import skmedtl.study._study as study_module
+    from skmedtl.study import LocalExecutor
 
     out = ml_study["out"]
     before = (out / "model" / "manifest.json").stat().st_mtime_ns
@@ -335,7 +335,7 @@ def test_resumed_and_report_only_runs_keep_the_saved_model(ml_study, monkeypatch
     def no_refit(*args, **kwargs):
         raise AssertionError("a finished cell was fitted again")
 
-    monkeypatch.setattr(study_module, "_run_cell", no_refit)
+    monkeypatch.setattr(LocalExecutor, "call_task", no_refit)
     study = TransferStudy(
         ml_study["root"] / "findings.csv",
         out,

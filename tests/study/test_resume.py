@@ -10,8 +10,7 @@ import textwrap
 
 import pytest
 
-from skmedtl.study import TransferStudy
-from skmedtl.study import _study as study_module
+from skmedtl.study import LocalExecutor, TransferStudy
 
 APPROACHES = ["hybrid-logreg", "feature_extractor", "fine_tune:1", "full"]
 
@@ -46,30 +45,27 @@ def test_exception_after_k_cells_then_rerun_finishes_only_the_rest(
     tiny_npz, tmp_path, monkeypatch
 ):
     out = tmp_path / "out"
-    real = study_module._run_cell
     calls = []
 
-    def failing(ctx, cell, emb):
+    def failing(task):
         if len(calls) == 2:
             raise RuntimeError("injected failure")
-        calls.append(cell.id)
-        return real(ctx, cell, emb)
+        calls.append(task.label)
+        return task.fn(*task.args)
 
-    monkeypatch.setattr(study_module, "_run_cell", failing)
     with pytest.raises(RuntimeError, match="injected failure"):
-        _study(tiny_npz, out).run()
+        _study(tiny_npz, out, executor=LocalExecutor(failing)).run()
     first = _records(out)
     assert [r["cell_id"] for r in first] == calls
     assert not (out / "report.md").exists()  # no report from a broken run
 
-    monkeypatch.setattr(study_module, "_run_cell", real)
     ran = []
-    monkeypatch.setattr(
-        study_module,
-        "_run_cell",
-        lambda ctx, cell, emb: ran.append(cell.id) or real(ctx, cell, emb),
-    )
-    study = _study(tiny_npz, out)
+
+    def counting(task):
+        ran.append(task.label)
+        return task.fn(*task.args)
+
+    study = _study(tiny_npz, out, executor=LocalExecutor(counting))
     results = study.run()
     all_cells = [c["cell"] for c in study.plan()]
     assert ran == [c for c in all_cells if c not in calls]
@@ -91,21 +87,20 @@ def test_killed_process_leaves_a_resumable_log(tiny_npz, tmp_path):
     script = textwrap.dedent(
         f"""
         import os, signal
-        from skmedtl.study import _study
+        from skmedtl.study import LocalExecutor
         from skmedtl.cli import main
 
-        real = _study._run_cell
         done = []
 
-        def run_cell(ctx, cell, emb):
+        def call_task(self, task):
             if len(done) == 2:  # a torn line, as if killed mid-write, then die
                 with open({str(out / "results.jsonl")!r}, "a") as f:
                     f.write('{{"type": "cell", "key": "torn')
                 os.kill(os.getpid(), signal.SIGKILL)
-            done.append(cell.id)
-            return real(ctx, cell, emb)
+            done.append(task.label)
+            return task.fn(*task.args)
 
-        _study._run_cell = run_cell
+        LocalExecutor.call_task = call_task
         main(["study", "--dataset", {str(tiny_npz)!r}, "--out", {str(out)!r},
               "--backbones", "lenet5", "--weights", "none", "--input-size", "32",
               "--train-input-size", "32", "--max-epochs", "1",
@@ -202,20 +197,19 @@ def test_ctrl_c_in_the_cli_exits_130_and_the_rerun_finishes(
         "--approaches",
         ",".join(APPROACHES),
     ]
-    real = study_module._run_cell
     calls = []
 
-    def interrupted(ctx, cell, emb):
+    def interrupted(self, task):
         if len(calls) == 3:
             raise KeyboardInterrupt
-        calls.append(cell.id)
-        return real(ctx, cell, emb)
+        calls.append(task.label)
+        return task.fn(*task.args)
 
-    monkeypatch.setattr(study_module, "_run_cell", interrupted)
+    monkeypatch.setattr(LocalExecutor, "call_task", interrupted)
     code, _, err = run_cli(argv)
     assert code == 130
     assert "1 cell(s) left; run the same command again" in err
-    monkeypatch.setattr(study_module, "_run_cell", real)
+    monkeypatch.undo()
     code, out_text, _ = run_cli(argv)
     assert code == 0 and "3 finished before" in out_text
     assert len(_records(out)) == len(APPROACHES)

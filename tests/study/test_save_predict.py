@@ -268,7 +268,7 @@ def test_predict_usage_errors_exit_2(png_study, tmp_path, capsys):
 
 
 def test_resumed_and_report_only_runs_keep_the_saved_model(png_study, monkeypatch):
-    import skmedtl.study._study as study_module
+    from skmedtl.study import LocalExecutor
 
     out = png_study["out"]
     before = {
@@ -279,7 +279,7 @@ def test_resumed_and_report_only_runs_keep_the_saved_model(png_study, monkeypatc
     def no_refit(*args, **kwargs):
         raise AssertionError("a finished cell was fitted again")
 
-    monkeypatch.setattr(study_module, "_run_cell", no_refit)
+    monkeypatch.setattr(LocalExecutor, "call_task", no_refit)
     study = _study(
         png_study["dataset"], out, pos_label="malignant", save="best,recommended"
     )
