@@ -120,7 +120,15 @@ def _legend(fig, rows, colour, marker, recommendation):
                 ("o", "cheapest in CI", "cheapest"),
             )
         ]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
+    # Below the panels, never beside the title (a right-hand legend collided
+    # with a long suptitle on narrow figures).
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(len(handles), 5),
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def plot_performance_vs_cost(rows, metric, recommendation, path: Path) -> None:

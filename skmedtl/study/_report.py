@@ -487,13 +487,39 @@ def _inline(text: str) -> str:
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
-max-width:1200px;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;font-size:0.85em;margin:1em 0}
-th,td{border:1px solid #ccc;padding:4px 7px;text-align:right;white-space:nowrap}
-th{background:#f3f3f3}td:nth-child(2),td:nth-child(3),td:first-child{text-align:left}
+max-width:1360px;padding:0 1em;color:#222;line-height:1.45}
+.table{overflow-x:auto;margin:1em 0}
+table{border-collapse:collapse;font-size:0.8em}
+th,td{border:1px solid #ccc;padding:3px 5px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3;white-space:normal;vertical-align:bottom}
+td:nth-child(2),td:nth-child(3),td:first-child{text-align:left}
+table.device td:last-child{white-space:normal;min-width:8em;text-align:left}
+.ci{color:#666;font-size:0.9em}
 figure{margin:1.5em 0}img{max-width:100%}figcaption{font-size:0.9em;color:#555}
 code{background:#f3f3f3;padding:0 3px}
 """
+
+
+def _table_class(header) -> str:
+    return "results device" if header and header[-1] == "device" else "results"
+
+
+def _header_cell(text: str) -> str:
+    """A header whose interval note goes on its own line (narrow columns)."""
+    head, sep, tail = str(text).partition(" [")
+    if not sep:
+        return html.escape(head)
+    return f"{html.escape(head)}<br><span class='ci'>[{html.escape(tail)}</span>"
+
+
+def _value_cell(value) -> str:
+    """``0.867 [0.765, 0.948]`` as the estimate over its interval, smaller."""
+    estimate, sep, interval = str(value).partition(" [")
+    if not sep or not interval.endswith("]"):
+        return html.escape(str(value))
+    return (
+        f"{html.escape(estimate)}<br><span class='ci'>[{html.escape(interval)}</span>"
+    )
 
 
 def _html(blocks) -> str:
@@ -516,17 +542,19 @@ def _html(blocks) -> str:
         elif kind == "table":
             header, body = block[1], block[2]
             parts.append(
-                "<table class='results'><thead><tr>"
-                + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+                # A free-text last column (the device) wraps; numbers never do.
+                f"<div class='table'><table class='{_table_class(header)}'>"
+                "<thead><tr>"
+                + "".join(f"<th>{_header_cell(h)}</th>" for h in header)
                 + "</tr></thead><tbody>"
             )
             for row in body:
                 parts.append(
                     "<tr>"
-                    + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+                    + "".join(f"<td>{_value_cell(c)}</td>" for c in row)
                     + "</tr>"
                 )
-            parts.append("</tbody></table>")
+            parts.append("</tbody></table></div>")
         elif kind == "img":
             data = base64.b64encode(Path(block[1]).read_bytes()).decode("ascii")
             parts.append(
