@@ -51,10 +51,10 @@ _MAKE_HYBRID_CONSTRAINTS = {
     "class_weight": [None, StrOptions(("balanced",)), dict],
     "random_state": ["random_state"],
     "n_jobs": [  # joblib: 0 has no meaning
-            Interval(numbers.Integral, 1),
-            Interval(numbers.Integral, None, -1),
-            None,
-        ],
+        Interval(numbers.Integral, 1),
+        Interval(numbers.Integral, None, -1),
+        None,
+    ],
     "tune": ["boolean"],
 }
 
