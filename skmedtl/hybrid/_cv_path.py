@@ -263,6 +263,8 @@ def _search(kind, estimator, param_grid, X, y, splits, scoring, n_jobs, patience
     order = sorted(range(len(grid)), key=lambda i: grid[i])
     scorer = get_scorer(scoring)
     y = np.asarray(y)
+    if sparse.issparse(X):
+        X = sparse.csr_array(X)  # row indexing
     if kind == "logreg":
         folds, D2 = _logreg_folds(estimator, X, y, splits), None
     else:

@@ -16,6 +16,7 @@ from sklearn.model_selection import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ..utils._validation import check_int
 from ._cv_path import path_search, supports_path
@@ -71,7 +72,8 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         fold's row space or a precomputed kernel; see
         :func:`~skmedtl.hybrid._cv_path.path_search`) and stop after two values
         in a row below the best mean score; other heads and grids fall back
-        to ``"grid"``. ``"grid"``: an exhaustive
+        to ``"grid"``. The path and the final refit run on one BLAS / OpenMP
+        thread. ``"grid"``: an exhaustive
         :class:`~sklearn.model_selection.GridSearchCV` over the same folds.
         Both score every value on the same folds the same way; the path stops
         before the weakly regularised values past the optimum.
@@ -160,9 +162,11 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.path_ = path
             self.best_params_ = {name: path.best_value}
             self.best_score_ = path.best_score
-            self.best_estimator_ = (
-                clone(self.estimator).set_params(**self.best_params_).fit(X, y)
-            )
+            # The refit is one more of the path's small fits: one thread too.
+            with threadpool_limits(1):
+                self.best_estimator_ = (
+                    clone(self.estimator).set_params(**self.best_params_).fit(X, y)
+                )
         else:
             search = GridSearchCV(
                 clone(self.estimator),

@@ -40,7 +40,8 @@ def test_choice_equals_a_hand_written_grid_search(blobs, search):
     assert tuned.best_score_ == pytest.approx(hand.best_score_, rel=rel)
     assert (tuned.path_ is None) == (search == "grid")
     assert tuned.n_splits_ == 5
-    np.testing.assert_allclose(tuned.predict_proba(X), hand.predict_proba(X))
+    # The same refit (the path's on one thread: summation order only).
+    np.testing.assert_allclose(tuned.predict_proba(X), hand.predict_proba(X), rtol=1e-5)
     assert list(tuned.classes_) == [0, 1, 2]
 
 
