@@ -96,6 +96,28 @@ def stage_times(manifest: dict) -> dict[str, float] | None:
     return flat or None
 
 
+def cell_times(out: Path) -> list[dict]:
+    """Per-cell ``*_time_s`` fields of ``results.jsonl`` (what studies record today)."""
+    path = out / "results.jsonl"
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        name = rec.get("cell_id") or rec.get("type")
+        times = {
+            k: float(v)
+            for k, v in rec.items()
+            if k.endswith("_time_s") and isinstance(v, (int, float))
+        }
+        if times:
+            rows.append({"cell": name, **times})
+    return rows
+
+
 def run_study(dataset: str, out: Path, profile: str, extra: list[str]) -> float:
     cmd = [sys.executable, "-m", "skmedtl.cli", "study", "--dataset", dataset]
     cmd += ["--out", str(out), "--profile", profile, "-q", *extra]
@@ -168,6 +190,7 @@ def main(argv=None):
                 "resume_s": resume,
                 "resume_fraction": None if resume is None else resume / first,
                 "stages": stage_times(manifest),
+                "cells": cell_times(out),
                 "load": os.getloadavg()[0],
             }
             rows.append(row)
@@ -184,6 +207,15 @@ def main(argv=None):
         )
         if not gpu:
             print(f"| {r['data']} | {r['profile']} | GPU | missing (no GPU) | — | — |")
+    for r in rows:
+        if r["cells"]:
+            keys = sorted({k for c in r["cells"] for k in c if k != "cell"})
+            print(f"\nPer-cell times of {r['data']} / {r['profile']} (results.jsonl):")
+            print("| cell | " + " | ".join(keys) + " |")
+            print("|---|" + "---:|" * len(keys))
+            for c in r["cells"]:
+                vals = " | ".join(f"{c[k]:.1f}" if k in c else "" for k in keys)
+                print(f"| {c['cell']} | {vals} |")
     for r in rows:
         print(f"\nStages of {r['data']} / {r['profile']}:")
         if r["stages"] is None:
