@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["make_demo_study", "run_demo"]
+__all__ = ["make_demo_study"]
 
 
 def make_demo_study(
@@ -49,12 +49,3 @@ def make_demo_study(
         batch_size=batch_size,
         verbose=verbose,
     )
-
-
-def run_demo(*, out_dir: str | os.PathLike = "skmedtl-demo", **kwargs):
-    """Run :func:`make_demo_study`; returns its :class:`~skmedtl.study.StudyResults`.
-
-    Keyword-only (the earlier ``run_demo(backbone)`` would otherwise name the
-    output folder after the backbone).
-    """
-    return make_demo_study(out_dir, **kwargs).run()

@@ -15,6 +15,7 @@ from ._calibration import (
     brier_score,
     calibrate_prefit,
     expected_calibration_error,
+    expected_ece_under_calibration,
     reliability_curve,
 )
 from ._classification import sensitivity_score, specificity_score
@@ -24,6 +25,7 @@ from ._compare import (
     delong_test,
     holm,
     paired_bootstrap,
+    pooled_delong_test,
 )
 from ._multiclass import ordinal_mae, per_class_auc, quadratic_weighted_kappa
 from ._multilabel import (
@@ -75,6 +77,7 @@ __all__ = [
     "classification_report",
     "delong_test",
     "expected_calibration_error",
+    "expected_ece_under_calibration",
     "get_scorer",
     "holm",
     "make_scoring",
@@ -86,6 +89,7 @@ __all__ = [
     "per_class_auc",
     "per_label_auc",
     "percentile_interval",
+    "pooled_delong_test",
     "quadratic_weighted_kappa",
     "reliability_curve",
     "resample_counts",

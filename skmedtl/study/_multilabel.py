@@ -28,9 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap
-from ..utils._files import atomic_path
 from ._evaluate import METRICS
-from ._report_stats import PREDICTION_COLUMNS
 from ._splits import resolve_split
 from ._stats import ECE_BINS
 
@@ -38,7 +36,6 @@ __all__ = [
     "check_folder_single_label",
     "csv_label_matrix",
     "evaluate_multilabel",
-    "is_multilabel",
     "multilabel_dataset",
     "multilabel_extras",
     "multilabel_paired_metric",
@@ -49,13 +46,7 @@ __all__ = [
     "pooled_multilabel_validation",
     "pooled_reliability_records",
     "run_multilabel_hybrid",
-    "write_multilabel_predictions",
 ]
-
-
-def is_multilabel(labels) -> bool:
-    """Whether a study's labels are a 2-D indicator matrix."""
-    return np.ndim(labels) == 2
 
 
 # -- data ----------------------------------------------------------------------------
@@ -659,63 +650,3 @@ def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps:
         "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
         "n": len(Y),
     }
-
-
-def write_multilabel_predictions(path, records: list[dict], images) -> None:
-    """``predictions.csv`` of a multi-label study: one row per test image x cell.
-
-    ``true_label`` / ``predicted_label`` list the present labels (``;``-joined),
-    ``p_<label>`` the per-label probabilities (``repr``: metrics recompute
-    exactly), ``threshold_<label>`` the validation thresholds behind the
-    prediction; with recalibration, ``p_calibrated_<label>`` too.
-    """
-    import csv
-    import os
-
-    if not records:
-        return
-    labels = records[0]["classes"]
-    columns = [
-        *PREDICTION_COLUMNS,
-        *(f"p_{c}" for c in labels),
-        *(f"threshold_{c}" for c in labels),
-    ]
-    calibrated = any(r.get("test_proba_calibrated") is not None for r in records)
-    if calibrated:
-        columns += [f"p_calibrated_{c}" for c in labels]
-    paths = not isinstance(images, np.ndarray)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for r in records:
-            for i, index in enumerate(r["test_index"]):
-                item = images[index] if paths and images is not None else None
-                image = os.fspath(item) if isinstance(item, (str, os.PathLike)) else ""
-                writer.writerow(
-                    [
-                        f"{r['backbone']} / {r['approach']}",
-                        r["backbone"],
-                        r["approach"],
-                        r["seed"],
-                        r["key"],
-                        index,
-                        image,
-                        ";".join(
-                            c for c, v in zip(labels, r["y_true"][i], strict=True) if v
-                        ),
-                        ";".join(
-                            c for c, v in zip(labels, r["y_pred"][i], strict=True) if v
-                        ),
-                        *(repr(float(v)) for v in r["y_score"][i]),
-                        *(repr(float(t)) for t in r["thresholds"]),
-                        *_calibrated_cells(r, i, len(labels) if calibrated else 0),
-                    ]
-                )
-
-
-def _calibrated_cells(record: dict, i: int, n: int) -> list[str]:
-    """``n`` recalibrated probabilities of test row ``i`` (blank if none)."""
-    cal = record.get("test_proba_calibrated")
-    if not n:
-        return []
-    return [""] * n if cal is None else [repr(float(v)) for v in cal[i]]

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from ..utils._validation import Interval
 from ._approaches import Approach
 from ._cells import Cell
 from ._heads import head_grid
@@ -24,6 +25,9 @@ from ._records import settings_key
 __all__ = [
     "ValidationSplit",
     "cell_settings",
+    "check_device",
+    "check_grid",
+    "check_lrs",
     "check_operating_point",
     "operating_point",
     "ordered_grades",
@@ -36,6 +40,59 @@ __all__ = [
 #: Share of the training images held out for validation when the data set has
 #: no validation split of its own.
 VALIDATION_SHARE = 0.2
+
+
+def check_lrs(lrs) -> None:
+    """``lrs``: one positive number or a non-empty list of them."""
+    values = [lrs] if isinstance(lrs, (str, bytes)) else lrs
+    positive = Interval(numbers.Real, 0, None, closed="neither")
+    try:
+        ok = len(values) > 0 and all(positive.is_satisfied_by(v) for v in values)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"lrs must be positive numbers; got {lrs!r}.")
+
+
+def check_device(device) -> None:
+    """A device the machine has (``"auto"``, ``"cpu"``, ``"cuda:0"``, ...)."""
+    from ..utils._devices import resolve_device
+
+    resolve_device(device)
+
+
+def check_grid(profile: Profile, approaches: list[Approach], weights) -> None:
+    """Errors before any work: unknown backbones, missing weights or XGBoost,
+    fine-tuning deeper than a backbone."""
+    from ..backbones import get_backbone
+
+    for backbone in profile.backbones:
+        spec = get_backbone(backbone)  # unknown names: "Did you mean ...?"
+        if (
+            weights == "imagenet"
+            and not spec.weights
+            and any(a.family != "random_init" for a in approaches)
+        ):
+            raise ValueError(
+                f"Backbone {backbone!r} has no pretrained weights; use "
+                "weights=None (random) or another backbone."
+            )
+        for a in approaches:
+            n_groups = len(spec.block_group_names)
+            if a.trainable_blocks is not None and a.trainable_blocks > n_groups:
+                raise ValueError(
+                    f"Approach {a.name!r}: {backbone} has only {n_groups} block "
+                    f"groups ({', '.join(spec.block_group_names)}); use "
+                    f"fine_tune:{n_groups} at most, or 'full'."
+                )
+    if "hybrid-xgboost" in [a.name for a in approaches]:
+        try:
+            import xgboost  # noqa: F401
+        except ImportError as e:
+            raise ImportError(
+                "Approach 'hybrid-xgboost' needs XGBoost: pip install "
+                '"skmedtl[xgboost]", or leave the approach out.'
+            ) from e
 
 
 def profile_overrides(profile: Profile, params: dict) -> Profile:

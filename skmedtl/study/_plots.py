@@ -109,22 +109,16 @@ def _legend(fig, rows, colour, marker, recommendation):
                 [],
                 [],
                 color="black",
-                marker="*",
+                marker=marker,
                 markerfacecolor="none",
                 linestyle="",
                 markersize=12,
-                label=f"best: {recommendation['best']['config']}",
-            ),
-            Line2D(
-                [],
-                [],
-                color="black",
-                marker="o",
-                markerfacecolor="none",
-                linestyle="",
-                markersize=12,
-                label=f"cheapest in CI: {recommendation['cheapest']['config']}",
-            ),
+                label=f"{label}: {recommendation[which]['config']}",
+            )
+            for marker, label, which in (
+                ("*", "best", "best"),
+                ("o", "cheapest in CI", "cheapest"),
+            )
         ]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
 

@@ -19,16 +19,16 @@ from ._measure import MEMORY_HELP
 from ._multilabel import (
     per_label_blocks,
     pooled_reliability_records,
-    write_multilabel_predictions,
 )
+from ._predictions import write_predictions
 from ._report_stats import (
     limitations,
     methods_paragraph,
     plot_reliability,
     statistics_blocks,
-    write_predictions,
 )
 from ._summary import COST_FIELDS
+from ._task import MULTILABEL, task_of_records
 
 __all__ = ["TABLE_COLUMNS", "format_metric", "write_outputs"]
 
@@ -589,13 +589,8 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
     }
     _write_csv(files["results"], results.table, _columns(TABLE_COLUMNS, results.table))
     _write_csv(files["cells"], results.cells, _columns(CELL_COLUMNS, results.cells))
-    multilabel = bool(records) and records[0].get("task") == "multilabel"
-    if multilabel:
-        write_multilabel_predictions(
-            files["predictions"], records, context.get("images")
-        )
-    else:
-        write_predictions(files["predictions"], records, context.get("images"))
+    write_predictions(files["predictions"], records, context.get("images"))
+    multilabel = task_of_records(records) == MULTILABEL
     figures = plot_all(
         results.table,
         records,

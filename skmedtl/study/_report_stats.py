@@ -4,38 +4,20 @@ diagrams."""
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..metrics import CONFIDENCE
-from ..utils._files import atomic_path
 from ._evaluate import METRICS
 from ._stats import ALPHA, ECE_BINS
+from ._task import MULTILABEL
 
 __all__ = [
-    "PREDICTION_COLUMNS",
     "limitations",
     "methods_paragraph",
     "plot_reliability",
     "statistics_blocks",
-    "write_predictions",
-]
-
-#: The fixed columns of ``predictions.csv`` (then ``p_<class>`` per class, and
-#: ``p_calibrated_<class>`` when the study recalibrates).
-PREDICTION_COLUMNS = [
-    "config",
-    "backbone",
-    "approach",
-    "seed",
-    "cell_key",
-    "index",
-    "image",
-    "true_label",
-    "predicted_label",
 ]
 
 
@@ -72,12 +54,31 @@ def statistics_blocks(results, context: dict) -> list:
     rows, rec = results.table, results.recommendation
     if rec is None or not rows:
         return []
-    metric = context["metric"]
-    name = METRICS[metric]
-    multilabel = context["dataset"].get("task") == "multilabel"
-    if multilabel:
+    return [
+        *comparison_blocks(results, context),
+        *calibration_blocks(rows, context),
+        *operating_point_blocks(rows, context),
+        *per_class_blocks(rows, context),
+        *ordinal_blocks(rows, context),
+    ]
+
+
+def _metric_name(context: dict) -> str:
+    name = METRICS[context["metric"]]
+    if _multilabel(context):
         name = f"mean per-label {name}"
-    selected = rec["best"]["config"]
+    return name
+
+
+def _multilabel(context: dict) -> bool:
+    return context["dataset"].get("task") == MULTILABEL
+
+
+def comparison_blocks(results, context: dict) -> list:
+    """Paired comparisons of the selected configuration with every other."""
+    name = _metric_name(context)
+    multilabel = _multilabel(context)
+    selected = results.recommendation["best"]["config"]
     blocks: list = [("h2", "Paired comparisons with the selected configuration")]
     comparisons = results.comparisons
     if comparisons:
@@ -138,6 +139,13 @@ def statistics_blocks(results, context: dict) -> list:
     else:
         blocks.append(("p", "Only one configuration finished: nothing to compare."))
 
+    return blocks
+
+
+def calibration_blocks(rows: list[dict], context: dict) -> list:
+    """Brier score and ECE, before and after recalibration."""
+    multilabel = _multilabel(context)
+    blocks: list = []
     calibrate = context.get("calibrate", "none")
     blocks.append(("h2", "Calibration"))
     header = ["configuration", "Brier [95% CI]", f"ECE ({ECE_BINS} bins) [95% CI]"]
@@ -181,6 +189,13 @@ def statistics_blocks(results, context: dict) -> list:
         ("table", header, body),
     ]
 
+    return blocks
+
+
+def operating_point_blocks(rows: list[dict], context: dict) -> list:
+    """Sensitivity and specificity at the threshold chosen on validation."""
+    calibrate = context.get("calibrate", "none")
+    blocks: list = []
     if any(r.get("sensitivity_at_threshold") is not None for r in rows):
         rule, target = context.get("operating_point", ("youden", None))
         blocks.append(("h2", "Operating point chosen on validation"))
@@ -215,6 +230,12 @@ def statistics_blocks(results, context: dict) -> list:
             ("table", header, body),
         ]
 
+    return blocks
+
+
+def per_class_blocks(rows: list[dict], context: dict) -> list:
+    """One-vs-rest AUC of each class (three or more classes)."""
+    blocks: list = []
     class_cols = sorted(
         {k for r in rows for k in r if k.startswith("auc_class_")}
         - {k for r in rows for k in r if k.endswith(("_low", "_high"))},
@@ -232,6 +253,12 @@ def statistics_blocks(results, context: dict) -> list:
                 [[r["config"], *(_ci(r, c) for c in class_cols)] for r in rows],
             ),
         ]
+    return blocks
+
+
+def ordinal_blocks(rows: list[dict], context: dict) -> list:
+    """Quadratic weighted kappa and MAE, with the grade order (ordinal studies)."""
+    blocks: list = []
     if context.get("task") == "ordinal":
         blocks += [
             ("h2", "Ordinal agreement"),
@@ -256,7 +283,7 @@ def methods_paragraph(results, context: dict) -> str:
     manifest = context.get("manifest") or {}
     packages = manifest.get("packages") or {}
     counts = ds["counts"]
-    multilabel = ds.get("task") == "multilabel"  # counts are positives per label
+    multilabel = ds.get("task") == MULTILABEL  # counts are positives per label
     n = ds.get("n_per_split") or {
         part: sum(counts[part].values()) for part in ("train", "val", "test")
     }
@@ -427,53 +454,6 @@ def limitations(results, context: dict) -> list[str]:
             "no result."
         )
     return items
-
-
-def write_predictions(path: Path, records: list[dict], images) -> None:
-    """``predictions.csv``: one row per test image x finished cell (x seed).
-
-    Probabilities are written with Python's ``repr``, so the report's metrics
-    recompute exactly from the file.
-    """
-    if not records:
-        return
-    classes = records[0]["classes"]
-    calibrated = any(r.get("test_proba_calibrated") is not None for r in records)
-    columns = PREDICTION_COLUMNS + [f"p_{c}" for c in classes]
-    if calibrated:
-        columns += [f"p_calibrated_{c}" for c in classes]
-    paths = not isinstance(images, np.ndarray)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for r in records:
-            config = f"{r['backbone']} / {r['approach']}"
-            proba = r["test_proba"]
-            cal = r.get("test_proba_calibrated")
-            for i, index in enumerate(r["test_index"]):
-                image = ""
-                if paths:
-                    item = images[index]
-                    image = (
-                        os.fspath(item) if isinstance(item, (str, os.PathLike)) else ""
-                    )
-                row = [
-                    config,
-                    r["backbone"],
-                    r["approach"],
-                    r["seed"],
-                    r["key"],
-                    index,
-                    image,
-                    classes[r["y_true"][i]],
-                    classes[r["y_pred"][i]],
-                    *(repr(float(v)) for v in proba[i]),
-                ]
-                if calibrated:
-                    row += (
-                        [repr(float(v)) for v in cal[i]] if cal else [""] * len(classes)
-                    )
-                writer.writerow(row)
 
 
 def plot_reliability(

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import numbers
 import os
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
-from tqdm.auto import tqdm
 
 from .._constants import ON_ERROR, SELECTION_METRICS
 from ..metrics._calibration import CALIBRATION_METHODS
@@ -24,14 +17,14 @@ from ..utils._validation import (
     check_params,
 )
 from ._approaches import parse_approaches
-from ._cells import Cell, CellContext, Embeddings, run_cell
 from ._choices import COSTS
-from ._cost import embedding_settings, extract_embeddings, resolve_threads
+from ._cost import resolve_threads
 from ._data import load_study_dataset
-from ._explanations import explanation_figure
-from ._measure import describe_device
-from ._multilabel import multilabel_paired_metric
+from ._outputs import LOG_NAME, manifest, report_context, write_results
 from ._plan import (
+    check_device,
+    check_grid,
+    check_lrs,
     check_operating_point,
     common_settings,
     operating_point,
@@ -42,52 +35,18 @@ from ._plan import (
     validation_split,
 )
 from ._profiles import Profile, get_profile
-from ._records import ResultStore, settings_key, to_json
-from ._report import write_outputs
+from ._records import ResultStore, to_json
 from ._results import StudyResults
-from ._run import (
-    CellTask,
-    check_executor,
-    failure_record,
-    now,
-    raise_error,
-    run_cells,
-)
-from ._save import (
-    cell_metadata,
-    cell_model,
-    describe_inputs,
-    parse_save,
-    save_cell_model,
-    write_selected,
-)
-from ._stats import compare_configurations
-from ._summary import recommend, summarize
+from ._run import check_executor
+from ._runner import StudyRun, cell_resources
+from ._save import parse_save
 
 __all__ = ["TransferStudy"]
 
 logger = logging.getLogger(__name__)
 
 TASKS = ("classification", "ordinal")
-LOG_NAME = "results.jsonl"
 MANIFEST_NAME = "study.json"
-
-
-def _check_lrs(lrs) -> None:
-    values = [lrs] if isinstance(lrs, (str, bytes)) else lrs
-    positive = Interval(numbers.Real, 0, None, closed="neither")
-    try:
-        ok = len(values) > 0 and all(positive.is_satisfied_by(v) for v in values)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"lrs must be positive numbers; got {lrs!r}.")
-
-
-def _check_device(device) -> None:
-    from ..utils._devices import resolve_device
-
-    resolve_device(device)
 
 
 class TransferStudy:
@@ -273,7 +232,7 @@ class TransferStudy:
         "max_epochs": [Interval(numbers.Integral, 1), None],
         "lrs": [
             Interval(numbers.Real, 0, None, closed="neither"),
-            Check(_check_lrs, "positive numbers"),
+            Check(check_lrs, "positive numbers"),
             None,
         ],
         "fine_tune_blocks": [Interval(numbers.Integral, 1), None],
@@ -282,7 +241,7 @@ class TransferStudy:
             Interval(numbers.Integral, 1),
         ],
         "cache_path": [None, "path"],
-        "device": [Check(_check_device, "a torch device")],
+        "device": [Check(check_device, "a torch device")],
         "batch_size": [Interval(numbers.Integral, 1)],
         "n_bootstraps": [Interval(numbers.Integral, 10), None],
         "n_threads": [Interval(numbers.Integral, 1), StrOptions(("auto",))],
@@ -399,7 +358,7 @@ class TransferStudy:
                 "seed": c.seed,
                 "key": c.key,
                 "done": c.key in done,
-                "resources": self._resources(c),
+                "resources": cell_resources(c, self.device),
                 "wall_time_s": done.get(c.key, {}).get("wall_time_s"),
                 "extract_time_s": done.get(c.key, {}).get("extract_time_s"),
             }
@@ -478,7 +437,6 @@ class TransferStudy:
         self._prepared_for = repr(params)
 
     def _prepare_now(self) -> None:
-        from ..backbones import get_backbone
         from ..utils._devices import resolve_device
 
         check_params(self)
@@ -491,34 +449,8 @@ class TransferStudy:
         seeds = study_seeds(
             profile.seeds if self.seeds is None else self.seeds, self.random_state
         )
-        for backbone in profile.backbones:
-            spec = get_backbone(backbone)  # unknown names: "Did you mean ...?"
-            if (
-                self.weights == "imagenet"
-                and not spec.weights
-                and any(a.family != "random_init" for a in approaches)
-            ):
-                raise ValueError(
-                    f"Backbone {backbone!r} has no pretrained weights; use "
-                    "weights=None (random) or another backbone."
-                )
-            for a in approaches:
-                n_groups = len(spec.block_group_names)
-                if a.trainable_blocks is not None and a.trainable_blocks > n_groups:
-                    raise ValueError(
-                        f"Approach {a.name!r}: {backbone} has only {n_groups} block "
-                        f"groups ({', '.join(spec.block_group_names)}); use "
-                        f"fine_tune:{n_groups} at most, or 'full'."
-                    )
+        check_grid(profile, approaches, self.weights)
         device = resolve_device(self.device)
-        if "hybrid-xgboost" in [a.name for a in approaches]:
-            try:
-                import xgboost  # noqa: F401
-            except ImportError as e:
-                raise ImportError(
-                    "Approach 'hybrid-xgboost' needs XGBoost: pip install "
-                    '"skmedtl[xgboost]", or leave the approach out.'
-                ) from e
         data = load_study_dataset(
             self.dataset,
             groups=self.groups,
@@ -546,413 +478,27 @@ class TransferStudy:
 
     # -- running ----------------------------------------------------------------------
     def _run(self, out: Path) -> StudyResults:
-        run_id = (
-            datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-")
-            + uuid.uuid4().hex[:6]
-        )
-        self._write_manifest(out, run_id)
-        done = self._store.latest("cell")
-        todo = [c for c in self.cells_ if c.key not in done]
-        n_skipped = len(self.cells_) - len(todo)
-        logger.info(
-            "Study in %s: %d cells, %d finished before, %d to run.",
-            out,
-            len(self.cells_),
-            n_skipped,
-            len(todo),
-        )
-        ctx, self._shipped = _contexts(self._context(out, run_id), self.executor, out)
-        self._ctx = ctx
-        failures = []
-        cells = {c.key: c for c in todo}
-        embeddings: dict[str, Embeddings] = {}
-        bar = tqdm(
-            total=len(self.cells_),
-            initial=n_skipped,
-            desc="study",
-            unit="cell",
-            disable=self.verbose <= 0,
-        )
-
-        def finished(task: CellTask, result: dict) -> None:
-            self._record(out, cells[task.key], result, embeddings, run_id)
-            bar.update()
-
-        def failed(task: CellTask, error: BaseException) -> None:
-            record = failure_record(task, error, run_id)
-            failures.append({"cell": record["cell"], "error": record["error"]})
-            self._store.append(record)
-            bar.update()
-
-        with bar:
-            run_cells(
-                self._batches(ctx, todo, embeddings),
-                check_executor(self.executor),
-                on_error=self.on_error,
-                on_result=finished,
-                on_failure=failed,
-            )
-        return self._write(
-            out,
-            n_run=len(todo) - len(failures),
-            n_skipped=n_skipped,
-            failures=failures,
-            refit=lambda cell: self._refit(out, ctx, cell),
-        )
-
-    def _context(self, out: Path, run_id: str) -> CellContext:
-        data = self.data_
-        return CellContext(
-            data=data,
-            dev=data.indices("train", "val"),
-            test=data.indices("test"),
-            profile=self.profile_,
-            weights=self.weights,
-            metric=self.metric,
-            batch_size=int(self.batch_size),
-            device=self.device,
-            device_name=describe_device(self.device_),
-            cache_path=os.fspath(self.cache_path or out / "embeddings.h5"),
-            n_jobs=1 if self.n_jobs is None else self.n_jobs,
-            verbose=int(self.verbose),
-            run_id=run_id,
-            val_mask=self.val_mask_,
-            calibrate=self.calibrate,
-            threshold_rule=self.threshold_rule_,
-            threshold_target=self.threshold_target_,
-            task=self.task,
-        )
-
-    def _batches(self, ctx: CellContext, todo: list[Cell], embeddings: dict):
-        """The cells as tasks, one batch per shared extraction.
-
-        Consecutive cells that share frozen embeddings (one backbone, and one
-        seed with random weights) form a batch; ``embeddings`` holds the
-        current batch's extraction, by its key, until the batch is recorded.
-        """
-        batch, current = [], None
-        for cell in todo:
-            key = self._embedding_key(ctx, cell)
-            if batch and key != current:
-                yield batch
-                batch = []
-                embeddings.clear()  # one extraction in memory at a time
-            current = key
-            batch.append(self._task(ctx, cell, embeddings))
-        if batch:
-            yield batch
-
-    def _task(self, ctx: CellContext, cell: Cell, embeddings: dict) -> CellTask:
-        """One cell as a task (its frozen embeddings extracted here, once)."""
-        resources = self._resources(cell)
-        emb = None
-        if cell.approach.frozen:
-            key = self._embedding_key(ctx, cell)
-            try:
-                if key not in embeddings:
-                    embeddings[key] = extract_embeddings(
-                        ctx,
-                        cell,
-                        self._store,
-                        self.fingerprint_,
-                        client=_extraction_client(self.executor),
-                    )
-            except Exception as e:  # noqa: BLE001 - the cell fails with it
-                return CellTask(cell.key, cell.id, raise_error, (e,), resources)
-            # The cells need the rows, not the extractor (its model is for the
-            # saved hybrid models, here): one copy without it, shared by the
-            # batch's cells, so a cluster is sent the rows once, not the model.
-            if (key, "rows") not in embeddings:
-                embeddings[key, "rows"] = dataclasses.replace(
-                    embeddings[key], features=None
-                )
-            emb = embeddings[key, "rows"]
-        shipped = getattr(self, "_shipped", None) or ctx  # what the cells get
-        return CellTask(cell.key, cell.id, run_cell, (shipped, cell, emb), resources)
-
-    def _resources(self, cell: Cell) -> dict:
-        """What a cell asks of a cluster worker: a GPU for cells that train.
-
-        Asked even when this process has none: a cluster's workers may (an
-        executor that cannot place the request runs the cell anyway).
-        """
-        if not cell.approach.frozen and self.device != "cpu":
-            return {"GPU": 1}
-        return {}
-
-    def _embedding_key(self, ctx: CellContext, cell: Cell) -> str:
-        return settings_key(embedding_settings(ctx, cell, self.fingerprint_))
-
-    def _record(
-        self, out: Path, cell: Cell, result: dict, embeddings: dict, run_id: str
-    ) -> None:
-        """Log a finished cell; save its model."""
-        record = {
-            "type": "cell",
-            "key": cell.key,
-            "cell_id": cell.id,
-            "backbone": cell.backbone,
-            "approach": cell.approach.name,
-            "category": cell.approach.category,
-            "seed": cell.seed,
-            "settings": cell.settings,
-            "run_id": run_id,
-            "finished": now(),
-            **result,
-        }
-        model = record.pop("_model", None)
-        self._store.append(record)
-        if self.save_ and model is not None:
-            emb = None
-            if cell.approach.frozen:
-                emb = embeddings[self._embedding_key(self._ctx, cell)]
-            self._save_cell(out, cell, model, emb, record)
-        logger.info(
-            "%s: validation %s %.3f; test AUC %.3f, ACC %.3f, %.1f s",
-            cell.id,
-            self.metric,
-            result["validation"]["score"],
-            result["metrics"]["auc"][0],
-            result["metrics"]["accuracy"][0],
-            result["wall_time_s"],
-        )
-
-    # -- saved models -----------------------------------------------------------------
-    def _save_cell(self, out: Path, cell: Cell, model, emb, record: dict) -> None:
-        """Save a finished cell's fitted model to ``out/models/<key>/``."""
-        try:
-            study_model = cell_model(cell, model, emb, record, self.data_)
-            if getattr(self, "_inputs", None) is None:
-                dev = self.data_.indices("train", "val")
-                self._inputs = describe_inputs(self.data_.images, dev[~self.val_mask_])
-            meta = cell_metadata(cell, record, study_model, self._inputs)
-            save_cell_model(out, cell, study_model, meta)
-        except Exception as e:
-            if self.on_error == "raise":
-                raise
-            logger.error("Cell %s: its model could not be saved: %s", cell.id, e)
-
-    def _refit(self, out: Path, ctx: CellContext, cell: Cell) -> str:
-        """Fit a finished cell again (its model was not saved) and save it."""
-        embeddings: dict = {}
-        task = self._task(ctx, cell, embeddings)
-        [(_, result)] = check_executor(self.executor).run([task])
-        if isinstance(result, BaseException):
-            raise result
-        model = result.pop("_model")
-        recorded = self._store.latest("cell")[cell.key]
-        emb = (
-            embeddings.get(self._embedding_key(ctx, cell))
-            if cell.approach.frozen
-            else None
-        )
-        self._save_cell(out, cell, model, emb, {**recorded, **result})
-        diff = float(
-            np.max(
-                np.abs(
-                    np.asarray(result["test_proba"])
-                    - np.asarray(recorded["test_proba"])
-                )
-            )
-        )
-        return (
-            f"fitted again by run {ctx.run_id} (the cell finished in a run that did "
-            "not save models); the report's numbers are those of the first fit. "
-            f"Largest difference in test probabilities: {diff:.3g}."
-        )
-
-    def _write_models(self, out: Path, results: StudyResults, refit) -> StudyResults:
-        if not self.save_:
-            return results
-        files = write_selected(
-            self, out, results, self._store.latest("cell"), refit=refit
-        )
-        results.files.update(files)
-        return results
+        run = StudyRun(self, out)
+        self._write_manifest(out, run.run_id)
+        return run.run()
 
     # -- outputs ----------------------------------------------------------------------
     def _write_manifest(self, out: Path, run_id: str) -> None:
-        from .. import __version__
-
-        p = self.profile_
-        manifest = {
-            "skmedtl": __version__,
-            "run_id": run_id,
-            "updated": now(),
-            "dataset": self.data_.summary(),
-            "dataset_fingerprint": self.fingerprint_,
-            "packages": package_versions(),
-            "profile": p.name,
-            "settings": {
-                "profile": p.name,
-                "profile_description": p.description,
-                "backbones": list(p.backbones),
-                "approaches": [a.name for a in self.approaches_],
-                "seeds": self.seeds_,
-                "weights": None if self.weights is None else os.fspath(self.weights),
-                "metric": self.metric,
-                "cost": self.cost,
-                "input_size": p.input_size,
-                "train_input_size": p.train_input_size,
-                "max_epochs": p.max_epochs,
-                "patience": p.patience,
-                "head_max_epochs": p.head_max_epochs,
-                "lrs": list(p.lrs),
-                "n_bootstraps": p.n_bootstraps,
-                "cv_folds": p.cv_folds,
-                "head_grid": p.head_grid,
-                "batch_size": int(self.batch_size),
-                "device": describe_device(self.device_),
-                "validation": self.validation_source_,
-                "n_validation": int(self.val_mask_.sum()),
-                "calibrate": self.calibrate,
-                "operating_point": self.threshold_rule_,
-                "operating_point_target": self.threshold_target_,
-                "task": self.task,
-                "grades": _grade_names(self.data_),
-                "groups": self.groups,
-            },
-            "cells": [{"cell": c.id, "key": c.key} for c in self.cells_],
-        }
-        atomic_write_text(out / MANIFEST_NAME, to_json(manifest, indent=2))
+        atomic_write_text(
+            out / MANIFEST_NAME, to_json(manifest(self, run_id), indent=2)
+        )
 
     def _write(
         self, out: Path, *, n_run: int, n_skipped: int, failures: list, refit=None
     ) -> StudyResults:
         """Summarise, save the selected models, then write tables, figures, report.
 
-        ``refit`` is passed to :meth:`_write_models` (``None``: never train).
+        ``refit(cell)`` fits a finished cell whose model was not saved again
+        (``None``: never train).
         """
-        records = self._store.latest("cell")
-        if not failures:
-            failed = self._store.latest("failure")
-            failures = [
-                {"cell": r["cell"], "error": r["error"]}
-                for k, r in failed.items()
-                if k not in records and k in {c.key for c in self.cells_}
-            ]
-        rows, cell_rows, groups = summarize(
-            self.cells_,
-            records,
-            self.profile_.n_bootstraps,
-            metric=self.metric,
-            task=self.task,
+        return write_results(
+            self, out, n_run=n_run, n_skipped=n_skipped, failures=failures, refit=refit
         )
-        recommendation = recommend(rows, self.metric, self.cost)
-        comparisons = []
-        if recommendation is not None:
-            comparisons = compare_configurations(
-                groups,
-                recommendation["best"]["config"],
-                self.metric,
-                self.profile_.n_bootstraps,
-                multilabel_metric=multilabel_paired_metric(self.metric),
-            )
-        results = StudyResults(
-            out_dir=os.fspath(out),
-            table=rows,
-            cells=cell_rows,
-            recommendation=recommendation,
-            files={"log": os.fspath(out / LOG_NAME)},
-            n_cells=len(self.cells_),
-            n_run=n_run,
-            n_skipped=n_skipped,
-            failures=failures,
-            comparisons=comparisons,
-        )
-        results = self._write_models(out, results, refit)
-        if rows:
-            finished = [records[c.key] for c in self.cells_ if c.key in records]
-            context = self._report_context()
-            context["extra_figures"] = self._explanation_figure(out, results)
-            results.files.update(write_outputs(out, results, finished, context))
-        return results
-
-    def _explanation_figure(self, out: Path, results: StudyResults) -> dict:
-        model_dir = results.files.get("model")
-        if model_dir is None or self.data_.labels.ndim == 2:
-            return {}
-        return explanation_figure(model_dir, self.data_, out)
 
     def _report_context(self) -> dict:
-        out = Path(self.out_dir)
-        manifest = {}
-        if (out / MANIFEST_NAME).exists():
-            manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-        return {
-            "dataset": self.data_.summary(),
-            "profile": self.profile_,
-            "settings": manifest.get("settings", {}),
-            "metric": self.metric,
-            "cost": self.cost,
-            "approaches": self.approaches_,
-            "n_test": self.data_.n_images("test"),
-            "n_validation": int(self.val_mask_.sum()),
-            "validation": self.validation_source_,
-            "calibrate": self.calibrate,
-            "operating_point": (self.threshold_rule_, self.threshold_target_),
-            "task": self.task,
-            "grades": _grade_names(self.data_),
-            "manifest": manifest,
-            "images": self.data_.images,
-        }
-
-
-def _extraction_client(executor):
-    """The Dask cluster of a cluster executor (its cells' embeddings are
-    extracted there, sharded); ``None``: extract in this process."""
-    from ..distributed import DaskCellExecutor  # needs no Dask to import
-
-    return executor.client if isinstance(executor, DaskCellExecutor) else None
-
-
-def _contexts(ctx: CellContext, executor, out: Path):
-    """The run's context here, and the one its cells get: ``ctx`` for both,
-    unless the cells run on a cluster whose workers share no file system with
-    this process. Then image files are decoded here once (and travel to the
-    workers as task data, for the extraction and the cells), and the cells
-    open no cache file (the embeddings are the same without it)."""
-    from ..distributed import DaskCellExecutor
-
-    if not isinstance(executor, DaskCellExecutor) or executor.shares_files(out):
-        return ctx, ctx
-    from ..distributed._storage import in_memory
-
-    data = dataclasses.replace(ctx.data, images=in_memory(ctx.data.images))
-    ctx = dataclasses.replace(ctx, data=data)
-    return ctx, dataclasses.replace(ctx, cache_path=None)
-
-
-def _grade_names(data) -> list[str] | None:
-    """Names of an ordinal study's grades, lowest first (``None``: unordered)."""
-    if data.grades is None:
-        return None
-    return [data.class_name(g) for g in data.grades]
-
-
-def package_versions() -> dict:
-    """Versions of Python and the packages a study's results depend on."""
-    import platform
-    from importlib import metadata
-
-    versions = {"python": platform.python_version()}
-    for name in (
-        "skmedtl",
-        "numpy",
-        "scipy",
-        "scikit-learn",
-        "torch",
-        "torchvision",
-        "timm",
-        "onnxruntime",
-        "xgboost",
-        "h5py",
-    ):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    from .. import __version__
-
-    versions["skmedtl"] = __version__  # the code running, installed or not
-    return versions
+        return report_context(self, Path(self.out_dir) / MANIFEST_NAME)
