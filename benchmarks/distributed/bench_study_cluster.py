@@ -102,6 +102,14 @@ def head_cell(embedded, head, seed):
     return model.predict_proba(embedded["Z_test"])
 
 
+def cpu_timed(fn, *args):
+    """``fn(*args)`` and the CPU seconds of this thread it took (torch runs on
+    this thread with 1 torch thread): what the cell got of the machine."""
+    start = time.thread_time()
+    value = fn(*args)
+    return value, time.thread_time() - start
+
+
 def _on_worker() -> bool:
     try:
         from distributed import get_worker
@@ -340,23 +348,33 @@ def _study_rows(args, workdir: str) -> tuple[list, int]:
 
 
 def _cells_rows(args) -> tuple[list, int]:
+    from dataclasses import replace
+
     data = _data(args)
     embedded = _embedded(args, data) if "head" in args.cells else None
-    tasks = _grid(args, data, embedded)
+    tasks = [
+        replace(t, fn=cpu_timed, args=(t.fn, *t.args))
+        for t in _grid(args, data, embedded)
+    ]
     rows, reference = [], None
     if not args.no_local:
-        seconds, reference = _local(tasks)
-        rows.append(("local, 1 torch thread", {"seconds": seconds}, None))
-        print(f"local: {seconds:.1f} s", flush=True)
+        seconds, out = _local(tasks)
+        cpu = sum(c for _, c in out.values())
+        reference = {k: v for k, (v, _) in out.items()}
+        rows.append(("local, 1 torch thread", {"seconds": seconds, "cpu": cpu}, None))
+        print(f"local: {seconds:.1f} s ({cpu:.1f} CPU s in the cells)", flush=True)
     for w in args.workers:
         run = _dask(tasks, w)
+        run["cpu"] = sum(c for _, c in run["out"].values())
+        run["out"] = {k: v for k, (v, _) in run["out"].items()}
         reference = reference or run["out"]
         diff = max(
             float(np.max(np.abs(run["out"][k] - reference[k]))) for k in reference
         )
         rows.append((f"dask, {w} worker(s) x 1 thread", run, w))
         print(
-            f"dask {w}: {run['seconds']:.1f} s (cold {run['cold']:.1f} s, torch "
+            f"dask {w}: {run['seconds']:.1f} s, {run['cpu']:.1f} CPU s in the "
+            f"cells (cold {run['cold']:.1f} s, torch "
             f"threads {run['threads']}, max abs diff vs local {diff:.1e})",
             flush=True,
         )
@@ -404,16 +422,19 @@ def main(argv=None) -> int:
     load_after = os.getloadavg()
     base = next((run["seconds"] for _, run, w in rows if w == 1), None)
     lines = [
-        "| run | cells s | cells/min | vs 1 worker | whole run s | cold start s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| run | cells s | cells/min | vs 1 worker | cores used | whole run s "
+        "| cold start s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, run, w in rows:
         speed = f"{base / run['seconds']:.2f}x" if base and w else ""
+        # CPU seconds the cells got per wall second: the cores they had.
+        cores = f"{run['cpu'] / run['seconds']:.2f}" if "cpu" in run else ""
         whole = f"{run['run']:.1f}" if "run" in run else ""
         cold = f"{run['cold']:.1f}" if "cold" in run else ""
         lines.append(
             f"| {label} | {run['seconds']:.1f} | {60 * n_cells / run['seconds']:.1f} "
-            f"| {speed} | {whole} | {cold} |"
+            f"| {speed} | {cores} | {whole} | {cold} |"
         )
     import torch
 
