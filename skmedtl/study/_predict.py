@@ -225,7 +225,7 @@ def predict_files(
     with bar:
         for start in range(0, len(paths), batch_size):
             batch = list(range(start, min(start + batch_size, len(paths))))
-            ready = []
+            ready, arrays = [], []
             for i in batch:
                 try:
                     array = read_image(paths[i])
@@ -243,9 +243,9 @@ def predict_files(
                         other_dtypes.get(str(array.dtype), 0) + 1
                     )
                 ready.append(i)
-            for i, raw, final in _predict(
-                model, [paths[i] for i in ready], ready, rows
-            ):
+                arrays.append(array)
+            # The decoded arrays, not the paths: each file is read once.
+            for i, raw, final in _predict(model, arrays, ready, rows):
                 if multilabel:
                     rows[i].update(
                         _multilabel_row(
@@ -303,22 +303,22 @@ def _multilabel_row(labels, raw, final, thresholds) -> dict:
     return row
 
 
-def _predict(model, paths: list[str], index: list[int], rows: list[dict]):
-    """``(row index, raw proba, final proba)`` per path; failures go to ``error``."""
-    if not paths:
+def _predict(model, images: list, index: list[int], rows: list[dict]):
+    """``(row index, raw proba, final proba)`` per image; failures go to ``error``."""
+    if not images:
         return []
     try:
-        raw = model.predict_proba(paths, calibrated=False)
-        final = model.predict_proba(paths) if _calibrated(model) else raw
+        raw = model.predict_proba(images, calibrated=False)
+        final = model.predict_proba(images) if _calibrated(model) else raw
         return list(zip(index, raw, final, strict=True))
     except Exception as e:  # noqa: BLE001 - one bad image must not sink the batch
-        if len(paths) == 1:
+        if len(images) == 1:
             rows[index[0]]["error"] = _reason(e)
             return []
         logger.info("A batch failed (%s); predicting its images one by one.", e)
         out = []
-        for i, p in zip(index, paths, strict=True):
-            out += _predict(model, [p], [i], rows)
+        for i, image in zip(index, images, strict=True):
+            out += _predict(model, [image], [i], rows)
         return out
 
 

@@ -509,17 +509,20 @@ def _header_cell(text: str) -> str:
     head, sep, tail = str(text).partition(" [")
     if not sep:
         return html.escape(head)
-    return f"{html.escape(head)}<br><span class='ci'>[{html.escape(tail)}</span>"
+    return f"{html.escape(head)}<br><span class='ci'> [{html.escape(tail)}</span>"
 
 
 def _value_cell(value) -> str:
-    """``0.867 [0.765, 0.948]`` as the estimate over its interval, smaller."""
+    """``0.867 [0.765, 0.948]`` as the estimate over its interval, smaller.
+
+    The text stays the Markdown cell's (the space before ``[`` is kept, and
+    collapses at the start of the line), so copied values read the same.
+    """
     estimate, sep, interval = str(value).partition(" [")
     if not sep or not interval.endswith("]"):
         return html.escape(str(value))
-    return (
-        f"{html.escape(estimate)}<br><span class='ci'>[{html.escape(interval)}</span>"
-    )
+    interval = html.escape(interval)
+    return f"{html.escape(estimate)}<br><span class='ci'> [{interval}</span>"
 
 
 def _html(blocks) -> str:

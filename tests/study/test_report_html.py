@@ -21,7 +21,7 @@ class _Cells(HTMLParser):
     def handle_endtag(self, tag):
         if tag in ("td", "th"):
             self._in = False
-            self.cells.append("|".join(self._text))
+            self.cells.append("|".join(self._text))  # | marks the line break
 
     def handle_data(self, data):
         if self._in:
@@ -41,10 +41,10 @@ def test_interval_goes_under_its_estimate_and_nothing_is_lost():
     )
     assert parser.cells == [
         "approach",
-        "test AUC|[95% CI]",
+        "test AUC| [95% CI]",
         "device",
         "full",
-        "0.867|[0.765, 0.948]",
+        "0.867| [0.765, 0.948]",
         "cpu (1 thread), embeddings by onnxruntime",
     ]
     assert parser.tables == ["results device"]
