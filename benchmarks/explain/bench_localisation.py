@@ -148,6 +148,7 @@ def models(X, y, size, epochs, seed):
     net = FineTuneClassifier(
         "efficientnet_lite0",
         input_size=size,
+        strategy="full",
         max_epochs=epochs,
         batch_size=16,
         validation_fraction=None,
@@ -167,10 +168,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--occlusion-images", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--sets", default="breastmnist,chest_xray", help="comma-separated"
+    )
     parser.add_argument("--out", default=None, help="CSV of the results")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
-    sets = ["breastmnist"] + (["chest_xray"] if args.data_dir else [])
+    sets = [s for s in args.sets.split(",") if s != "chest_xray" or args.data_dir]
     rows = []
     print(f"load: {os.getloadavg()}; n_train={args.n_train}, n_test={args.n_test}")
     for data in sets:

@@ -104,8 +104,12 @@ def _window(shape, prep):
 
 def _prep(size, resize, mean=(0.5,) * 3, std=(0.25,) * 3):
     return Preprocessing(
-        input_size=(size, size), interpolation="bilinear", mean=mean, std=std,
-        crop_pct=0.875, resize=resize,
+        input_size=(size, size),
+        interpolation="bilinear",
+        mean=mean,
+        std=std,
+        crop_pct=0.875,
+        resize=resize,
     )
 
 

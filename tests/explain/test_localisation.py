@@ -72,8 +72,12 @@ def test_bad_shapes_and_empty_masks_are_refused():
 
 def test_scores_with_bootstrap_and_baselines_by_hand():
     shape = (64, 64)
-    masks = [_box(shape, 2, 10, 2, 10), _box(shape, 50, 60, 50, 60),
-             _box(shape, 28, 36, 28, 36), None]
+    masks = [
+        _box(shape, 2, 10, 2, 10),
+        _box(shape, 50, 60, 50, 60),
+        _box(shape, 28, 36, 28, 36),
+        None,
+    ]
     maps = []
     for r, c in [(5, 5), (55, 55), (5, 60)]:  # hit, hit, miss
         m = np.zeros(shape, np.float32)
@@ -97,8 +101,7 @@ def test_scores_with_bootstrap_and_baselines_by_hand():
     # Mean map: three single-pixel peaks; its plateau centroid is their mean.
     mean = np.mean([(5, 5), (55, 55), (5, 60)], axis=0)  # (21.67, 40)
     expected = [
-        np.hypot(*(np.round(mean) - np.clip(np.round(mean), lo, hi)))
-        <= 15
+        np.hypot(*(np.round(mean) - np.clip(np.round(mean), lo, hi))) <= 15
         for lo, hi in [((2, 2), (9, 9)), ((50, 50), (59, 59)), ((28, 28), (35, 35))]
     ]
     assert mean_map.pointing_game.value == pytest.approx(np.mean(expected))
@@ -118,8 +121,11 @@ def test_baseline_maps():
 
 
 def test_load_boxes_in_pixels_and_yolo(tmp_path):
-    paths = [str(tmp_path / "a.png"), str(tmp_path / "sub" / "b.png"),
-             str(tmp_path / "c.png")]
+    paths = [
+        str(tmp_path / "a.png"),
+        str(tmp_path / "sub" / "b.png"),
+        str(tmp_path / "c.png"),
+    ]
     shapes = [(20, 40), (10, 10), (5, 5)]
     (tmp_path / "px.csv").write_text(
         "image,x_min,y_min,x_max,y_max\na.png,4,2,10,6\na.png,30,15,35,20\n"
