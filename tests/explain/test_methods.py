@@ -98,3 +98,25 @@ def test_layer_errors(planted_data, finetuned):
         saliency(finetuned, X[:2], "gradcam", layer="b9")
     with pytest.raises(ValueError, match="layer is for the CAM"):
         saliency(finetuned, X[:2], "gradxinput", layer="b3")
+
+
+def test_localisation_report_of_a_model(planted_data, finetuned):
+    from skmedtl.explain import localisation_report, pointing_hit
+
+    _, (X, y, boxes) = planted_data
+    masks = []
+    for r, c, h, w in boxes[:12]:
+        mask = np.zeros(X.shape[1:], bool)
+        mask[r : r + h, c : c + w] = True
+        masks.append(mask)
+    masks[3] = None  # an image without a region is not scored
+    report = localisation_report(
+        finetuned, X[:12], masks, tolerance=0, n_boot=100, batch_size=5
+    )
+    maps = saliency(finetuned, X[:12])
+    expected = [pointing_hit(maps[i], masks[i], 0) for i in range(12) if i != 3]
+    np.testing.assert_array_equal(report.hits, expected)
+    assert report.n_skipped == 1 and report.method == "gradcam"
+    assert report.rows[0].pointing_game.value == pytest.approx(np.mean(expected))
+    with pytest.raises(ValueError, match="one region"):
+        localisation_report(finetuned, X[:3], masks[:2])
