@@ -65,7 +65,35 @@ def token_grid(network, input_size: tuple[int, int]):
     return reshape
 
 
-def cam_layers(network, layer) -> list[tuple[str, object]]:
+#: ``layer=MULTISCALE``: the final map and the last maps at strides 16 and 8.
+MULTISCALE = "multiscale"
+
+
+def _multiscale(network, x) -> list:
+    """The last block groups at strides 8 and 16 (input pixels per cell), final."""
+    from ..features._extractor import resolve_layer
+    from ._geometry import trace_cell_grids
+
+    extractor = network.extractor
+    names = [g for g, _ in extractor.spec.block_groups(extractor.model)]
+    modules = [
+        extractor.model.get_submodule(resolve_layer(extractor.spec, extractor.model, g))
+        for g in names
+    ]
+    grids = trace_cell_grids(network, x, modules)
+    chosen: list = []
+    for stride in (8, 16):
+        last = [
+            g
+            for g, grid in zip(names, grids, strict=True)
+            if grid is not None and grid.step_y == stride
+        ]
+        if last:
+            chosen.append(last[-1])
+    return [*chosen, None]
+
+
+def cam_layers(network, layer, x=None) -> list[tuple[str, object]]:
     """The modules whose output the CAM explains: ``[(name, module)]``.
 
     ``None`` is the feature map the model pools (for a vision transformer, the
@@ -73,9 +101,15 @@ def cam_layers(network, layer) -> list[tuple[str, object]]:
     (``"layer3"``, ``"blocks.4"``: see ``BackboneSpec.block_group_names``) or a
     module name is an earlier, finer map of the same network (the prediction
     still runs through the whole model); a list gives several (their maps are
-    averaged).
+    averaged); ``"multiscale"`` is the last maps at strides 8 and 16 and the
+    final one (traced on the input ``x``).
     """
     from ..features._extractor import resolve_layer
+
+    if layer == MULTISCALE:
+        if x is None:
+            raise ValueError("layer='multiscale' needs an input to trace strides.")
+        layer = _multiscale(network, x[:1])
 
     names = [layer] if layer is None or isinstance(layer, str) else list(layer)
     if not names:

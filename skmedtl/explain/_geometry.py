@@ -40,7 +40,13 @@ import torch
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["CellGrid", "input_window", "to_image_geometry", "trace_cell_grid"]
+__all__ = [
+    "CellGrid",
+    "input_window",
+    "to_image_geometry",
+    "trace_cell_grid",
+    "trace_cell_grids",
+]
 
 
 @dataclass(frozen=True)
@@ -193,22 +199,35 @@ def trace_cell_grid(forward, x: torch.Tensor, module) -> CellGrid | None:
         convolutions, poolings, paddings and size-preserving operations (a
         token grid, an interpolation): the uniform grid then applies.
     """
-    captured = []
+    return trace_cell_grids(forward, x, [module])[0]
 
-    def hook(mod, inputs, output):
-        captured.append(output[0] if isinstance(output, (tuple, list)) else output)
 
-    handle = module.register_forward_hook(hook)
+def trace_cell_grids(forward, x: torch.Tensor, modules) -> list[CellGrid | None]:
+    """:func:`trace_cell_grid` for several modules, in one forward pass."""
+    captured: dict[int, object] = {}
+
+    def hook_for(k):
+        def hook(mod, inputs, output):
+            if k not in captured:
+                out = output[0] if isinstance(output, (tuple, list)) else output
+                captured[k] = out
+
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(k)) for k, m in enumerate(modules)]
     tracer = _GridTracer(x)
     try:
         with torch.no_grad(), tracer:
             forward(x)
     finally:
-        handle.remove()
-    if not captured or not isinstance(captured[0], torch.Tensor):
-        return None
-    grid = tracer.grid_of(captured[0])
-    return None if grid is None else CellGrid(*grid)
+        for handle in handles:
+            handle.remove()
+    grids = []
+    for k in range(len(modules)):
+        out = captured.get(k)
+        grid = tracer.grid_of(out) if isinstance(out, torch.Tensor) else None
+        grids.append(None if grid is None else CellGrid(*grid))
+    return grids
 
 
 def input_window(shape: tuple[int, int], preprocessing) -> tuple[float, ...]:

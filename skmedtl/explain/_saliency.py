@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ..utils._naming import check_choice
 from ..utils._validation import check_int
-from ._cam import CAM_METHODS, cam_layers, cam_maps
+from ._cam import CAM_METHODS, MULTISCALE, cam_layers, cam_maps
 from ._geometry import CellGrid, to_image_geometry, trace_cell_grid
 from ._gradients import GRADIENT_METHODS, gradient_maps
 from ._models import resolve_model
@@ -26,7 +26,7 @@ METHODS = (*CAM_METHODS, *GRADIENT_METHODS, "occlusion")
 
 #: The default method, chosen on the planted-lesion benchmark
 #: (``benchmarks/explain/RESULTS.md``).
-DEFAULT_METHOD = "gradcam"
+DEFAULT_METHOD = "layercam"
 
 
 def saliency(
@@ -76,14 +76,18 @@ def saliency(
         every image; a label of ``classes_`` explains that class for every
         image; an array gives one label per image.
     layer : str, list of str or None, default=None
-        CAM family only: the feature map explained. ``None``: the map the model
+        CAM family only: the feature map explained. ``None``: for
+        ``"layercam"``, ``"multiscale"`` (below: LayerCAM is made to fuse
+        stages, and this measured best); for the other CAMs, the map the model
         pools (``CNNFeatures(layer=...)`` if set; for vision transformers the
         input of the last block's attention); a block group of the backbone
         (``BackboneSpec.block_group_names()``: ``"layer3"`` of a ResNet,
         ``"blocks.4"`` of an EfficientNet, 14 x 14 at 224 px) or a module name
         explains an earlier, finer map while the prediction still runs through
         the whole model; a list (``None`` for the final map) averages the maps
-        of several layers, each scaled to a maximum of 1 (multi-layer CAM).
+        of several layers, each scaled to a maximum of 1 (multi-layer CAM);
+        ``"multiscale"`` is the last maps at strides 8 and 16 (input pixels per
+        cell, traced) and the final map.
     patch_size, stride : int or (int, int), default=None
         Occlusion only, in pixels of the original image: the patch (default
         1/8 of the shorter side) and its step (default half the patch).
@@ -188,6 +192,8 @@ def saliency(
                     f"but {explained.no_gradient}. Use method='occlusion', which "
                     "needs only predict_proba."
                 )
+            if layer is None and method == "layercam":
+                layer = MULTISCALE
             raw = _gradient_based(
                 method, explained, images, target_idx, layer, batch_size, verbose
             )
@@ -199,7 +205,7 @@ def saliency(
 def _gradient_based(method, explained, images, target_idx, layer, batch_size, verbose):
     network, device = explained.network()
     network.eval()
-    layers = cam_layers(network, layer) if method in CAM_METHODS else []
+    layers = None
     grids: dict[str, CellGrid | None] = {}
     out = []
     n = len(images)
@@ -214,6 +220,8 @@ def _gradient_based(method, explained, images, target_idx, layer, batch_size, ve
             with torch.no_grad():
                 x = explained.preprocessing(batch, device, names)
             target = None if target_idx is None else target_idx[a:b]
+            if layers is None:
+                layers = cam_layers(network, layer, x) if method in CAM_METHODS else []
             if not layers:
                 grid, _ = gradient_maps(
                     method, network, x, target, explained.preprocessing
