@@ -101,7 +101,7 @@ def test_layer_errors(planted_data, finetuned):
 
 
 def test_localisation_report_of_a_model(planted_data, finetuned):
-    from skmedtl.explain import localisation_report, pointing_hit
+    from skmedtl.explain import DEFAULT_METHOD, localisation_report, pointing_hit
 
     _, (X, y, boxes) = planted_data
     masks = []
@@ -116,7 +116,7 @@ def test_localisation_report_of_a_model(planted_data, finetuned):
     maps = saliency(finetuned, X[:12])
     expected = [pointing_hit(maps[i], masks[i], 0) for i in range(12) if i != 3]
     np.testing.assert_array_equal(report.hits, expected)
-    assert report.n_skipped == 1 and report.method == "gradcam"
+    assert report.n_skipped == 1 and report.method == DEFAULT_METHOD
     assert report.rows[0].pointing_game.value == pytest.approx(np.mean(expected))
     with pytest.raises(ValueError, match="one region"):
         localisation_report(finetuned, X[:3], masks[:2])
