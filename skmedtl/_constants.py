@@ -80,4 +80,12 @@ SELECTION_METRICS = ("auc", "balanced_accuracy", "accuracy")
 #: :data:`skmedtl.study.COSTS`, which adds each one's column and description).
 COST_MEASURES = ("time", "inference", "params", "memory")
 #: ``skmedtl.explain.saliency(method=...)``: Grad-CAM family, then occlusion.
-SALIENCY_METHODS = ("gradcam", "gradcam++", "hirescam", "occlusion")
+SALIENCY_METHODS = (
+    "gradcam",
+    "gradcam++",
+    "hirescam",
+    "layercam",
+    "gradxinput",
+    "integrated_gradients",
+    "occlusion",
+)

@@ -162,8 +162,8 @@ def outcome_figure(
     n_per_outcome : int, default=3
         Images per outcome (fewer when the outcome has fewer).
     method : str, optional
-        A method of :func:`saliency`; default ``"gradcam"`` when the whole model
-        has gradients, else ``"occlusion"``.
+        A method of :func:`saliency`; default :data:`DEFAULT_METHOD` when the
+        whole model has gradients, else ``"occlusion"``.
     threshold : float, default=0.5
         Decision threshold on the positive class's probability (two classes).
     alpha : float, default=0.5
@@ -220,7 +220,9 @@ def outcome_figure(
         chosen[name] = idx[np.argsort(key[idx], kind="stable")][:n_per_outcome]
     flat = np.concatenate([chosen[k] for k in groups]).astype(int)
     if method is None:
-        method = "gradcam" if explained.network is not None else "occlusion"
+        from ._saliency import DEFAULT_METHOD
+
+        method = DEFAULT_METHOD if explained.network is not None else "occlusion"
     maps = []
     images = []
     if len(flat):

