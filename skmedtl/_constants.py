@@ -79,6 +79,9 @@ SELECTION_METRICS = ("auc", "balanced_accuracy", "accuracy")
 #: What a study's recommendation can minimise as "cheapest" (the keys of
 #: :data:`skmedtl.study.COSTS`, which adds each one's column and description).
 COST_MEASURES = ("time", "inference", "params", "memory")
+#: ``skmedtl.explain.saliency``'s default method: the one that localised best on
+#: the planted-lesion benchmark (benchmarks/explain/RESULTS.md).
+DEFAULT_SALIENCY_METHOD = "layercam"
 #: ``skmedtl.explain.saliency(method=...)``: Grad-CAM family, then occlusion.
 SALIENCY_METHODS = (
     "gradcam",

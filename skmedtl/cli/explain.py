@@ -8,13 +8,15 @@ import logging
 import math
 from pathlib import Path
 
-from .._constants import SALIENCY_METHODS
+from .._constants import DEFAULT_SALIENCY_METHOD, SALIENCY_METHODS
 from ._base import EXIT_OK, check_writable, command_parser
 from ._common import MODEL_PARAMS, OUTPUT_PARAMS, QUIET, load_model_flags
 from ._params import REQUIRED, Param, add_params, choice
 
 logger = logging.getLogger(__name__)
 
+#: The methods that read a feature map (and so take --layer).
+CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam")
 #: The file explain keeps in ``--out``: the maps it wrote (its own, which a
 #: rerun may replace; any other file there needs --overwrite).
 MARKER = "explain.json"
@@ -62,10 +64,17 @@ EXPLAIN_PARAMS = [
           help="image files (PNG, JPEG, TIFF, DICOM, NIfTI, .npy)"),
     Param("out", "--out", default=REQUIRED, metavar="DIR", help="output folder"),
     *OUTPUT_PARAMS,
-    Param("method", "--method", type=choice(SALIENCY_METHODS), default="gradcam",
+    Param("method", "--method", type=choice(SALIENCY_METHODS),
+          default=DEFAULT_SALIENCY_METHOD,
           metavar="{" + ",".join(SALIENCY_METHODS) + "}",
-          help="gradcam, gradcam++, hirescam (networks, linear hybrids) or "
-          "occlusion (any model); default: gradcam"),
+          help="CAM family (gradcam, gradcam++, hirescam, layercam) and gradient "
+          "methods (gradxinput, integrated_gradients) for networks and linear "
+          "hybrids; occlusion for any model; default: "
+          f"{DEFAULT_SALIENCY_METHOD}"),
+    Param("layer", "--layer", metavar="NAME",
+          help="CAM layer: a block group or module name, or 'multiscale' (the "
+          "default of layercam: the maps at strides 8, 16 and the last); "
+          "default: the method's own"),
     Param("target", "--target", metavar="LABEL",
           help="class to explain (default: the predicted class; the positive "
           "class for two classes)"),
@@ -146,6 +155,11 @@ def check_explain_outputs(args) -> list[Path]:
             )
         if not Path(p).is_file():
             raise FileNotFoundError(f"--images {p}: no such image file.")
+    if args.layer is not None and args.method not in CAM_METHODS:
+        raise ValueError(
+            f"--layer is for the CAM methods ({', '.join(CAM_METHODS)}), not "
+            f"--method {args.method}."
+        )
     if args.method != "occlusion" and (
         args.patch_size is not None or args.stride is not None
     ):
@@ -188,6 +202,7 @@ def run(args) -> int:
                   "fill": args.fill}
     maps = saliency(
         model, list(args.images), args.method, target=_target(args.target, model),
+        layer=args.layer,
         batch_size=args.batch_size, verbose=QUIET.value(args), **params,
     )
     images = explained.read(list(args.images))

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._constants import DEFAULT_SALIENCY_METHOD
 from ..utils._naming import check_choice
 from ..utils._validation import check_int
 from ._cam import CAM_METHODS, MULTISCALE, cam_layers, cam_maps
@@ -26,7 +27,7 @@ METHODS = (*CAM_METHODS, *GRADIENT_METHODS, "occlusion")
 
 #: The default method, chosen on the planted-lesion benchmark
 #: (``benchmarks/explain/RESULTS.md``).
-DEFAULT_METHOD = "layercam"
+DEFAULT_METHOD = DEFAULT_SALIENCY_METHOD
 
 
 def saliency(

@@ -1,5 +1,6 @@
 """Feature-extractor hybrids: frozen CNN features + scikit-learn / XGBoost heads."""
 
+from ._cv_path import PathResult
 from ._label_encoding import LabelEncodedClassifier
 from ._make_hybrid import HEADS, TUNE_GRIDS, head_pipeline, hybrid_head, make_hybrid
 from ._multilabel import HybridPipeline
@@ -10,6 +11,7 @@ __all__ = [
     "TUNE_GRIDS",
     "HybridPipeline",
     "LabelEncodedClassifier",
+    "PathResult",
     "TunedClassifier",
     "head_pipeline",
     "hybrid_head",

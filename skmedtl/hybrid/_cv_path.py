@@ -43,7 +43,7 @@ __all__ = ["PathResult", "path_search", "supports_path"]
 PATIENCE = 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class PathResult:
     """What a path search found.
 

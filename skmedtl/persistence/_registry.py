@@ -168,6 +168,7 @@ register_estimator("skmedtl.metrics.TemperatureScaling")
 DATACLASSES = (
     "skmedtl.features.Preprocessing",
     "skmedtl.finetune.Strategy",
+    "skmedtl.hybrid.PathResult",  # TunedClassifier.path_: what its tuning tried
     "skmedtl.io.IntensityPolicy",
 )
 

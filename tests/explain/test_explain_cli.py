@@ -84,3 +84,15 @@ def test_explain_command_errors(saved_model, images, tmp_path, capsys):
     assert main(["explain", "--model", str(tmp_path / "none"), "--images",
                  str(images[0]), "--out", str(tmp_path / "x")]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+def test_explain_layer_flag(saved_model, images, tmp_path, capsys):
+    args = ["explain", "--model", str(saved_model), "--images", str(images[0])]
+    assert main([*args, "--out", str(tmp_path / "o"), "--method", "occlusion",
+                 "--layer", "multiscale"]) == 2
+    assert "--layer is for the CAM methods" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "d"), "--layer", "multiscale"]) == 0
+    assert np.load(tmp_path / "d" / "a.npy").shape == (30, 40)
+    assert main([*args, "--out", str(tmp_path / "f"), "--method", "layercam",
+                 "--layer", "nonexistent_block"]) == 2
+    assert "nonexistent_block" in capsys.readouterr().err

@@ -167,3 +167,14 @@ def test_bad_search_is_reported():
     X, y = _data(60, 5)
     with pytest.raises(ValueError, match="search must be 'path' or 'grid'"):
         TunedClassifier(LogisticRegression(), {"C": [1.0]}, search="fast").fit(X, y)
+
+
+def test_a_tuned_head_saves_and_loads_with_its_path(tmp_path):
+    import skmedtl
+
+    X, y = _data(80, 200)
+    tuned = hybrid_head("logreg", tune=True, random_state=0).fit(X, y)
+    skmedtl.save(tuned, tmp_path / "m")
+    loaded = skmedtl.load(tmp_path / "m")
+    assert loaded.path_ == tuned.path_  # what the tuning tried, kept as data
+    np.testing.assert_array_equal(loaded.predict_proba(X), tuned.predict_proba(X))
