@@ -159,7 +159,7 @@ def cases(n_resamples: int):
         )
 
     yield (
-        f"multilabel_report per-label AUC, n=1000x14 ({n_ml} resamples)",
+        f"multilabel_report, AUCs of 14 labels and micro, n=1000 ({n_ml} resamples)",
         old_ml,
         new_ml,
     )

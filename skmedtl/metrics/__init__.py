@@ -1,5 +1,8 @@
 """Medical classification metrics: sensitivity, specificity, reports with CIs,
-paired comparisons (DeLong, paired bootstrap, Holm) and calibration; multi-label
+paired comparisons (DeLong, paired bootstrap, Holm) and calibration;
+external validation and distribution shift (:func:`external_validation`,
+:func:`distribution_shift`); learning-curve crossovers
+(:func:`learning_curve_crossover`); multi-label
 per-label AUC, sensitivity and specificity (:func:`multilabel_report`).
 
 Every interval and paired comparison draws its resamples from one resampler
@@ -15,6 +18,7 @@ from ._calibration import (
     brier_score,
     calibrate_prefit,
     expected_calibration_error,
+    expected_ece_under_calibration,
     reliability_curve,
 )
 from ._classification import sensitivity_score, specificity_score
@@ -24,6 +28,20 @@ from ._compare import (
     delong_test,
     holm,
     paired_bootstrap,
+    pooled_delong_test,
+)
+from ._curves import CrossoverResult, SizeComparison, learning_curve_crossover
+from ._external import (
+    EXTERNAL_METRICS,
+    CalibrationCheck,
+    ExternalValidation,
+    IntensityStatistics,
+    MetricCI,
+    MetricShift,
+    ShiftDiagnostic,
+    distribution_shift,
+    external_validation,
+    intensity_statistics,
 )
 from ._multiclass import ordinal_mae, per_class_auc, quadratic_weighted_kappa
 from ._multilabel import (
@@ -51,7 +69,20 @@ from ._scorers import SCORERS, get_scorer, make_scoring
 from ._threshold import choose_threshold, make_threshold_classifier
 
 __all__ = [
+    "CrossoverResult",
+    "SizeComparison",
+    "learning_curve_crossover",
+    "intensity_statistics",
+    "external_validation",
+    "distribution_shift",
+    "ShiftDiagnostic",
+    "MetricShift",
+    "MetricCI",
+    "IntensityStatistics",
+    "ExternalValidation",
+    "CalibrationCheck",
     "BOOTSTRAP_SEED",
+    "EXTERNAL_METRICS",
     "CALIBRATION_METHODS",
     "CONFIDENCE",
     "N_BOOTSTRAP",
@@ -75,6 +106,7 @@ __all__ = [
     "classification_report",
     "delong_test",
     "expected_calibration_error",
+    "expected_ece_under_calibration",
     "get_scorer",
     "holm",
     "make_scoring",
@@ -86,6 +118,7 @@ __all__ = [
     "per_class_auc",
     "per_label_auc",
     "percentile_interval",
+    "pooled_delong_test",
     "quadratic_weighted_kappa",
     "reliability_curve",
     "resample_counts",

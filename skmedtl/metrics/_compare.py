@@ -29,6 +29,7 @@ __all__ = [
     "delong_test",
     "holm",
     "paired_bootstrap",
+    "pooled_delong_test",
 ]
 
 
@@ -54,6 +55,8 @@ class DeLongResult:
     ci_low, ci_high : float
         Wald ``CONFIDENCE`` (95%) interval of the difference.
     n_positive, n_negative : int
+    n_seeds_a, n_seeds_b : int
+        Seeds pooled (:func:`pooled_delong_test`; 1 for :func:`delong_test`).
     """
 
     auc_a: float
@@ -67,6 +70,8 @@ class DeLongResult:
     ci_high: float
     n_positive: int
     n_negative: int
+    n_seeds_a: int = 1
+    n_seeds_b: int = 1
 
 
 def _binary_target(y_true, pos_label) -> np.ndarray:
@@ -169,19 +174,43 @@ def delong_test(y_true, score_a, score_b, *, pos_label=None) -> DeLongResult:
     n = len(positive)
     a = _scores("score_a", score_a, n)
     b = _scores("score_b", score_b, n)
+    return _delong_contrast(positive, a[:, None], b[:, None])
+
+
+def _seed_scores(name: str, scores, n: int) -> np.ndarray:
+    """``(n, n_seeds)`` scores from one array or a list of per-seed arrays."""
+    if isinstance(scores, (list, tuple)):
+        scores = np.column_stack([np.asarray(s, dtype=float) for s in scores])
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    if scores.ndim != 2 or scores.shape[0] != n or scores.shape[1] == 0:
+        raise ValueError(
+            f"{name} must be ({n},) or ({n}, n_seeds) scores, or a list of "
+            f"per-seed ({n},) arrays; got shape {scores.shape}."
+        )
+    if not np.isfinite(scores).all():
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return scores
+
+
+def _delong_contrast(positive, a: np.ndarray, b: np.ndarray) -> DeLongResult:
+    """DeLong's test of mean AUC of the columns of ``a`` minus that of ``b``."""
     m, k = int(positive.sum()), int((~positive).sum())
     if m < 2 or k < 2:
         raise ValueError(
             f"DeLong's variance needs at least two samples of each class; got "
             f"{m} positive and {k} negative."
         )
-    aucs, v10, v01 = delong_components(positive, np.vstack([a, b]))
-    s10 = np.cov(v10)
-    s01 = np.cov(v01)
-    cov = s10 / m + s01 / k
-    contrast = np.array([1.0, -1.0])
+    aucs, v10, v01 = delong_components(positive, np.hstack([a, b]).T)
+    cov = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / k
+    contrast = np.r_[
+        np.full(a.shape[1], 1 / a.shape[1]), np.full(b.shape[1], -1 / b.shape[1])
+    ]
     variance = float(max(contrast @ cov @ contrast, 0.0))
-    difference = float(aucs[0] - aucs[1])
+    auc_a = float(np.mean(aucs[: a.shape[1]]))
+    auc_b = float(np.mean(aucs[a.shape[1] :]))
+    difference = float(contrast @ aucs)
     se = float(np.sqrt(variance))
     if se > 0:
         z = difference / se
@@ -191,8 +220,8 @@ def delong_test(y_true, score_a, score_b, *, pos_label=None) -> DeLongResult:
         p = 1.0 if difference == 0 else 0.0
     half = norm.ppf(1 - (1 - CONFIDENCE) / 2) * se
     return DeLongResult(
-        auc_a=float(aucs[0]),
-        auc_b=float(aucs[1]),
+        auc_a=auc_a,
+        auc_b=auc_b,
         difference=difference,
         variance=variance,
         se=se,
@@ -202,7 +231,60 @@ def delong_test(y_true, score_a, score_b, *, pos_label=None) -> DeLongResult:
         ci_high=difference + half,
         n_positive=m,
         n_negative=k,
+        n_seeds_a=a.shape[1],
+        n_seeds_b=b.shape[1],
     )
+
+
+def pooled_delong_test(y_true, scores_a, scores_b, *, pos_label=None) -> DeLongResult:
+    """DeLong's test of the *mean per-seed AUC* of two models trained on several seeds.
+
+    With several seeds (training runs) of each configuration, a study shows the
+    mean of the per-seed AUCs; this tests that quantity, not the AUC of the
+    seed-averaged scores. All seeds are scored on the same test images, so their
+    AUCs are correlated: DeLong's structural components give the covariance
+    of every seed's AUC with every other (DeLong, DeLong & Clarke-Pearson
+    1988, for any contrast of correlated AUCs), and the variance of
+    ``mean(AUC_a seeds) - mean(AUC_b seeds)`` is the contrast's quadratic
+    form. With one seed each it is :func:`delong_test`.
+
+    The variance is that of the test-set sampling with the trained models held
+    fixed: the spread between training runs (another draw of seeds) is not
+    in it; report the seeds' SD beside it.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Two classes.
+    scores_a, scores_b : array-like of shape (n_samples,) or (n_samples, n_seeds)
+        Positive-class scores of each seed (a list of per-seed arrays works
+        too); the two models may have different numbers of seeds.
+    pos_label : label, optional
+        The positive class; by default the second sorted label.
+
+    Returns
+    -------
+    DeLongResult
+        ``auc_a`` and ``auc_b`` are the seed means, ``difference`` their
+        difference; ``n_seeds_a`` and ``n_seeds_b`` the seeds pooled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmedtl.metrics import pooled_delong_test
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 100)
+    >>> a = y[:, None] + rng.normal(0, 0.8, (200, 3))  # three seeds
+    >>> b = y[:, None] + rng.normal(0, 1.5, (200, 3))
+    >>> r = pooled_delong_test(y, a, b)
+    >>> r.n_seeds_a, bool(r.difference > 0), bool(r.p_value < 0.05)
+    (3, True, True)
+    """
+    positive = _binary_target(y_true, pos_label)
+    n = len(positive)
+    a = _seed_scores("scores_a", scores_a, n)
+    b = _seed_scores("scores_b", scores_b, n)
+    return _delong_contrast(positive, a, b)
 
 
 @dataclass(frozen=True)

@@ -17,48 +17,73 @@ from ._resample import (
 __all__ = ["ordinal_mae", "per_class_auc", "quadratic_weighted_kappa"]
 
 
-def _grades(y_true, y_pred, labels):
+def _grades(y_true, y_pred, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grades of ``y_true`` and ``y_pred`` as numbers, and every possible grade.
+
+    With ``labels``, a label's grade is its position in ``labels`` (0, 1, ...,
+    k-1). Without, numeric labels are their own grades (``[0, 4]`` are four
+    grades apart, whatever lies between them in the data); other labels need
+    ``labels``.
+    """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
         raise ValueError(
             "y_true and y_pred must be non-empty 1-D arrays of equal length; got "
             f"shapes {y_true.shape} and {y_pred.shape}."
         )
-    labels = (
-        np.unique(np.concatenate([y_true, y_pred]))
-        if labels is None
-        else (np.asarray(labels))
-    )
+    if labels is None:
+        values = np.concatenate([y_true, y_pred])
+        if values.dtype.kind not in "iuf" or values.dtype == bool:
+            raise ValueError(
+                "Grades that are not numbers need their order: give "
+                "labels=[lowest, ..., highest] (e.g. labels=['mild', 'moderate', "
+                "'severe'])."
+            )
+        if not np.isfinite(values.astype(float)).all():
+            raise ValueError("y_true and y_pred must not contain NaN or infinity.")
+        return (
+            y_true.astype(float),
+            y_pred.astype(float),
+            np.unique(values).astype(float),
+        )
+    labels = np.asarray(labels)
     index = {v: i for i, v in enumerate(labels.tolist())}
     try:
-        t = np.array([index[v] for v in y_true.tolist()])
-        p = np.array([index[v] for v in y_pred.tolist()])
+        t = np.array([index[v] for v in y_true.tolist()], dtype=float)
+        p = np.array([index[v] for v in y_pred.tolist()], dtype=float)
     except KeyError as e:
         raise ValueError(
             f"Label {e.args[0]!r} is not in labels={labels.tolist()}; give every "
             "grade, in order."
         ) from e
-    return t, p, len(labels)
+    return t, p, np.arange(len(labels), dtype=float)
 
 
 def quadratic_weighted_kappa(y_true, y_pred, *, labels=None) -> float:
     """Cohen's kappa with quadratic weights: agreement on ordered grades.
 
-    ``1 - sum(W * O) / sum(W * E)`` with ``W_ij = (i - j)^2 / (k - 1)^2``, ``O``
-    the observed confusion matrix and ``E`` the one expected by chance from its
-    margins. 1 is perfect agreement, 0 chance level; a prediction one grade off
-    costs far less than one four grades off.
+    ``1 - sum(W * O) / sum(W * E)`` with ``W_ij = (g_i - g_j)^2`` for grades
+    ``g``, ``O`` the observed confusion matrix and ``E`` the one expected by
+    chance from its margins. 1 is perfect agreement, 0 chance level; a
+    prediction one grade off costs far less than one four grades off. Equal to
+    ``sklearn.metrics.cohen_kappa_score(y_true, y_pred, weights="quadratic",
+    labels=every_grade)``.
 
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n_samples,)
         Grades.
     labels : array-like, optional
-        The grades in order (sorted values by default).
+        The grades in order; a label's grade is its position. Without it,
+        numeric labels are their own grades, so distances are in grades (not
+        in positions among the grades present); other labels need it.
 
     Returns
     -------
     float
+        NaN when kappa is undefined: every label and prediction is the same
+        grade, so chance agreement is already perfect (as
+        ``sklearn.metrics.cohen_kappa_score``).
 
     Examples
     --------
@@ -68,22 +93,33 @@ def quadratic_weighted_kappa(y_true, y_pred, *, labels=None) -> float:
     >>> round(quadratic_weighted_kappa([0, 1, 2, 3], [0, 2, 1, 3]), 3)
     0.8
     """
-    t, p, k = _grades(y_true, y_pred, labels)
-    if k < 2:
-        raise ValueError("quadratic_weighted_kappa needs at least two grades.")
+    t, p, grades = _grades(y_true, y_pred, labels)
+    k = len(grades)
+    ti, pi = np.searchsorted(grades, t), np.searchsorted(grades, p)
     observed = np.zeros((k, k))
-    np.add.at(observed, (t, p), 1)
+    np.add.at(observed, (ti, pi), 1)
     expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / len(t)
-    i, j = np.indices((k, k))
-    weights = (i - j) ** 2 / (k - 1) ** 2
+    weights = (grades[:, None] - grades[None, :]) ** 2
     denominator = (weights * expected).sum()
-    if denominator == 0:
-        return 1.0 if (weights * observed).sum() == 0 else 0.0
+    if denominator == 0:  # all mass on one grade: kappa is 0/0
+        return float("nan")
     return float(1 - (weights * observed).sum() / denominator)
 
 
 def ordinal_mae(y_true, y_pred, *, labels=None) -> float:
-    """Mean absolute error in grades (``labels`` order: 0, 1, ..., k-1).
+    """Mean absolute error in grades.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+    labels : array-like, optional
+        The grades in order (a label's grade is its position: 0, 1, ...,
+        k-1). Without it, numeric labels are their own grades:
+        ``ordinal_mae([0, 4], [4, 0])`` is 4.0.
+
+    Returns
+    -------
+    float
 
     Examples
     --------
@@ -91,6 +127,8 @@ def ordinal_mae(y_true, y_pred, *, labels=None) -> float:
     >>> ordinal_mae(["mild", "severe"], ["moderate", "mild"],
     ...             labels=["mild", "moderate", "severe"])
     1.5
+    >>> ordinal_mae([0, 4], [4, 0])
+    4.0
     """
     t, p, _ = _grades(y_true, y_pred, labels)
     return float(np.mean(np.abs(t - p)))

@@ -24,7 +24,8 @@ the correlation between the models.
 The random stream is that of ``numpy.random.RandomState``: resample ``b``
 draws ``rng.randint(0, n_c, n_c)`` for each class ``c`` in sorted order (the
 same numbers as ``rng.choice(indices_of_c, n_c)``), so seeded results equal
-those of the loops this module replaced. Statistics are evaluated for all
+those of the loops this module replaced (drawn in one call with a bound per
+entry while strata are small). Statistics are evaluated for all
 resamples at once through the resample *counts* (how often each sample is
 drawn, :func:`resample_counts`): an AUC of every resample is one weighted
 Mann-Whitney sum (:func:`weighted_auc`), a confusion matrix one matrix
@@ -63,6 +64,9 @@ N_BOOTSTRAP = 2000
 #: At most this many (resample, sample) entries are held at once; larger
 #: problems are processed in chunks of resamples (same results).
 _CHUNK_ENTRIES = 2**22
+#: Mean stratum size up to which stratified indices are drawn in one call
+#: (measured: faster below, slower above; the numbers are the same).
+_BROADCAST_MAX_STRATUM = 500
 
 
 def check_finite(name: str, values) -> np.ndarray:
@@ -128,14 +132,25 @@ def _index_chunks(
             yield rng.randint(0, n, size=(size, n))
         return
     strata = [np.flatnonzero(y == c) for c in np.unique(y)]
+    sizes = np.array([len(st) for st in strata])
+    members = np.concatenate(strata)
+    # One randint call with a bound per entry draws the same numbers, in the
+    # same order, as one call per stratum and resample (legacy RandomState
+    # masks and rejects entry by entry); it is faster while strata are small.
+    broadcast = n / len(strata) <= _BROADCAST_MAX_STRATUM
+    highs = np.repeat(sizes, sizes)
+    offsets = np.repeat(np.cumsum(sizes) - sizes, sizes)
     for start in range(0, n_resamples, chunk):
         size = min(chunk, n_resamples - start)
+        if broadcast:
+            yield members[rng.randint(0, highs, size=(size, n)) + offsets]
+            continue
         block = np.empty((size, n), dtype=np.intp)
         for row in block:
             offset = 0
-            for s in strata:
-                row[offset : offset + len(s)] = s[rng.randint(0, len(s), len(s))]
-                offset += len(s)
+            for st in strata:
+                row[offset : offset + len(st)] = st[rng.randint(0, len(st), len(st))]
+                offset += len(st)
         yield block
 
 

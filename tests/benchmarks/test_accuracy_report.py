@@ -9,7 +9,10 @@ checked against independent computations.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,8 +64,243 @@ def test_every_published_number_names_its_source(bench):
     for r in rows:
         assert r["where"].strip(), r
         assert 0.5 <= r["auc"] <= 1 and 0 < r["acc"] <= 1, r
-    # MedMNIST+ numbers are seed means (3 runs); MedMNIST v2 reports one run.
-    assert {r["runs"] for r in rows if r["source"] == "MedMNIST+"} == {"3"}
+    # MedMNIST v2 reports one run; the MedMNIST+ numbers that published.csv
+    # once held are superseded by the MedMNIST+ table (medmnistplus.csv.gz).
+    assert {r["runs"] for r in rows} == {"1"}
+    assert {r["source"] for r in rows} == {"MedMNIST v2"}
+
+
+# -- the MedMNIST+ table beside ours -----------------------------------------------
+PLUS_CSV = ROOT / "tests" / "data" / "medmnistplus" / "medmnistplus_subset.csv"
+SECTION = re.compile(r"^### (.+) beside MedMNIST\+ (\w+), (\d+) px$")
+
+
+def _plus_csv() -> dict:
+    """``{(dataset, px, backbone, paradigm, metric): (mean, sd)}`` of the test copy."""
+    out = {}
+    with open(PLUS_CSV, encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            key = (
+                r["dataset"],
+                int(r["resolution"]),
+                r["backbone"],
+                r["paradigm"],
+                r["metric"].split()[0],
+            )
+            out[key] = (float(r["mean"]), float(r["sd"]) if r["sd"] else None)
+    return out
+
+
+def _like_for_like_rows() -> list[dict]:
+    """The MedMNIST+ rows of RESULTS.md's like-for-like tables, as rendered."""
+    rows, section = [], None
+    for line in (BENCH / "RESULTS.md").read_text(encoding="utf-8").splitlines():
+        m = SECTION.match(line)
+        if m:
+            section = (m.group(2), int(m.group(3)))
+            continue
+        if line.startswith("## "):
+            section = None
+        if section and line.startswith("| MedMNIST+"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows.append(
+                {
+                    "section": section,
+                    "label": cells[0],
+                    "paradigm": cells[1],
+                    "backbone": cells[2],
+                    "AUC": cells[3],
+                    "ACC": cells[4],
+                }
+            )
+    return rows
+
+
+def _expected_cell(value) -> str:
+    """A published mean as printed, its population SD times sqrt(3/2) (ddof 1)."""
+    if value is None:
+        return "-"
+    mean, sd = value
+    if sd is None:
+        return f"{mean:.2f}"
+    return f"{mean:.2f} ± {sd * math.sqrt(3 / 2):.2f}"
+
+
+def test_like_for_like_published_values_equal_the_medmnist_plus_csv():
+    published = _plus_csv()
+    rows = _like_for_like_rows()
+    sections = {r["section"] for r in rows}
+    # Every MedMNIST+ set the benchmark ran, at the size it ran.
+    assert {("BreastMNIST", 28), ("BreastMNIST", 64)} <= sections
+    assert {("PneumoniaMNIST", 28), ("RetinaMNIST", 28)} <= sections
+    for r in rows:
+        name, px = r["section"]
+        for metric in ("AUC", "ACC"):
+            value = published.get((name, px, r["backbone"], r["paradigm"], metric))
+            assert r[metric] == _expected_cell(value), (r, metric, value)
+    for name, px in sections:
+        here = [r for r in rows if r["section"] == (name, px)]
+        shown = {(r["backbone"], r["paradigm"]) for r in here}
+        # ResNet-18, DenseNet-121 and EfficientNet-B4 in every paradigm.
+        for backbone in ("ResNet-18", "DenseNet-121", "EfficientNet-B4"):
+            for paradigm in ("end-to-end", "linear probing", "kNN (k=11)"):
+                assert (backbone, paradigm) in shown, (name, px, backbone, paradigm)
+        # The best per paradigm is the column maximum (AUC; kNN: ACC).
+        for paradigm, metric in (
+            ("end-to-end", "AUC"),
+            ("linear probing", "AUC"),
+            ("kNN (k=11)", "ACC"),
+        ):
+            column = {
+                k[2]: v[0]
+                for k, v in published.items()
+                if k[:2] == (name, px) and k[3] == paradigm and k[4] == metric
+            }
+            (best,) = [r for r in here if r["label"] == f"MedMNIST+ best {paradigm}"]
+            assert column[best["backbone"]] == max(column.values()), (name, px)
+
+
+def test_conclusion_places_our_rows_in_the_published_spread():
+    """The conclusion's spreads are the CSV's, its words follow from the numbers."""
+    published = _plus_csv()
+    text = (BENCH / "RESULTS.md").read_text(encoding="utf-8")
+    paragraph = next(
+        line for line in text.splitlines() if line.startswith("**Conclusion.**")
+    )
+    titles = {
+        "BreastMNIST 64 px": ("BreastMNIST", 64),
+        "BreastMNIST 28 px": ("BreastMNIST", 28),
+        "PneumoniaMNIST 28 px": ("PneumoniaMNIST", 28),
+        "RetinaMNIST 28 px (5 grades)": ("RetinaMNIST", 28),
+    }
+    claim = re.compile(
+        r"on ([^,]+(?:\(5 grades\))?), |the selected (frozen|trained) configuration "
+        r"\(AUC ([\d.]+)\) is \*\*(above|inside|below)\*\* the spread of "
+        r"MedMNIST\+'s (\d+) (?:linear probes|end-to-end models) \(([\d.]+) to "
+        r"([\d.]+)"
+    )
+    checked, title = 0, None
+    for m in claim.finditer(paragraph):
+        if m.group(1):
+            title = m.group(1)
+            continue
+        if title not in titles:
+            continue
+        name, px = titles[title]
+        family, ours, word, n = m.group(2), float(m.group(3)), m.group(4), m.group(5)
+        paradigm = "linear probing" if family == "frozen" else "end-to-end"
+        aucs = [
+            v[0]
+            for k, v in published.items()
+            if k[:2] == (name, px) and k[3] == paradigm and k[4] == "AUC"
+        ]
+        low, high = float(m.group(6)), float(m.group(7))
+        assert (int(n), low, high) == (len(aucs), min(aucs), max(aucs)), title
+        expected = "above" if ours > high else "below" if ours < low else "inside"
+        assert word == expected, (title, family)
+        checked += 1
+    assert checked >= 8  # both families of the four MedMNIST sets
+
+
+def test_archived_medmnist_plus_rows_are_the_test_copy(bench):
+    archived = bench._read_gz(BENCH / "predictions" / bench.PLUS_ARCHIVE)
+    assert archived == PLUS_CSV.read_text(encoding="utf-8")
+    rows = bench.medmnist_plus_rows(archived)
+    assert {r["dataset"] for r in rows} == set(bench.plus_datasets())
+
+
+def test_archive_published_copies_rows_unchanged_and_names_a_missing_table(
+    bench, tmp_path
+):
+    data = tmp_path / "data"
+    (data / "medmnistplus").mkdir(parents=True)
+    header = "dataset,resolution,padding,backbone,paradigm,metric,mean,sd,source\n"
+    kept = 'BreastMNIST,28,pad,ResNet-18,end-to-end,AUC (%),87.61,1.16,"a, b"\n'
+    dropped = "OCTMNIST,28,pad,ResNet-18,end-to-end,AUC (%),90.00,1.00,x\n"
+    (data / "medmnistplus" / "medmnistplus.csv").write_text(header + dropped + kept)
+    out = bench.archive_published(data, tmp_path / "archive")
+    assert bench._read_gz(out) == header + kept
+    (result,) = bench.medmnist_plus_results(bench.medmnist_plus_rows(header + kept))
+    assert (result.auc, result.auc_sd, result.acc) == (87.61, 1.16, None)
+    with pytest.raises(FileNotFoundError, match="--data"):
+        bench.archive_published(tmp_path / "nowhere", tmp_path / "archive")
+    with pytest.raises(ValueError, match="columns"):
+        bench.medmnist_plus_rows("a,b\n1,2\n")
+
+
+def test_steps_published_needs_the_table_in_data(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(["--steps", "published", "--data", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "medmnistplus" in err and "--data" in err and "Traceback" not in err
+
+
+def test_plus_sd_is_converted_to_the_sample_sd(bench, rng):
+    seeds = rng.random(3)
+    population = float(np.std(seeds, ddof=0))
+    assert population * bench.PLUS_SD_TO_SAMPLE == pytest.approx(
+        float(np.std(seeds, ddof=1))
+    )
+    assert bench.plus_cell(90.56, 0.32) == "90.56 ± 0.39"
+    assert bench.placement(0.95, (0.9, 0.85, 0.94)) == "above our CI"
+    assert bench.placement(0.80, (0.9, 0.85, 0.94)) == "below our CI"
+
+
+# -- the recipe's optimisation ---------------------------------------------------------
+def test_recipe_fit_stops_on_patience_and_restores_the_best_epoch(bench):
+    import torch
+
+    module = torch.nn.Linear(3, 2)
+    X, y = torch.randn(20, 3), torch.arange(20) % 2
+    losses = iter([3.0, 2.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 0.1])
+    states, seen = [], []
+
+    def val_loss():
+        states.append({k: v.clone() for k, v in module.state_dict().items()})
+        return next(losses)
+
+    epochs = bench.recipe_fit(
+        module,
+        20,
+        lambda idx: torch.nn.functional.cross_entropy(module(X[idx]), y[idx]),
+        val_loss,
+        generator=torch.Generator().manual_seed(0),
+        lr=0.1,
+        batch_size=8,
+        on_epoch=lambda e, sec, val: seen.append((e, val)),
+    )
+    # Best at epoch 3, then 5 epochs without improvement: stop after epoch 8.
+    assert epochs == 8 and [e for e, _ in seen] == list(range(8))
+    for k, v in module.state_dict().items():
+        torch.testing.assert_close(v, states[2][k])
+    assert not torch.equal(states[2]["weight"], states[-1]["weight"])
+
+
+@pytest.mark.slow
+def test_end_to_end_recipe_predicts_the_test_split(bench, rng):
+    pytest.importorskip("timm")
+    if not bench.weights_available("efficientnet_lite0"):
+        pytest.skip("EfficientNet-Lite0 weights not installed")
+    images = {
+        s: rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+        for s, n in (("train", 4), ("val", 2), ("test", 3))
+    }
+    y = {s: np.arange(len(v)) % 2 for s, v in images.items()}
+    epochs_seen = []
+    proba, epochs = bench.end_to_end_recipe(
+        images,
+        y,
+        backbone="efficientnet_lite0",
+        n_classes=2,
+        seed=0,
+        max_epochs=1,
+        on_epoch=lambda e, sec, val: epochs_seen.append(val),
+    )
+    assert proba.shape == (3, 2) and epochs == 1 and len(epochs_seen) == 1
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
+    # The validation loss is the unweighted cross-entropy of 2 classes.
+    assert 0 < epochs_seen[0] < 10
 
 
 def test_results_claim_no_superiority_over_published_numbers():

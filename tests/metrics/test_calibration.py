@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss, cohen_kappa_score, roc_auc_score
@@ -13,6 +15,7 @@ from skmedtl.metrics import (
     calibrate_prefit,
     choose_threshold,
     expected_calibration_error,
+    expected_ece_under_calibration,
     ordinal_mae,
     per_class_auc,
     quadratic_weighted_kappa,
@@ -189,3 +192,112 @@ def test_choose_threshold_target_specificity():
     assert t == 0.7
     with pytest.raises(ValueError, match="target_specificity"):
         choose_threshold(y, s, method="specificity", target_specificity=0)
+
+
+# -- issue 28, item 6 ----------------------------------------------------------------
+def test_ordinal_metrics_measure_distance_in_grades_not_positions():
+    assert ordinal_mae([0, 4], [4, 0]) == 4.0
+    rng = np.random.default_rng(5)
+    t = rng.choice([0, 2, 3, 7], 300)  # grades 1, 4, 5 and 6 never occur
+    p = np.clip(t + rng.integers(-2, 3, 300), 0, 7)
+    assert ordinal_mae(t, p) == pytest.approx(np.mean(np.abs(t - p)))
+    every_grade = np.arange(8)
+    assert quadratic_weighted_kappa(t, p) == pytest.approx(
+        cohen_kappa_score(t, p, weights="quadratic", labels=every_grade), abs=1e-12
+    )
+    # the same grades named: positions in `labels` are the grades
+    names = np.array([f"g{g}" for g in every_grade])
+    assert quadratic_weighted_kappa(names[t], names[p], labels=names) == pytest.approx(
+        quadratic_weighted_kappa(t, p), abs=1e-12
+    )
+    with pytest.raises(ValueError, match="give labels="):
+        ordinal_mae(["mild"], ["severe"])
+
+
+def test_quadratic_weighted_kappa_of_one_class_is_nan_like_scikit_learn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = cohen_kappa_score([2, 2, 2], [2, 2, 2], weights="quadratic")
+    assert np.isnan(expected)
+    assert np.isnan(quadratic_weighted_kappa([2, 2, 2], [2, 2, 2]))
+    assert np.isnan(quadratic_weighted_kappa([1, 1], [1, 1], labels=[0, 1, 2]))
+
+
+def test_equal_mass_bins_keep_ties_together_whatever_the_row_order():
+    y = np.repeat([0, 1], 50)
+    p = np.full(100, 0.5)
+    rng = np.random.default_rng(0)
+    for order in (np.arange(100), np.arange(100)[::-1], rng.permutation(100)):
+        assert expected_calibration_error(y[order], p[order]) == 0.0
+    # ties across a bin edge: the run joins the bin of its first member
+    y2 = rng.integers(0, 2, 40)
+    q = np.r_[np.linspace(0.05, 0.3, 10), np.full(20, 0.5), np.linspace(0.6, 0.9, 10)]
+    curve = reliability_curve(y2, q, n_bins=4)
+    assert curve.counts.tolist() == [10, 20, 10]
+    shuffled = rng.permutation(40)
+    assert expected_calibration_error(y2[shuffled], q[shuffled], n_bins=4) == (
+        pytest.approx(expected_calibration_error(y2, q, n_bins=4), abs=1e-15)
+    )
+    # without ties the bins are those of np.array_split, as before
+    r = rng.random(103)
+    yr = (rng.random(103) < r).astype(int)
+    order = np.argsort(r)
+    manual = sum(
+        len(b) * abs(yr[b].mean() - r[b].mean()) for b in np.array_split(order, 10)
+    )
+    assert expected_calibration_error(yr, r) == pytest.approx(manual / 103, abs=1e-15)
+
+
+def test_expected_ece_under_calibration_exact_and_by_simulation():
+    # one bin of four 0.5s: E|k/4 - 1/2| with k ~ Binomial(4, 1/2) = 3/16
+    assert expected_ece_under_calibration(np.full(4, 0.5), n_bins=1) == 0.1875
+    rng = np.random.default_rng(0)
+    p = rng.beta(2, 5, 156)
+    exact = expected_ece_under_calibration(p)
+    sims = np.array(
+        [
+            expected_calibration_error((rng.random(156) < p).astype(int), p)
+            for _ in range(3000)
+        ]
+    )
+    se = sims.std() / np.sqrt(len(sims))
+    assert abs(exact - sims.mean()) < 4 * se
+    assert 0.06 < exact < 0.11  # the size the issue measured on 156 images
+    # top-label confidence for several classes
+    P = rng.dirichlet([2, 2, 2], 90)
+    top = P.max(axis=1)
+    assert expected_ece_under_calibration(P) == pytest.approx(
+        expected_ece_under_calibration(np.column_stack([1 - top, top])), abs=1e-15
+    )
+
+
+def test_sigmoid_calibrator_matches_scikit_learn_prefit_sigmoid():
+    from sklearn.calibration import CalibratedClassifierCV, _sigmoid_calibration
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(600, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=600) > 0.3).astype(int)
+    model = LogisticRegression(C=100.0).fit(X[:200], y[:200])
+    val, test = slice(200, 400), slice(400, 600)
+    ours = ProbabilityCalibrator("sigmoid").fit(model.predict_proba(X[val]), y[val])
+    theirs = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid")
+    theirs.fit(X[val], y[val])
+    np.testing.assert_allclose(
+        ours.predict_proba(model.predict_proba(X[test])),
+        theirs.predict_proba(X[test]),
+        atol=1e-6,
+    )
+    # several classes: one-vs-rest on each class's logit, then renormalised
+    y3 = np.digitize(X[:, 0] + 0.5 * rng.normal(size=600), [-0.5, 0.5])
+    P = LogisticRegression().fit(X[:200], y3[:200]).predict_proba(X)
+    cal = ProbabilityCalibrator("sigmoid").fit(P[val], y3[val])
+    logit = np.log(P / (1 - P))
+    cols = []
+    for c in range(3):
+        a, b = _sigmoid_calibration(logit[val, c], y3[val] == c)
+        cols.append(1 / (1 + np.exp(a * logit[test, c] + b)))
+    expected = np.column_stack(cols)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(cal.predict_proba(P[test]), expected, atol=1e-6)

@@ -7,8 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import norm
+from sklearn.metrics import roc_auc_score
 
-from skmedtl.metrics import bootstrap_ci, delong_test, holm, paired_bootstrap
+from skmedtl.metrics import (
+    bootstrap_ci,
+    delong_test,
+    holm,
+    paired_bootstrap,
+    pooled_delong_test,
+)
 
 ASAH = Path(__file__).parents[1] / "data" / "asah" / "asah.csv"
 
@@ -166,3 +173,47 @@ def test_bootstrap_ci_covers_and_keeps_labels():
     pred = np.r_[np.zeros(30), np.ones(30)]
     est, low, high = bootstrap_ci(y, pred, lambda yy, p: np.mean(p[yy == "b"]))
     assert (est, low, high) == (1.0, 1.0, 1.0)
+
+
+def test_pooled_delong_with_one_seed_is_delong():
+    rng = np.random.default_rng(4)
+    y = (rng.random(150) < 0.4).astype(int)
+    a, b = y + rng.normal(0, 1, 150), y + rng.normal(0, 1.4, 150)
+    assert pooled_delong_test(y, a, b) == delong_test(y, a, b)
+
+
+def test_pooled_delong_tests_the_mean_of_per_seed_aucs():
+    rng = np.random.default_rng(5)
+    y = (rng.random(200) < 0.4).astype(int)
+    a = y[:, None] + rng.normal(0, 1, (200, 3))
+    b = [y + rng.normal(0, 1.3, 200) for _ in range(2)]  # fewer seeds, as a list
+    r = pooled_delong_test(y, a, b)
+    auc_a = np.mean([roc_auc_score(y, a[:, s]) for s in range(3)])
+    auc_b = np.mean([roc_auc_score(y, s) for s in b])
+    assert (r.auc_a, r.auc_b) == pytest.approx((auc_a, auc_b), abs=1e-12)
+    assert r.difference == pytest.approx(auc_a - auc_b, abs=1e-12)
+    assert (r.n_seeds_a, r.n_seeds_b) == (3, 2)
+    # not the AUC of the seed-averaged scores
+    assert r.auc_a != pytest.approx(roc_auc_score(y, a.mean(axis=1)), abs=1e-3)
+    with pytest.raises(ValueError, match="scores_b must be"):
+        pooled_delong_test(y, a, b[0][:50])
+
+
+def test_pooled_delong_variance_and_size_match_a_simulation():
+    # Fixed models (3 seeds each), new test sets: the DeLong variance of the
+    # seed-mean difference must match its spread over test sets, and a test of
+    # two equally good models must reject about 5% of the time.
+    rng = np.random.default_rng(6)
+    diffs, variances, rejected = [], [], 0
+    for _ in range(400):
+        y = (rng.random(160) < 0.4).astype(int)
+        signal = y + rng.normal(0, 0.6, 160)  # what every model sees
+        a = signal[:, None] + rng.normal(0, 0.8, (160, 3))
+        b = signal[:, None] + rng.normal(0, 0.8, (160, 3))
+        r = pooled_delong_test(y, a, b)
+        diffs.append(r.difference)
+        variances.append(r.variance)
+        rejected += r.p_value < 0.05
+    ratio = np.mean(variances) / np.var(diffs, ddof=1)
+    assert 0.8 < ratio < 1.25, ratio
+    assert 0.02 <= rejected / 400 <= 0.09, rejected

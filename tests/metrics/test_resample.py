@@ -63,11 +63,16 @@ def binary():
 
 
 @pytest.mark.parametrize("stratify", [True, False])
-def test_indices_are_the_stream_of_the_loops_they_replaced(stratify):
-    y = np.array(list("abcab" * 9 + "c"))
-    new = bootstrap_indices(y, 57, random_state=4, stratify=stratify)
-    old = loop_indices(y, 57, 4, stratify)
+@pytest.mark.parametrize("sizes", [(1, 18, 18, 10), (1200, 3)])  # both draw paths
+def test_indices_are_the_stream_of_the_loops_they_replaced(stratify, sizes):
+    y = np.repeat(list("zabc"[: len(sizes)]), sizes)
+    np.random.default_rng(0).shuffle(y)
+    rng_new, rng_old = check_random_state(4), check_random_state(4)
+    new = bootstrap_indices(y, 23, random_state=rng_new, stratify=stratify)
+    old = loop_indices(y, 23, rng_old, stratify)
     np.testing.assert_array_equal(new, old)
+    # a RandomState passed in is left where the loop left it
+    assert rng_new.randint(10**9) == rng_old.randint(10**9)
 
 
 def test_stratified_resamples_keep_every_class_count():
