@@ -286,9 +286,9 @@ def _blocks(results, records, context, figures: dict) -> list:
                 "measured when computed, reused from the log on resume, or estimated "
                 "from an uncached sample when the embedding cache already held them).",
                 "**train s**: model fitting on the training images, hyperparameter "
-                "search included (hybrid heads: every grid candidate fitted on the "
-                "training images and scored on the validation images; trained "
-                "approaches: every learning rate tried).",
+                "search included (hybrid heads: every grid candidate cross-validated "
+                "inside the training images, then the choice refitted on all of "
+                "them; trained approaches: every learning rate tried).",
                 "**infer ms/img**: predicting the test set, per image, from the image "
                 "(frozen approaches: embedding + head).",
                 "**trained params**: parameters that training changed (fine-tuning: "
@@ -349,7 +349,7 @@ def _blocks(results, records, context, figures: dict) -> list:
         if c.get("selection")
     ]
     if selection:
-        blocks += [("h2", "Hyperparameters chosen on validation"), ("ul", selection)]
+        blocks += [("h2", "Hyperparameters chosen inside the training images"), ("ul", selection)]
     if results.failures:
         blocks += [
             ("h2", "Failed cells"),
@@ -367,12 +367,28 @@ def _blocks(results, records, context, figures: dict) -> list:
 
 
 def _selection_text(selection: dict) -> str:
+    inner = selection.get("inner_score")
+    inner_text = "" if inner is None else f"inner score {inner:.3f}, "
     if "params" in selection:
         params = ", ".join(f"{k}={v}" for k, v in selection["params"].items())
+        note = f"; {selection['inner_note']}" if selection.get("inner_note") else ""
         return (
-            f"{params} ({selection['scheme']}, validation score "
+            f"{params} ({selection['scheme']}{note}, {inner_text}validation score "
             f"{selection['validation_score']:.3f}, {selection['n_candidates']} "
             "candidates)"
+        )
+    if "inner_loss" in selection:
+        lrs = selection["lrs_tried"]
+        lr_text = (
+            f"lr={selection['lr']:g} chosen of {lrs}"
+            if len(lrs) > 1
+            else f"lr={selection['lr']:g}"
+        )
+        return (
+            f"{lr_text} ({selection['scheme']}; inner loss "
+            f"{selection['inner_loss']:.4f}, {inner_text}best epoch "
+            f"{selection['best_epoch']} of at most {selection['max_epochs']}, "
+            f"patience {selection['patience']})"
         )
     return (
         f"lr={selection['lr']:g} of {selection['lrs_tried']} (validation loss "
@@ -397,11 +413,13 @@ def _data_items(ds: dict, context: dict | None = None) -> list[str]:
         f"Test set: {ds['test_protocol']}; touched only to score each finished model.",
         f"Validation: {(context or {}).get('validation', ds['validation'])} "
         f"({(context or {}).get('n_validation', '?')} images), the same for every "
-        "cell. Every model is fitted on the training images only; hybrid heads "
-        "choose their hyperparameters on the validation images, trained approaches "
-        "their early stopping, best epoch and learning rate; recalibration and the "
-        "operating point are fitted there too, and the configuration is selected "
-        "by its validation score.",
+        "cell. Every model is fitted and tuned on the training images only: "
+        "hybrid heads choose their hyperparameters by inner cross-validation of "
+        "the training images, trained approaches take early stopping, best epoch "
+        "and learning rate from a share of the training images held out. The "
+        "validation images are predicted once per model: the configuration is "
+        "selected by its validation score, and recalibration and the operating "
+        "point are fitted there.",
     ]
     if ds.get("positive_class") is not None:
         items.append(
@@ -435,7 +453,8 @@ def _settings_items(s: dict) -> list[str]:
         f"Training: at most {s.get('max_epochs')} epochs (patience "
         f"{s.get('patience')}), feature_extractor head {s.get('head_max_epochs')} "
         f"epochs; learning rates {s.get('lrs')}; batch size {s.get('batch_size')}; "
-        f"hybrid grids '{s.get('head_grid')}', searched on the validation split.",
+        f"hybrid grids '{s.get('head_grid')}', searched by inner CV of the training "
+        "images.",
         f"Device: {s.get('device')}.",
     ]
 
