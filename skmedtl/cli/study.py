@@ -80,6 +80,10 @@ STUDY_PARAMS = [
     Param("cost", "--cost", type=choice(COST_MEASURES), default="time",
           metavar=_braces(COST_MEASURES),
           help="what 'cheapest' minimises (default: time)"),
+    Param("margin", "--margin", type=float, default=0.02, metavar="M",
+          help="non-inferiority margin of the cheaper alternative: the CI lower "
+          "bound of its paired validation difference to the selected one must "
+          "be above -M (default: 0.02)"),
     Param("input_size", "--input-size", type=_size, metavar="PX",
           help="input size of the frozen approaches, or 'native'"),
     Param("train_input_size", "--train-input-size", type=_size, metavar="PX",
@@ -87,7 +91,7 @@ STUDY_PARAMS = [
     Param("max_epochs", "--max-epochs", type=positive_int, metavar="N",
           help="epochs of the approaches that train the backbone"),
     Param("lrs", "--lrs", type=float_list, metavar="LR,LR",
-          help="learning rates tried (chosen on validation)"),
+          help="learning rates tried (chosen on a split of the training images)"),
     Param("fine_tune_blocks", "--fine-tune-blocks", type=positive_int, metavar="K",
           help="K of a bare 'fine_tune'"),
     Param("pos_label", "--positive", metavar="CLASS",
@@ -366,7 +370,7 @@ def print_results(results) -> None:
             )
         )
         print(
-            f"cheaper alternative within its validation 95% CI "
+            f"cheaper non-inferior alternative (margin {rec['margin']:g}) "
             f"({COSTS[rec['cost']][1]}): {rec['cheapest']['config']}  test "
             f"{format_metric(rec['cheapest'], metric)}"
         )

@@ -97,19 +97,17 @@ def _size(value) -> str:
 
 # -- document model: rendered to Markdown and to HTML from the same blocks -----------
 def _validation_text(r: dict) -> str:
-    est, low, high = (
-        r.get("validation_score"),
-        r.get("validation_low"),
-        r.get("validation_high"),
-    )
+    est = r.get("validation_score")
     if est is None or est != est:
         return "n/a"
-    text = f"{est:.3f}"
-    if low is not None and low == low:
-        text += f" [{low:.3f}, {high:.3f}]"
+    text = f"{est:.3f}"  # no interval: the selected score is optimistic
     if r.get("validation_sd") is not None:
         text += f" (SD {r['validation_sd']:.3f})"
     return text
+
+
+def _score_text(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
 def _test_text(r: dict, metric: str) -> str:
@@ -130,7 +128,8 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
         "#",
         "backbone",
         "approach",
-        f"validation {METRICS[metric]} [95% CI] (selection)",
+        f"inner {METRICS[metric]} (tuning)",
+        f"validation {METRICS[metric]} (selection)",
         *(f"test {METRICS[m]} [95% CI]" for m in METRICS),
         "extract s",
         "train s",
@@ -151,6 +150,7 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
                 f"{i}{mark}",
                 r["backbone"],
                 r["approach"] + seeds,
+                _score_text(r.get("inner_score")),
                 _validation_text(r),
                 *(
                     _test_text(r, m) if m == metric else format_metric(r, m)
@@ -171,6 +171,7 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
 def _cells_block(cells: list[dict]) -> tuple:
     header = [
         "cell",
+        "inner (tuning)",
         "validation",
         *(METRICS[m] for m in METRICS),
         "train s",
@@ -180,6 +181,7 @@ def _cells_block(cells: list[dict]) -> tuple:
     body = [
         [
             c["cell"],
+            _score_text(c.get("inner_score")),
             f"{c['validation_score']:.3f}",
             *(f"{c[m]:.3f}" for m in METRICS),
             format_seconds(c["train_time_s"]),
@@ -216,39 +218,74 @@ def _recommendation_blocks(rec, metric: str, cost: str, n_test: int) -> list:
         f"once, after selection) {name} {format_metric(best, metric)}, "
         f"{cost_text(best)}.",
     ]
+    items.append(_optimism_text(rec.get("optimism"), name))
+    margin = rec.get("margin", 0.0)
+    rule = (
+        f"non-inferior on validation: the {CONFIDENCE:.0%} CI lower bound of its "
+        f"paired difference to the selected one above -{margin:g}"
+    )
     if cheap["config"] == best["config"]:
         items.append(
-            f"**Cheaper alternative within the selected one's validation "
-            f"{CONFIDENCE:.0%} CI** ({cost_label}): none; nothing cheaper reaches "
-            "its interval."
+            f"**Cheaper alternative** ({cost_label}; {rule}): none; no cheaper "
+            "configuration is non-inferior."
         )
     else:
         ratio = ""
         b, c = best.get(column), cheap.get(column)
         if b and c:
             ratio = f", {b / c:.1f}x less than the best" if c > 0 else ""
+        d = rec["differences"][cheap["config"]]
         items.append(
-            f"**Cheaper alternative within the selected one's validation "
-            f"{CONFIDENCE:.0%} CI** ({cost_label}): **{cheap['config']}** "
-            f"({cheap['category']}), validation {name} {_validation_text(cheap)}, "
+            f"**Cheaper alternative** ({cost_label}; {rule}): "
+            f"**{cheap['config']}** ({cheap['category']}), validation difference "
+            f"{d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}], "
             f"test {name} {format_metric(cheap, metric)}, {cost_text(cheap)}{ratio}."
         )
-    within = ", ".join(rec["candidates"])
+    tried = ", ".join(
+        f"{c} {d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+        for c, d in (rec.get("differences") or {}).items()
+    )
     return [
         ("ul", items),
         (
             "p",
             f"Rule: the configuration is **selected by its validation {name}** "
             "(with several seeds, the mean), never by a test result; the cheaper "
-            f"alternative has the lowest {cost_label} among those whose validation "
-            f"{name} reaches the lower end of the selected one's {CONFIDENCE:.0%} "
-            f"bootstrap interval on validation ({within}). The test set ({n_test} "
+            f"alternative has the lowest {cost_label} among the cheaper "
+            f"configurations whose paired validation difference to the selected "
+            f"one (other minus selected, paired stratified bootstrap) has a "
+            f"{CONFIDENCE:.0%} CI lower bound above -{margin:g} "
+            f"({tried or 'no cheaper configuration'}). The test set ({n_test} "
             "images) was scored once per finished model, after these choices; the "
             "test ranking of the other rows is **exploratory** (picking the best "
             "test row would overstate its performance: the winner's curse). "
             "★ marks the selected row, ◆ the cheaper alternative.",
         ),
     ]
+
+
+def _optimism_text(disclosure: dict | None, name: str) -> str:
+    """The selected validation score's optimism, or why it is not estimated."""
+    if disclosure is None:
+        return (
+            "**Optimism of the selection**: not estimated (one configuration, or "
+            f"a selection metric other than AUC); the selected validation {name} "
+            "is the best of several noisy scores and overstates its performance."
+        )
+    rates = ", ".join(
+        f"{c} {r:.0%}" for c, r in disclosure["selection_rates"].items() if r > 0
+    )
+    low, high = disclosure["interval"]
+    return (
+        f"**Optimism of the selection**: validation {name} "
+        f"{disclosure['validation_score']:.3f} is the best of several; the "
+        f"bias-corrected estimate is {disclosure['corrected']:.3f} "
+        f"[{low:.3f}, {high:.3f}] ({disclosure['method']}, "
+        f"{disclosure['n_resamples']} resamples of the validation predictions), an "
+        f"optimism of {disclosure['optimism']:+.3f}. The validation score is what "
+        "selection saw, not an estimate; the test score is the estimate. Selected "
+        f"in the resamples: {rates}."
+    )
 
 
 def _blocks(results, records, context, figures: dict) -> list:
@@ -349,7 +386,10 @@ def _blocks(results, records, context, figures: dict) -> list:
         if c.get("selection")
     ]
     if selection:
-        blocks += [("h2", "Hyperparameters chosen inside the training images"), ("ul", selection)]
+        blocks += [
+            ("h2", "Hyperparameters chosen inside the training images"),
+            ("ul", selection),
+        ]
     if results.failures:
         blocks += [
             ("h2", "Failed cells"),

@@ -20,7 +20,13 @@ from ._approaches import parse_approaches
 from ._choices import COSTS
 from ._cost import resolve_threads
 from ._data import load_study_dataset
-from ._outputs import LOG_NAME, manifest, report_context, write_results
+from ._outputs import (
+    LOG_NAME,
+    MANIFEST_NAME,
+    manifest,
+    report_context,
+    write_results,
+)
 from ._plan import (
     check_device,
     check_grid,
@@ -46,7 +52,6 @@ __all__ = ["TransferStudy"]
 logger = logging.getLogger(__name__)
 
 TASKS = ("classification", "ordinal")
-MANIFEST_NAME = "study.json"
 
 
 class TransferStudy:
@@ -103,6 +108,11 @@ class TransferStudy:
         What "cheapest" means in the recommendation: compute time (extraction
         + training), inference time per image, trainable parameters, or peak
         memory.
+    margin : float, default=0.02
+        Non-inferiority margin of the cheaper alternative: a cheaper
+        configuration is proposed only when the lower bound of the 95% CI of
+        its paired difference to the selected one on validation is above
+        ``-margin`` (in units of ``metric``).
     input_size, train_input_size : int or "native", optional
         Input size of the frozen approaches, and of those that train the
         backbone (``"native"``: the weights' own size).
@@ -223,6 +233,7 @@ class TransferStudy:
         "weights": [None, "path"],
         "metric": [StrOptions(SELECTION_METRICS)],
         "cost": [StrOptions(tuple(COSTS))],
+        "margin": [Interval(numbers.Real, 0, 1, closed="left")],
         "input_size": [Interval(numbers.Integral, 8), StrOptions(("native",)), None],
         "train_input_size": [
             Interval(numbers.Integral, 8),
@@ -274,6 +285,7 @@ class TransferStudy:
         weights: str | os.PathLike | None = "imagenet",
         metric: str = "auc",
         cost: str = "time",
+        margin: float = 0.02,
         input_size: int | str | None = None,
         train_input_size: int | str | None = None,
         max_epochs: int | None = None,
@@ -309,6 +321,7 @@ class TransferStudy:
         self.weights = weights
         self.metric = metric
         self.cost = cost
+        self.margin = margin
         self.input_size = input_size
         self.train_input_size = train_input_size
         self.max_epochs = max_epochs
