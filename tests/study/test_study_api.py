@@ -296,8 +296,24 @@ def test_recommendation_rule_uses_validation_only():
     rec = recommend(rows, "auc", "time")
     assert rec["selected_on"] == "validation"
     assert rec["best"]["config"] == "d"  # tie on validation: the cheaper
-    assert rec["cheapest"]["config"] == "b"  # c is below the best's CI
-    assert rec["candidates"] == ["a", "b", "d"]
+    assert rec["cheapest"]["config"] == "d"  # no paired differences: no alternative
+    assert rec["candidates"] == []
+    # non-inferiority of the paired validation difference: lower bound > -margin
+    lows = {"a": -0.001, "b": -0.019, "c": -0.021}
+    asked = []
+
+    def difference(other, selected):
+        asked.append((other, selected))
+        return {"difference": 0.0, "ci_low": lows[other], "ci_high": 0.01}
+
+    rec = recommend(rows, "auc", "time", difference=difference, margin=0.02)
+    assert sorted(asked) == [("b", "d"), ("c", "d")]  # only cheaper ones
+    assert rec["candidates"] == ["b"]  # c's lower bound is below -0.02
+    assert rec["cheapest"]["config"] == "b"
+    rec = recommend(rows, "auc", "time", difference=difference, margin=0.025)
+    assert rec["cheapest"]["config"] == "c"  # the cheapest non-inferior one
+    rec = recommend(rows, "auc", "time", difference=difference, margin=0.01)
+    assert rec["cheapest"]["config"] == "d" and rec["candidates"] == []
     assert recommend([row("a", float("nan"), 0, 1, 0.9)], "auc", "time") is None
 
 
