@@ -350,9 +350,19 @@ def print_results(results) -> None:
             f"\nselected on validation ({metric}): {best['config']}  validation "
             f"{best['validation_score']:.3f}; test {format_metric(best, metric)}"
         )
-        if best.get("sensitivity_at_threshold") is not None:
+        disclosed = rec.get("optimism")
+        if disclosed is not None:
             print(
-                f"  operating point (threshold {best['threshold']:.3f}, "
+                f"  optimism of the selection: bias-corrected estimate "
+                f"{disclosed['corrected']:.3f} (validation "
+                f"{disclosed['validation_score']:.3f}, optimism "
+                f"{disclosed['optimism']:+.3f}, BBC)"
+            )
+        if best.get("sensitivity_at_threshold") is not None:
+            t = best["threshold"]
+            t = "; ".join(f"{v:.3f}" for v in t) if isinstance(t, list) else f"{t:.3f}"
+            print(
+                f"  operating point (threshold {t}, "
                 f"{best['threshold_rule']} on validation): test sensitivity "
                 f"{format_metric(best, 'sensitivity_at_threshold')}, specificity "
                 f"{format_metric(best, 'specificity_at_threshold')} (argmax: "

@@ -337,8 +337,20 @@ def run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         result = run_hybrid(ctx, cell, emb)
     else:
         result = run_finetune(ctx, cell, emb)
+    # charged alike for every approach: the training side (the embeddings of
+    # the development images, training, tuning) plus predicting the test set
+    # from its images (embedding included)
     extract = result.get("extract_time_s") or 0.0
-    result["compute_time_s"] = extract + result["train_time_s"]
+    n_dev, n_test = len(ctx.dev), len(ctx.test)
+    result["test_inference_s"] = result["inference_ms_per_image"] * n_test / 1e3
+    result["compute_time_s"] = (
+        extract * n_dev / (n_dev + n_test)
+        + result["train_time_s"]
+        + result["test_inference_s"]
+    )
+    result["engine"] = (
+        emb.engine if emb is not None and cell.approach.frozen else "torch"
+    )
     result["wall_time_s"] = time.perf_counter() - start
     result["device"] = ctx.device_name
     if emb is not None and cell.approach.frozen and emb.engine != "torch":

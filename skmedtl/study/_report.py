@@ -139,6 +139,7 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
         "input",
         "device",
     ]
+    size_flags, engine_flags = unlike_rows(rows)
     body = []
     for i, r in enumerate(rows, start=1):
         mark = (" ★" if r["config"] == best else "") + (
@@ -161,11 +162,46 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
                 format_ms(r["inference_ms_per_image"]),
                 format_count(r["trainable_params"]),
                 format_mb(r["peak_memory_mb"]),
-                _size(r["input_size"]),
-                r["device"] or "–",
+                _size(r["input_size"]) + (" ‡" if r["config"] in size_flags else ""),
+                (r["device"] or "–") + (" †" if r["config"] in engine_flags else ""),
             ]
         )
     return ("table", header, body)
+
+
+def unlike_rows(rows: list[dict]) -> tuple[set, set]:
+    """Rows whose input size, and rows whose engine, differ from the most common.
+
+    Returns
+    -------
+    sizes, engines : set of str
+        Configurations flagged (empty when every row agrees).
+    """
+
+    def odd(key) -> set:
+        values = [str(r.get(key)) for r in rows]
+        if len(set(values)) < 2:
+            return set()
+        common = max(dict.fromkeys(values), key=values.count)
+        return {r["config"] for r, v in zip(rows, values, strict=True) if v != common}
+
+    return odd("input_size"), odd("engine")
+
+
+def _unlike_note(rows: list[dict]) -> str | None:
+    sizes, engines = unlike_rows(rows)
+    notes = []
+    if sizes:
+        notes.append(
+            "‡ input size differs from the other rows' (the comparison mixes the "
+            f"approach with the resolution): {', '.join(sorted(sizes))}"
+        )
+    if engines:
+        notes.append(
+            "† runs on another engine than the other rows' (its cost is not "
+            f"like for like): {', '.join(sorted(engines))}"
+        )
+    return "; ".join(notes) + "." if notes else None
 
 
 def _cells_block(cells: list[dict]) -> tuple:
@@ -306,10 +342,13 @@ def _blocks(results, records, context, figures: dict) -> list:
         ("h2", "Results"),
         (
             "p",
-            f"Validation {METRICS[metric]} (what selection uses) beside the test-set "
-            f"metrics, each with {CONFIDENCE:.0%} stratified bootstrap confidence "
-            f"intervals ({s.get('n_bootstraps')} resamples); with several seeds, the "
-            "mean over seeds, the interval of that mean and the SD over seeds. "
+            f"The inner {METRICS[metric]} (tuning, inside the training images) and "
+            f"the validation {METRICS[metric]} (what selection uses; no interval: "
+            "the selected one is optimistic, see the disclosure below) beside the "
+            f"test-set metrics, each with {CONFIDENCE:.0%} stratified percentile "
+            f"bootstrap confidence intervals ({s.get('n_bootstraps')} resamples); "
+            "with several seeds, the mean over seeds, the interval of that mean and "
+            "the SD over seeds. "
             "Only the selected row's test values are confirmatory; the others are "
             "exploratory. The same numbers, unrounded, are in `results.csv` (per "
             "seed: `cells.csv`; per test image: `predictions.csv`).",
@@ -333,6 +372,10 @@ def _blocks(results, records, context, figures: dict) -> list:
                 "coefficients, dual coefficients, or tree nodes).",
                 f"**peak MB**: {MEMORY_HELP} Frozen approaches: the larger of the "
                 "shared extraction's peak and their own.",
+                "**compute time** (the 'time' cost): the training side (embedding "
+                "the development images, training, tuning) plus predicting the test "
+                "set from its images, charged alike for every approach.",
+                *([_unlike_note(rows)] if _unlike_note(rows) else []),
             ],
         ),
         ("h2", "Figures"),

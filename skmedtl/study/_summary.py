@@ -17,6 +17,7 @@ COST_FIELDS = (
     "extract_time_s",
     "train_time_s",
     "compute_time_s",
+    "test_inference_s",
     "inference_ms_per_image",
     "trainable_params",
     "peak_memory_mb",
@@ -158,13 +159,16 @@ def summarize(
             row.update({name: est, f"{name}_low": low, f"{name}_high": high})
         op = first.get("operating_point")
         row["threshold_rule"] = op["rule"] if op else None
+        # each seed's model has its own threshold: their mean is no model's
+        thresholds = (
+            [float(r["operating_point"]["threshold"]) for r in recs] if op else []
+        )
         row["threshold"] = (
-            float(np.mean([r["operating_point"]["threshold"] for r in recs]))
-            if op
-            else None
+            None if not op else thresholds[0] if len(thresholds) == 1 else thresholds
         )
         row["calibrate"] = first["calibration"]["method"]
         row["device"] = first.get("device")
+        row["engine"] = first.get("engine")
         row["input_size"] = first.get("input_size")
         row["seeds"] = [r["seed"] for r in recs]
         rows.append(row)
