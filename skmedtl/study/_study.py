@@ -59,16 +59,19 @@ class TransferStudy:
 
     The study the review (Kim et al., BMC Medical Imaging 2022) recommends and
     few papers run: every backbone x approach of a grid, evaluated on the same
-    held-out test set, each with its cost. Every choice is made on one
-    validation set shared by all cells (the data set's validation split, else
-    one stratified, patient-level split of the training images): the heads'
-    hyperparameters, learning rates and early stopping, recalibration, the
-    operating point, and the configuration itself (by its validation score;
-    with seeds, the mean). Each model is fitted on the training images and
-    predicts the test set once; no test result feeds a choice. The report
-    compares the selected configuration with every other one (paired bootstrap
-    and DeLong, Holm-corrected), gives calibration and the operating point,
-    and ``predictions.csv`` keeps every test prediction.
+    held-out test set, each with its cost. Tuning happens inside the training
+    images: the heads' hyperparameters by inner stratified (patient-grouped)
+    cross-validation, learning rates and early stopping on a share of the
+    training images held out. One validation set shared by all cells (the data
+    set's validation split, else one stratified, patient-level split of the
+    training images) is predicted once per model; it selects the configuration
+    (by its validation score; with seeds, the mean) and fits recalibration and
+    the operating point. The report discloses the selected score's optimism
+    (bootstrap bias-corrected, Tsamardinos et al. 2018). Each model is fitted on
+    the training images and predicts the test set once; no test result feeds a
+    choice. The report compares the selected configuration with every other one
+    (paired bootstrap and DeLong, Holm-corrected), gives calibration and the
+    operating point, and ``predictions.csv`` keeps every test prediction.
 
     Each finished cell is appended to ``out_dir/results.jsonl`` at once, so a
     study that stops (an error, Ctrl-C, a killed process) resumes where it
@@ -119,7 +122,8 @@ class TransferStudy:
     max_epochs : int, optional
         Epochs of the approaches that train the backbone.
     lrs : list of float, optional
-        Learning rates tried (the one with the lowest validation loss is kept).
+        Learning rates tried (the one with the lowest loss on the share of the
+        training images held out is kept).
     fine_tune_blocks : int, optional
         ``K`` of a bare ``"fine_tune"``.
     pos_label : label, optional
