@@ -55,7 +55,8 @@ def inner_folds(
 
     Fewer folds than ``n_splits`` when the smallest class (in images, or in
     patients with ``groups``) has fewer members; none (and a note) when it has
-    fewer than two.
+    fewer than two. A 2-D ``y`` (multi-label indicator) is split by iterative
+    stratification, the smallest class being the rarest label's positives.
 
     Examples
     --------
@@ -65,12 +66,18 @@ def inner_folds(
     (3, '3 inner folds instead of 5: the smallest class has 3 members')
     """
     y = np.asarray(y)
-    _, encoded = np.unique(y, return_inverse=True)
-    if groups is not None:
-        groups = np.asarray(groups)
-        members = [len(np.unique(groups[encoded == c])) for c in np.unique(encoded)]
+    groups = None if groups is None else np.asarray(groups)
+    if y.ndim == 2:  # multi-label: the positives of each label present
+        encoded = None
+        columns = [y[:, j].astype(bool) for j in range(y.shape[1])]
+        columns = [c for c in columns if c.any()] or [np.ones(len(y), bool)]
     else:
-        members = np.bincount(encoded).tolist()
+        _, encoded = np.unique(y, return_inverse=True)
+        columns = [encoded == c for c in np.unique(encoded)]
+    members = [
+        len(np.unique(groups[c])) if groups is not None else int(c.sum())
+        for c in columns
+    ]
     smallest = int(min(members))
     n = min(int(n_splits), smallest)
     note = None
@@ -81,8 +88,14 @@ def inner_folds(
         )
     if n < 2:
         return InnerFolds([], 0, groups is not None, note + "; not tuned")
-    cv = make_cv(n, groups=groups, random_state=int(seed))
-    splits = list(cv.split(np.zeros((len(y), 1)), encoded, groups))
+    if encoded is None:
+        from ..model_selection import IterativeStratifiedKFold
+
+        cv = IterativeStratifiedKFold(n, random_state=int(seed))
+        splits = list(cv.split(np.zeros((len(y), 1)), y, groups))
+    else:
+        cv = make_cv(n, groups=groups, random_state=int(seed))
+        splits = list(cv.split(np.zeros((len(y), 1)), encoded, groups))
     return InnerFolds(splits, n, groups is not None, note)
 
 
