@@ -328,3 +328,20 @@ def test_statistics_flags_reach_the_study(tmp_path, tiny_npz, run_cli):
     assert "selected on validation (auc)" in out and "p(Holm)" in out
     assert "after temperature" in out and "specificity on validation" in out
     assert "## Ordinal agreement" in (tmp_path / "p" / "report.md").read_text()
+
+
+def test_compute_time_charges_every_approach_alike(tiny_study):
+    """Training side plus test inference, from the image, for every approach."""
+    _, out = tiny_study
+    n_dev, n_test = 32 + 8, 12
+    cells = _csv(out / "cells.csv")
+    assert {c["approach"] for c in cells} == set(APPROACHES.split(","))
+    for c in cells:
+        inference = float(c["inference_ms_per_image"]) * n_test / 1e3
+        assert math.isclose(float(c["test_inference_s"]), inference, rel_tol=1e-9)
+        extract = _number(c["extract_time_s"]) or 0.0
+        expected = extract * n_dev / (n_dev + n_test) + float(c["train_time_s"])
+        assert math.isclose(
+            float(c["compute_time_s"]), expected + inference, rel_tol=1e-9
+        ), c["cell"]
+        assert inference > 0  # nobody's test inference is free
