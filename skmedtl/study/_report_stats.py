@@ -63,7 +63,10 @@ class MethodFacts:
         learning rates tried, learning rates chosen)}`` of the trained
         approaches.
     heads : tuple of str
-        Hybrid heads (``"logreg"``, ``"xgboost"``, ...).
+        Hybrid heads tuned by inner CV (``"logreg"``, ``"xgboost"``, ...).
+    heads_on_validation : tuple of str
+        Hybrid heads whose grid value the validation set chose (multi-label
+        heads, not yet tuned inside the training images).
     inner_folds : tuple of int
         Inner CV folds the hybrid heads were tuned with.
     inner_fraction : float or None
@@ -79,6 +82,7 @@ class MethodFacts:
 
     training: dict
     heads: tuple
+    heads_on_validation: tuple
     inner_folds: tuple
     inner_fraction: float | None
     input_sizes: dict
@@ -97,6 +101,7 @@ def method_facts(results) -> MethodFacts:
     """The facts of the Methods, from ``results.cells`` (what each cell did)."""
     training: dict = {}
     heads, folds, fractions, engines = [], set(), set(), set()
+    on_validation: list = []
     sizes: dict = {}
     for c in results.cells:
         selection = c.get("selection") or {}
@@ -108,6 +113,9 @@ def method_facts(results) -> MethodFacts:
         if "embeddings by " in device:
             engines.add(device.split("embeddings by ", 1)[1].strip())
         if approach.startswith("hybrid-"):
+            if selection.get("scheme") == "validation split":  # per-label heads
+                on_validation.append(approach.removeprefix("hybrid-"))
+                continue
             heads.append(approach.removeprefix("hybrid-"))
             if selection.get("inner_folds") is not None:
                 folds.add(int(selection["inner_folds"]))
@@ -128,12 +136,13 @@ def method_facts(results) -> MethodFacts:
         if selection.get("inner_fraction") is not None:
             fractions.add(float(selection["inner_fraction"]))
     packages = []
-    if "xgboost" in heads:
+    if "xgboost" in heads or "xgboost" in on_validation:
         packages.append("xgboost")
     packages += sorted(engines)
     return MethodFacts(
         training=training,
         heads=tuple(dict.fromkeys(heads)),
+        heads_on_validation=tuple(dict.fromkeys(on_validation)),
         inner_folds=tuple(sorted(folds)),
         inner_fraction=max(fractions) if fractions else None,
         input_sizes={k: tuple(dict.fromkeys(v)) for k, v in sizes.items()},
@@ -544,6 +553,12 @@ def _tuning_sentence(facts: MethodFacts, head_grid) -> str:
             "cross-validation inside the training partition, then refitted on all "
             "of it."
         )
+    if facts.heads_on_validation:
+        text += (
+            " The hyperparameters of the per-label classifier heads ("
+            f"{', '.join(facts.heads_on_validation)}; grid '{head_grid}') were "
+            "chosen on the validation partition, which therefore also tuned them."
+        )
     if facts.training:
         share = (
             f"{facts.inner_fraction:.0%}"
@@ -610,6 +625,13 @@ def limitations(results, context: dict) -> list[str]:
             "Approaches saw different input sizes ("
             + "; ".join(f"{k}: {', '.join(v)}" for k, v in facts.input_sizes.items())
             + "): their comparison mixes the approach with the resolution."
+        )
+    if facts.heads_on_validation:
+        items.append(
+            "The per-label heads ("
+            + ", ".join(facts.heads_on_validation)
+            + ") were tuned on the validation set that also selects: their "
+            "validation scores are more optimistic than the others'."
         )
     disclosed = (results.recommendation or {}).get("optimism")
     if disclosed is not None:

@@ -173,6 +173,13 @@ def _cells(approach):
             lambda r, c: c["settings"].update(seeds=[0, 1, 2]),
             "spread over the 3 seeds",
         ),
+        (
+            lambda r, c: _cells("hybrid-logreg")(r)[0].update(
+                selection={"scheme": "validation split", "params": {}}
+            ),
+            "per-label classifier heads (logreg; grid 'small') were chosen on the "
+            "validation partition",
+        ),
     ],
 )
 def test_each_fact_changes_its_sentence(mutate, says):
