@@ -543,7 +543,8 @@ def methods_paragraph(results, context: dict) -> str:
 
 def _tuning_sentence(facts: MethodFacts, head_grid) -> str:
     """How each approach was fitted and tuned, as the cells recorded it."""
-    text = "Training and tuning: every model was fitted and tuned on the training "
+    tuned = "" if facts.heads_on_validation else " and tuned"
+    text = f"Training and tuning: every model was fitted{tuned} on the training "
     text += "partition only."
     if facts.heads:
         folds = " or ".join(str(k) for k in facts.inner_folds) or "no"
