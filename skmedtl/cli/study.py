@@ -96,6 +96,10 @@ STUDY_PARAMS = [
     Param("cost", "--cost", type=choice(COST_MEASURES), default="time",
           metavar=_braces(COST_MEASURES),
           help="what 'cheapest' minimises (default: time)"),
+    Param("margin", "--margin", type=float, default=0.02, metavar="M",
+          help="non-inferiority margin of the cheaper alternative: the CI lower "
+          "bound of its paired validation difference to the selected one must "
+          "be above -M (default: 0.02)"),
     Param("input_size", "--input-size", type=_size, metavar="PX",
           help="input size of the frozen approaches, or 'native'"),
     Param("train_input_size", "--train-input-size", type=_size, metavar="PX",
@@ -103,7 +107,7 @@ STUDY_PARAMS = [
     Param("max_epochs", "--max-epochs", type=positive_int, metavar="N",
           help="epochs of the approaches that train the backbone"),
     Param("lrs", "--lrs", type=float_list, metavar="LR,LR",
-          help="learning rates tried (chosen on validation)"),
+          help="learning rates tried (chosen on a split of the training images)"),
     Param("fine_tune_blocks", "--fine-tune-blocks", type=positive_int, metavar="K",
           help="K of a bare 'fine_tune'"),
     Param("pos_label", "--positive", metavar="CLASS",
@@ -406,9 +410,19 @@ def print_results(results) -> None:
             f"\nselected on validation ({metric}): {best['config']}  validation "
             f"{best['validation_score']:.3f}; test {format_metric(best, metric)}"
         )
-        if best.get("sensitivity_at_threshold") is not None:
+        disclosed = rec.get("optimism")
+        if disclosed is not None:
             print(
-                f"  operating point (threshold {best['threshold']:.3f}, "
+                f"  optimism of the selection: bias-corrected estimate "
+                f"{disclosed['corrected']:.3f} (validation "
+                f"{disclosed['validation_score']:.3f}, optimism "
+                f"{disclosed['optimism']:+.3f}, BBC)"
+            )
+        if best.get("sensitivity_at_threshold") is not None:
+            t = best["threshold"]
+            t = "; ".join(f"{v:.3f}" for v in t) if isinstance(t, list) else f"{t:.3f}"
+            print(
+                f"  operating point (threshold {t}, "
                 f"{best['threshold_rule']} on validation): test sensitivity "
                 f"{format_metric(best, 'sensitivity_at_threshold')}, specificity "
                 f"{format_metric(best, 'specificity_at_threshold')} (argmax: "
@@ -426,7 +440,7 @@ def print_results(results) -> None:
             )
         )
         print(
-            f"cheaper alternative within its validation 95% CI "
+            f"cheaper non-inferior alternative (margin {rec['margin']:g}) "
             f"({COSTS[rec['cost']][1]}): {rec['cheapest']['config']}  test "
             f"{format_metric(rec['cheapest'], metric)}"
         )

@@ -22,6 +22,7 @@ from ._evaluate import evaluate
 from ._heads import count_head_params, head_grid
 from ._measure import PeakMemory, Stopwatch, describe_device
 from ._stats import cell_statistics, score
+from ._tuning import INNER_FRACTION, inner_folds, tune_by_cv
 
 __all__ = ["Cell", "CellContext", "Embeddings", "run_cell"]
 
@@ -94,6 +95,14 @@ class Embeddings:
     features: object = None  # the fitted CNNFeatures (saved with hybrid cells)
 
 
+def _train_groups(ctx: CellContext) -> np.ndarray | None:
+    """Patient ids of the cell's training images (``None`` without groups)."""
+    groups = getattr(ctx.data, "groups", None)
+    if groups is None:
+        return None
+    return np.asarray(groups)[ctx.dev][~ctx.val_mask]
+
+
 def _torch_device(name: str):
     from ..utils._devices import resolve_device
 
@@ -163,20 +172,24 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
     X_train, y_train = emb.dev[~mask], y_dev[~mask]
     X_val, y_val = emb.dev[mask], y_dev[mask]
     y_val_enc = _encoded(y_val, order)
+    # tuning sees the training images only; the validation set is scored once
     grid = list(ParameterGrid(head_grid(head, ctx.profile.head_grid)))
+    groups = _train_groups(ctx)
+    folds = inner_folds(y_train, groups, seed=cell.seed)
 
-    def validation_score(model) -> float:
-        proba_val = _aligned(model.predict_proba(X_val), model.classes_, order)
-        return score(ctx.metric, y_val_enc, proba_val)
+    def fit(params, index=None):
+        index = slice(None) if index is None else index
+        return clone(pipe).set_params(**params).fit(X_train[index], y_train[index])
+
+    def inner_score(model, held_out) -> float:
+        proba = _aligned(model.predict_proba(X_train[held_out]), model.classes_, order)
+        return score(ctx.metric, _encoded(y_train[held_out], order), proba)
 
     with PeakMemory() as memory, Stopwatch() as train:
-        best = select_on_validation(
-            grid,
-            fit=lambda params: clone(pipe).set_params(**params).fit(X_train, y_train),
-            score=validation_score,
-        )
-    value, params, model = best.score, best.candidate, best.model
-    proba_val = model.predict_proba(X_val)
+        params, inner = tune_by_cv(grid, fit, inner_score, folds)
+        model = fit(params)  # refitted on every training image
+    proba_val = model.predict_proba(X_val)  # the validation set, once
+    value = score(ctx.metric, y_val_enc, _aligned(proba_val, model.classes_, order))
     with Stopwatch() as infer:
         proba = model.predict_proba(emb.test)
     result = {
@@ -191,7 +204,11 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
         "selection": {
             "params": {k.removeprefix("clf__"): v for k, v in params.items()},
             "validation_score": float(value),
-            "scheme": "validation split",
+            "inner_score": inner,
+            "scheme": f"{folds.n_splits}-fold inner CV of the training images"
+            + (", patient-grouped" if folds.grouped else ""),
+            "inner_folds": folds.n_splits,
+            "inner_note": folds.note,
             "n_candidates": len(grid),
         },
     }
@@ -205,12 +222,14 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     from ..finetune import FineTuneClassifier
 
     data, profile, approach = ctx.data, ctx.profile, cell.approach
-    X_dev = data.take(ctx.dev)
     y_dev = data.labels[ctx.dev]
+    mask = ctx.val_mask
+    X_train, y_train = data.take(ctx.dev[~mask]), y_dev[~mask]
+    groups = _train_groups(ctx)
     X_test = data.take(ctx.test)
     head_only = approach.family == "feature_extractor"
-    mask = ctx.val_mask
-    fraction = float(mask.mean())  # informational: the mask is the validation set
+    # early stopping and the learning rate: a split carved out of training
+    fraction = INNER_FRACTION
     params = dict(
         weights=ctx.weights,
         strategy=approach.strategy,
@@ -231,10 +250,10 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         params["threshold"] = "youden"
     device = _torch_device(ctx.device)
     with PeakMemory(device) as memory, Stopwatch() as train:
-        best = select_on_validation(  # the lowest validation loss, first on ties
+        best = select_on_validation(  # the lowest inner loss, first on ties
             profile.lrs,
             fit=lambda lr: FineTuneClassifier(cell.backbone, lr=lr, **params).fit(
-                X_dev, y_dev, validation_mask=mask
+                X_train, y_train, groups=groups
             ),
             score=lambda clf: -_best_valid_loss(clf),
         )
@@ -242,7 +261,7 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     clf.predict_proba(data.take(ctx.test[:1]))  # warm-up: first-call overheads
     with Stopwatch() as infer:
         proba = clf.predict_proba(X_test)
-    proba_val = clf.predict_proba(data.take(ctx.dev[mask]))
+    proba_val = clf.predict_proba(data.take(ctx.dev[mask]))  # once, for selection
     per_image = infer.seconds / len(ctx.test)
     if head_only and emb is not None:  # its embeddings came from the cache
         per_image += emb.seconds_per_image
@@ -262,9 +281,15 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         "selection": {
             "lr": lr,
             "lrs_tried": list(profile.lrs),
-            "validation_loss": valid_loss,
+            "inner_loss": valid_loss,
+            "inner_score": _inner_metric(clf, ctx.metric),
             "best_epoch": clf.best_epoch_,
-            "validation_fraction": round(fraction, 4),
+            "patience": params["patience"],
+            "max_epochs": params["max_epochs"],
+            "scheme": f"{fraction:.0%} of the training images held out"
+            + (", patient-grouped" if groups is not None else "")
+            + " for early stopping and the learning rate",
+            "inner_fraction": fraction,
         },
     }
     if multilabel:  # per-label metrics at the thresholds chosen on validation
@@ -290,6 +315,15 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     return result
 
 
+def _inner_metric(clf, metric: str) -> float | None:
+    """The inner split's ``metric`` at the restored (best) epoch, when logged."""
+    key = {"auc": "valid_roc_auc"}.get(metric, f"valid_{metric}")
+    for entry in clf.history_:
+        if entry.get("epoch") == clf.best_epoch_ and entry.get(key) is not None:
+            return float(entry[key])
+    return None
+
+
 def _best_valid_loss(clf) -> float:
     losses = [e.get("valid_loss") for e in clf.history_]
     losses = [v for v in losses if v is not None and np.isfinite(v)]
@@ -303,8 +337,20 @@ def run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         result = run_hybrid(ctx, cell, emb)
     else:
         result = run_finetune(ctx, cell, emb)
+    # charged alike for every approach: the training side (the embeddings of
+    # the development images, training, tuning) plus predicting the test set
+    # from its images (embedding included)
     extract = result.get("extract_time_s") or 0.0
-    result["compute_time_s"] = extract + result["train_time_s"]
+    n_dev, n_test = len(ctx.dev), len(ctx.test)
+    result["test_inference_s"] = result["inference_ms_per_image"] * n_test / 1e3
+    result["compute_time_s"] = (
+        extract * n_dev / (n_dev + n_test)
+        + result["train_time_s"]
+        + result["test_inference_s"]
+    )
+    result["engine"] = (
+        emb.engine if emb is not None and cell.approach.frozen else "torch"
+    )
     result["wall_time_s"] = time.perf_counter() - start
     # Described where the cell ran (a cluster's worker may have a GPU the
     # driver lacks); in the driver's process this equals ctx.device_name.

@@ -8,21 +8,30 @@ read (the settings as run, the data set's summary, the operating point).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
+from ..utils._files import atomic_write_text
 from ._explanations import explanation_figure
 from ._measure import describe_device
 from ._multilabel import multilabel_paired_metric
+from ._records import to_json
 from ._report import write_outputs
 from ._results import StudyResults
 from ._run import now
 from ._save import write_selected
-from ._stats import compare_configurations
+from ._stats import (
+    compare_configurations,
+    selection_disclosure,
+    validation_difference,
+)
 from ._summary import recommend, summarize
 
 #: The study's log, in ``out_dir``.
 LOG_NAME = "results.jsonl"
+#: The study's manifest, in ``out_dir``.
+MANIFEST_NAME = "study.json"
 
 __all__ = [
     "LOG_NAME",
@@ -63,6 +72,7 @@ def _settings(study) -> dict:
         "weights": None if study.weights is None else os.fspath(study.weights),
         "metric": study.metric,
         "cost": study.cost,
+        "margin": study.margin,
         "input_size": p.input_size,
         "train_input_size": p.train_input_size,
         "max_epochs": p.max_epochs,
@@ -161,15 +171,31 @@ def write_results(
         metric=study.metric,
         task=study.task,
     )
-    recommendation = recommend(rows, study.metric, study.cost)
+    ml_metric = multilabel_paired_metric(study.metric)
+    recommendation = recommend(
+        rows,
+        study.metric,
+        study.cost,
+        difference=lambda other, selected: validation_difference(
+            groups,
+            other,
+            selected,
+            study.metric,
+            study.profile_.n_bootstraps,
+            multilabel_metric=ml_metric,
+        ),
+        margin=study.margin,
+    )
     comparisons = []
     if recommendation is not None:
+        recommendation["optimism"] = _disclosure(groups, rows, recommendation)
+        _record_selection(out / MANIFEST_NAME, recommendation)
         comparisons = compare_configurations(
             groups,
             recommendation["best"]["config"],
             study.metric,
             study.profile_.n_bootstraps,
-            multilabel_metric=multilabel_paired_metric(study.metric),
+            multilabel_metric=ml_metric,
         )
     results = StudyResults(
         out_dir=os.fspath(out),
@@ -191,6 +217,35 @@ def write_results(
         context["extra_figures"] = _explanations(study, out, results)
         results.files.update(write_outputs(out, results, finished, context))
     return results
+
+
+def _disclosure(groups: dict, rows: list[dict], rec: dict) -> dict | None:
+    """The selection's optimism (BBC), configurations in the tie-break order."""
+    column = rec["cost_column"]
+    order = sorted(
+        (r for r in rows if r["config"] in groups),
+        key=lambda r: math.inf if r.get(column) is None else r[column],
+    )
+    return selection_disclosure(groups, [r["config"] for r in order], rec["metric"])
+
+
+def _record_selection(path: Path, rec: dict | None) -> None:
+    """Add the selection, its disclosed optimism and the alternative to study.json."""
+    if rec is None or not path.exists():
+        return
+    written = json.loads(path.read_text(encoding="utf-8"))
+    written["selection"] = {
+        "selected": rec["best"]["config"],
+        "metric": rec["metric"],
+        "validation_score": rec["best"]["validation_score"],
+        "optimism": rec.get("optimism"),
+        "margin": rec["margin"],
+        "cheaper_alternative": None
+        if rec["cheapest"] is rec["best"]
+        else rec["cheapest"]["config"],
+        "validation_differences": rec["differences"],
+    }
+    atomic_write_text(path, to_json(written, indent=2))
 
 
 def _logged_failures(study, records: dict) -> list[dict]:

@@ -271,6 +271,9 @@ def common_settings(study) -> dict:
         "operating_point": [study.threshold_rule_, study.threshold_target_],
         "task": study.task,
         "class_weight": "balanced",
+        # hyperparameters, early stopping and learning rate are tuned inside
+        # the training images (validation only selects): not the earlier cells
+        "tuning": "inner",
     }
     if study.data_.grades is not None:  # only then: earlier keys stay valid
         settings["grades"] = [str(g) for g in study.data_.grades]

@@ -117,7 +117,7 @@ def _legend(fig, rows, colour, marker, recommendation):
             )
             for marker, label, which in (
                 ("*", "best", "best"),
-                ("o", "cheapest in CI", "cheapest"),
+                ("o", "cheaper non-inferior", "cheapest"),
             )
         ]
     # Below the panels, never beside the title (a right-hand legend collided

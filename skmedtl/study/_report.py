@@ -97,19 +97,17 @@ def _size(value) -> str:
 
 # -- document model: rendered to Markdown and to HTML from the same blocks -----------
 def _validation_text(r: dict) -> str:
-    est, low, high = (
-        r.get("validation_score"),
-        r.get("validation_low"),
-        r.get("validation_high"),
-    )
+    est = r.get("validation_score")
     if est is None or est != est:
         return "n/a"
-    text = f"{est:.3f}"
-    if low is not None and low == low:
-        text += f" [{low:.3f}, {high:.3f}]"
+    text = f"{est:.3f}"  # no interval: the selected score is optimistic
     if r.get("validation_sd") is not None:
         text += f" (SD {r['validation_sd']:.3f})"
     return text
+
+
+def _score_text(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
 def _test_text(r: dict, metric: str) -> str:
@@ -130,7 +128,8 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
         "#",
         "backbone",
         "approach",
-        f"validation {METRICS[metric]} [95% CI] (selection)",
+        f"inner {METRICS[metric]} (tuning)",
+        f"validation {METRICS[metric]} (selection)",
         *(f"test {METRICS[m]} [95% CI]" for m in METRICS),
         "extract s",
         "train s",
@@ -140,6 +139,7 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
         "input",
         "device",
     ]
+    size_flags, engine_flags = unlike_rows(rows)
     body = []
     for i, r in enumerate(rows, start=1):
         mark = (" ★" if r["config"] == best else "") + (
@@ -151,6 +151,7 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
                 f"{i}{mark}",
                 r["backbone"],
                 r["approach"] + seeds,
+                _score_text(r.get("inner_score")),
                 _validation_text(r),
                 *(
                     _test_text(r, m) if m == metric else format_metric(r, m)
@@ -161,16 +162,52 @@ def _table_block(rows: list[dict], recommendation, metric: str = "auc") -> tuple
                 format_ms(r["inference_ms_per_image"]),
                 format_count(r["trainable_params"]),
                 format_mb(r["peak_memory_mb"]),
-                _size(r["input_size"]),
-                r["device"] or "–",
+                _size(r["input_size"]) + (" ‡" if r["config"] in size_flags else ""),
+                (r["device"] or "–") + (" †" if r["config"] in engine_flags else ""),
             ]
         )
     return ("table", header, body)
 
 
+def unlike_rows(rows: list[dict]) -> tuple[set, set]:
+    """Rows whose input size, and rows whose engine, differ from the most common.
+
+    Returns
+    -------
+    sizes, engines : set of str
+        Configurations flagged (empty when every row agrees).
+    """
+
+    def odd(key) -> set:
+        values = [str(r.get(key)) for r in rows]
+        if len(set(values)) < 2:
+            return set()
+        common = max(dict.fromkeys(values), key=values.count)
+        return {r["config"] for r, v in zip(rows, values, strict=True) if v != common}
+
+    return odd("input_size"), odd("engine")
+
+
+def _unlike_note(rows: list[dict]) -> str | None:
+    sizes, engines = unlike_rows(rows)
+    notes = []
+    if sizes:
+        notes.append(
+            "‡ input size differs from the other rows' (the comparison mixes the "
+            f"approach with the resolution): {', '.join(sorted(sizes))}"
+        )
+    if engines:
+        notes.append(
+            "† runs on another engine than the other rows' (its cost is not "
+            f"like for like): {', '.join(sorted(engines))}"
+        )
+    return "; ".join(notes) + "." if notes else None
+
+
 def _cells_block(cells: list[dict]) -> tuple:
     header = [
         "cell",
+        "inner (tuning)",
         "validation",
         *(METRICS[m] for m in METRICS),
         "train s",
@@ -180,6 +217,7 @@ def _cells_block(cells: list[dict]) -> tuple:
     body = [
         [
             c["cell"],
+            _score_text(c.get("inner_score")),
             f"{c['validation_score']:.3f}",
             *(f"{c[m]:.3f}" for m in METRICS),
             format_seconds(c["train_time_s"]),
@@ -216,39 +254,74 @@ def _recommendation_blocks(rec, metric: str, cost: str, n_test: int) -> list:
         f"once, after selection) {name} {format_metric(best, metric)}, "
         f"{cost_text(best)}.",
     ]
+    items.append(_optimism_text(rec.get("optimism"), name))
+    margin = rec.get("margin", 0.0)
+    rule = (
+        f"non-inferior on validation: the {CONFIDENCE:.0%} CI lower bound of its "
+        f"paired difference to the selected one above -{margin:g}"
+    )
     if cheap["config"] == best["config"]:
         items.append(
-            f"**Cheaper alternative within the selected one's validation "
-            f"{CONFIDENCE:.0%} CI** ({cost_label}): none; nothing cheaper reaches "
-            "its interval."
+            f"**Cheaper alternative** ({cost_label}; {rule}): none; no cheaper "
+            "configuration is non-inferior."
         )
     else:
         ratio = ""
         b, c = best.get(column), cheap.get(column)
         if b and c:
             ratio = f", {b / c:.1f}x less than the best" if c > 0 else ""
+        d = rec["differences"][cheap["config"]]
         items.append(
-            f"**Cheaper alternative within the selected one's validation "
-            f"{CONFIDENCE:.0%} CI** ({cost_label}): **{cheap['config']}** "
-            f"({cheap['category']}), validation {name} {_validation_text(cheap)}, "
+            f"**Cheaper alternative** ({cost_label}; {rule}): "
+            f"**{cheap['config']}** ({cheap['category']}), validation difference "
+            f"{d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}], "
             f"test {name} {format_metric(cheap, metric)}, {cost_text(cheap)}{ratio}."
         )
-    within = ", ".join(rec["candidates"])
+    tried = ", ".join(
+        f"{c} {d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+        for c, d in (rec.get("differences") or {}).items()
+    )
     return [
         ("ul", items),
         (
             "p",
             f"Rule: the configuration is **selected by its validation {name}** "
             "(with several seeds, the mean), never by a test result; the cheaper "
-            f"alternative has the lowest {cost_label} among those whose validation "
-            f"{name} reaches the lower end of the selected one's {CONFIDENCE:.0%} "
-            f"bootstrap interval on validation ({within}). The test set ({n_test} "
+            f"alternative has the lowest {cost_label} among the cheaper "
+            f"configurations whose paired validation difference to the selected "
+            f"one (other minus selected, paired stratified bootstrap) has a "
+            f"{CONFIDENCE:.0%} CI lower bound above -{margin:g} "
+            f"({tried or 'no cheaper configuration'}). The test set ({n_test} "
             "images) was scored once per finished model, after these choices; the "
             "test ranking of the other rows is **exploratory** (picking the best "
             "test row would overstate its performance: the winner's curse). "
             "★ marks the selected row, ◆ the cheaper alternative.",
         ),
     ]
+
+
+def _optimism_text(disclosure: dict | None, name: str) -> str:
+    """The selected validation score's optimism, or why it is not estimated."""
+    if disclosure is None:
+        return (
+            "**Optimism of the selection**: not estimated (one configuration, or "
+            f"a selection metric other than AUC); the selected validation {name} "
+            "is the best of several noisy scores and overstates its performance."
+        )
+    rates = ", ".join(
+        f"{c} {r:.0%}" for c, r in disclosure["selection_rates"].items() if r > 0
+    )
+    low, high = disclosure["interval"]
+    return (
+        f"**Optimism of the selection**: validation {name} "
+        f"{disclosure['validation_score']:.3f} is the best of several; the "
+        f"bias-corrected estimate is {disclosure['corrected']:.3f} "
+        f"[{low:.3f}, {high:.3f}] ({disclosure['method']}, "
+        f"{disclosure['n_resamples']} resamples of the validation predictions), an "
+        f"optimism of {disclosure['optimism']:+.3f}. The validation score is what "
+        "selection saw, not an estimate; the test score is the estimate. Selected "
+        f"in the resamples: {rates}."
+    )
 
 
 def _blocks(results, records, context, figures: dict) -> list:
@@ -269,10 +342,13 @@ def _blocks(results, records, context, figures: dict) -> list:
         ("h2", "Results"),
         (
             "p",
-            f"Validation {METRICS[metric]} (what selection uses) beside the test-set "
-            f"metrics, each with {CONFIDENCE:.0%} stratified bootstrap confidence "
-            f"intervals ({s.get('n_bootstraps')} resamples); with several seeds, the "
-            "mean over seeds, the interval of that mean and the SD over seeds. "
+            f"The inner {METRICS[metric]} (tuning, inside the training images) and "
+            f"the validation {METRICS[metric]} (what selection uses; no interval: "
+            "the selected one is optimistic, see the disclosure below) beside the "
+            f"test-set metrics, each with {CONFIDENCE:.0%} stratified percentile "
+            f"bootstrap confidence intervals ({s.get('n_bootstraps')} resamples); "
+            "with several seeds, the mean over seeds, the interval of that mean and "
+            "the SD over seeds. "
             "Only the selected row's test values are confirmatory; the others are "
             "exploratory. The same numbers, unrounded, are in `results.csv` (per "
             "seed: `cells.csv`; per test image: `predictions.csv`).",
@@ -286,9 +362,9 @@ def _blocks(results, records, context, figures: dict) -> list:
                 "measured when computed, reused from the log on resume, or estimated "
                 "from an uncached sample when the embedding cache already held them).",
                 "**train s**: model fitting on the training images, hyperparameter "
-                "search included (hybrid heads: every grid candidate fitted on the "
-                "training images and scored on the validation images; trained "
-                "approaches: every learning rate tried).",
+                "search included (hybrid heads: every grid candidate cross-validated "
+                "inside the training images, then the choice refitted on all of "
+                "them; trained approaches: every learning rate tried).",
                 "**infer ms/img**: predicting the test set, per image, from the image "
                 "(frozen approaches: embedding + head).",
                 "**trained params**: parameters that training changed (fine-tuning: "
@@ -296,6 +372,10 @@ def _blocks(results, records, context, figures: dict) -> list:
                 "coefficients, dual coefficients, or tree nodes).",
                 f"**peak MB**: {MEMORY_HELP} Frozen approaches: the larger of the "
                 "shared extraction's peak and their own.",
+                "**compute time** (the 'time' cost): the training side (embedding "
+                "the development images, training, tuning) plus predicting the test "
+                "set from its images, charged alike for every approach.",
+                *([_unlike_note(rows)] if _unlike_note(rows) else []),
             ],
         ),
         ("h2", "Figures"),
@@ -349,7 +429,10 @@ def _blocks(results, records, context, figures: dict) -> list:
         if c.get("selection")
     ]
     if selection:
-        blocks += [("h2", "Hyperparameters chosen on validation"), ("ul", selection)]
+        blocks += [
+            ("h2", "Hyperparameters chosen inside the training images"),
+            ("ul", selection),
+        ]
     if results.failures:
         blocks += [
             ("h2", "Failed cells"),
@@ -367,12 +450,28 @@ def _blocks(results, records, context, figures: dict) -> list:
 
 
 def _selection_text(selection: dict) -> str:
+    inner = selection.get("inner_score")
+    inner_text = "" if inner is None else f"inner score {inner:.3f}, "
     if "params" in selection:
         params = ", ".join(f"{k}={v}" for k, v in selection["params"].items())
+        note = f"; {selection['inner_note']}" if selection.get("inner_note") else ""
         return (
-            f"{params} ({selection['scheme']}, validation score "
+            f"{params} ({selection['scheme']}{note}, {inner_text}validation score "
             f"{selection['validation_score']:.3f}, {selection['n_candidates']} "
             "candidates)"
+        )
+    if "inner_loss" in selection:
+        lrs = selection["lrs_tried"]
+        lr_text = (
+            f"lr={selection['lr']:g} chosen of {lrs}"
+            if len(lrs) > 1
+            else f"lr={selection['lr']:g}"
+        )
+        return (
+            f"{lr_text} ({selection['scheme']}; inner loss "
+            f"{selection['inner_loss']:.4f}, {inner_text}best epoch "
+            f"{selection['best_epoch']} of at most {selection['max_epochs']}, "
+            f"patience {selection['patience']})"
         )
     return (
         f"lr={selection['lr']:g} of {selection['lrs_tried']} (validation loss "
@@ -397,11 +496,13 @@ def _data_items(ds: dict, context: dict | None = None) -> list[str]:
         f"Test set: {ds['test_protocol']}; touched only to score each finished model.",
         f"Validation: {(context or {}).get('validation', ds['validation'])} "
         f"({(context or {}).get('n_validation', '?')} images), the same for every "
-        "cell. Every model is fitted on the training images only; hybrid heads "
-        "choose their hyperparameters on the validation images, trained approaches "
-        "their early stopping, best epoch and learning rate; recalibration and the "
-        "operating point are fitted there too, and the configuration is selected "
-        "by its validation score.",
+        "cell. Every model is fitted and tuned on the training images only: "
+        "hybrid heads choose their hyperparameters by inner cross-validation of "
+        "the training images, trained approaches take early stopping, best epoch "
+        "and learning rate from a share of the training images held out. The "
+        "validation images are predicted once per model: the configuration is "
+        "selected by its validation score, and recalibration and the operating "
+        "point are fitted there.",
     ]
     if ds.get("positive_class") is not None:
         items.append(
@@ -435,7 +536,8 @@ def _settings_items(s: dict) -> list[str]:
         f"Training: at most {s.get('max_epochs')} epochs (patience "
         f"{s.get('patience')}), feature_extractor head {s.get('head_max_epochs')} "
         f"epochs; learning rates {s.get('lrs')}; batch size {s.get('batch_size')}; "
-        f"hybrid grids '{s.get('head_grid')}', searched on the validation split.",
+        f"hybrid grids '{s.get('head_grid')}', searched by inner CV of the training "
+        "images.",
         f"Device: {s.get('device')}.",
     ]
 

@@ -4,6 +4,7 @@ diagrams."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ from ._stats import ALPHA, ECE_BINS
 from ._task import MULTILABEL
 
 __all__ = [
+    "MethodFacts",
     "limitations",
+    "method_facts",
     "methods_paragraph",
     "plot_reliability",
     "statistics_blocks",
@@ -47,6 +50,127 @@ def _rule_text(rule: str, target) -> str:
     if rule == "specificity":
         return f"the most sensitive threshold with specificity >= {target:g}"
     return "Youden's J (sensitivity + specificity - 1) at its maximum"
+
+
+@dataclass(frozen=True)
+class MethodFacts:
+    """What the finished cells recorded they did: the Methods are built from it.
+
+    Attributes
+    ----------
+    training : dict
+        ``{approach: (min epochs run, max epochs run, max_epochs, patience,
+        learning rates tried, learning rates chosen)}`` of the trained
+        approaches.
+    heads : tuple of str
+        Hybrid heads tuned by inner CV (``"logreg"``, ``"xgboost"``, ...).
+    heads_on_validation : tuple of str
+        Hybrid heads whose grid value the validation set chose (multi-label
+        heads, not yet tuned inside the training images).
+    inner_folds : tuple of int
+        Inner CV folds the hybrid heads were tuned with.
+    inner_fraction : float or None
+        Share of training images the trained approaches held out.
+    input_sizes : dict
+        ``{input size text: (approaches)}``.
+    engines : tuple of str
+        Engines of the frozen backbones' embeddings other than PyTorch.
+    packages : tuple of str
+        Packages the finished cells used beyond the core ones.
+    n_comparisons : int
+    """
+
+    training: dict
+    heads: tuple
+    heads_on_validation: tuple
+    inner_folds: tuple
+    inner_fraction: float | None
+    input_sizes: dict
+    engines: tuple
+    packages: tuple
+    n_comparisons: int
+
+
+def _size_text(value) -> str:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return f"{value[0]} x {value[1]} pixels"
+    return "an unrecorded size" if value is None else f"{value} x {value} pixels"
+
+
+def method_facts(results) -> MethodFacts:
+    """The facts of the Methods, from ``results.cells`` (what each cell did)."""
+    training: dict = {}
+    heads, folds, fractions, engines = [], set(), set(), set()
+    on_validation: list = []
+    sizes: dict = {}
+    for c in results.cells:
+        selection = c.get("selection") or {}
+        if isinstance(selection, str):  # a row read back from a CSV: not recorded
+            selection = {}
+        approach = c["approach"]
+        sizes.setdefault(_size_text(c.get("input_size")), []).append(approach)
+        device = c.get("device") or ""
+        if "embeddings by " in device:
+            engines.add(device.split("embeddings by ", 1)[1].strip())
+        if approach.startswith("hybrid-"):
+            if selection.get("scheme") == "validation split":  # per-label heads
+                on_validation.append(approach.removeprefix("hybrid-"))
+                continue
+            heads.append(approach.removeprefix("hybrid-"))
+            if selection.get("inner_folds") is not None:
+                folds.add(int(selection["inner_folds"]))
+            continue
+        epochs = c.get("epochs")
+        lrs = tuple(selection.get("lrs_tried") or ())
+        lo, hi, cap, patience, tried, chosen = training.get(
+            approach, (epochs, epochs, None, None, lrs, ())
+        )
+        training[approach] = (
+            min(v for v in (lo, epochs) if v is not None) if epochs else lo,
+            max(v for v in (hi, epochs) if v is not None) if epochs else hi,
+            selection.get("max_epochs", cap),
+            selection.get("patience", patience),
+            tried or lrs,
+            tuple(dict.fromkeys((*chosen, c.get("lr")))),
+        )
+        if selection.get("inner_fraction") is not None:
+            fractions.add(float(selection["inner_fraction"]))
+    packages = []
+    if "xgboost" in heads or "xgboost" in on_validation:
+        packages.append("xgboost")
+    packages += sorted(engines)
+    return MethodFacts(
+        training=training,
+        heads=tuple(dict.fromkeys(heads)),
+        heads_on_validation=tuple(dict.fromkeys(on_validation)),
+        inner_folds=tuple(sorted(folds)),
+        inner_fraction=max(fractions) if fractions else None,
+        input_sizes={k: tuple(dict.fromkeys(v)) for k, v in sizes.items()},
+        engines=tuple(sorted(engines)),
+        packages=tuple(packages),
+        n_comparisons=len(results.comparisons or []),
+    )
+
+
+def _training_sentence(approach: str, facts: tuple) -> str:
+    lo, hi, cap, patience, tried, chosen = facts
+    ran = (
+        "an unrecorded number of"
+        if lo is None
+        else (f"{lo}" if lo == hi else f"{lo} to {hi}")
+    )
+    text = f"{approach} trained for {ran} epochs"
+    if cap is not None:
+        text += f" (at most {cap}, patience {patience}, best epoch restored)"
+    lr = ", ".join(f"{v:g}" for v in chosen if v is not None)
+    if len(tried) > 1:
+        text += (
+            f" with the learning rate chosen from {', '.join(f'{v:g}' for v in tried)}"
+            f" ({lr})"
+        )
+    elif lr:
+        text += f" with learning rate {lr}"
+    return text
 
 
 def statistics_blocks(results, context: dict) -> list:
@@ -192,6 +316,14 @@ def calibration_blocks(rows: list[dict], context: dict) -> list:
     return blocks
 
 
+def _thresholds(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, list):
+        return "; ".join(f"{v:.3f}" for v in value)
+    return f"{value:.3f}"
+
+
 def operating_point_blocks(rows: list[dict], context: dict) -> list:
     """Sensitivity and specificity at the threshold chosen on validation."""
     calibrate = context.get("calibrate", "none")
@@ -210,7 +342,7 @@ def operating_point_blocks(rows: list[dict], context: dict) -> list:
         body = [
             [
                 r["config"],
-                "–" if r.get("threshold") is None else f"{r['threshold']:.3f}",
+                _thresholds(r.get("threshold")),
                 _ci(r, "sensitivity_at_threshold"),
                 _ci(r, "specificity_at_threshold"),
                 _ci(r, "sensitivity"),
@@ -224,7 +356,8 @@ def operating_point_blocks(rows: list[dict], context: dict) -> list:
                 f"Each model's threshold on the positive-class probability"
                 f"{' (after recalibration)' if calibrate != 'none' else ''} was "
                 f"chosen on its validation predictions by {_rule_text(rule, target)}"
-                ", then applied unchanged to the test set. Beside it: the "
+                ", then applied unchanged to the test set (with several seeds, "
+                "each seed's threshold, in seed order). Beside it: the "
                 "most-probable-class decision (argmax, a 0.5 threshold).",
             ),
             ("table", header, body),
@@ -294,9 +427,8 @@ def methods_paragraph(results, context: dict) -> str:
     rule, target = context.get("operating_point", ("youden", None))
     calibrate = context.get("calibrate", "none")
     groups = ds.get("groups")
-
-    def size(v):
-        return "their native input size" if v is None else f"{v} x {v} pixels"
+    facts = method_facts(results)
+    n_boot = s.get("n_bootstraps")
 
     parts = [
         f"Data: {ds['source']}, {ds['n_images']} images in {len(ds['classes'])} "
@@ -314,24 +446,22 @@ def methods_paragraph(results, context: dict) -> str:
             else "No patient identifiers were available; images were treated as "
             "independent."
         ),
-        f"Preprocessing: images were resized to {size(s.get('input_size'))} for the "
-        "frozen-backbone approaches and to "
-        f"{size(s.get('train_input_size'))} for the approaches that train the "
-        "backbone, and normalised with the mean and standard deviation of each "
+        "Preprocessing: images were resized to "
+        + "; to ".join(
+            f"{size} for {', '.join(approaches)}"
+            for size, approaches in facts.input_sizes.items()
+        )
+        + ", and normalised with the mean and standard deviation of each "
         "backbone's pretrained weights.",
         f"Models: backbone(s) {', '.join(s.get('backbones', []))} (weights: "
         f"{s.get('weights')}) were combined with the transfer-learning approaches "
         f"{', '.join(s.get('approaches', []))}.",
-        "Training and selection: every model was fitted on the training partition "
-        "only. The hyperparameters of the classifier heads (grid "
-        f"'{s.get('head_grid')}'), the learning rate of the trained approaches (of "
-        f"{s.get('lrs')}) and their early stopping (at most {s.get('max_epochs')} "
-        f"epochs, patience {s.get('patience')}, best epoch restored) were chosen on "
-        f"the validation partition. The reported configuration was selected by its "
-        f"validation {metric}"
+        _tuning_sentence(facts, s.get("head_grid"))
+        + f" The reported configuration was selected by its validation {metric}"
         + (f" (mean over {len(seeds)} seeds)" if len(seeds) > 1 else "")
-        + " before the test partition was scored; each model predicted the test "
-        "partition once, and no test result fed any choice.",
+        + " before the test partition was scored; the validation partition was "
+        "predicted once per model, each model predicted the test partition once, "
+        "and no test result fed any choice.",
     ]
     if calibrate != "none":
         parts.append(
@@ -343,8 +473,10 @@ def methods_paragraph(results, context: dict) -> str:
         "Per-label decision thresholds were chosen on the validation partition by "
         f"{_rule_text('youden', None)}."
         if multilabel
-        else "Binary decision thresholds were chosen on the validation partition "
-        f"by {_rule_text(rule, target)}."
+        else "Sensitivity and specificity in the main results table are those of "
+        "the most probable class (argmax); in the operating-point table, those at "
+        "a binary decision threshold chosen on the validation partition by "
+        f"{_rule_text(rule, target)}."
     )
     over_seeds = (
         "; with several seeds, the mean over seeds, its standard deviation and "
@@ -358,8 +490,8 @@ def methods_paragraph(results, context: dict) -> str:
             "validation thresholds, Brier score and expected calibration error "
             f"({ECE_BINS} equal-mass bins), each summarised by its mean over labels "
             "(the mean per-label AUC as MedMNIST reports it), and the micro-average "
-            f"AUC, each with a {CONFIDENCE:.0%} bootstrap confidence interval over "
-            f"images ({s.get('n_bootstraps')} resamples){over_seeds}."
+            f"AUC, each with a {CONFIDENCE:.0%} percentile bootstrap confidence "
+            f"interval over images ({n_boot} resamples){over_seeds}."
         )
     else:
         parts.append(
@@ -371,15 +503,17 @@ def methods_paragraph(results, context: dict) -> str:
                 if context.get("task") == "ordinal"
                 else ""
             )
-            + f", each with a {CONFIDENCE:.0%} stratified bootstrap confidence "
-            f"interval ({s.get('n_bootstraps')} resamples){over_seeds}."
+            + f", each with a {CONFIDENCE:.0%} stratified percentile bootstrap "
+            f"confidence interval ({n_boot} resamples){over_seeds}."
         )
     parts.append(
         "Statistical analysis: the selected configuration was compared with each "
-        "other configuration on the same test images by a paired bootstrap of the "
-        "difference"
+        f"of the {facts.n_comparisons} other configurations on the same test "
+        f"images by a paired stratified percentile bootstrap ({n_boot} resamples) "
+        "of the difference"
         + (
-            " and DeLong's test for correlated ROC curves"
+            " and DeLong's test for correlated ROC curves (of the mean of per-seed "
+            "AUCs)"
             if len(ds["classes"]) == 2 and context["metric"] == "auc" and not multilabel
             else ""
         )
@@ -389,19 +523,56 @@ def methods_paragraph(results, context: dict) -> str:
             if multilabel
             else ""
         )
-        + "; p-values were corrected for multiple comparisons with Holm's method "
-        f"(family-wise alpha = {ALPHA})."
+        + f"; the {facts.n_comparisons} p-values of each test were corrected for "
+        f"multiple comparisons with Holm's method (family-wise alpha = {ALPHA})."
+        if facts.n_comparisons
+        else "Statistical analysis: one configuration, no comparison."
     )
+    used = ("skmedtl", "torch", "timm", "scikit-learn", "numpy", "python")
     software = ", ".join(
         f"{k} {v}"
         for k, v in packages.items()
-        if v and k in ("skmedtl", "torch", "timm", "scikit-learn", "numpy", "python")
+        if v and (k in used or k in facts.packages)
     )
     parts.append(
         f"Software: {software or 'skmedtl ' + str(context.get('version'))}; "
         f"device: {s.get('device')}."
     )
     return " ".join(parts)
+
+
+def _tuning_sentence(facts: MethodFacts, head_grid) -> str:
+    """How each approach was fitted and tuned, as the cells recorded it."""
+    tuned = "" if facts.heads_on_validation else " and tuned"
+    text = f"Training and tuning: every model was fitted{tuned} on the training "
+    text += "partition only."
+    if facts.heads:
+        folds = " or ".join(str(k) for k in facts.inner_folds) or "no"
+        text += (
+            f" The hyperparameters of the classifier heads ({', '.join(facts.heads)};"
+            f" grid '{head_grid}') were chosen by {folds}-fold stratified "
+            "cross-validation inside the training partition, then refitted on all "
+            "of it."
+        )
+    if facts.heads_on_validation:
+        text += (
+            " The hyperparameters of the per-label classifier heads ("
+            f"{', '.join(facts.heads_on_validation)}; grid '{head_grid}') were "
+            "chosen on the validation partition, which therefore also tuned them."
+        )
+    if facts.training:
+        share = (
+            f"{facts.inner_fraction:.0%}"
+            if facts.inner_fraction is not None
+            else "a share"
+        )
+        text += (
+            f" The trained approaches held out {share} of the training partition "
+            "for early stopping and the learning rate: "
+            + "; ".join(_training_sentence(a, f) for a, f in facts.training.items())
+            + "."
+        )
+    return text
 
 
 def _grade_order(context: dict) -> str:
@@ -438,10 +609,38 @@ def limitations(results, context: dict) -> list[str]:
             f"Small validation set ({context.get('n_validation')} images): the "
             "selection among configurations is noisy."
         )
-    if len(s.get("seeds") or []) < 2:
+    n_seeds = len(s.get("seeds") or [])
+    items.append(
+        "The bootstrap intervals resample the test images with the trained models "
+        "held fixed: variation from training randomness is not in them"
+        + (
+            "; one training seed per configuration, so it is not measured at all."
+            if n_seeds < 2
+            else f"; it shows only in the spread over the {n_seeds} seeds (SD and "
+            "t interval beside the test score)."
+        )
+    )
+    facts = method_facts(results)
+    if len(facts.input_sizes) > 1:
         items.append(
-            "One training seed per configuration: variation from training "
-            "randomness is not reflected in the intervals."
+            "Approaches saw different input sizes ("
+            + "; ".join(f"{k}: {', '.join(v)}" for k, v in facts.input_sizes.items())
+            + "): their comparison mixes the approach with the resolution."
+        )
+    if facts.heads_on_validation:
+        items.append(
+            "The per-label heads ("
+            + ", ".join(facts.heads_on_validation)
+            + ") were tuned on the validation set that also selects: their "
+            "validation scores are more optimistic than the others'."
+        )
+    disclosed = (results.recommendation or {}).get("optimism")
+    if disclosed is not None:
+        items.append(
+            "The selected configuration's validation score is optimistic (best of "
+            f"{len(disclosed['selection_rates'])}): bias-corrected estimate "
+            f"{disclosed['corrected']:.3f}, optimism {disclosed['optimism']:+.3f}; "
+            "the test score is the estimate to publish."
         )
     if s.get("weights") is None:
         items.append(

@@ -361,8 +361,9 @@ def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
         "selection": (
             "highest validation score"
             if choice == "best"
-            else "the cheapest configuration whose validation score is within the "
-            "selected one's 95% validation interval"
+            else "the cheapest configuration non-inferior to the selected one on "
+            "validation (95% CI lower bound of the paired difference above "
+            f"-{results.recommendation['margin']:g})"
         )
         + f" ({results.recommendation['metric']}, {study.cost} as cost)",
         "cell": cell.id,

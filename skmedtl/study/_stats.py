@@ -22,11 +22,11 @@ from ..metrics import (
     bootstrap,
     brier_score,
     choose_threshold,
-    delong_test,
     expected_calibration_error,
     holm,
     ordinal_mae,
     paired_bootstrap,
+    pooled_delong_test,
     quadratic_weighted_kappa,
 )
 from ..metrics._report import _binary_auc
@@ -39,6 +39,8 @@ __all__ = [
     "pooled_extras",
     "pooled_validation",
     "score",
+    "selection_disclosure",
+    "validation_difference",
 ]
 
 #: Equal-mass bins of every expected calibration error a study reports.
@@ -258,10 +260,12 @@ def compare_configurations(
 
     On the test set: the difference in ``metric`` (selected minus other; seed
     means) with a paired stratified-bootstrap CI and p-value (the same
-    resamples for both), and for a binary AUC also DeLong's test (on the seed-
-    mean scores). Holm's correction runs over the comparisons, separately for
-    each test. Multi-label records (``y_true`` a label matrix): the mean
-    per-label ``metric``, resamples of images stratified by the first label
+    resamples for both), and for a binary AUC also DeLong's test of the same
+    quantity, the mean of per-seed AUCs (per-seed DeLong combined,
+    :func:`~skmedtl.metrics.pooled_delong_test`). Holm's correction runs over
+    the comparisons, separately for each test. Multi-label records
+    (``y_true`` a label matrix): the mean per-label ``metric``, resamples of
+    images stratified by the first label
     (see :func:`~skmedtl.study._multilabel.multilabel_paired_metric`).
 
     Parameters
@@ -288,35 +292,15 @@ def compare_configurations(
     if selected not in groups:
         return []
     y = np.asarray(groups[selected][0]["y_true"])
-    multilabel = y.ndim == 2  # labels ride along in slot 0; strata: first label
-
-    def stack(records):
-        p = np.stack([np.asarray(r["test_proba"], dtype=float) for r in records], 1)
-        return np.concatenate([y[:, None, :], p], axis=1) if multilabel else p
-
-    def seed_mean_metric(yy, p):
-        return float(np.mean([score(metric, yy, p[:, s]) for s in range(p.shape[1])]))
-
-    seed_mean_metric.__name__ = metric
-    if multilabel:
-        if multilabel_metric is None:
-            raise ValueError("multi-label records need multilabel_metric.")
-        seed_mean_metric = multilabel_metric
-    a = stack(groups[selected])
+    multilabel = y.ndim == 2
+    a = _stacked(groups[selected], y, "test_proba")
     binary_auc = metric == "auc" and a.shape[2] == 2 and not multilabel
     out = []
     for config, records in groups.items():
         if config == selected:
             continue
-        b = stack(records)
-        boot = paired_bootstrap(
-            y[:, 0] if multilabel else y,
-            a,
-            b,
-            metric=seed_mean_metric,
-            n_resamples=n_bootstraps,
-            random_state=BOOTSTRAP_SEED,
-        )
+        b = _stacked(records, y, "test_proba")
+        boot = _paired(y, a, b, metric, n_bootstraps, multilabel_metric)
         row = {
             "config": config,
             "metric": metric,
@@ -330,8 +314,8 @@ def compare_configurations(
             "p_delong": None,
             "z_delong": None,
         }
-        if binary_auc:
-            d = delong_test(y, a[:, :, 1].mean(axis=1), b[:, :, 1].mean(axis=1))
+        if binary_auc:  # the mean of per-seed AUCs: the quantity the table shows
+            d = pooled_delong_test(y, a[:, :, 1], b[:, :, 1])
             row["p_delong"], row["z_delong"] = d.p_value, d.z
         out.append(row)
     if out:
@@ -348,3 +332,106 @@ def compare_configurations(
             r["primary_test"] = "DeLong" if binary_auc else "paired bootstrap"
             r["significant"] = bool(primary < ALPHA)
     return out
+
+
+def _stacked(records: list[dict], y: np.ndarray, key: str) -> np.ndarray:
+    """``(n, seeds, k)`` probabilities; multi-label: the labels ride in slot 0."""
+    p = np.stack([np.asarray(r[key], dtype=float) for r in records], 1)
+    return np.concatenate([y[:, None, :], p], axis=1) if y.ndim == 2 else p
+
+
+def _paired(y, a, b, metric: str, n_bootstraps: int, multilabel_metric=None):
+    """The paired bootstrap of ``metric`` (seed means) of ``a`` minus ``b``."""
+    multilabel = y.ndim == 2  # resamples stratified by the first label
+
+    def seed_mean_metric(yy, p):
+        return float(np.mean([score(metric, yy, p[:, s]) for s in range(p.shape[1])]))
+
+    seed_mean_metric.__name__ = metric
+    if multilabel:
+        if multilabel_metric is None:
+            raise ValueError("multi-label records need multilabel_metric.")
+        seed_mean_metric = multilabel_metric
+    return paired_bootstrap(
+        y[:, 0] if multilabel else y,
+        a,
+        b,
+        metric=seed_mean_metric,
+        n_resamples=n_bootstraps,
+        random_state=BOOTSTRAP_SEED,
+    )
+
+
+def validation_difference(
+    groups: dict[str, list[dict]],
+    other: str,
+    selected: str,
+    metric: str,
+    n_bootstraps: int,
+    multilabel_metric=None,
+) -> dict:
+    """``other`` minus ``selected`` on the validation images, paired.
+
+    The seed-mean ``metric`` of each, the same stratified resamples for both
+    (:func:`~skmedtl.metrics.paired_bootstrap`): the difference and its
+    percentile interval, what the non-inferiority rule of the cheaper
+    alternative reads.
+
+    Returns
+    -------
+    dict
+        ``difference``, ``ci_low``, ``ci_high``.
+    """
+    y = np.asarray(groups[selected][0]["val_y"])
+    a = _stacked(groups[other], y, "val_proba")
+    b = _stacked(groups[selected], y, "val_proba")
+    boot = _paired(y, a, b, metric, n_bootstraps, multilabel_metric)
+    return {
+        "difference": float(boot.difference),
+        "ci_low": float(boot.ci_low),
+        "ci_high": float(boot.ci_high),
+    }
+
+
+def selection_disclosure(
+    groups: dict[str, list[dict]], order: list[str], metric: str
+) -> dict | None:
+    """The winner's curse of the study's selection, disclosed.
+
+    :func:`~skmedtl.model_selection.selection_optimism` over every
+    configuration's validation predictions (seeds averaged as selection
+    averages them), configurations listed in ``order`` (the order the study
+    breaks ties in). Only for ``metric="auc"`` (``None`` otherwise, or with one
+    configuration).
+
+    Returns
+    -------
+    dict or None
+        ``selected``, ``validation_score``, ``corrected`` (the BBC estimate),
+        ``optimism``, ``interval``, ``selection_rates`` ({config: rate}),
+        ``n_resamples``, ``method``.
+    """
+    from ..model_selection import selection_optimism
+
+    if metric != "auc" or len(order) < 2:
+        return None
+    y = np.asarray(groups[order[0]][0]["val_y"])
+    scores = []
+    for config in order:
+        seeds = [np.asarray(r["val_proba"], dtype=float) for r in groups[config]]
+        if y.ndim == 1 and seeds[0].shape[1] == 2:
+            seeds = [p[:, 1] for p in seeds]  # binary: the positive class's score
+        scores.append(seeds)
+    result = selection_optimism(y, scores)
+    return {
+        "selected": order[result.selected],
+        "validation_score": float(result.observed),
+        "corrected": float(result.corrected),
+        "optimism": float(result.optimism),
+        "interval": [float(v) for v in result.interval],
+        "selection_rates": {
+            c: float(r) for c, r in zip(order, result.selection_rates, strict=True)
+        },
+        "n_resamples": int(result.n_resamples),
+        "method": result.method,
+    }

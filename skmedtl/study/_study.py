@@ -20,7 +20,13 @@ from ._approaches import parse_approaches
 from ._choices import COSTS
 from ._cost import resolve_threads
 from ._data import load_study_dataset
-from ._outputs import LOG_NAME, manifest, report_context, write_results
+from ._outputs import (
+    LOG_NAME,
+    MANIFEST_NAME,
+    manifest,
+    report_context,
+    write_results,
+)
 from ._plan import (
     check_device,
     check_grid,
@@ -46,7 +52,6 @@ __all__ = ["TransferStudy"]
 logger = logging.getLogger(__name__)
 
 TASKS = ("classification", "ordinal")
-MANIFEST_NAME = "study.json"
 
 
 class TransferStudy:
@@ -54,16 +59,19 @@ class TransferStudy:
 
     The study the review (Kim et al., BMC Medical Imaging 2022) recommends and
     few papers run: every backbone x approach of a grid, evaluated on the same
-    held-out test set, each with its cost. Every choice is made on one
-    validation set shared by all cells (the data set's validation split, else
-    one stratified, patient-level split of the training images): the heads'
-    hyperparameters, learning rates and early stopping, recalibration, the
-    operating point, and the configuration itself (by its validation score;
-    with seeds, the mean). Each model is fitted on the training images and
-    predicts the test set once; no test result feeds a choice. The report
-    compares the selected configuration with every other one (paired bootstrap
-    and DeLong, Holm-corrected), gives calibration and the operating point,
-    and ``predictions.csv`` keeps every test prediction.
+    held-out test set, each with its cost. Tuning happens inside the training
+    images: the heads' hyperparameters by inner stratified (patient-grouped)
+    cross-validation, learning rates and early stopping on a share of the
+    training images held out. One validation set shared by all cells (the data
+    set's validation split, else one stratified, patient-level split of the
+    training images) is predicted once per model; it selects the configuration
+    (by its validation score; with seeds, the mean) and fits recalibration and
+    the operating point. The report discloses the selected score's optimism
+    (bootstrap bias-corrected, Tsamardinos et al. 2018). Each model is fitted on
+    the training images and predicts the test set once; no test result feeds a
+    choice. The report compares the selected configuration with every other one
+    (paired bootstrap and DeLong, Holm-corrected), gives calibration and the
+    operating point, and ``predictions.csv`` keeps every test prediction.
 
     Each finished cell is appended to ``out_dir/results.jsonl`` at once, so a
     study that stops (an error, Ctrl-C, a killed process) resumes where it
@@ -103,13 +111,19 @@ class TransferStudy:
         What "cheapest" means in the recommendation: compute time (extraction
         + training), inference time per image, trainable parameters, or peak
         memory.
+    margin : float, default=0.02
+        Non-inferiority margin of the cheaper alternative: a cheaper
+        configuration is proposed only when the lower bound of the 95% CI of
+        its paired difference to the selected one on validation is above
+        ``-margin`` (in units of ``metric``).
     input_size, train_input_size : int or "native", optional
         Input size of the frozen approaches, and of those that train the
         backbone (``"native"``: the weights' own size).
     max_epochs : int, optional
         Epochs of the approaches that train the backbone.
     lrs : list of float, optional
-        Learning rates tried (the one with the lowest validation loss is kept).
+        Learning rates tried (the one with the lowest loss on the share of the
+        training images held out is kept).
     fine_tune_blocks : int, optional
         ``K`` of a bare ``"fine_tune"``.
     pos_label : label, optional
@@ -223,6 +237,7 @@ class TransferStudy:
         "weights": [None, "path"],
         "metric": [StrOptions(SELECTION_METRICS)],
         "cost": [StrOptions(tuple(COSTS))],
+        "margin": [Interval(numbers.Real, 0, 1, closed="left")],
         "input_size": [Interval(numbers.Integral, 8), StrOptions(("native",)), None],
         "train_input_size": [
             Interval(numbers.Integral, 8),
@@ -274,6 +289,7 @@ class TransferStudy:
         weights: str | os.PathLike | None = "imagenet",
         metric: str = "auc",
         cost: str = "time",
+        margin: float = 0.02,
         input_size: int | str | None = None,
         train_input_size: int | str | None = None,
         max_epochs: int | None = None,
@@ -309,6 +325,7 @@ class TransferStudy:
         self.weights = weights
         self.metric = metric
         self.cost = cost
+        self.margin = margin
         self.input_size = input_size
         self.train_input_size = train_input_size
         self.max_epochs = max_epochs

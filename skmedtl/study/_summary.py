@@ -10,13 +10,14 @@ from ._choices import COSTS
 from ._evaluate import METRICS, pooled_metrics
 from ._stats import pooled_extras, pooled_validation, seed_interval
 
-__all__ = ["recommend", "summarize"]
+__all__ = ["NONINFERIORITY_MARGIN", "recommend", "summarize"]
 
 #: Cost columns, in the order of the results tables.
 COST_FIELDS = (
     "extract_time_s",
     "train_time_s",
     "compute_time_s",
+    "test_inference_s",
     "inference_ms_per_image",
     "trainable_params",
     "peak_memory_mb",
@@ -51,10 +52,17 @@ def cell_row(record: dict) -> dict:
         row[f] = record.get(f)
     row["key"] = record["key"]
     row["validation_score"] = record["validation"]["score"]
+    row["inner_score"] = _inner_score(record)
     for name, (est, low, high) in record["extras"].items():
         row.update({name: est, f"{name}_low": low, f"{name}_high": high})
     row["threshold"] = (record.get("operating_point") or {}).get("threshold")
     return row
+
+
+def _inner_score(record: dict) -> float | None:
+    """The cell's tuning score inside its training images (``None``: not logged)."""
+    value = (record.get("selection") or {}).get("inner_score")
+    return None if value is None or _isnan(value) else float(value)
 
 
 def summarize(
@@ -135,6 +143,7 @@ def summarize(
         row["validation_low"] = validation["low"]
         row["validation_high"] = validation["high"]
         row["validation_sd"] = validation["sd"]
+        row["inner_score"] = _mean(_inner_score(r) for r in recs)
         row["n_validation"] = validation["n"]
         low, high = seed_interval([r["metrics"][metric][0] for r in recs])
         row[f"{metric}_seed_low"], row[f"{metric}_seed_high"] = low, high
@@ -150,13 +159,16 @@ def summarize(
             row.update({name: est, f"{name}_low": low, f"{name}_high": high})
         op = first.get("operating_point")
         row["threshold_rule"] = op["rule"] if op else None
+        # each seed's model has its own threshold: their mean is no model's
+        thresholds = (
+            [float(r["operating_point"]["threshold"]) for r in recs] if op else []
+        )
         row["threshold"] = (
-            float(np.mean([r["operating_point"]["threshold"] for r in recs]))
-            if op
-            else None
+            None if not op else thresholds[0] if len(thresholds) == 1 else thresholds
         )
         row["calibrate"] = first["calibration"]["method"]
         row["device"] = first.get("device")
+        row["engine"] = first.get("engine")
         row["input_size"] = first.get("input_size")
         row["seeds"] = [r["seed"] for r in recs]
         rows.append(row)
@@ -164,21 +176,45 @@ def summarize(
     return rows, cell_rows, by_config
 
 
-def recommend(rows: list[dict], metric: str = "auc", cost: str = "time") -> dict | None:
-    """The configuration selected on validation, and a cheaper one close to it.
+#: Default non-inferiority margin of the cheaper alternative (AUC points).
+NONINFERIORITY_MARGIN = 0.02
+
+
+def recommend(
+    rows: list[dict],
+    metric: str = "auc",
+    cost: str = "time",
+    *,
+    difference=None,
+    margin: float = NONINFERIORITY_MARGIN,
+) -> dict | None:
+    """The configuration selected on validation, and a cheaper non-inferior one.
 
     Selected: the highest validation score of ``metric`` (with seeds, the mean;
-    ties: the cheaper). Recommended cheaper configuration: among those whose
-    validation score reaches the lower end of the selected one's 95% bootstrap
-    interval on validation, the one with the lowest ``cost`` (ties: the higher
-    validation score). The test set plays no part in either choice; this is a
-    screening rule, not a test of equivalence.
+    ties: the cheaper). Cheaper alternative: among the configurations cheaper
+    than the selected one whose paired difference to it on validation has a
+    95% CI lower bound above ``-margin`` (non-inferiority), the one with the
+    lowest ``cost`` (ties: the higher validation score); none when no
+    configuration qualifies. The test set plays no part in either choice.
+
+    Parameters
+    ----------
+    rows : list of dict
+    metric, cost : str
+    difference : callable, optional
+        ``difference(other, selected)`` -> dict with ``difference``,
+        ``ci_low``, ``ci_high``: the paired validation difference
+        (:func:`~skmedtl.study._stats.validation_difference`). Without it no
+        alternative is proposed.
+    margin : float, default=0.02
 
     Returns
     -------
     dict or None
-        ``best`` and ``cheapest`` (rows of the table), ``metric``, ``cost``,
-        ``cost_column``, ``candidates`` (configurations within the interval),
+        ``best`` and ``cheapest`` (rows of the table; ``cheapest`` is ``best``
+        when there is no alternative), ``metric``, ``cost``, ``cost_column``,
+        ``margin``, ``differences`` ({config: difference dict} of every cheaper
+        configuration), ``candidates`` (the non-inferior ones),
         ``selected_on`` (``"validation"``). ``None`` when no configuration has
         a finite validation score.
     """
@@ -196,17 +232,29 @@ def recommend(rows: list[dict], metric: str = "auc", cost: str = "time") -> dict
     if not scored:
         return None
     best = min(scored, key=lambda r: (-r["validation_score"], cost_of(r)))
-    low = best["validation_low"]
-    if low is None or _isnan(low):
-        low = best["validation_score"]
-    candidates = [r for r in scored if r["validation_score"] >= low]
-    cheapest = min(candidates, key=lambda r: (cost_of(r), -r["validation_score"]))
+    differences = {}
+    if difference is not None:
+        for r in scored:
+            if r is not best and cost_of(r) < cost_of(best):
+                differences[r["config"]] = difference(r["config"], best["config"])
+    candidates = [
+        r
+        for r in scored
+        if r["config"] in differences
+        and not _isnan(differences[r["config"]]["ci_low"])
+        and differences[r["config"]]["ci_low"] > -margin
+    ]
+    cheapest = min(
+        candidates or [best], key=lambda r: (cost_of(r), -r["validation_score"])
+    )
     return {
         "metric": metric,
         "cost": cost,
         "cost_column": column,
         "best": best,
         "cheapest": cheapest,
+        "margin": float(margin),
+        "differences": differences,
         "candidates": [r["config"] for r in candidates],
         "selected_on": "validation",
     }

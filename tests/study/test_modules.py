@@ -78,12 +78,21 @@ def test_recommend_selects_on_validation_and_ties_go_to_the_cheaper():
     assert rec["cost_column"] == "compute_time_s"
 
 
-def test_recommend_cheapest_within_the_selected_interval():
+def test_recommend_cheapest_non_inferior_by_the_paired_difference():
     rows = [_row("big", 0.92, low=0.85, time=10.0), _row("small", 0.86, time=1.0)]
     rows.append(_row("worse", 0.80, time=0.1))
-    rec = recommend(rows, "auc", "time")
+    lows = {"small": -0.015, "worse": -0.05}  # paired CI lower bounds
+
+    def difference(other, selected):
+        assert selected == "big"
+        return {"difference": -0.01, "ci_low": lows[other], "ci_high": 0.0}
+
+    rec = recommend(rows, "auc", "time", difference=difference)
     assert rec["best"]["config"] == "big" and rec["cheapest"]["config"] == "small"
-    assert rec["candidates"] == ["big", "small"]
+    assert rec["candidates"] == ["small"] and rec["margin"] == 0.02
+    assert set(rec["differences"]) == {"small", "worse"}
+    # without paired differences no alternative is proposed
+    assert recommend(rows, "auc", "time")["cheapest"]["config"] == "big"
 
 
 def test_recommend_without_scores_is_none_and_nan_is_left_out():

@@ -203,8 +203,9 @@ def test_volumes_and_multilabel_are_refused():
 
 
 # -- protocol --------------------------------------------------------------------------
-def test_hybrid_heads_tune_on_validation_only(tiny_npz, tmp_path):
-    """Own val split: it; no val split: one stratified split of the training data."""
+def test_hybrid_heads_tune_inside_training_and_validate_on_val(tiny_npz, tmp_path):
+    """Heads tune by inner CV of the training images; validation (own val split,
+    or one stratified split of the training data) scores them once."""
     data = load_study_dataset(tiny_npz)
     common = dict(
         backbones=["lenet5"],
@@ -216,7 +217,9 @@ def test_hybrid_heads_tune_on_validation_only(tiny_npz, tmp_path):
     )
     with_val = TransferStudy(data, tmp_path / "a", **common).run()
     selection = with_val.cells[0]["selection"]
-    assert selection["scheme"] == "validation split" and selection["n_candidates"] == 3
+    assert selection["scheme"] == "5-fold inner CV of the training images"
+    assert selection["n_candidates"] == 3 and selection["inner_folds"] == 5
+    assert 0 <= selection["inner_score"] <= 1
     assert with_val.table[0]["n_validation"] == data.n_images("val") == 8
     assert selection["validation_score"] == with_val.table[0]["validation_score"]
     assert (
@@ -296,8 +299,24 @@ def test_recommendation_rule_uses_validation_only():
     rec = recommend(rows, "auc", "time")
     assert rec["selected_on"] == "validation"
     assert rec["best"]["config"] == "d"  # tie on validation: the cheaper
-    assert rec["cheapest"]["config"] == "b"  # c is below the best's CI
-    assert rec["candidates"] == ["a", "b", "d"]
+    assert rec["cheapest"]["config"] == "d"  # no paired differences: no alternative
+    assert rec["candidates"] == []
+    # non-inferiority of the paired validation difference: lower bound > -margin
+    lows = {"a": -0.001, "b": -0.019, "c": -0.021}
+    asked = []
+
+    def difference(other, selected):
+        asked.append((other, selected))
+        return {"difference": 0.0, "ci_low": lows[other], "ci_high": 0.01}
+
+    rec = recommend(rows, "auc", "time", difference=difference, margin=0.02)
+    assert sorted(asked) == [("b", "d"), ("c", "d")]  # only cheaper ones
+    assert rec["candidates"] == ["b"]  # c's lower bound is below -0.02
+    assert rec["cheapest"]["config"] == "b"
+    rec = recommend(rows, "auc", "time", difference=difference, margin=0.025)
+    assert rec["cheapest"]["config"] == "c"  # the cheapest non-inferior one
+    rec = recommend(rows, "auc", "time", difference=difference, margin=0.01)
+    assert rec["cheapest"]["config"] == "d" and rec["candidates"] == []
     assert recommend([row("a", float("nan"), 0, 1, 0.9)], "auc", "time") is None
 
 
@@ -343,9 +362,10 @@ def test_three_classes_use_macro_metrics_and_micro_roc(tmp_path):
     assert (tmp_path / "figures" / "roc_best.png").stat().st_size > 0
 
 
-def test_trained_approaches_validate_on_whole_patients(tiny_npz, tmp_path, monkeypatch):
+def test_trained_approaches_early_stop_inside_training(tiny_npz, tmp_path, monkeypatch):
     """With patient ids and no validation split, the study's one validation
-    split holds whole patients, and FineTuneClassifier.fit validates on it."""
+    split holds whole patients; FineTuneClassifier.fit sees only the training
+    images, with their patient ids, for its own early-stopping split."""
     from skmedtl.finetune import FineTuneClassifier
 
     data = load_study_dataset(tiny_npz)
@@ -358,7 +378,7 @@ def test_trained_approaches_validate_on_whole_patients(tiny_npz, tmp_path, monke
     original = FineTuneClassifier.fit
 
     def recording(self, X, y, groups=None, validation_mask=None):
-        seen.append(validation_mask)
+        seen.append((len(X), groups, validation_mask, self.validation_fraction))
         return original(self, X, y, groups=groups, validation_mask=validation_mask)
 
     monkeypatch.setattr(FineTuneClassifier, "fit", recording)
@@ -375,10 +395,11 @@ def test_trained_approaches_validate_on_whole_patients(tiny_npz, tmp_path, monke
     ).run()
     dev = grouped.split != "test"
     assert len(seen) == 1
-    mask = seen[0]
-    assert mask.dtype == bool and mask.shape == (dev.sum(),) and 0 < mask.sum()
-    in_val, in_train = set(patients[dev][mask]), set(patients[dev][~mask])
-    assert not in_val & in_train
+    n, groups, mask, fraction = seen[0]
+    assert mask is None and fraction == 0.2  # never the study's validation set
+    assert n == len(groups) < dev.sum()  # the training images only
+    study_val = set(patients[dev]) - set(groups)  # whole patients held out
+    assert study_val and not study_val & set(groups)
 
 
 @pytest.mark.parametrize("labels", [np.zeros(5), np.zeros((5, 3))])

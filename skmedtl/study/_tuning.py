@@ -1,0 +1,127 @@
+"""Tuning inside the training partition: the validation set never tunes.
+
+A hybrid head's grid value is chosen by stratified (patient-grouped when the
+study has groups) K-fold cross-validation of the training images only, seeded by
+the cell's seed; the chosen value is refitted on all of them. Trained approaches
+take early stopping and the learning rate from a split carved out of the
+training images (``FineTuneClassifier(validation_fraction=...)``, with the
+patient groups). The study's validation set is predicted once per cell, to score
+it for selection, so its labels cannot reach a fitted model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model_selection import make_cv, select_on_validation
+
+__all__ = ["INNER_FOLDS", "INNER_FRACTION", "InnerFolds", "inner_folds", "tune_by_cv"]
+
+#: Folds of the inner cross-validation that chooses a hybrid head's grid value.
+INNER_FOLDS = 5
+#: Share of the training images a trained approach holds out for early stopping
+#: and its learning-rate choice.
+INNER_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class InnerFolds:
+    """The inner folds of one cell's training images.
+
+    Attributes
+    ----------
+    splits : list of (train index, held-out index)
+        Empty when the training images are too few to cross-validate.
+    n_splits : int
+    grouped : bool
+        Whether whole patients stay in one fold.
+    note : str or None
+        Why fewer folds than asked were used (or none at all).
+    """
+
+    splits: list
+    n_splits: int
+    grouped: bool
+    note: str | None = None
+
+
+def inner_folds(
+    y, groups=None, n_splits: int = INNER_FOLDS, seed: int = 0
+) -> InnerFolds:
+    """Stratified (group-aware) folds of the training labels ``y``.
+
+    Fewer folds than ``n_splits`` when the smallest class (in images, or in
+    patients with ``groups``) has fewer members; none (and a note) when it has
+    fewer than two. A 2-D ``y`` (multi-label indicator) is split by iterative
+    stratification, the smallest class being the rarest label's positives.
+
+    Examples
+    --------
+    >>> from skmedtl.study._tuning import inner_folds
+    >>> f = inner_folds([0, 0, 0, 1, 1, 1, 1], n_splits=5, seed=0)
+    >>> f.n_splits, f.note
+    (3, '3 inner folds instead of 5: the smallest class has 3 members')
+    """
+    y = np.asarray(y)
+    groups = None if groups is None else np.asarray(groups)
+    if y.ndim == 2:  # multi-label: the positives of each label present
+        encoded = None
+        columns = [y[:, j].astype(bool) for j in range(y.shape[1])]
+        columns = [c for c in columns if c.any()] or [np.ones(len(y), bool)]
+    else:
+        _, encoded = np.unique(y, return_inverse=True)
+        columns = [encoded == c for c in np.unique(encoded)]
+    members = [
+        len(np.unique(groups[c])) if groups is not None else int(c.sum())
+        for c in columns
+    ]
+    smallest = int(min(members))
+    n = min(int(n_splits), smallest)
+    note = None
+    if n < n_splits:
+        note = (
+            f"{n} inner folds instead of {n_splits}: the smallest class has "
+            f"{smallest} {'patients' if groups is not None else 'members'}"
+        )
+    if n < 2:
+        return InnerFolds([], 0, groups is not None, note + "; not tuned")
+    if encoded is None:
+        from ..model_selection import IterativeStratifiedKFold
+
+        cv = IterativeStratifiedKFold(n, random_state=int(seed))
+        splits = list(cv.split(np.zeros((len(y), 1)), y, groups))
+    else:
+        cv = make_cv(n, groups=groups, random_state=int(seed))
+        splits = list(cv.split(np.zeros((len(y), 1)), encoded, groups))
+    return InnerFolds(splits, n, groups is not None, note)
+
+
+def tune_by_cv(
+    candidates: list,
+    fit: Callable[[object, np.ndarray], object],
+    score: Callable[[object, np.ndarray], float],
+    folds: InnerFolds,
+):
+    """Choose among ``candidates`` by their mean inner-fold score.
+
+    ``fit(candidate, train_index)`` returns a model fitted on those training
+    images; ``score(model, held_out_index)`` its score there. The choice is the
+    one selection loop (:func:`~skmedtl.model_selection.select_on_validation`,
+    first among equals); without folds the first candidate is kept, unscored.
+
+    Returns
+    -------
+    candidate, inner_score : object, float
+    """
+    if not folds.splits:
+        return candidates[0], float("nan")
+
+    def cross_validate(candidate) -> float:
+        values = [score(fit(candidate, tr), te) for tr, te in folds.splits]
+        return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+
+    best = select_on_validation(candidates, fit=cross_validate, score=lambda v: v)
+    return best.candidate, float(best.score)
