@@ -16,6 +16,7 @@ import numpy as np
 
 from ..utils._naming import did_you_mean
 from ._splits import SPLIT_ALIASES, SPLITS, resolve_split
+from ._task import Task
 
 __all__ = ["BUNDLED", "StudyDataset", "load_study_dataset"]
 
@@ -127,10 +128,10 @@ class StudyDataset:
         """
         labels = np.asarray(labels)
         n = len(images)
-        if labels.ndim == 2 and labels.shape[1] > 1:  # multi-label: _multilabel.py
-            from ._multilabel import multilabel_dataset
+        if Task.of_labels(labels).per_label and labels.shape[1] > 1:  # _per_label.py
+            from ._per_label import per_label_dataset
 
-            return multilabel_dataset(
+            return per_label_dataset(
                 cls,
                 images,
                 labels,
@@ -224,10 +225,10 @@ class StudyDataset:
 
     def summary(self) -> dict:
         """Counts per split and class (JSON-serialisable)."""
-        if self.labels.ndim == 2:  # multi-label: positives per label
-            from ._multilabel import multilabel_summary
+        if self.task.per_label:  # positives per label
+            from ._per_label import per_label_summary
 
-            return multilabel_summary(self)
+            return per_label_summary(self)
         classes = np.unique(self.labels)
         counts = {
             part: {
@@ -297,6 +298,11 @@ class StudyDataset:
                 f"({', '.join(self.class_names)})."
             )
         return dataclasses.replace(self, grades=tuple(order))
+
+    @property
+    def task(self) -> Task:
+        """The study's :class:`~skmedtl.study._task.Task`, from labels and grades."""
+        return Task.of_labels(self.labels, self.grades)
 
     def label_order(self) -> list:
         """Classes in score-column order; for two classes the positive one last.
@@ -486,7 +492,7 @@ def _from_npz(path: Path, **common) -> StudyDataset:
     labels = np.concatenate([parts[s][1] for s in present])
     split = np.repeat(present, [len(parts[s][1]) for s in present])
     names = None
-    if labels.ndim == 2:  # multi-label (ChestMNIST layout)
+    if Task.of_labels(labels).per_label:  # ChestMNIST layout
         from ..datasets._medmnist import medmnist_label_names
 
         names = medmnist_label_names(path, labels.shape[1])
@@ -511,8 +517,8 @@ def _from_csv(path: Path, **common) -> StudyDataset:
             )
             lines.append(reader.line_num)
     label_columns = [c for c in fields if c not in ("path", "group", "split")]
-    multilabel = "label" not in fields and "path" in fields and len(label_columns) > 1
-    for needed in ("path",) if multilabel else ("path", "label"):
+    per_label = "label" not in fields and "path" in fields and len(label_columns) > 1
+    for needed in ("path",) if per_label else ("path", "label"):
         if needed not in fields:
             raise ValueError(
                 f"{path} needs a {needed!r} column (columns: path, label, and "
@@ -522,7 +528,7 @@ def _from_csv(path: Path, **common) -> StudyDataset:
         raise ValueError(f"{path} lists no images.")
     paths = []
     for i, row in zip(lines, rows, strict=True):
-        for column in ("path",) if multilabel else ("path", "label"):
+        for column in ("path",) if per_label else ("path", "label"):
             if not row[column]:
                 raise ValueError(
                     f"{path}, line {i}: the {column} is empty. Give every image a "
@@ -533,8 +539,8 @@ def _from_csv(path: Path, **common) -> StudyDataset:
         if not p.is_file():
             raise FileNotFoundError(f"{path}, line {i}: image file not found: {p}")
         paths.append(os.fspath(p))
-    if multilabel:  # one 0/1 column per label (several findings per image)
-        from ._multilabel import csv_label_matrix
+    if per_label:  # one 0/1 column per label (several findings per image)
+        from ._per_label import csv_label_matrix
 
         labels = csv_label_matrix(path, rows, label_columns)
     else:
@@ -546,7 +552,7 @@ def _from_csv(path: Path, **common) -> StudyDataset:
         labels,
         groups=groups,
         split=split,
-        class_names=label_columns if multilabel else None,
+        class_names=label_columns if per_label else None,
         source=f"CSV file {path}",
         **common,
     )
@@ -572,7 +578,7 @@ def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
             split += [part] * len(found.paths)
             if found.groups is not None:
                 group_ids += found.groups.tolist()
-        from ._multilabel import check_folder_single_label
+        from ._per_label import check_folder_single_label
 
         check_folder_single_label(paths, labels, path)
         return StudyDataset.from_arrays(
@@ -585,7 +591,7 @@ def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
         )
     found = load_folder(path, **folder_options)
     labels = np.array([found.class_names[k] for k in found.labels])
-    from ._multilabel import check_folder_single_label
+    from ._per_label import check_folder_single_label
 
     check_folder_single_label(found.paths, labels, path)
     return StudyDataset.from_arrays(

@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._task import MULTILABEL, Task
+
 __all__ = ["MultiLabelStudyModel", "StudyModel"]
 
 
@@ -103,7 +105,7 @@ class StudyModel(ClassifierMixin, BaseEstimator):
         self
         """
         check_is_fitted(self.estimator)
-        if _is_multilabel_classes(self.estimator.classes_):
+        if Task.of_classes(self.estimator.classes_).per_label:
             raise ValueError(
                 f"{type(self.estimator).__name__} is a multi-label classifier "
                 f"({len(self.estimator.classes_)} labels, classes_ a list of "
@@ -229,11 +231,6 @@ class StudyModel(ClassifierMixin, BaseEstimator):
         return float(threshold)
 
 
-def _is_multilabel_classes(classes) -> bool:
-    """Whether ``classes_`` is scikit-learn's multi-label form: a list of arrays."""
-    return isinstance(classes, list) and all(np.ndim(c) == 1 for c in classes)
-
-
 def label_probabilities(proba, n_labels: int | None = None) -> np.ndarray:
     """Per-label positive probabilities ``(n, n_labels)`` of a multi-label model.
 
@@ -323,9 +320,7 @@ class MultiLabelStudyModel(MultiOutputMixin, ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_label = True
-        return tags
+        return Task(MULTILABEL).set_tags(tags)
 
     def fit(self, X=None, y=None):
         """Check the wrapped model and set the fitted attributes (no training).
@@ -340,7 +335,7 @@ class MultiLabelStudyModel(MultiOutputMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self.estimator)
         classes = getattr(self.estimator, "classes_", None)
-        if not _is_multilabel_classes(classes):
+        if not Task.of_classes(classes).per_label:
             raise ValueError(
                 f"{type(self.estimator).__name__} is not a multi-label classifier "
                 f"(classes_ {classes!r}; a multi-label one has a list of "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ._explanations import explanation_figure
 from ._measure import describe_device
-from ._multilabel import multilabel_paired_metric
+from ._per_label import per_label_paired_metric
 from ._report import write_outputs
 from ._results import StudyResults
 from ._run import now
@@ -169,7 +169,7 @@ def write_results(
             recommendation["best"]["config"],
             study.metric,
             study.profile_.n_bootstraps,
-            multilabel_metric=multilabel_paired_metric(study.metric),
+            label_metric=per_label_paired_metric(study.metric),
         )
     results = StudyResults(
         out_dir=os.fspath(out),

@@ -30,6 +30,7 @@ from ..metrics import (
     quadratic_weighted_kappa,
 )
 from ..metrics._report import _binary_auc
+from ._task import Task
 
 __all__ = [
     "ECE_BINS",
@@ -252,7 +253,7 @@ def compare_configurations(
     selected: str,
     metric: str,
     n_bootstraps: int,
-    multilabel_metric=None,
+    label_metric=None,
 ) -> list[dict]:
     """Paired comparisons of ``selected`` with every other configuration.
 
@@ -262,7 +263,7 @@ def compare_configurations(
     mean scores). Holm's correction runs over the comparisons, separately for
     each test. Multi-label records (``y_true`` a label matrix): the mean
     per-label ``metric``, resamples of images stratified by the first label
-    (see :func:`~skmedtl.study._multilabel.multilabel_paired_metric`).
+    (see :func:`~skmedtl.study._per_label.per_label_paired_metric`).
 
     Parameters
     ----------
@@ -272,9 +273,9 @@ def compare_configurations(
     selected : str
     metric : str
     n_bootstraps : int
-    multilabel_metric : callable, optional
+    label_metric : callable, optional
         For multi-label records: the paired metric of packed arrays (labels in
-        slot 0), :func:`~skmedtl.study._multilabel.multilabel_paired_metric`.
+        slot 0), :func:`~skmedtl.study._per_label.per_label_paired_metric`.
 
     Returns
     -------
@@ -288,29 +289,30 @@ def compare_configurations(
     if selected not in groups:
         return []
     y = np.asarray(groups[selected][0]["y_true"])
-    multilabel = y.ndim == 2  # labels ride along in slot 0; strata: first label
+    # multi-label: labels ride along in slot 0; strata: the first label
+    per_label = Task.of_labels(y).per_label
 
     def stack(records):
         p = np.stack([np.asarray(r["test_proba"], dtype=float) for r in records], 1)
-        return np.concatenate([y[:, None, :], p], axis=1) if multilabel else p
+        return np.concatenate([y[:, None, :], p], axis=1) if per_label else p
 
     def seed_mean_metric(yy, p):
         return float(np.mean([score(metric, yy, p[:, s]) for s in range(p.shape[1])]))
 
     seed_mean_metric.__name__ = metric
-    if multilabel:
-        if multilabel_metric is None:
-            raise ValueError("multi-label records need multilabel_metric.")
-        seed_mean_metric = multilabel_metric
+    if per_label:
+        if label_metric is None:
+            raise ValueError("multi-label records need label_metric.")
+        seed_mean_metric = label_metric
     a = stack(groups[selected])
-    binary_auc = metric == "auc" and a.shape[2] == 2 and not multilabel
+    binary_auc = metric == "auc" and a.shape[2] == 2 and not per_label
     out = []
     for config, records in groups.items():
         if config == selected:
             continue
         b = stack(records)
         boot = paired_bootstrap(
-            y[:, 0] if multilabel else y,
+            y[:, 0] if per_label else y,
             a,
             b,
             metric=seed_mean_metric,

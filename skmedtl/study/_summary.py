@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from ._choices import COSTS
-from ._evaluate import METRICS, pooled_metrics
-from ._stats import pooled_extras, pooled_validation, seed_interval
+from ._evaluate import METRICS
+from ._stats import seed_interval
+from ._task import Task
 
 __all__ = ["recommend", "summarize"]
 
@@ -99,13 +100,8 @@ def summarize(
     rows = []
     for (backbone, approach), recs in groups.items():
         first = recs[0]
-        multilabel = first.get("task") == "multilabel"  # study/_multilabel.py
-        if multilabel:
-            from ._multilabel import pooled_multilabel_validation
-
-            validation = pooled_multilabel_validation(recs, metric, n_bootstraps)
-        else:
-            validation = pooled_validation(recs, metric, n_bootstraps)
+        kind = Task.of_mapping(first)
+        validation = kind.pooled_validation(recs, metric, n_bootstraps)
         row = {
             "config": f"{backbone} / {approach}",
             "backbone": backbone,
@@ -113,12 +109,7 @@ def summarize(
             "category": first["category"],
             "n_seeds": len(recs),
         }
-        if multilabel:  # per-label metrics, pooled
-            from ._multilabel import pooled_multilabel_metrics
-
-            pooled = pooled_multilabel_metrics(recs, n_bootstraps)
-        else:
-            pooled = pooled_metrics(recs, n_bootstraps)
+        pooled = kind.pooled_metrics(recs, n_bootstraps)
         for m in METRICS:
             est, low, high = pooled[m]
             row.update({m: est, f"{m}_low": low, f"{m}_high": high})
@@ -140,12 +131,8 @@ def summarize(
         row[f"{metric}_seed_low"], row[f"{metric}_seed_high"] = low, high
         if len(recs) == 1:
             extras = first["extras"]
-        elif multilabel:
-            from ._multilabel import multilabel_extras
-
-            extras = multilabel_extras(recs, n_bootstraps)
         else:
-            extras = pooled_extras(recs, first["y_true"], task, n_bootstraps)
+            extras = kind.pooled_extras(recs, task, n_bootstraps)
         for name, (est, low, high) in extras.items():
             row.update({name: est, f"{name}_low": low, f"{name}_high": high})
         op = first.get("operating_point")
