@@ -100,15 +100,13 @@ def _csv_paths(path: Path) -> list[str]:
 
 
 def _calibrated(model) -> bool:
-    if Task.of_model(model).per_label:
-        return model.calibrators is not None
-    return getattr(model, "calibrator", None) is not None
+    return bool(getattr(model, "calibrated_", False))
 
 
 def prediction_columns(model) -> list[str]:
     """The columns of :func:`predict_files`' rows for ``model`` (a StudyModel).
 
-    A :class:`MultiLabelStudyModel`: ``path``, ``predicted_labels`` (the
+    A multi-label :class:`StudyModel`: ``path``, ``predicted_labels`` (the
     labels present, ``;``-joined), ``p_<label>`` (the model's own
     probability), ``decision_<label>`` (0/1 at the label's validation
     threshold), ``p_calibrated_<label>`` when the study recalibrated, and
@@ -183,7 +181,7 @@ def predict_files(
 
     Parameters
     ----------
-    model : StudyModel or MultiLabelStudyModel
+    model : StudyModel
         A model saved by a study (``skmedtl.load("study/model")``).
     paths : list of str
     expected_input : dict, optional

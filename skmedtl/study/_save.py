@@ -134,7 +134,7 @@ def image_channels(array: np.ndarray) -> int:
 def cell_model(cell, fitted, emb, record: dict, data):
     """The cell's fitted model as a :class:`StudyModel` that predicts from images.
 
-    Multi-label data: a :class:`MultiLabelStudyModel` with the cell's per-label
+    Multi-label data: a :class:`StudyModel` with the cell's per-label
     validation thresholds (and per-label calibrators).
     """
     from sklearn.pipeline import Pipeline
@@ -175,7 +175,7 @@ def cell_model(cell, fitted, emb, record: dict, data):
 def _per_label_cell_model(estimator, record: dict, data):
     """A multi-label cell's model: its validation thresholds and calibrators."""
     from ..metrics import ProbabilityCalibrator
-    from ._model import MultiLabelStudyModel
+    from ._model import StudyModel
 
     calibrators = None
     method = record["calibration"]["method"]
@@ -186,11 +186,11 @@ def _per_label_cell_model(estimator, record: dict, data):
             ProbabilityCalibrator(method).fit(proba[:, j], Y[:, j])
             for j in range(Y.shape[1])
         ]
-    return MultiLabelStudyModel(
+    return StudyModel(
         estimator,
-        labels=[str(c) for c in data.class_names],
-        thresholds=[float(t) for t in record["thresholds"]],
-        calibrators=calibrators,
+        class_names=[str(c) for c in data.class_names],
+        threshold=[float(t) for t in record["thresholds"]],
+        calibrator=calibrators,
     ).fit()
 
 

@@ -100,13 +100,9 @@ class Task:
 
     @classmethod
     def of_model(cls, model) -> Task:
-        """The task of a study model (:class:`~skmedtl.study.StudyModel` or its
-        per-label counterpart)."""
-        from ._model import MultiLabelStudyModel
-
-        if isinstance(model, MultiLabelStudyModel):
-            return cls(MULTILABEL)
-        return cls("multiclass")
+        """The task of a fitted :class:`~skmedtl.study.StudyModel` (its
+        ``classes_``)."""
+        return cls.of_classes(getattr(model, "classes_", None))
 
     def head_options(self) -> dict:
         """Keyword arguments of :func:`skmedtl.hybrid.head_pipeline` for this task."""
@@ -145,8 +141,11 @@ class Task:
 
     def set_tags(self, tags):
         """Mark scikit-learn estimator tags with this task; returns ``tags``."""
-        if tags.classifier_tags is not None and self.per_label:
-            tags.classifier_tags.multi_label = True
+        if self.per_label:
+            tags.input_tags.two_d_array = False
+            tags.target_tags.multi_output = True
+            if tags.classifier_tags is not None:
+                tags.classifier_tags.multi_label = True
         return tags
 
 
