@@ -101,7 +101,9 @@ class StudyDataset:
         Parameters
         ----------
         images : ndarray or list
-        labels : array-like of shape (n,)
+        labels : array-like of shape (n,) or (n, n_labels)
+            One class per image, or a multi-label 0/1 matrix (one column per
+            label; the :class:`~skmedtl.study._task.Task` says which).
         groups : array-like of shape (n,), optional
             Patient ids.
         split : array-like of shape (n,), optional
@@ -109,7 +111,7 @@ class StudyDataset:
             split, a stratified (patient-level with ``groups``) hold-out of
             ``test_size`` becomes the test set.
         class_names : list of str, optional
-            Display names of the sorted classes.
+            Display names of the sorted classes (multi-label: of the columns).
         pos_label : label, optional
             Positive class of a binary problem (default: the second sorted
             class).
@@ -128,47 +130,21 @@ class StudyDataset:
         """
         labels = np.asarray(labels)
         n = len(images)
-        if Task.of_labels(labels).per_label and labels.shape[1] > 1:  # _per_label.py
-            from ._per_label import per_label_dataset
+        per_label = Task.of_labels(labels).per_label and labels.shape[1] > 1
+        if per_label:  # a 0/1 matrix, one column per label (study/_per_label.py)
+            from ._per_label import check_label_matrix
 
-            return per_label_dataset(
-                cls,
-                images,
-                labels,
-                groups=groups,
-                split=split,
-                class_names=class_names,
-                pos_label=pos_label,
-                source=source,
-                test_size=test_size,
-                random_state=random_state,
-            )
-        if labels.ndim != 1:
+            labels = check_label_matrix(labels, pos_label)
+        elif labels.ndim != 1:
             raise ValueError(
                 f"labels must be one label per image, shape (n,); got shape "
                 f"{labels.shape}. Multi-label studies are not supported."
             )
         if len(labels) != n:
-            raise ValueError(f"{n} images but {len(labels)} labels.")
-        classes = np.unique(labels)
-        if len(classes) < 2:
-            found = "no image"
-            if len(classes):
-                found = f"one class only ({classes.tolist()[0]!r})"
-            raise ValueError(
-                f"{source} has {found}; a study needs images of at least two "
-                "classes (for a folder: one subfolder per class)."
-            )
-        if (
-            isinstance(images, np.ndarray)
-            and images.ndim == 4
-            and (images.shape[-1] not in (1, 3, 4) and images.shape[1] not in (1, 3, 4))
-        ):
-            raise ValueError(
-                f"images have shape {images.shape}, which looks like 3-D volumes. "
-                "A study classifies 2-D images: cut volumes into slices with "
-                "skmedtl.io.volume_to_slices, or use skmedtl.VolumeFeatures."
-            )
+            rows = "label rows" if per_label else "labels"
+            raise ValueError(f"{n} images but {len(labels)} {rows}.")
+        classes = None if per_label else _check_classes(labels, source)
+        _check_not_volumes(images)
         if groups is not None:
             groups = np.asarray(groups)
         split, protocol = resolve_split(
@@ -178,20 +154,23 @@ class StudyDataset:
             test_size=test_size,
             random_state=random_state,
         )
-        for part in ("train", "test"):
-            missing = set(classes) - set(labels[split == part])
-            if missing:
-                raise ValueError(
-                    f"The {part} split has no image of class {sorted(missing)[0]!r}; "
-                    "every class needs images in training and test."
-                )
-        if class_names is None:
-            class_names = [str(c) for c in classes]
-        if len(class_names) != len(classes):
-            raise ValueError(
-                f"class_names has {len(class_names)} names for {len(classes)} classes."
-            )
-        pos_label = _resolve_pos_label(pos_label, classes, class_names)
+        if per_label:
+            from ._per_label import check_label_coverage
+
+            names = _check_names(class_names, labels.shape[1], "labels")
+            class_names = [str(c) for c in names]
+            check_label_coverage(labels, split, class_names)
+        else:
+            for part in ("train", "test"):
+                missing = set(classes) - set(labels[split == part])
+                if missing:
+                    raise ValueError(
+                        f"The {part} split has no image of class "
+                        f"{sorted(missing)[0]!r}; every class needs images in "
+                        "training and test."
+                    )
+            class_names = _check_names(class_names, classes, "classes")
+            pos_label = _resolve_pos_label(pos_label, classes, class_names)
         return cls(
             images=images,
             labels=labels,
@@ -338,6 +317,44 @@ class StudyDataset:
         if self.groups is not None:
             h.update(repr(self.groups.tolist()).encode())
         return h.hexdigest()[:16]
+
+
+def _check_classes(labels: np.ndarray, source: str) -> np.ndarray:
+    """The sorted classes of one-class-per-image labels (at least two)."""
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        found = "no image"
+        if len(classes):
+            found = f"one class only ({classes.tolist()[0]!r})"
+        raise ValueError(
+            f"{source} has {found}; a study needs images of at least two "
+            "classes (for a folder: one subfolder per class)."
+        )
+    return classes
+
+
+def _check_not_volumes(images) -> None:
+    if (
+        isinstance(images, np.ndarray)
+        and images.ndim == 4
+        and (images.shape[-1] not in (1, 3, 4) and images.shape[1] not in (1, 3, 4))
+    ):
+        raise ValueError(
+            f"images have shape {images.shape}, which looks like 3-D volumes. "
+            "A study classifies 2-D images: cut volumes into slices with "
+            "skmedtl.io.volume_to_slices, or use skmedtl.VolumeFeatures."
+        )
+
+
+def _check_names(class_names, classes, what: str) -> list[str]:
+    """Display names: given, or the classes (label numbers) as strings."""
+    k = classes if isinstance(classes, int) else len(classes)
+    if class_names is None:
+        values = range(k) if isinstance(classes, int) else classes
+        class_names = [str(c) for c in values]
+    if len(class_names) != k:
+        raise ValueError(f"class_names has {len(class_names)} names for {k} {what}.")
+    return list(class_names)
 
 
 def _resolve_pos_label(pos_label, classes: np.ndarray, class_names: list[str]):

@@ -29,7 +29,6 @@ import numpy as np
 
 from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap
 from ._evaluate import METRICS
-from ._splits import resolve_split
 from ._stats import ECE_BINS
 from ._task import (
     MULTILABEL,
@@ -43,7 +42,8 @@ __all__ = [
     "check_folder_single_label",
     "csv_label_matrix",
     "evaluate_per_label",
-    "per_label_dataset",
+    "check_label_coverage",
+    "check_label_matrix",
     "per_label_extras",
     "per_label_paired_metric",
     "per_label_statistics",
@@ -57,50 +57,24 @@ __all__ = [
 
 
 # -- data ----------------------------------------------------------------------------
-def per_label_dataset(
-    cls,
-    images,
-    labels,
-    *,
-    groups=None,
-    split=None,
-    class_names=None,
-    pos_label=None,
-    source: str = "arrays",
-    test_size: float = 0.2,
-    random_state=0,
-):
-    """A multi-label :class:`StudyDataset` (``StudyDataset.from_arrays`` hook)."""
-    labels = np.asarray(labels)
-    n = len(images)
+def check_label_matrix(labels: np.ndarray, pos_label) -> np.ndarray:
+    """The 0/1 label matrix of a multi-label data set (``from_arrays``)."""
     if not np.isin(labels, (0, 1)).all():
         raise ValueError(
             f"labels of shape {labels.shape} are read as multi-label: a 0/1 matrix, "
             "one column per label (1 = the finding is present). They hold other "
             "values; give one class per image as a 1-D array instead."
         )
-    labels = labels.astype(np.int64)
-    if len(labels) != n:
-        raise ValueError(f"{n} images but {len(labels)} label rows.")
     if pos_label is not None:
         raise ValueError(
             "pos_label applies to two-class problems; multi-label data has one "
             "positive class per label."
         )
-    if groups is not None:
-        groups = np.asarray(groups)
-    split, protocol = resolve_split(
-        labels,
-        split=split,
-        groups=groups,
-        test_size=test_size,
-        random_state=random_state,
-    )
-    k = labels.shape[1]
-    if class_names is None:
-        class_names = [str(j) for j in range(k)]
-    if len(class_names) != k:
-        raise ValueError(f"class_names has {len(class_names)} names for {k} labels.")
+    return labels.astype(np.int64)
+
+
+def check_label_coverage(labels: np.ndarray, split, class_names: list) -> None:
+    """Every label has positive and negative images in training and test."""
     for part in ("train", "test"):
         counts = labels[split == part].sum(axis=0)
         rows = int((split == part).sum())
@@ -112,16 +86,6 @@ def per_label_dataset(
                 f"{part} split; every label needs positive and negative images in "
                 "training and test. Drop that label column."
             )
-    return cls(
-        images=images,
-        labels=labels,
-        split=split.astype(str),
-        groups=groups,
-        class_names=[str(c) for c in class_names],
-        source=source,
-        test_protocol=protocol,
-        pos_label=None,
-    )
 
 
 def per_label_summary(data) -> dict:

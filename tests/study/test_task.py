@@ -87,3 +87,29 @@ def test_only_the_task_module_names_the_task():
         text=True,
     ).stdout.split()
     assert [Path(f).name for f in found] == ["_task.py"]
+
+
+def test_one_dataset_builder_checks_each_task_with_its_own_words():
+    images = np.zeros((12, 8, 8), np.uint8)
+    Y = np.array([[0, 1], [1, 0], [1, 1], [0, 0]] * 3)
+    data = StudyDataset.from_arrays(images, Y, class_names=["a", "b"])
+    assert data.labels.dtype == np.int64 and data.class_names == ["a", "b"]
+    assert data.pos_label is None and data.summary()["task"] == MULTILABEL
+    with pytest.raises(ValueError, match="read as multi-label"):
+        StudyDataset.from_arrays(images, Y * 2)
+    with pytest.raises(ValueError, match="one positive class per label"):
+        StudyDataset.from_arrays(images, Y, pos_label=1)
+    with pytest.raises(ValueError, match="12 images but 11 label rows"):
+        StudyDataset.from_arrays(images, Y[:11])
+    with pytest.raises(ValueError, match="3 names for 2 labels"):
+        StudyDataset.from_arrays(images, Y, class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="Label '1' is always present"):
+        StudyDataset.from_arrays(images, np.c_[Y[:, 0], np.ones(12, int)])
+    with pytest.raises(ValueError, match="looks like 3-D volumes"):
+        StudyDataset.from_arrays(np.zeros((12, 5, 8, 8)), Y)
+    y = [0, 1, 2] * 4
+    with pytest.raises(ValueError, match="12 images but 11 labels"):
+        StudyDataset.from_arrays(images, y[:11])
+    with pytest.raises(ValueError, match="2 names for 3 classes"):
+        StudyDataset.from_arrays(images, y, class_names=["a", "b"])
+    assert StudyDataset.from_arrays(images, y).class_names == ["0", "1", "2"]
