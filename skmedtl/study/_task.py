@@ -108,37 +108,6 @@ class Task:
         """Keyword arguments of :func:`skmedtl.hybrid.head_pipeline` for this task."""
         return {"multilabel": True} if self.per_label else {}
 
-    # -- statistics: one configuration's seeds pooled ------------------------------
-    def pooled_validation(self, records: list[dict], metric: str, n_bootstraps: int):
-        """Validation score of one configuration's seeds, with its interval."""
-        if self.per_label:
-            from ._per_label import pooled_per_label_validation as pooled
-        else:
-            from ._stats import pooled_validation as pooled
-        return pooled(records, metric, n_bootstraps)
-
-    def pooled_metrics(self, records: list[dict], n_bootstraps: int) -> dict:
-        """Test metrics of one configuration: seed means with bootstrap CIs."""
-        if self.per_label:
-            from ._per_label import pooled_per_label_metrics as pooled
-        else:
-            from ._evaluate import pooled_metrics as pooled
-        return pooled(records, n_bootstraps)
-
-    def pooled_extras(self, records: list[dict], study_task: str, n_bootstraps: int):
-        """Calibration and operating-point extras of one configuration's seeds.
-
-        ``study_task`` is the study's ``task`` option (``"classification"`` or
-        ``"ordinal"``), which names the ordinal extras.
-        """
-        if self.per_label:
-            from ._per_label import per_label_extras
-
-            return per_label_extras(records, n_bootstraps)
-        from ._stats import pooled_extras
-
-        return pooled_extras(records, records[0]["y_true"], study_task, n_bootstraps)
-
     def set_tags(self, tags):
         """Mark scikit-learn estimator tags with this task; returns ``tags``."""
         if self.per_label:

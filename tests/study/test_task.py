@@ -73,11 +73,13 @@ def test_pooling_dispatches_on_the_task():
         P = np.clip(Y * 0.4 + rng.random(Y.shape) * 0.6, 0, 1)
         record = evaluate_per_label(Y, P, 0.5, "abc", 20)
         records.append(record)
+    from skmedtl.study._summary import poolers
+
     mean_auc = np.mean([r["metrics"]["auc"][0] for r in records])
-    pooled = Task(MULTILABEL).pooled_metrics(records, 20)
+    pooled = poolers(Task(MULTILABEL)).metrics(records, 20)
     assert pooled["auc"][0] == pytest.approx(mean_auc, abs=1e-9)
     with pytest.raises(ValueError, match="1-D"):  # not a label matrix
-        Task("binary").pooled_metrics(records, 20)
+        poolers(Task("binary")).metrics(records, 20)
 
 
 def test_only_the_task_module_names_the_task():
