@@ -205,6 +205,6 @@ def _logged_failures(study, records: dict) -> list[dict]:
 
 def _explanations(study, out: Path, results: StudyResults) -> dict:
     model_dir = results.files.get("model")
-    if model_dir is None or study.data_.labels.ndim == 2:
+    if model_dir is None or study.data_.task.per_label:
         return {}
     return explanation_figure(model_dir, study.data_, out)
