@@ -152,7 +152,7 @@ def ordered_grades(data, task: str, grades):
                 "(task='ordinal'); leave grades out, or make the study ordinal."
             )
         return data
-    if data.labels.ndim != 1:
+    if data.task.per_label:
         raise ValueError(
             "task='ordinal' needs one grade per image; this data set is multi-label."
         )

@@ -115,3 +115,12 @@ def test_one_dataset_builder_checks_each_task_with_its_own_words():
     with pytest.raises(ValueError, match="2 names for 3 classes"):
         StudyDataset.from_arrays(images, y, class_names=["a", "b"])
     assert StudyDataset.from_arrays(images, y).class_names == ["0", "1", "2"]
+
+
+def test_an_ordinal_study_refuses_multi_label_data():
+    from skmedtl.study._plan import ordered_grades
+
+    Y = np.array([[0, 1], [1, 0], [1, 1], [0, 0]] * 3)
+    data = StudyDataset.from_arrays(np.zeros((12, 8, 8), np.uint8), Y)
+    with pytest.raises(ValueError, match="one grade per image"):
+        ordered_grades(data, "ordinal", None)
