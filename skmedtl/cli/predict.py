@@ -100,13 +100,13 @@ def check_predict_outputs(args) -> None:
 
 
 def run(args) -> int:
-    from ..study._model import MultiLabelStudyModel, StudyModel
+    from ..study._model import StudyModel
     from ..study._predict import collect_images, predict_files, prediction_columns
 
     check_predict_outputs(args)
     paths = collect_images(args.images)
     model, metadata = load_model_flags(args)
-    if not isinstance(model, (StudyModel, MultiLabelStudyModel)):
+    if not isinstance(model, StudyModel):
         if not hasattr(model, "predict_proba"):
             raise TypeError(
                 f"--model {args.model} holds a {type(model).__name__}, which does "
@@ -123,12 +123,11 @@ def run(args) -> int:
                 "fitted; save the model after fit (skmedtl.save(model.fit(X, y), "
                 "path)), or use a study's DIR/model."
             ) from None
-        if isinstance(getattr(model, "classes_", None), list):  # multi-label
-            model = MultiLabelStudyModel(
-                model, thresholds=getattr(model, "thresholds_", 0.5)
-            ).fit()
-        else:
-            model = StudyModel(model).fit()
+        from ..study._task import Task
+
+        per_label = Task.of_classes(getattr(model, "classes_", None)).per_label
+        threshold = getattr(model, "thresholds_", None) if per_label else None
+        model = StudyModel(model, threshold=threshold).fit()
     rows, notes = predict_files(
         model,
         paths,

@@ -160,7 +160,8 @@ register_estimator("skmedtl.VolumeFeatures")
 register_estimator("skmedtl.hybrid.LabelEncodedClassifier")
 register_estimator("skmedtl.hybrid.TunedClassifier")
 register_estimator("skmedtl.study.StudyModel")  # a study's selected model
-register_estimator("skmedtl.study.MultiLabelStudyModel")  # ... for multi-label data
+# deprecated alias of StudyModel: multi-label models saved before it wrapped them
+register_estimator("skmedtl.study.MultiLabelStudyModel")
 register_estimator("skmedtl.metrics.ProbabilityCalibrator")
 register_estimator("skmedtl.metrics.TemperatureScaling")
 

@@ -157,10 +157,10 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
 
     from ..hybrid import head_pipeline
 
-    if ctx.data.labels.ndim == 2:  # multi-label: one head per label
-        from ._multilabel import run_multilabel_hybrid
+    if ctx.data.task.per_label:  # one head per label
+        from ._per_label import run_per_label_hybrid
 
-        return run_multilabel_hybrid(ctx, cell, emb)
+        return run_per_label_hybrid(ctx, cell, emb)
     head = cell.approach.head
     data = ctx.data
     y_dev = data.labels[ctx.dev]
@@ -245,8 +245,8 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         random_state=cell.seed,
         verbose=ctx.verbose,
     )
-    multilabel = data.labels.ndim == 2  # sigmoid head, thresholds on validation
-    if multilabel:
+    per_label = data.task.per_label  # sigmoid head, thresholds on validation
+    if per_label:
         params["threshold"] = "youden"
     device = _torch_device(ctx.device)
     with PeakMemory(device) as memory, Stopwatch() as train:
@@ -292,11 +292,11 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
             "inner_fraction": fraction,
         },
     }
-    if multilabel:  # per-label metrics at the thresholds chosen on validation
-        from ._multilabel import evaluate_multilabel
+    if per_label:  # per-label metrics at the thresholds chosen on validation
+        from ._per_label import evaluate_per_label
 
         result.update(
-            evaluate_multilabel(
+            evaluate_per_label(
                 data.labels[ctx.test],
                 proba,
                 clf.thresholds_,
@@ -305,9 +305,9 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
             )
         )
         result["test_index"] = [int(i) for i in ctx.test]
-        from ._multilabel import multilabel_statistics
+        from ._per_label import per_label_statistics
 
-        result.update(multilabel_statistics(ctx, y_dev[mask], proba_val, proba))
+        result.update(per_label_statistics(ctx, y_dev[mask], proba_val, proba))
         result["_model"] = clf  # popped before the record is logged
         return result
     result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask]))

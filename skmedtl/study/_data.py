@@ -16,6 +16,7 @@ import numpy as np
 
 from ..utils._naming import did_you_mean
 from ._splits import SPLIT_ALIASES, SPLITS, resolve_split
+from ._task import Task
 
 __all__ = ["BUNDLED", "StudyDataset", "load_study_dataset"]
 
@@ -100,7 +101,9 @@ class StudyDataset:
         Parameters
         ----------
         images : ndarray or list
-        labels : array-like of shape (n,)
+        labels : array-like of shape (n,) or (n, n_labels)
+            One class per image, or a multi-label 0/1 matrix (one column per
+            label; the :class:`~skmedtl.study._task.Task` says which).
         groups : array-like of shape (n,), optional
             Patient ids.
         split : array-like of shape (n,), optional
@@ -108,7 +111,7 @@ class StudyDataset:
             split, a stratified (patient-level with ``groups``) hold-out of
             ``test_size`` becomes the test set.
         class_names : list of str, optional
-            Display names of the sorted classes.
+            Display names of the sorted classes (multi-label: of the columns).
         pos_label : label, optional
             Positive class of a binary problem (default: the second sorted
             class).
@@ -127,47 +130,21 @@ class StudyDataset:
         """
         labels = np.asarray(labels)
         n = len(images)
-        if labels.ndim == 2 and labels.shape[1] > 1:  # multi-label: _multilabel.py
-            from ._multilabel import multilabel_dataset
+        per_label = Task.of_labels(labels).per_label and labels.shape[1] > 1
+        if per_label:  # a 0/1 matrix, one column per label (study/_per_label.py)
+            from ._per_label import check_label_matrix
 
-            return multilabel_dataset(
-                cls,
-                images,
-                labels,
-                groups=groups,
-                split=split,
-                class_names=class_names,
-                pos_label=pos_label,
-                source=source,
-                test_size=test_size,
-                random_state=random_state,
-            )
-        if labels.ndim != 1:
+            labels = check_label_matrix(labels, pos_label)
+        elif labels.ndim != 1:
             raise ValueError(
                 f"labels must be one label per image, shape (n,); got shape "
                 f"{labels.shape}. Multi-label studies are not supported."
             )
         if len(labels) != n:
-            raise ValueError(f"{n} images but {len(labels)} labels.")
-        classes = np.unique(labels)
-        if len(classes) < 2:
-            found = "no image"
-            if len(classes):
-                found = f"one class only ({classes.tolist()[0]!r})"
-            raise ValueError(
-                f"{source} has {found}; a study needs images of at least two "
-                "classes (for a folder: one subfolder per class)."
-            )
-        if (
-            isinstance(images, np.ndarray)
-            and images.ndim == 4
-            and (images.shape[-1] not in (1, 3, 4) and images.shape[1] not in (1, 3, 4))
-        ):
-            raise ValueError(
-                f"images have shape {images.shape}, which looks like 3-D volumes. "
-                "A study classifies 2-D images: cut volumes into slices with "
-                "skmedtl.io.volume_to_slices, or use skmedtl.VolumeFeatures."
-            )
+            rows = "label rows" if per_label else "labels"
+            raise ValueError(f"{n} images but {len(labels)} {rows}.")
+        classes = None if per_label else _check_classes(labels, source)
+        _check_not_volumes(images)
         if groups is not None:
             groups = np.asarray(groups)
         split, protocol = resolve_split(
@@ -177,20 +154,23 @@ class StudyDataset:
             test_size=test_size,
             random_state=random_state,
         )
-        for part in ("train", "test"):
-            missing = set(classes) - set(labels[split == part])
-            if missing:
-                raise ValueError(
-                    f"The {part} split has no image of class {sorted(missing)[0]!r}; "
-                    "every class needs images in training and test."
-                )
-        if class_names is None:
-            class_names = [str(c) for c in classes]
-        if len(class_names) != len(classes):
-            raise ValueError(
-                f"class_names has {len(class_names)} names for {len(classes)} classes."
-            )
-        pos_label = _resolve_pos_label(pos_label, classes, class_names)
+        if per_label:
+            from ._per_label import check_label_coverage
+
+            names = _check_names(class_names, labels.shape[1], "labels")
+            class_names = [str(c) for c in names]
+            check_label_coverage(labels, split, class_names)
+        else:
+            for part in ("train", "test"):
+                missing = set(classes) - set(labels[split == part])
+                if missing:
+                    raise ValueError(
+                        f"The {part} split has no image of class "
+                        f"{sorted(missing)[0]!r}; every class needs images in "
+                        "training and test."
+                    )
+            class_names = _check_names(class_names, classes, "classes")
+            pos_label = _resolve_pos_label(pos_label, classes, class_names)
         return cls(
             images=images,
             labels=labels,
@@ -224,10 +204,10 @@ class StudyDataset:
 
     def summary(self) -> dict:
         """Counts per split and class (JSON-serialisable)."""
-        if self.labels.ndim == 2:  # multi-label: positives per label
-            from ._multilabel import multilabel_summary
+        if self.task.per_label:  # positives per label
+            from ._per_label import per_label_summary
 
-            return multilabel_summary(self)
+            return per_label_summary(self)
         classes = np.unique(self.labels)
         counts = {
             part: {
@@ -298,6 +278,11 @@ class StudyDataset:
             )
         return dataclasses.replace(self, grades=tuple(order))
 
+    @property
+    def task(self) -> Task:
+        """The study's :class:`~skmedtl.study._task.Task`, from labels and grades."""
+        return Task.of_labels(self.labels, self.grades)
+
     def label_order(self) -> list:
         """Classes in score-column order; for two classes the positive one last.
 
@@ -332,6 +317,44 @@ class StudyDataset:
         if self.groups is not None:
             h.update(repr(self.groups.tolist()).encode())
         return h.hexdigest()[:16]
+
+
+def _check_classes(labels: np.ndarray, source: str) -> np.ndarray:
+    """The sorted classes of one-class-per-image labels (at least two)."""
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        found = "no image"
+        if len(classes):
+            found = f"one class only ({classes.tolist()[0]!r})"
+        raise ValueError(
+            f"{source} has {found}; a study needs images of at least two "
+            "classes (for a folder: one subfolder per class)."
+        )
+    return classes
+
+
+def _check_not_volumes(images) -> None:
+    if (
+        isinstance(images, np.ndarray)
+        and images.ndim == 4
+        and (images.shape[-1] not in (1, 3, 4) and images.shape[1] not in (1, 3, 4))
+    ):
+        raise ValueError(
+            f"images have shape {images.shape}, which looks like 3-D volumes. "
+            "A study classifies 2-D images: cut volumes into slices with "
+            "skmedtl.io.volume_to_slices, or use skmedtl.VolumeFeatures."
+        )
+
+
+def _check_names(class_names, classes, what: str) -> list[str]:
+    """Display names: given, or the classes (label numbers) as strings."""
+    k = classes if isinstance(classes, int) else len(classes)
+    if class_names is None:
+        values = range(k) if isinstance(classes, int) else classes
+        class_names = [str(c) for c in values]
+    if len(class_names) != k:
+        raise ValueError(f"class_names has {len(class_names)} names for {k} {what}.")
+    return list(class_names)
 
 
 def _resolve_pos_label(pos_label, classes: np.ndarray, class_names: list[str]):
@@ -486,7 +509,7 @@ def _from_npz(path: Path, **common) -> StudyDataset:
     labels = np.concatenate([parts[s][1] for s in present])
     split = np.repeat(present, [len(parts[s][1]) for s in present])
     names = None
-    if labels.ndim == 2:  # multi-label (ChestMNIST layout)
+    if Task.of_labels(labels).per_label:  # ChestMNIST layout
         from ..datasets._medmnist import medmnist_label_names
 
         names = medmnist_label_names(path, labels.shape[1])
@@ -511,8 +534,8 @@ def _from_csv(path: Path, **common) -> StudyDataset:
             )
             lines.append(reader.line_num)
     label_columns = [c for c in fields if c not in ("path", "group", "split")]
-    multilabel = "label" not in fields and "path" in fields and len(label_columns) > 1
-    for needed in ("path",) if multilabel else ("path", "label"):
+    per_label = "label" not in fields and "path" in fields and len(label_columns) > 1
+    for needed in ("path",) if per_label else ("path", "label"):
         if needed not in fields:
             raise ValueError(
                 f"{path} needs a {needed!r} column (columns: path, label, and "
@@ -522,7 +545,7 @@ def _from_csv(path: Path, **common) -> StudyDataset:
         raise ValueError(f"{path} lists no images.")
     paths = []
     for i, row in zip(lines, rows, strict=True):
-        for column in ("path",) if multilabel else ("path", "label"):
+        for column in ("path",) if per_label else ("path", "label"):
             if not row[column]:
                 raise ValueError(
                     f"{path}, line {i}: the {column} is empty. Give every image a "
@@ -533,8 +556,8 @@ def _from_csv(path: Path, **common) -> StudyDataset:
         if not p.is_file():
             raise FileNotFoundError(f"{path}, line {i}: image file not found: {p}")
         paths.append(os.fspath(p))
-    if multilabel:  # one 0/1 column per label (several findings per image)
-        from ._multilabel import csv_label_matrix
+    if per_label:  # one 0/1 column per label (several findings per image)
+        from ._per_label import csv_label_matrix
 
         labels = csv_label_matrix(path, rows, label_columns)
     else:
@@ -546,7 +569,7 @@ def _from_csv(path: Path, **common) -> StudyDataset:
         labels,
         groups=groups,
         split=split,
-        class_names=label_columns if multilabel else None,
+        class_names=label_columns if per_label else None,
         source=f"CSV file {path}",
         **common,
     )
@@ -572,7 +595,7 @@ def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
             split += [part] * len(found.paths)
             if found.groups is not None:
                 group_ids += found.groups.tolist()
-        from ._multilabel import check_folder_single_label
+        from ._per_label import check_folder_single_label
 
         check_folder_single_label(paths, labels, path)
         return StudyDataset.from_arrays(
@@ -585,7 +608,7 @@ def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
         )
     found = load_folder(path, **folder_options)
     labels = np.array([found.class_names[k] for k in found.labels])
-    from ._multilabel import check_folder_single_label
+    from ._per_label import check_folder_single_label
 
     check_folder_single_label(found.paths, labels, path)
     return StudyDataset.from_arrays(

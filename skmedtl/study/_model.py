@@ -5,14 +5,21 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
+
+from ._task import Task
 
 __all__ = ["MultiLabelStudyModel", "StudyModel"]
 
 
 class StudyModel(ClassifierMixin, BaseEstimator):
     """A fitted classifier with the choices a study made for it on validation.
+
+    One wrapper for every task: one class per image (binary, multi-class,
+    ordinal) or multi-label (an ``(n_images, n_labels)`` 0/1 matrix; the task
+    is read from the wrapped model's ``classes_``, see
+    :class:`~skmedtl.study._task.Task`).
 
     What :class:`~skmedtl.study.TransferStudy` saves in ``out_dir/model/`` and
     :func:`skmedtl.load` returns: the very model the study scored on the test
@@ -33,30 +40,38 @@ class StudyModel(ClassifierMixin, BaseEstimator):
     estimator : fitted classifier
         Predicts from images (``predict_proba``).
     classes : list, optional
-        The class labels in report order (default: ``estimator.classes_``).
+        The class labels in report order (default: ``estimator.classes_``;
+        multi-label: must be None).
     class_names : list of str, optional
-        Display names of ``classes`` (default: the labels as strings).
+        Display names of ``classes`` (default: the labels as strings);
+        multi-label: the label names in column order (default ``"0"``, ...).
     pos_label : label, optional
         Positive class of a binary problem (default: the last of ``classes``).
-    calibrator : ProbabilityCalibrator, optional
-        Fitted on the validation probabilities (columns in ``classes`` order).
-    threshold : float, optional
+    calibrator : ProbabilityCalibrator or list of them, optional
+        Fitted on the validation probabilities (columns in ``classes`` order);
+        multi-label: one per label, each fitted on that label's probabilities.
+    threshold : float or list of float, optional
         The operating point: the positive class is decided when its
         (calibrated, if ``calibrator``) probability is at least this.
+        Multi-label: per-label decision thresholds (default 0.5) on the
+        model's own probabilities: label ``j`` is present when
+        ``p[:, j] >= threshold[j]``.
 
     Attributes
     ----------
     classes_ : ndarray
-        The class labels in report order.
+        The class labels in report order (multi-label: ``array([0, 1])`` per
+        label, scikit-learn's convention).
     class_names_ : list of str
     threshold_ : float or None
         The operating point chosen on validation (binary problems).
     pos_label_ : label or None
+    labels_, n_labels_, thresholds_ :
+        Multi-label only: label names, their number, the decision thresholds.
 
     See Also
     --------
     skmedtl.study.TransferStudy : Selects, fits and saves it.
-    MultiLabelStudyModel : The counterpart for multi-label data.
     skmedtl.load : Loads a saved one, without pickle.
 
     Examples
@@ -90,6 +105,20 @@ class StudyModel(ClassifierMixin, BaseEstimator):
     def __sklearn_clone__(self):
         return self  # frozen: the fitted model is the point
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        classes = getattr(self.estimator, "classes_", None)
+        return Task.of_classes(classes).set_tags(tags)
+
+    @property
+    def _per_label(self) -> bool:
+        return Task.of_classes(getattr(self, "classes_", None)).per_label
+
+    def _label_options(self):
+        """``(labels, thresholds, calibrators)`` of a multi-label model."""
+        threshold = 0.5 if self.threshold is None else self.threshold
+        return self.class_names, threshold, self.calibrator
+
     def fit(self, X=None, y=None):
         """Check the wrapped model and set the fitted attributes (no training).
 
@@ -103,13 +132,17 @@ class StudyModel(ClassifierMixin, BaseEstimator):
         self
         """
         check_is_fitted(self.estimator)
-        if _is_multilabel_classes(self.estimator.classes_):
-            raise ValueError(
-                f"{type(self.estimator).__name__} is a multi-label classifier "
-                f"({len(self.estimator.classes_)} labels, classes_ a list of "
-                "arrays): wrap it in skmedtl.study.MultiLabelStudyModel, which "
-                "predicts an (n_images, n_labels) 0/1 matrix."
-            )
+        if Task.of_classes(getattr(self.estimator, "classes_", None)).per_label:
+            if self.classes is not None or self.pos_label is not None:
+                raise ValueError(
+                    "classes and pos_label apply to one class per image; "
+                    f"{type(self.estimator).__name__} is multi-label (give the "
+                    "label names as class_names)."
+                )
+            return self._fit_labels(*self._label_options())
+        return self._fit_classes()
+
+    def _fit_classes(self):
         own = list(np.asarray(self.estimator.classes_).tolist())
         classes = own if self.classes is None else list(self.classes)
         missing = [c for c in classes if c not in own]
@@ -173,6 +206,8 @@ class StudyModel(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_images, n_classes)
         """
         check_is_fitted(self, "classes_")
+        if self._per_label:
+            return self._label_proba(X, calibrated)
         proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
         proba = proba[:, self._columns]
         if calibrated and self.calibrator is not None:
@@ -187,22 +222,144 @@ class StudyModel(ClassifierMixin, BaseEstimator):
         X : images
         threshold : None, "validation" or float, default=None
             ``None``: the most probable class (the model's own probabilities;
-            what the study's ``predicted_label`` and accuracy use).
+            what the study's ``predicted_label`` and accuracy use; multi-label:
+            the per-label thresholds chosen on validation).
             ``"validation"``: the operating point chosen on validation
             (:attr:`threshold_`), applied to the (calibrated) probability of
-            the positive class; a float: that threshold instead.
+            the positive class; a float: that threshold instead. Multi-label:
+            a number or one per label instead of :attr:`thresholds_`, always
+            on the model's own (uncalibrated) probabilities.
 
         Returns
         -------
-        ndarray of shape (n_images,)
+        ndarray of shape (n_images,) or (n_images, n_labels)
         """
         check_is_fitted(self, "classes_")
+        if self._per_label:
+            return self._predict_labels(X, threshold)
         if threshold is None:
             proba = self.predict_proba(X, calibrated=False)
             return self.classes_[proba.argmax(axis=1)]
         cut = self._resolve_threshold(threshold)
         proba = self.predict_proba(X)
         return np.where(proba[:, 1] >= cut, self.classes_[1], self.classes_[0])
+
+    @property
+    def calibrated_(self) -> bool:
+        """Whether :meth:`predict_proba` recalibrates (the study had a calibrator)."""
+        if self._per_label:
+            return self._label_options()[2] is not None
+        return self.calibrator is not None
+
+    # -- multi-label: one 0/1 answer per label -----------------------------------
+    def _fit_labels(self, labels, thresholds, calibrators):
+        classes = self.estimator.classes_
+        bad = [j for j, c in enumerate(classes) if list(np.asarray(c)) != [0, 1]]
+        if bad:
+            raise ValueError(
+                f"Label {bad[0]} of the estimator has classes "
+                f"{np.asarray(classes[bad[0]]).tolist()}; each label must be 0/1 "
+                "with both values seen in training."
+            )
+        k = len(classes)
+        labels = [str(j) for j in range(k)] if labels is None else list(labels)
+        labels = [str(n) for n in labels]
+        if len(labels) != k:
+            raise ValueError(f"labels has {len(labels)} names for {k} labels.")
+        cuts = self._check_thresholds(thresholds, k, "thresholds")
+        if calibrators is not None:
+            if len(calibrators) != k:
+                raise ValueError(
+                    f"calibrators has {len(calibrators)} entries for {k} "
+                    "labels; give one per label (or None)."
+                )
+            for c in calibrators:
+                check_is_fitted(c)
+        self.classes_ = [np.array([0, 1]) for _ in range(k)]
+        self.labels_ = labels
+        self.class_names_ = labels
+        self.n_labels_ = k
+        self.thresholds_ = cuts
+        return self
+
+    @staticmethod
+    def _check_thresholds(value, k: int, name: str) -> np.ndarray:
+        if isinstance(value, (str, bool)):
+            raise TypeError(
+                f"{name} must be a number or {k} numbers in [0, 1]; got {value!r}."
+            )
+        try:
+            cuts = np.asarray(value, dtype=float)
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"{name} must be a number or {k} numbers in [0, 1]; got {value!r}."
+            ) from e
+        if cuts.ndim == 0:
+            cuts = np.full(k, float(cuts))
+        if cuts.shape != (k,):
+            raise ValueError(
+                f"{name} has {cuts.size} values for {k} labels; give one per label "
+                "or one number for all."
+            )
+        if not np.all((cuts >= 0) & (cuts <= 1)):
+            raise ValueError(f"{name} must be probabilities in [0, 1]; got {value!r}.")
+        return cuts
+
+    def _label_proba(self, X, calibrated: bool) -> np.ndarray:
+        proba = label_probabilities(self.estimator.predict_proba(X), self.n_labels_)
+        calibrators = self._label_options()[2]
+        if calibrated and calibrators is not None:
+            proba = np.column_stack(
+                [
+                    np.asarray(c.predict_proba(proba[:, j]), dtype=float)[:, 1]
+                    for j, c in enumerate(calibrators)
+                ]
+            )
+        return proba
+
+    def _predict_labels(self, X, threshold) -> np.ndarray:
+        if threshold is None or isinstance(threshold, str):
+            if threshold not in (None, "validation"):
+                raise ValueError(
+                    "threshold must be None, 'validation', a number or one number "
+                    f"per label; got {threshold!r}."
+                )
+            cuts = self.thresholds_
+        else:
+            cuts = self._check_thresholds(threshold, self.n_labels_, "threshold")
+        proba = self._label_proba(X, calibrated=False)
+        return (proba >= cuts).astype(np.int64)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy; multi-label: subset accuracy (every label of an image right).
+
+        Parameters
+        ----------
+        X : images
+        y : array-like of shape (n_images,) or (n_images, n_labels)
+            The classes; multi-label: the 0/1 label matrix, columns in
+            :attr:`labels_` order.
+        sample_weight : array-like, optional
+
+        Returns
+        -------
+        float
+        """
+        from sklearn.metrics import accuracy_score
+
+        check_is_fitted(self, "classes_")
+        if not self._per_label:
+            return super().score(X, y, sample_weight=sample_weight)
+        Y = np.asarray(y)
+        shape_ok = Y.ndim == 2 and Y.shape[1] == self.n_labels_
+        if not shape_ok or not np.isin(Y, (0, 1)).all():
+            got = f"shape {Y.shape}" if not shape_ok else "values other than 0/1"
+            raise ValueError(
+                f"y must be the (n_images, {self.n_labels_}) 0/1 label matrix of a "
+                f"multi-label model (columns {self.labels_}); got {got}. One class "
+                "per image is for a single-label model."
+            )
+        return float(accuracy_score(Y, self.predict(X), sample_weight=sample_weight))
 
     def _resolve_threshold(self, threshold) -> float:
         if len(self.classes_) != 2:
@@ -229,11 +386,6 @@ class StudyModel(ClassifierMixin, BaseEstimator):
         return float(threshold)
 
 
-def _is_multilabel_classes(classes) -> bool:
-    """Whether ``classes_`` is scikit-learn's multi-label form: a list of arrays."""
-    return isinstance(classes, list) and all(np.ndim(c) == 1 for c in classes)
-
-
 def label_probabilities(proba, n_labels: int | None = None) -> np.ndarray:
     """Per-label positive probabilities ``(n, n_labels)`` of a multi-label model.
 
@@ -253,49 +405,20 @@ def label_probabilities(proba, n_labels: int | None = None) -> np.ndarray:
     return proba
 
 
-class MultiLabelStudyModel(MultiOutputMixin, ClassifierMixin, BaseEstimator):
-    """A fitted multi-label classifier with the per-label thresholds of a study.
+class MultiLabelStudyModel(StudyModel):
+    """Deprecated: :class:`StudyModel` wraps multi-label models too.
 
-    What :class:`~skmedtl.study.TransferStudy` saves in ``out_dir/model/`` for
-    multi-label data (labels an ``(n_images, n_labels)`` 0/1 matrix) and
-    :func:`skmedtl.load` returns: the very model the study scored on the test
-    set (a hybrid ``Pipeline`` that starts from images with one head per label,
-    or a multi-label :class:`~skmedtl.FineTuneClassifier`), its label names,
-    the per-label decision thresholds chosen on the validation set (Youden's
-    J, on the model's own probabilities), and the per-label recalibration
-    fitted on the validation predictions (if the study recalibrated).
-
-    Like :class:`StudyModel` (and scikit-learn's ``FrozenEstimator``) it is
-    already fitted: :meth:`fit` does not train and ``clone`` returns it.
+    Kept so that code using it, and multi-label models saved by earlier
+    versions, keep working; :func:`skmedtl.load` returns one for those.
+    ``labels``, ``thresholds`` and ``calibrators`` are :class:`StudyModel`'s
+    ``class_names``, ``threshold`` and ``calibrator``.
 
     Parameters
     ----------
     estimator : fitted multi-label classifier
-        ``classes_`` a list of ``array([0, 1])``, one per label;
-        ``predict_proba`` gives ``(n, n_labels)`` or a list of ``(n, 2)``
-        arrays.
     labels : list of str, optional
-        The label names, in column order (default ``"0"``, ``"1"``, ...).
     thresholds : float or list of float, default=0.5
-        Per-label decision thresholds on the model's own (uncalibrated)
-        probabilities: label ``j`` is present when ``p[:, j] >= thresholds[j]``.
     calibrators : list of ProbabilityCalibrator, optional
-        One per label, each fitted on that label's validation probabilities.
-
-    Attributes
-    ----------
-    classes_ : list of ndarray
-        ``array([0, 1])`` per label (scikit-learn's multi-label convention).
-    labels_ : list of str
-        The label names; also :attr:`class_names_`.
-    n_labels_ : int
-    thresholds_ : ndarray of shape (n_labels,)
-        The decision thresholds of :meth:`predict`.
-
-    See Also
-    --------
-    StudyModel : The single-label counterpart.
-    skmedtl.load : Loads a saved one, without pickle.
 
     Examples
     --------
@@ -317,30 +440,23 @@ class MultiLabelStudyModel(MultiOutputMixin, ClassifierMixin, BaseEstimator):
         self.thresholds = thresholds
         self.calibrators = calibrators
 
-    def __sklearn_clone__(self):
-        return self  # frozen: the fitted model is the point
+    def _label_options(self):
+        return self.labels, self.thresholds, self.calibrators
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_label = True
-        return tags
+    @property
+    def class_names_(self) -> list[str]:
+        """The label names (also :attr:`labels_`)."""
+        return self.labels_
+
+    @class_names_.setter
+    def class_names_(self, value) -> None:
+        pass  # always the label names (models saved before held no such field)
 
     def fit(self, X=None, y=None):
-        """Check the wrapped model and set the fitted attributes (no training).
-
-        Parameters
-        ----------
-        X, y : ignored
-
-        Returns
-        -------
-        self
-        """
+        """Check the wrapped multi-label model (no training): as StudyModel."""
         check_is_fitted(self.estimator)
         classes = getattr(self.estimator, "classes_", None)
-        if not _is_multilabel_classes(classes):
+        if not Task.of_classes(classes).per_label:
             raise ValueError(
                 f"{type(self.estimator).__name__} is not a multi-label classifier "
                 f"(classes_ {classes!r}; a multi-label one has a list of "
@@ -348,144 +464,4 @@ class MultiLabelStudyModel(MultiOutputMixin, ClassifierMixin, BaseEstimator):
                 "0/1 matrix). For one class per image use "
                 "skmedtl.study.StudyModel."
             )
-        bad = [j for j, c in enumerate(classes) if list(np.asarray(c)) != [0, 1]]
-        if bad:
-            raise ValueError(
-                f"Label {bad[0]} of the estimator has classes "
-                f"{np.asarray(classes[bad[0]]).tolist()}; each label must be 0/1 "
-                "with both values seen in training."
-            )
-        k = len(classes)
-        labels = (
-            [str(j) for j in range(k)]
-            if self.labels is None
-            else [str(n) for n in self.labels]
-        )
-        if len(labels) != k:
-            raise ValueError(f"labels has {len(labels)} names for {k} labels.")
-        thresholds = self._check_thresholds(self.thresholds, k, "thresholds")
-        if self.calibrators is not None:
-            if len(self.calibrators) != k:
-                raise ValueError(
-                    f"calibrators has {len(self.calibrators)} entries for {k} "
-                    "labels; give one per label (or None)."
-                )
-            for c in self.calibrators:
-                check_is_fitted(c)
-        self.classes_ = [np.array([0, 1]) for _ in range(k)]
-        self.labels_ = labels
-        self.n_labels_ = k
-        self.thresholds_ = thresholds
-        return self
-
-    @property
-    def class_names_(self) -> list[str]:
-        """The label names (as :attr:`StudyModel.class_names_` for one label)."""
-        return self.labels_
-
-    @staticmethod
-    def _check_thresholds(value, k: int, name: str) -> np.ndarray:
-        if isinstance(value, (str, bool)):
-            raise TypeError(
-                f"{name} must be a number or {k} numbers in [0, 1]; got {value!r}."
-            )
-        try:
-            cuts = np.asarray(value, dtype=float)
-        except (TypeError, ValueError) as e:
-            raise TypeError(
-                f"{name} must be a number or {k} numbers in [0, 1]; got {value!r}."
-            ) from e
-        if cuts.ndim == 0:
-            cuts = np.full(k, float(cuts))
-        if cuts.shape != (k,):
-            raise ValueError(
-                f"{name} has {cuts.size} values for {k} labels; give one per label "
-                "or one number for all."
-            )
-        if not np.all((cuts >= 0) & (cuts <= 1)):
-            raise ValueError(f"{name} must be probabilities in [0, 1]; got {value!r}.")
-        return cuts
-
-    def predict_proba(self, X, *, calibrated: bool = True) -> np.ndarray:
-        """Per-label probabilities ``(n_images, n_labels)``, columns in ``labels_``.
-
-        Parameters
-        ----------
-        X : images
-            What the wrapped model takes (paths, arrays).
-        calibrated : bool, default=True
-            Apply the study's per-label recalibration (if it had one);
-            ``False`` gives the model's own probabilities (the study's
-            ``p_<label>`` columns, which the thresholds apply to).
-
-        Returns
-        -------
-        ndarray of shape (n_images, n_labels)
-        """
-        check_is_fitted(self, "thresholds_")
-        proba = label_probabilities(self.estimator.predict_proba(X), self.n_labels_)
-        if calibrated and self.calibrators is not None:
-            proba = np.column_stack(
-                [
-                    np.asarray(c.predict_proba(proba[:, j]), dtype=float)[:, 1]
-                    for j, c in enumerate(self.calibrators)
-                ]
-            )
-        return proba
-
-    def predict(self, X, *, threshold="validation") -> np.ndarray:
-        """The 0/1 matrix ``(n_images, n_labels)``: which findings are present.
-
-        Parameters
-        ----------
-        X : images
-        threshold : "validation", float or array of shape (n_labels,)
-            ``"validation"``: the per-label thresholds chosen on validation
-            (:attr:`thresholds_`, the study's ``predicted_label``); a number or
-            one per label: those instead. Always applied to the model's own
-            (uncalibrated) probabilities, where the thresholds were chosen.
-
-        Returns
-        -------
-        ndarray of shape (n_images, n_labels), dtype int64
-        """
-        check_is_fitted(self, "thresholds_")
-        if isinstance(threshold, str):
-            if threshold != "validation":
-                raise ValueError(
-                    "threshold must be 'validation', a number or one number per "
-                    f"label; got {threshold!r}."
-                )
-            cuts = self.thresholds_
-        else:
-            cuts = self._check_thresholds(threshold, self.n_labels_, "threshold")
-        proba = self.predict_proba(X, calibrated=False)
-        return (proba >= cuts).astype(np.int64)
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Subset accuracy: the share of images with every label right.
-
-        Parameters
-        ----------
-        X : images
-        y : array-like of shape (n_images, n_labels)
-            The 0/1 label matrix, columns in :attr:`labels_` order.
-        sample_weight : array-like, optional
-
-        Returns
-        -------
-        float
-        """
-        from sklearn.metrics import accuracy_score
-
-        check_is_fitted(self, "thresholds_")
-        Y = np.asarray(y)
-        shape_ok = Y.ndim == 2 and Y.shape[1] == self.n_labels_
-        if not shape_ok or not np.isin(Y, (0, 1)).all():
-            got = f"shape {Y.shape}" if not shape_ok else "values other than 0/1"
-            raise ValueError(
-                f"y must be the (n_images, {self.n_labels_}) 0/1 label matrix of a "
-                f"multi-label model (columns {self.labels_}); got {got}. One class "
-                "per image is for a single-label model (StudyModel)."
-            )
-        return float(accuracy_score(Y, self.predict(X), sample_weight=sample_weight))
+        return self._fit_labels(*self._label_options())

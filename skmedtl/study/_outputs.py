@@ -15,7 +15,7 @@ from pathlib import Path
 from ..utils._files import atomic_write_text
 from ._explanations import explanation_figure
 from ._measure import describe_device
-from ._multilabel import multilabel_paired_metric
+from ._per_label import per_label_paired_metric
 from ._records import to_json
 from ._report import write_outputs
 from ._results import StudyResults
@@ -171,7 +171,7 @@ def write_results(
         metric=study.metric,
         task=study.task,
     )
-    ml_metric = multilabel_paired_metric(study.metric)
+    label_metric = per_label_paired_metric(study.metric)
     recommendation = recommend(
         rows,
         study.metric,
@@ -182,7 +182,7 @@ def write_results(
             selected,
             study.metric,
             study.profile_.n_bootstraps,
-            multilabel_metric=ml_metric,
+            label_metric=label_metric,
         ),
         margin=study.margin,
     )
@@ -195,7 +195,7 @@ def write_results(
             recommendation["best"]["config"],
             study.metric,
             study.profile_.n_bootstraps,
-            multilabel_metric=ml_metric,
+            label_metric=label_metric,
         )
     results = StudyResults(
         out_dir=os.fspath(out),
@@ -260,6 +260,6 @@ def _logged_failures(study, records: dict) -> list[dict]:
 
 def _explanations(study, out: Path, results: StudyResults) -> dict:
     model_dir = results.files.get("model")
-    if model_dir is None or study.data_.labels.ndim == 2:
+    if model_dir is None or study.data_.task.per_label:
         return {}
     return explanation_figure(model_dir, study.data_, out)

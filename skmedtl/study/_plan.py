@@ -152,7 +152,7 @@ def ordered_grades(data, task: str, grades):
                 "(task='ordinal'); leave grades out, or make the study ordinal."
             )
         return data
-    if data.labels.ndim != 1:
+    if data.task.per_label:
         raise ValueError(
             "task='ordinal' needs one grade per image; this data set is multi-label."
         )
@@ -175,9 +175,10 @@ def ordered_grades(data, task: str, grades):
 
 def check_operating_point(rule: str, data) -> None:
     """A target sensitivity / specificity needs one positive class."""
-    n_classes = len(np.unique(data.labels)) if data.labels.ndim == 1 else 0
+    per_label = data.task.per_label
+    n_classes = 0 if per_label else len(np.unique(data.labels))
     if rule != "youden" and n_classes != 2:
-        kind = "multi-label" if data.labels.ndim == 2 else f"{n_classes}-class"
+        kind = "multi-label" if per_label else f"{n_classes}-class"
         raise ValueError(
             f"target_{rule} sets the operating point of a two-class study (the "
             f"positive class's threshold); this data set is {kind}, where the "

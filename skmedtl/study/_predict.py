@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._task import Task
+
 __all__ = [
     "collect_images",
-    "is_multilabel_model",
     "predict_files",
     "prediction_columns",
 ]
@@ -98,29 +99,20 @@ def _csv_paths(path: Path) -> list[str]:
     return [os.fspath(p if Path(p).is_absolute() else path.parent / p) for p in values]
 
 
-def is_multilabel_model(model) -> bool:
-    """Whether ``model`` is a :class:`MultiLabelStudyModel` (one column per label)."""
-    from ._model import MultiLabelStudyModel
-
-    return isinstance(model, MultiLabelStudyModel)
-
-
 def _calibrated(model) -> bool:
-    if is_multilabel_model(model):
-        return model.calibrators is not None
-    return getattr(model, "calibrator", None) is not None
+    return bool(getattr(model, "calibrated_", False))
 
 
 def prediction_columns(model) -> list[str]:
     """The columns of :func:`predict_files`' rows for ``model`` (a StudyModel).
 
-    A :class:`MultiLabelStudyModel`: ``path``, ``predicted_labels`` (the
+    A multi-label :class:`StudyModel`: ``path``, ``predicted_labels`` (the
     labels present, ``;``-joined), ``p_<label>`` (the model's own
     probability), ``decision_<label>`` (0/1 at the label's validation
     threshold), ``p_calibrated_<label>`` when the study recalibrated, and
     ``error``.
     """
-    if is_multilabel_model(model):
+    if Task.of_model(model).per_label:
         names = list(model.labels_)
         columns = [
             "path",
@@ -189,7 +181,7 @@ def predict_files(
 
     Parameters
     ----------
-    model : StudyModel or MultiLabelStudyModel
+    model : StudyModel
         A model saved by a study (``skmedtl.load("study/model")``).
     paths : list of str
     expected_input : dict, optional
@@ -209,8 +201,8 @@ def predict_files(
     """
     from ..io import read_image
 
-    multilabel = is_multilabel_model(model)
-    if multilabel:
+    per_label = Task.of_model(model).per_label
+    if per_label:
         labels = names = list(model.labels_)
         threshold = model.thresholds_
     else:
@@ -246,9 +238,9 @@ def predict_files(
                 arrays.append(array)
             # The decoded arrays, not the paths: each file is read once.
             for i, raw, final in _predict(model, arrays, ready, rows):
-                if multilabel:
+                if per_label:
                     rows[i].update(
-                        _multilabel_row(
+                        _per_label_row(
                             labels, raw, final if calibrated else None, threshold
                         )
                     )
@@ -286,7 +278,7 @@ def predict_files(
     return rows, notes
 
 
-def _multilabel_row(labels, raw, final, thresholds) -> dict:
+def _per_label_row(labels, raw, final, thresholds) -> dict:
     """One image's multi-label columns: probabilities and 0/1 decisions."""
     present = np.asarray(raw) >= np.asarray(thresholds)
     row = {

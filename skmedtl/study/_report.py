@@ -16,7 +16,7 @@ from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
 from ._evaluate import METRICS
 from ._measure import MEMORY_HELP
-from ._multilabel import (
+from ._per_label import (
     per_label_blocks,
     pooled_reliability_records,
 )
@@ -28,7 +28,7 @@ from ._report_stats import (
     statistics_blocks,
 )
 from ._summary import COST_FIELDS
-from ._task import MULTILABEL, task_of_records
+from ._task import Task
 
 __all__ = ["TABLE_COLUMNS", "format_metric", "write_outputs"]
 
@@ -406,7 +406,7 @@ def _blocks(results, records, context, figures: dict) -> list:
         + (
             " Multi-label: one curve per configuration over every (image, label) "
             "pair, labels pooled."
-            if records and records[0].get("task") == "multilabel"
+            if Task.of_records(records).per_label
             else ""
         )
     )
@@ -723,7 +723,7 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
     _write_csv(files["results"], results.table, _columns(TABLE_COLUMNS, results.table))
     _write_csv(files["cells"], results.cells, _columns(CELL_COLUMNS, results.cells))
     write_predictions(files["predictions"], records, context.get("images"))
-    multilabel = task_of_records(records) == MULTILABEL
+    per_label = Task.of_records(records).per_label
     figures = plot_all(
         results.table,
         records,
@@ -736,7 +736,7 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
         groups: dict = {}
         for r in records:
             groups.setdefault(f"{r['backbone']} / {r['approach']}", []).append(r)
-        if multilabel:  # one curve over every (image, label) pair
+        if per_label:  # one curve over every (image, label) pair
             groups = {c: pooled_reliability_records(g) for c, g in groups.items()}
         configs = list(
             dict.fromkeys([rec["best"]["config"], rec["cheapest"]["config"]])
@@ -746,9 +746,7 @@ def write_outputs(out: Path, results, records: list[dict], context: dict) -> dic
             groups,
             configs,
             path,
-            xlabel="predicted probability (every label, pooled)"
-            if multilabel
-            else None,
+            xlabel="predicted probability (every label, pooled)" if per_label else None,
         )
         figures["reliability"] = path
     figures.update(context.get("extra_figures") or {})

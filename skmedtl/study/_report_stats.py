@@ -12,7 +12,7 @@ import numpy as np
 from ..metrics import CONFIDENCE
 from ._evaluate import METRICS
 from ._stats import ALPHA, ECE_BINS
-from ._task import MULTILABEL
+from ._task import Task
 
 __all__ = [
     "MethodFacts",
@@ -189,19 +189,19 @@ def statistics_blocks(results, context: dict) -> list:
 
 def _metric_name(context: dict) -> str:
     name = METRICS[context["metric"]]
-    if _multilabel(context):
+    if _per_label(context):
         name = f"mean per-label {name}"
     return name
 
 
-def _multilabel(context: dict) -> bool:
-    return context["dataset"].get("task") == MULTILABEL
+def _per_label(context: dict) -> bool:
+    return Task.of_mapping(context["dataset"]).per_label
 
 
 def comparison_blocks(results, context: dict) -> list:
     """Paired comparisons of the selected configuration with every other."""
     name = _metric_name(context)
-    multilabel = _multilabel(context)
+    per_label = _per_label(context)
     selected = results.recommendation["best"]["config"]
     blocks: list = [("h2", "Paired comparisons with the selected configuration")]
     comparisons = results.comparisons
@@ -240,7 +240,7 @@ def comparison_blocks(results, context: dict) -> list:
                 "Differences: paired "
                 + (
                     "bootstrap of images (stratified by the first label; "
-                    if multilabel
+                    if per_label
                     else "stratified bootstrap ("
                 )
                 + "the same resamples for "
@@ -268,7 +268,7 @@ def comparison_blocks(results, context: dict) -> list:
 
 def calibration_blocks(rows: list[dict], context: dict) -> list:
     """Brier score and ECE, before and after recalibration."""
-    multilabel = _multilabel(context)
+    per_label = _per_label(context)
     blocks: list = []
     calibrate = context.get("calibrate", "none")
     blocks.append(("h2", "Calibration"))
@@ -288,7 +288,7 @@ def calibration_blocks(rows: list[dict], context: dict) -> list:
         "probability; more: of the top-label confidence), on the test set, "
         "with stratified bootstrap CIs."
     )
-    if multilabel:
+    if per_label:
         what = (
             "Multi-label: Brier score and expected calibration error "
             f"({ECE_BINS} equal-mass bins) of each label's probability as a "
@@ -303,7 +303,7 @@ def calibration_blocks(rows: list[dict], context: dict) -> list:
             "even for a perfectly calibrated model."
             + (
                 f" Recalibration ({calibrate}) was fitted on each model's "
-                + ("per-label " if multilabel else "")
+                + ("per-label " if per_label else "")
                 + "validation predictions and applied to its test predictions; AUC "
                 "and accuracy are those of the uncalibrated model."
                 if calibrate != "none"
@@ -416,7 +416,7 @@ def methods_paragraph(results, context: dict) -> str:
     manifest = context.get("manifest") or {}
     packages = manifest.get("packages") or {}
     counts = ds["counts"]
-    multilabel = ds.get("task") == MULTILABEL  # counts are positives per label
+    per_label = Task.of_mapping(ds).per_label  # counts are positives per label
     n = ds.get("n_per_split") or {
         part: sum(counts[part].values()) for part in ("train", "val", "test")
     }
@@ -433,7 +433,7 @@ def methods_paragraph(results, context: dict) -> str:
     parts = [
         f"Data: {ds['source']}, {ds['n_images']} images in {len(ds['classes'])} "
         f"classes ({', '.join(ds['classes'])})."
-        if not multilabel
+        if not per_label
         else f"Data: {ds['source']}, {ds['n_images']} images with "
         f"{len(ds['classes'])} binary labels ({', '.join(ds['classes'])}), "
         "several possible per image.",
@@ -466,13 +466,13 @@ def methods_paragraph(results, context: dict) -> str:
     if calibrate != "none":
         parts.append(
             f"Probabilities were recalibrated ({calibrate}"
-            + (", one calibrator per label" if multilabel else "")
+            + (", one calibrator per label" if per_label else "")
             + ") on the validation partition."
         )
     parts.append(
         "Per-label decision thresholds were chosen on the validation partition by "
         f"{_rule_text('youden', None)}."
-        if multilabel
+        if per_label
         else "Sensitivity and specificity in the main results table are those of "
         "the most probable class (argmax); in the operating-point table, those at "
         "a binary decision threshold chosen on the validation partition by "
@@ -484,7 +484,7 @@ def methods_paragraph(results, context: dict) -> str:
         if len(seeds) > 1
         else ""
     )
-    if multilabel:
+    if per_label:
         parts.append(
             "Metrics: per label, AUC, accuracy, sensitivity and specificity at the "
             "validation thresholds, Brier score and expected calibration error "
@@ -514,13 +514,13 @@ def methods_paragraph(results, context: dict) -> str:
         + (
             " and DeLong's test for correlated ROC curves (of the mean of per-seed "
             "AUCs)"
-            if len(ds["classes"]) == 2 and context["metric"] == "auc" and not multilabel
+            if len(ds["classes"]) == 2 and context["metric"] == "auc" and not per_label
             else ""
         )
         + (
             f" in the mean per-label {metric} (images resampled, stratified by the "
             "first label)"
-            if multilabel
+            if per_label
             else ""
         )
         + f"; the {facts.n_comparisons} p-values of each test were corrected for "

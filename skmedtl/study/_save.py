@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils._naming import did_you_mean
+from ._task import MULTILABEL, Task
 
 __all__ = [
     "MODELS_DIR",
@@ -133,7 +134,7 @@ def image_channels(array: np.ndarray) -> int:
 def cell_model(cell, fitted, emb, record: dict, data):
     """The cell's fitted model as a :class:`StudyModel` that predicts from images.
 
-    Multi-label data: a :class:`MultiLabelStudyModel` with the cell's per-label
+    Multi-label data: a :class:`StudyModel` with the cell's per-label
     validation thresholds (and per-label calibrators).
     """
     from sklearn.pipeline import Pipeline
@@ -150,8 +151,8 @@ def cell_model(cell, fitted, emb, record: dict, data):
     else:
         estimator = fitted
         estimator.set_params(cache_path=None, verbose=0)
-    if data.labels.ndim == 2:
-        return _multilabel_cell_model(estimator, record, data)
+    if data.task.per_label:
+        return _per_label_cell_model(estimator, record, data)
     order = [_python(c) for c in data.label_order()]
     calibrator = None
     method = record["calibration"]["method"]
@@ -171,10 +172,10 @@ def cell_model(cell, fitted, emb, record: dict, data):
     ).fit()
 
 
-def _multilabel_cell_model(estimator, record: dict, data):
+def _per_label_cell_model(estimator, record: dict, data):
     """A multi-label cell's model: its validation thresholds and calibrators."""
     from ..metrics import ProbabilityCalibrator
-    from ._model import MultiLabelStudyModel
+    from ._model import StudyModel
 
     calibrators = None
     method = record["calibration"]["method"]
@@ -185,11 +186,11 @@ def _multilabel_cell_model(estimator, record: dict, data):
             ProbabilityCalibrator(method).fit(proba[:, j], Y[:, j])
             for j in range(Y.shape[1])
         ]
-    return MultiLabelStudyModel(
+    return StudyModel(
         estimator,
-        labels=[str(c) for c in data.class_names],
-        thresholds=[float(t) for t in record["thresholds"]],
-        calibrators=calibrators,
+        class_names=[str(c) for c in data.class_names],
+        threshold=[float(t) for t in record["thresholds"]],
+        calibrator=calibrators,
     ).fit()
 
 
@@ -214,10 +215,10 @@ def cell_metadata(cell, record: dict, model, inputs: dict) -> dict:
         "run_id": record.get("run_id"),
         "finished": record.get("finished"),
     }
-    if record.get("task") == "multilabel":
+    if Task.of_mapping(record).per_label:
         return {
             **meta,
-            "task": "multilabel",
+            "task": MULTILABEL,
             "classes": list(model.labels_),
             "class_names": list(model.labels_),
             "positive_class": None,
@@ -390,7 +391,7 @@ def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
         },
         "test": {name: value for name, value in record["metrics"].items()},
         "test_extras": record.get("extras"),
-        **_multilabel_card(record, metadata),
+        **_per_label_card(record, metadata),
         "operating_point": metadata["operating_point"],
         "calibration": metadata["calibration"],
         "input": metadata["input"],
@@ -412,13 +413,13 @@ def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
     }
 
 
-def _multilabel_card(record: dict, metadata: dict) -> dict:
+def _per_label_card(record: dict, metadata: dict) -> dict:
     """The multi-label fields of a model card (none for single-label models)."""
-    if metadata.get("task") != "multilabel":
+    if not Task.of_mapping(metadata).per_label:
         return {}
     per_label = record.get("per_label") or {}
     return {
-        "task": "multilabel",
+        "task": MULTILABEL,
         "labels": list(metadata["class_names"]),
         "thresholds": metadata["thresholds"],
         "threshold_rule": metadata["threshold_rule"],
@@ -434,7 +435,7 @@ def _multilabel_card(record: dict, metadata: dict) -> dict:
     }
 
 
-def _multilabel_markdown(card: dict, ci) -> list[str]:
+def _per_label_markdown(card: dict, ci) -> list[str]:
     """The per-label table of a multi-label model card."""
     lines = [
         "",
@@ -498,16 +499,16 @@ def model_card_markdown(card: dict) -> str:
         *[f"  - {name}: {ci(value)}" for name, value in card["test"].items()],
     ]
     extras = card.get("test_extras") or {}
-    multilabel = card.get("task") == "multilabel"
-    if multilabel:  # per-label values go to the per-label table
+    labelwise = Task.of_mapping(card).per_label
+    if labelwise:  # per-label values go to the per-label table
         extras = {k: v for k, v in extras.items() if "_label_" not in k}
         if card.get("test_micro_auc"):
             lines.append(f"  - micro-averaged AUC: {ci(card['test_micro_auc'])}")
     lines += [f"  - {name}: {ci(value)}" for name, value in extras.items()]
-    if multilabel:
-        lines += _multilabel_markdown(card, ci)
+    if labelwise:
+        lines += _per_label_markdown(card, ci)
     op = card.get("operating_point")
-    if multilabel:
+    if labelwise:
         decision = (
             "- Decisions: label j is present when its probability (the model's "
             "own, before any recalibration) is at least its threshold above; "
@@ -531,7 +532,7 @@ def model_card_markdown(card: dict) -> str:
         f"- Calibration: {card['calibration']}"
         + (
             " (one calibrator per label)"
-            if multilabel and card["calibration"] != "none"
+            if labelwise and card["calibration"] != "none"
             else ""
         )
         + ".",

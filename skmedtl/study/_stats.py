@@ -30,6 +30,7 @@ from ..metrics import (
     quadratic_weighted_kappa,
 )
 from ..metrics._report import _binary_auc
+from ._task import Task
 
 __all__ = [
     "ECE_BINS",
@@ -254,7 +255,7 @@ def compare_configurations(
     selected: str,
     metric: str,
     n_bootstraps: int,
-    multilabel_metric=None,
+    label_metric=None,
 ) -> list[dict]:
     """Paired comparisons of ``selected`` with every other configuration.
 
@@ -266,7 +267,7 @@ def compare_configurations(
     the comparisons, separately for each test. Multi-label records
     (``y_true`` a label matrix): the mean per-label ``metric``, resamples of
     images stratified by the first label
-    (see :func:`~skmedtl.study._multilabel.multilabel_paired_metric`).
+    (see :func:`~skmedtl.study._per_label.per_label_paired_metric`).
 
     Parameters
     ----------
@@ -276,9 +277,9 @@ def compare_configurations(
     selected : str
     metric : str
     n_bootstraps : int
-    multilabel_metric : callable, optional
+    label_metric : callable, optional
         For multi-label records: the paired metric of packed arrays (labels in
-        slot 0), :func:`~skmedtl.study._multilabel.multilabel_paired_metric`.
+        slot 0), :func:`~skmedtl.study._per_label.per_label_paired_metric`.
 
     Returns
     -------
@@ -292,15 +293,15 @@ def compare_configurations(
     if selected not in groups:
         return []
     y = np.asarray(groups[selected][0]["y_true"])
-    multilabel = y.ndim == 2
+    per_label = Task.of_labels(y).per_label
     a = _stacked(groups[selected], y, "test_proba")
-    binary_auc = metric == "auc" and a.shape[2] == 2 and not multilabel
+    binary_auc = metric == "auc" and a.shape[2] == 2 and not per_label
     out = []
     for config, records in groups.items():
         if config == selected:
             continue
         b = _stacked(records, y, "test_proba")
-        boot = _paired(y, a, b, metric, n_bootstraps, multilabel_metric)
+        boot = _paired(y, a, b, metric, n_bootstraps, label_metric)
         row = {
             "config": config,
             "metric": metric,
@@ -337,23 +338,25 @@ def compare_configurations(
 def _stacked(records: list[dict], y: np.ndarray, key: str) -> np.ndarray:
     """``(n, seeds, k)`` probabilities; multi-label: the labels ride in slot 0."""
     p = np.stack([np.asarray(r[key], dtype=float) for r in records], 1)
-    return np.concatenate([y[:, None, :], p], axis=1) if y.ndim == 2 else p
+    return (
+        np.concatenate([y[:, None, :], p], axis=1) if Task.of_labels(y).per_label else p
+    )
 
 
-def _paired(y, a, b, metric: str, n_bootstraps: int, multilabel_metric=None):
+def _paired(y, a, b, metric: str, n_bootstraps: int, label_metric=None):
     """The paired bootstrap of ``metric`` (seed means) of ``a`` minus ``b``."""
-    multilabel = y.ndim == 2  # resamples stratified by the first label
+    per_label = Task.of_labels(y).per_label  # resamples stratified by the first label
 
     def seed_mean_metric(yy, p):
         return float(np.mean([score(metric, yy, p[:, s]) for s in range(p.shape[1])]))
 
     seed_mean_metric.__name__ = metric
-    if multilabel:
-        if multilabel_metric is None:
-            raise ValueError("multi-label records need multilabel_metric.")
-        seed_mean_metric = multilabel_metric
+    if per_label:
+        if label_metric is None:
+            raise ValueError("multi-label records need label_metric.")
+        seed_mean_metric = label_metric
     return paired_bootstrap(
-        y[:, 0] if multilabel else y,
+        y[:, 0] if per_label else y,
         a,
         b,
         metric=seed_mean_metric,
@@ -368,7 +371,7 @@ def validation_difference(
     selected: str,
     metric: str,
     n_bootstraps: int,
-    multilabel_metric=None,
+    label_metric=None,
 ) -> dict:
     """``other`` minus ``selected`` on the validation images, paired.
 
@@ -385,7 +388,7 @@ def validation_difference(
     y = np.asarray(groups[selected][0]["val_y"])
     a = _stacked(groups[other], y, "val_proba")
     b = _stacked(groups[selected], y, "val_proba")
-    boot = _paired(y, a, b, metric, n_bootstraps, multilabel_metric)
+    boot = _paired(y, a, b, metric, n_bootstraps, label_metric)
     return {
         "difference": float(boot.difference),
         "ci_low": float(boot.ci_low),

@@ -191,9 +191,9 @@ class TransferStudy:
         card (``model_card.json`` / ``model_card.md``) in the folder. Every
         finished cell's model is kept in ``out_dir/models/<cell key>/`` so
         that a resumed run whose selection changes needs no refit.
-        Multi-label data sets save a
-        :class:`~skmedtl.study.MultiLabelStudyModel` with the per-label
-        thresholds chosen on validation (and per-label recalibration).
+        Multi-label data sets save the same :class:`~skmedtl.study.StudyModel`
+        with the per-label thresholds chosen on validation (and per-label
+        recalibration).
     executor : CellExecutor, optional
         Runs the cells (see :mod:`skmedtl.study._run`): an object whose
         ``run(tasks)`` yields each :class:`~skmedtl.study.CellTask` with its

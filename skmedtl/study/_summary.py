@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from ._choices import COSTS
 from ._evaluate import METRICS, pooled_metrics
 from ._stats import pooled_extras, pooled_validation, seed_interval
+from ._task import Task
 
 __all__ = ["NONINFERIORITY_MARGIN", "recommend", "summarize"]
 
@@ -23,6 +26,39 @@ COST_FIELDS = (
     "peak_memory_mb",
     "peak_gpu_memory_mb",
 )
+
+
+class Poolers(NamedTuple):
+    """How one configuration's seeds are pooled for a task (see :func:`poolers`)."""
+
+    validation: Callable  # (records, metric, n_bootstraps) -> dict
+    metrics: Callable  # (records, n_bootstraps) -> {metric: (est, low, high)}
+    extras: Callable  # (records, study_task, n_bootstraps) -> dict
+
+
+def poolers(task: Task) -> Poolers:
+    """The seed-pooling statistics of ``task``'s cell records.
+
+    One class per image: :func:`~skmedtl.study._stats.pooled_validation`,
+    :func:`~skmedtl.study._evaluate.pooled_metrics` and
+    :func:`~skmedtl.study._stats.pooled_extras`; per label: their
+    counterparts in :mod:`skmedtl.study._per_label`.
+    """
+    if task.per_label:
+        from . import _per_label as pl
+
+        return Poolers(
+            pl.pooled_per_label_validation,
+            pl.pooled_per_label_metrics,
+            lambda recs, study_task, n: pl.per_label_extras(recs, n),
+        )
+    return Poolers(
+        pooled_validation,
+        pooled_metrics,
+        lambda recs, study_task, n: pooled_extras(
+            recs, recs[0]["y_true"], study_task, n
+        ),
+    )
 
 
 def _mean(values):
@@ -107,13 +143,8 @@ def summarize(
     rows = []
     for (backbone, approach), recs in groups.items():
         first = recs[0]
-        multilabel = first.get("task") == "multilabel"  # study/_multilabel.py
-        if multilabel:
-            from ._multilabel import pooled_multilabel_validation
-
-            validation = pooled_multilabel_validation(recs, metric, n_bootstraps)
-        else:
-            validation = pooled_validation(recs, metric, n_bootstraps)
+        pool = poolers(Task.of_mapping(first))
+        validation = pool.validation(recs, metric, n_bootstraps)
         row = {
             "config": f"{backbone} / {approach}",
             "backbone": backbone,
@@ -121,12 +152,7 @@ def summarize(
             "category": first["category"],
             "n_seeds": len(recs),
         }
-        if multilabel:  # per-label metrics, pooled
-            from ._multilabel import pooled_multilabel_metrics
-
-            pooled = pooled_multilabel_metrics(recs, n_bootstraps)
-        else:
-            pooled = pooled_metrics(recs, n_bootstraps)
+        pooled = pool.metrics(recs, n_bootstraps)
         for m in METRICS:
             est, low, high = pooled[m]
             row.update({m: est, f"{m}_low": low, f"{m}_high": high})
@@ -149,12 +175,8 @@ def summarize(
         row[f"{metric}_seed_low"], row[f"{metric}_seed_high"] = low, high
         if len(recs) == 1:
             extras = first["extras"]
-        elif multilabel:
-            from ._multilabel import multilabel_extras
-
-            extras = multilabel_extras(recs, n_bootstraps)
         else:
-            extras = pooled_extras(recs, first["y_true"], task, n_bootstraps)
+            extras = pool.extras(recs, task, n_bootstraps)
         for name, (est, low, high) in extras.items():
             row.update({name: est, f"{name}_low": low, f"{name}_high": high})
         op = first.get("operating_point")

@@ -1,24 +1,148 @@
-"""What differs between the study's tasks, asked in one place.
+"""What differs between the study's tasks, decided once, asked in one place.
 
 A study is binary, multi-class, ordinal (classes with a grade order) or
-multi-label (a 0/1 matrix, one column per finding). This module answers the
-questions whose answer depends on the task; the rest of the study asks here
-instead of testing label shapes or record fields itself. (Issue #27 grows it
-into the study's ``Task`` object: label encoding, heads, scoring, statistics,
-the model wrapper and the model card's wording.)
+multi-label (a 0/1 matrix, one column per finding). :class:`Task` is decided
+once, from the labels (:meth:`Task.of_labels`) or from what a finished study
+left behind (cell records, dataset summary, model card, saved model), and the
+rest of the study asks it instead of testing label shapes or record fields
+itself. The word for the multi-label task, and the multi-label helpers of the
+lower layers (metrics, fine-tuning), are named here only; the study's
+per-label mechanics live in :mod:`skmedtl.study._per_label`.
 """
 
 from __future__ import annotations
 
-__all__ = ["MULTILABEL", "PredictionColumns", "prediction_columns", "task_of_records"]
+from dataclasses import dataclass
 
-#: The ``task`` field of a multi-label cell record.
+import numpy as np
+
+__all__ = [
+    "MULTILABEL",
+    "PredictionColumns",
+    "Task",
+    "label_report",
+    "label_summary",
+    "label_validation_metrics",
+    "prediction_columns",
+    "task_of_records",
+]
+
+#: The ``task`` field of a multi-label cell record, dataset summary and card.
 MULTILABEL = "multilabel"
+
+
+@dataclass(frozen=True)
+class Task:
+    """The study's task: binary, multi-class, ordinal or multi-label.
+
+    Parameters
+    ----------
+    kind : str
+        One of :attr:`KINDS`.
+    grades : tuple, optional
+        The grade order of an ordinal task (class names, lowest first).
+    """
+
+    kind: str
+    grades: tuple = ()
+
+    KINDS = ("binary", "multiclass", "ordinal", MULTILABEL)
+
+    def __post_init__(self):
+        if self.kind not in self.KINDS:
+            raise ValueError(f"task must be one of {self.KINDS}; got {self.kind!r}.")
+
+    @property
+    def per_label(self) -> bool:
+        """Whether each image has a 0/1 answer per label (sigmoid heads, one
+        threshold and one calibrator per label, per-label statistics)."""
+        return self.kind == MULTILABEL
+
+    @property
+    def field(self) -> str | None:
+        """The ``task`` field written into records, summaries and cards."""
+        return MULTILABEL if self.per_label else None
+
+    @classmethod
+    def of_labels(cls, labels, grades=None) -> Task:
+        """The task of a label vector (one class per image) or 0/1 matrix."""
+        labels = np.asarray(labels)
+        if labels.ndim == 2:
+            return cls(MULTILABEL)
+        if grades:
+            return cls("ordinal", tuple(grades))
+        return cls("binary" if len(np.unique(labels)) <= 2 else "multiclass")
+
+    @classmethod
+    def of_mapping(cls, mapping) -> Task:
+        """The task named by the ``task`` field of a record, summary or card.
+
+        Only the multi-label task is named there; anything else is read as a
+        one-class-per-image task (reported as multi-class: the records do not
+        say more).
+        """
+        per_label = bool(mapping) and mapping.get("task") == MULTILABEL
+        return cls(MULTILABEL if per_label else "multiclass")
+
+    @classmethod
+    def of_records(cls, records: list[dict]) -> Task:
+        """The task of a study's cell records (the first one decides)."""
+        return cls.of_mapping(records[0] if records else None)
+
+    @classmethod
+    def of_classes(cls, classes) -> Task:
+        """The task of a fitted estimator's ``classes_`` (scikit-learn's
+        multi-label form is a list of arrays)."""
+        if isinstance(classes, list) and all(np.ndim(c) == 1 for c in classes):
+            return cls(MULTILABEL)
+        n = 0 if classes is None else np.size(classes)
+        return cls("binary" if n == 2 else "multiclass")
+
+    @classmethod
+    def of_model(cls, model) -> Task:
+        """The task of a fitted :class:`~skmedtl.study.StudyModel` (its
+        ``classes_``)."""
+        return cls.of_classes(getattr(model, "classes_", None))
+
+    def head_options(self) -> dict:
+        """Keyword arguments of :func:`skmedtl.hybrid.head_pipeline` for this task."""
+        return {"multilabel": True} if self.per_label else {}
+
+    def set_tags(self, tags):
+        """Mark scikit-learn estimator tags with this task; returns ``tags``."""
+        if self.per_label:
+            tags.input_tags.two_d_array = False
+            tags.target_tags.multi_output = True
+            if tags.classifier_tags is not None:
+                tags.classifier_tags.multi_label = True
+        return tags
 
 
 def task_of_records(records: list[dict]) -> str:
     """The task of a study's cell records: ``"multilabel"`` or ``"single"``."""
-    return MULTILABEL if records and records[0].get("task") == MULTILABEL else "single"
+    return MULTILABEL if Task.of_records(records).per_label else "single"
+
+
+def label_report(*args, **kwargs):
+    """The per-label test report of :mod:`skmedtl.metrics` (see there)."""
+    from ..metrics import multilabel_report
+
+    return multilabel_report(*args, **kwargs)
+
+
+def label_validation_metrics(*args, **kwargs):
+    """The per-label validation metrics of fine-tuning (see
+    :mod:`skmedtl.finetune`)."""
+    from ..finetune._multilabel import multilabel_validation_metrics
+
+    return multilabel_validation_metrics(*args, **kwargs)
+
+
+def label_summary():
+    """``(SUMMARY, summary_and_per_label)`` of the per-label metrics module."""
+    from ..metrics._multilabel import SUMMARY, _summary_and_per_label
+
+    return SUMMARY, _summary_and_per_label
 
 
 class PredictionColumns:
@@ -82,5 +206,5 @@ class _MultiLabelColumns(PredictionColumns):
 def prediction_columns(records: list[dict]) -> PredictionColumns:
     """The ``predictions.csv`` columns of a study's (non-empty) records."""
     calibrated = any(r.get("test_proba_calibrated") is not None for r in records)
-    kind = _MultiLabelColumns if task_of_records(records) == MULTILABEL else None
+    kind = _MultiLabelColumns if Task.of_records(records).per_label else None
     return (kind or PredictionColumns)(records[0]["classes"], calibrated)

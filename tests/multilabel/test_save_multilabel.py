@@ -140,7 +140,7 @@ def test_loaded_models_reproduce_the_recorded_predictions(ml_study):
     seen = set()
     for key, record in records.items():
         model, meta = skmedtl.load(out / "models" / key, return_metadata=True)
-        assert isinstance(model, MultiLabelStudyModel)
+        assert type(model) is StudyModel and len(model.labels_) > 1
         seen.add(record["approach"])
         rows = _predictions(out, key)
         paths = [r["image"] for r in rows]
@@ -308,8 +308,12 @@ def test_multilabel_study_model_contract_and_errors():
     single = LogisticRegression().fit(X, Y[:, 0])
     with pytest.raises(ValueError, match="not a multi-label classifier.*StudyModel"):
         MultiLabelStudyModel(single).fit()
-    with pytest.raises(ValueError, match="MultiLabelStudyModel"):
-        StudyModel(heads).fit()
+    # one StudyModel for every task: the alias is StudyModel with other names
+    same = StudyModel(heads, class_names=["a", "b"], threshold=[0.3, 0.7]).fit()
+    np.testing.assert_array_equal(same.predict(X), model.predict(X))
+    assert same.class_names_ == model.class_names_ and same.labels_ == ["a", "b"]
+    with pytest.raises(ValueError, match="multi-label.*class_names"):
+        StudyModel(heads, classes=[0, 1]).fit()
     with pytest.raises(ValueError, match=r"\(n_images, 2\) 0/1 label matrix"):
         model.score(X, Y[:, 0])
     with pytest.raises(ValueError, match="values other than 0/1"):
@@ -377,7 +381,7 @@ def test_a_cell_finished_without_saving_is_fitted_again_once(tmp_path):
     assert "fitted again" in card["refitted"]
     (record,) = _records(out).values()
     model = skmedtl.load(out / "model")
-    assert model.calibrators is None
+    assert model.calibrator is None and not model.calibrated_
     assert model.thresholds_.tolist() == record["thresholds"]
     proba = model.predict_proba(X[split == "test"])
     np.testing.assert_allclose(proba, record["test_proba"], atol=1e-5)

@@ -205,23 +205,23 @@ def test_hybrid_without_validation_split_holds_out_patients_iteratively(tmp_path
 
 
 def test_seeds_pool_into_mean_estimates_with_intervals():
-    from skmedtl.study._multilabel import (
-        evaluate_multilabel,
-        pooled_multilabel_metrics,
+    from skmedtl.study._per_label import (
+        evaluate_per_label,
+        pooled_per_label_metrics,
     )
 
     rng = np.random.default_rng(0)
     Y = rng.integers(0, 2, (80, 3))
     records = [
-        evaluate_multilabel(
+        evaluate_per_label(
             Y, np.clip(Y * 0.4 + rng.random(Y.shape) * 0.6, 0, 1), 0.5, "abc", 50
         )
         for _ in range(2)
     ]
-    pooled = pooled_multilabel_metrics(records, n_bootstraps=50)
+    pooled = pooled_per_label_metrics(records, n_bootstraps=50)
     for m, (est, low, high) in pooled.items():
         seeds = [r["metrics"][m][0] for r in records]
         assert est == pytest.approx(np.mean(seeds)), m
         assert low <= est <= high, m
-    single = pooled_multilabel_metrics(records[:1], n_bootstraps=50)
+    single = pooled_per_label_metrics(records[:1], n_bootstraps=50)
     assert single["auc"] == tuple(records[0]["metrics"]["auc"])

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from skmedtl.metrics import paired_bootstrap
 from skmedtl.study import StudyDataset, TransferStudy
-from skmedtl.study._multilabel import multilabel_statistics
+from skmedtl.study._per_label import per_label_statistics
 
 from ._synthetic import make_multilabel
 
@@ -209,7 +209,7 @@ def test_per_label_temperature_fixes_an_overconfident_model():
 
     Y_val, P_val = draw(1500)
     Y_test, P_test = draw(1500)
-    record = multilabel_statistics(
+    record = per_label_statistics(
         _ctx(Y_val, Y_test, "temperature"), Y_val, P_val, P_test
     )
     extras = record["extras"]
@@ -219,7 +219,7 @@ def test_per_label_temperature_fixes_an_overconfident_model():
     assert temperatures[0] == pytest.approx(3.0, rel=0.15)
     assert temperatures[1] == pytest.approx(1.0, rel=0.15)
     assert temperatures[2] == pytest.approx(0.4, rel=0.15)
-    none = multilabel_statistics(_ctx(Y_val, Y_test, "none"), Y_val, P_val, P_test)
+    none = per_label_statistics(_ctx(Y_val, Y_test, "none"), Y_val, P_val, P_test)
     assert none["test_proba_calibrated"] is None
     assert "ece_calibrated" not in none["extras"]
     assert none["extras"]["ece"] == extras["ece"]
@@ -229,7 +229,7 @@ def test_recalibration_needs_both_classes_on_validation():
     Y_val = np.array([[0, 1], [1, 1], [0, 1], [1, 1]])
     P = np.full((4, 2), 0.5)
     with pytest.raises(ValueError, match="label 'l1' has only positive.*--calibrate"):
-        multilabel_statistics(_ctx(Y_val, Y_val, "isotonic"), Y_val, P, P)
+        per_label_statistics(_ctx(Y_val, Y_val, "isotonic"), Y_val, P, P)
 
 
 def test_methods_paragraph_describes_the_multilabel_analysis(study):

@@ -29,71 +29,52 @@ import numpy as np
 
 from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap
 from ._evaluate import METRICS
-from ._splits import resolve_split
 from ._stats import ECE_BINS
+from ._task import (
+    MULTILABEL,
+    Task,
+    label_report,
+    label_summary,
+    label_validation_metrics,
+)
 
 __all__ = [
     "check_folder_single_label",
     "csv_label_matrix",
-    "evaluate_multilabel",
-    "multilabel_dataset",
-    "multilabel_extras",
-    "multilabel_paired_metric",
-    "multilabel_statistics",
-    "multilabel_summary",
+    "evaluate_per_label",
+    "check_label_coverage",
+    "check_label_matrix",
+    "per_label_extras",
+    "per_label_paired_metric",
+    "per_label_statistics",
+    "per_label_summary",
     "per_label_blocks",
-    "pooled_multilabel_metrics",
-    "pooled_multilabel_validation",
+    "pooled_per_label_metrics",
+    "pooled_per_label_validation",
     "pooled_reliability_records",
-    "run_multilabel_hybrid",
+    "run_per_label_hybrid",
 ]
 
 
 # -- data ----------------------------------------------------------------------------
-def multilabel_dataset(
-    cls,
-    images,
-    labels,
-    *,
-    groups=None,
-    split=None,
-    class_names=None,
-    pos_label=None,
-    source: str = "arrays",
-    test_size: float = 0.2,
-    random_state=0,
-):
-    """A multi-label :class:`StudyDataset` (``StudyDataset.from_arrays`` hook)."""
-    labels = np.asarray(labels)
-    n = len(images)
+def check_label_matrix(labels: np.ndarray, pos_label) -> np.ndarray:
+    """The 0/1 label matrix of a multi-label data set (``from_arrays``)."""
     if not np.isin(labels, (0, 1)).all():
         raise ValueError(
             f"labels of shape {labels.shape} are read as multi-label: a 0/1 matrix, "
             "one column per label (1 = the finding is present). They hold other "
             "values; give one class per image as a 1-D array instead."
         )
-    labels = labels.astype(np.int64)
-    if len(labels) != n:
-        raise ValueError(f"{n} images but {len(labels)} label rows.")
     if pos_label is not None:
         raise ValueError(
             "pos_label applies to two-class problems; multi-label data has one "
             "positive class per label."
         )
-    if groups is not None:
-        groups = np.asarray(groups)
-    split, protocol = resolve_split(
-        labels,
-        split=split,
-        groups=groups,
-        test_size=test_size,
-        random_state=random_state,
-    )
-    k = labels.shape[1]
-    if class_names is None:
-        class_names = [str(j) for j in range(k)]
-    if len(class_names) != k:
-        raise ValueError(f"class_names has {len(class_names)} names for {k} labels.")
+    return labels.astype(np.int64)
+
+
+def check_label_coverage(labels: np.ndarray, split, class_names: list) -> None:
+    """Every label has positive and negative images in training and test."""
     for part in ("train", "test"):
         counts = labels[split == part].sum(axis=0)
         rows = int((split == part).sum())
@@ -105,19 +86,9 @@ def multilabel_dataset(
                 f"{part} split; every label needs positive and negative images in "
                 "training and test. Drop that label column."
             )
-    return cls(
-        images=images,
-        labels=labels,
-        split=split.astype(str),
-        groups=groups,
-        class_names=[str(c) for c in class_names],
-        source=source,
-        test_protocol=protocol,
-        pos_label=None,
-    )
 
 
-def multilabel_summary(data) -> dict:
+def per_label_summary(data) -> dict:
     """``StudyDataset.summary`` of a multi-label data set: positives per label."""
     counts = {
         part: {
@@ -130,7 +101,7 @@ def multilabel_summary(data) -> dict:
         "source": data.source,
         "n_images": int(len(data.labels)),
         "classes": list(data.class_names),
-        "task": "multilabel",
+        "task": MULTILABEL,
         "counts": counts,
         "n_per_split": {
             part: int((data.split == part).sum()) for part in ("train", "val", "test")
@@ -145,13 +116,11 @@ def multilabel_summary(data) -> dict:
 
 
 # -- evaluation ----------------------------------------------------------------------
-def evaluate_multilabel(
+def evaluate_per_label(
     Y_true, proba, thresholds, label_names, n_bootstraps: int
 ) -> dict:
     """Test metrics of a multi-label model: summaries and per-label, with CIs."""
-    from ..metrics import multilabel_report
-
-    report = multilabel_report(
+    report = label_report(
         Y_true,
         proba,
         thresholds=thresholds,
@@ -164,7 +133,7 @@ def evaluate_multilabel(
     proba = np.asarray(proba, dtype=float)
     pred = (proba >= np.asarray(thresholds)).astype(np.int64)
     return {
-        "task": "multilabel",
+        "task": MULTILABEL,
         "metrics": {m: list(report.metrics[m]) for m in METRICS},
         "micro_auc": list(report.metrics["micro_auc"]),
         "per_label": {
@@ -183,9 +152,9 @@ def evaluate_multilabel(
     }
 
 
-def pooled_multilabel_metrics(records: list[dict], n_bootstraps: int) -> dict:
+def pooled_per_label_metrics(records: list[dict], n_bootstraps: int) -> dict:
     """Seeds of one configuration: mean estimates, bootstrap CIs of the mean."""
-    from ..metrics._multilabel import SUMMARY, _summary_and_per_label
+    SUMMARY, _summary_and_per_label = label_summary()
 
     if len(records) == 1:
         return {m: tuple(records[0]["metrics"][m]) for m in METRICS}
@@ -216,12 +185,11 @@ def pooled_multilabel_metrics(records: list[dict], n_bootstraps: int) -> dict:
 # -- cells ---------------------------------------------------------------------------
 def _metric(metric: str):
     """``fn(Y, proba)``: the mean per-label ``metric`` (the selection score)."""
-    from ..finetune._multilabel import multilabel_validation_metrics
 
     key = {"auc": "roc_auc"}.get(metric, metric)
 
     def fn(Y, proba):
-        return multilabel_validation_metrics(np.asarray(Y), proba, np.nan)[key]
+        return label_validation_metrics(np.asarray(Y), proba, np.nan)[key]
 
     return fn
 
@@ -236,7 +204,7 @@ def _scorer(metric: str):
     return score
 
 
-def multilabel_paired_metric(metric: str):
+def per_label_paired_metric(metric: str):
     """The metric :func:`~skmedtl.metrics.paired_bootstrap` compares in a study.
 
     It scores a packed array ``(n, 1 + n_seeds, n_labels)``: slot 0 holds the
@@ -263,7 +231,7 @@ def _proba(estimator, X) -> np.ndarray:
     return np.asarray(proba)
 
 
-def run_multilabel_hybrid(ctx, cell, emb) -> dict:
+def run_per_label_hybrid(ctx, cell, emb) -> dict:
     """A hybrid head per label on frozen embeddings: fitted on train, tuned on
     the study's validation set (``ctx.val_mask``), thresholds chosen there."""
     from sklearn.base import clone
@@ -284,7 +252,7 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
         class_weight="balanced",
         random_state=cell.seed,
         n_jobs=ctx.n_jobs,
-        multilabel=True,
+        **Task(MULTILABEL).head_options(),
     )
     grid = list(
         ParameterGrid(
@@ -327,7 +295,7 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
         },
     }
     result.update(
-        evaluate_multilabel(
+        evaluate_per_label(
             data.labels[ctx.test],
             proba,
             thresholds,
@@ -336,7 +304,7 @@ def run_multilabel_hybrid(ctx, cell, emb) -> dict:
         )
     )
     result["test_index"] = [int(i) for i in ctx.test]
-    result.update(multilabel_statistics(ctx, Y_val, _proba(model, X_val), proba))
+    result.update(per_label_statistics(ctx, Y_val, _proba(model, X_val), proba))
     result["_model"] = model  # the fitted heads; popped before the record is logged
     return result
 
@@ -358,7 +326,7 @@ def per_label_blocks(records: list[dict], recommendation) -> list:
     """
     firsts: dict[str, dict] = {}
     for r in records:
-        if r.get("task") == "multilabel":
+        if Task.of_mapping(r).per_label:
             firsts.setdefault(f"{r['backbone']} / {r['approach']}", r)
     if not firsts:
         return []
@@ -487,7 +455,7 @@ def check_folder_single_label(paths: list, labels, root) -> None:
             digests.setdefault(digest, (path, label))
 
 
-def multilabel_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
+def per_label_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
     """The validation-side fields every study record carries, for multi-label data.
 
     The validation score is the mean per-label ``ctx.metric``. With
@@ -538,7 +506,7 @@ def multilabel_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
         result["test_proba_calibrated"] = np.column_stack(columns).tolist()
         if temperatures:
             result["calibration"]["temperature"] = temperatures
-    result["extras"] = multilabel_extras([result], ctx.profile.n_bootstraps)
+    result["extras"] = per_label_extras([result], ctx.profile.n_bootstraps)
     return result
 
 
@@ -554,7 +522,7 @@ def _calibration_vector(Y: np.ndarray, P: np.ndarray) -> np.ndarray:
     return np.array([np.mean(brier), np.mean(ece), *brier, *ece])
 
 
-def multilabel_extras(records: list[dict], n_bootstraps: int) -> dict:
+def per_label_extras(records: list[dict], n_bootstraps: int) -> dict:
     """Brier and ECE of a multi-label configuration: seed means with bootstrap CIs.
 
     Per label, Brier score and ECE (``ECE_BINS`` equal-mass bins) of that
@@ -625,9 +593,8 @@ def pooled_reliability_records(records: list[dict]) -> list[dict]:
     return out
 
 
-def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps: int):
+def pooled_per_label_validation(records: list[dict], metric: str, n_bootstraps: int):
     """Validation score of a multi-label configuration (mean per-label metric)."""
-    from ..finetune._multilabel import multilabel_validation_metrics
 
     key = {"auc": "roc_auc"}.get(metric, metric)
     Y = np.asarray(records[0]["val_y"])
@@ -635,7 +602,7 @@ def pooled_multilabel_validation(records: list[dict], metric: str, n_bootstraps:
 
     def value(idx):
         return np.mean(
-            [multilabel_validation_metrics(Y[idx], p[idx], np.nan)[key] for p in probas]
+            [label_validation_metrics(Y[idx], p[idx], np.nan)[key] for p in probas]
         )
 
     result = bootstrap(
