@@ -79,13 +79,42 @@ class HFAdapter(BackboneAdapter):
 _ADAPTER = HFAdapter()
 
 
+def refuse_remote_code(config_path: Path, name: str) -> None:
+    """Refuse a configuration that asks transformers to run code it ships.
+
+    A ``config.json`` with ``auto_map`` names Python files of the folder (or hub
+    repository) that transformers would import to build the model. skmedtl
+    never runs them (``trust_remote_code=False`` everywhere) and says so
+    before transformers asks in a terminal.
+    """
+    import json
+
+    from ..exceptions import UnsafeModelError
+
+    try:
+        config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{config_path} ({name!r}) is not readable JSON: {e}") from e
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path} ({name!r}) is not a JSON object.")
+    if "auto_map" in config:
+        raise UnsafeModelError(
+            f"{name!r}: {config_path} has an 'auto_map', so building the model "
+            f"would run Python code shipped in {Path(config_path).parent}. skmedtl "
+            "never runs a model's own code (trust_remote_code=False); use a model "
+            "that transformers builds from its own classes."
+        )
+
+
 def _build(config) -> nn.Module:
     from transformers import AutoModel
 
     try:  # no randomly initialised pooler where the model allows it
-        return AutoModel.from_config(config, add_pooling_layer=False)
+        return AutoModel.from_config(
+            config, add_pooling_layer=False, trust_remote_code=False
+        )
     except TypeError:
-        return AutoModel.from_config(config)
+        return AutoModel.from_config(config, trust_remote_code=False)
 
 
 def _files(repo: str) -> tuple[Path, Path | None]:
@@ -153,7 +182,10 @@ def resolve(repo: str) -> BackboneSpec:
     from ._hub import read_json
 
     config_path, pre_path = _files(repo)
-    config = AutoConfig.from_pretrained(str(config_path.parent))
+    refuse_remote_code(config_path, f"hf:{repo}")
+    config = AutoConfig.from_pretrained(
+        str(config_path.parent), trust_remote_code=False
+    )
     if hasattr(config, "vision_config") and not hasattr(config, "image_size"):
         raise ValueError(
             f"'hf:{repo}' is a {config.model_type!r} model with a vision tower; "
@@ -203,10 +235,13 @@ def _load(spec: BackboneSpec, w: WeightsSpec, progress: bool) -> nn.Module:
     from transformers import AutoModel
 
     folder = os.fspath(Path(path).parent)
+    refuse_remote_code(Path(folder) / "config.json", spec.name)
     try:
-        return AutoModel.from_pretrained(folder, add_pooling_layer=False)
+        return AutoModel.from_pretrained(
+            folder, add_pooling_layer=False, trust_remote_code=False
+        )
     except TypeError:
-        return AutoModel.from_pretrained(folder)
+        return AutoModel.from_pretrained(folder, trust_remote_code=False)
 
 
 register_scheme(

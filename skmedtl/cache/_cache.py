@@ -475,6 +475,7 @@ class EmbeddingCache:
                 if self._file_lock is None:
                     os.makedirs(os.path.dirname(self.path), exist_ok=True)
                     self._file_lock = filelock.FileLock(self.lock_path)
+                created = not os.path.exists(self.lock_path)
                 self._file_lock.acquire(timeout=self.lock_timeout)
             except PermissionError as e:
                 self._file_lock = None
@@ -504,6 +505,16 @@ class EmbeddingCache:
                 ) from e
             try:
                 yield True
+            except _Stale:
+                raise
+            except BaseException:
+                # A cache that failed to open (not HDF5, damaged, unreadable)
+                # keeps no lock file of ours beside it.
+                # (Only a lock file this call created: one that was there before
+                # may be another process's.)
+                if created:
+                    _remove_quietly(self.lock_path)
+                raise
             finally:
                 self._file_lock.release()
 
@@ -916,6 +927,11 @@ def _check_signature(path: str) -> None:
             f"{path} is not an HDF5 file, so not an embedding cache; skmedtl leaves "
             "it untouched. Choose another cache path."
         )
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _aside_name(path: str) -> str:

@@ -8,16 +8,23 @@ messages). Adding a command is adding its module and its name to
 :data:`COMMANDS`, e.g. ``skmedtl/cli/predict.py``::
 
     from ._base import EXIT_OK, command_parser
+    from ._params import REQUIRED, Param, add_params
+
+    PARAMS = [Param("path", "--model", default=REQUIRED, help="...")]
 
     def add_parser(subparsers, parents):
         p = command_parser(subparsers, "predict", parents, help="...")
-        p.add_argument("model", help="...")
-        p.set_defaults(run=run)
+        add_params(p, PARAMS)
+        p.set_defaults(run=run, flags={q.name: q for q in PARAMS})
 
     def run(args) -> int:
         from ..somewhere import heavy_work  # imports inside run: --help stays fast
-        ...
+        ...  # raise on bad input: main() turns errors into exit codes
         return EXIT_OK
+
+Every flag is declared in a :class:`~skmedtl.cli._params.Param` table (choices
+imported from :mod:`skmedtl._constants`); commands raise, and :func:`main` maps
+errors to exit codes.
 
 Nothing heavy is imported before a command runs: ``skmedtl --help`` and
 ``skmedtl <command> --help`` start without PyTorch.
@@ -113,10 +120,22 @@ def main(argv: list[str] | None = None) -> int:
         if code is None:
             raise  # a bug: the traceback helps more than a message
         message = to_cli_words(str(e) or type(e).__name__, args.flags)
+        message += _on_error_hint(e, args.flags)
         if code == EXIT_ERROR and not _raised_by_skmedtl(e):
             message += " (run again with --debug for the traceback)"
         print(f"{args.prog}: error: {message}", file=sys.stderr)
         return code
+
+
+def _on_error_hint(error: Exception, flags: dict) -> str:
+    """For an unreadable image, the command's flag that skips such files."""
+    from ..io._errors import ImageReadError
+
+    param = flags.get("on_error")
+    flag = param if isinstance(param, str) else getattr(param, "flag", None)
+    if not isinstance(error, ImageReadError) or flag != "--on-error":
+        return ""
+    return " Add --on-error skip to leave unreadable files out (with a warning)."
 
 
 def _warning_printer(args):

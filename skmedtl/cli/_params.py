@@ -44,7 +44,8 @@ class Param:
     name : str
         The keyword argument (``"cache_path"``).
     flag : str
-        Its flag (``"--cache"``).
+        Its flag (``"--cache"``), or a bare word for a positional argument
+        (``"path"``).
     help : str
         One line for ``--help``.
     type : callable, optional
@@ -59,6 +60,8 @@ class Param:
         Flag value -> keyword value (``--keep-going`` -> ``on_error="skip"``).
     short : str, optional
         A short form (``"-q"``).
+    nargs : str, optional
+        argparse ``nargs`` (``"+"``: one or more values).
     """
 
     name: str
@@ -70,10 +73,16 @@ class Param:
     action: str | None = None
     convert: Callable | None = None
     short: str | None = None
+    nargs: str | None = None
 
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def positional(self) -> bool:
+        """A positional argument: its ``flag`` is a bare word (``"path"``)."""
+        return not self.flag.startswith("-")
 
     @property
     def required(self) -> bool:
@@ -92,6 +101,14 @@ REQUIRED = object()
 def add_params(parser: argparse.ArgumentParser, params: Iterable[Param]) -> None:
     """Add a flag per :class:`Param` to ``parser``."""
     for p in params:
+        if p.positional:  # argparse takes its name as the dest
+            kwargs = {"help": p.help, "type": p.type, "metavar": p.metavar}
+            if p.nargs is not None:
+                kwargs["nargs"] = p.nargs
+            if not p.required:
+                kwargs["default"] = p.default
+            parser.add_argument(p.flag, **kwargs)
+            continue
         names = [p.short, p.flag] if p.short else [p.flag]
         kwargs: dict = {"dest": p.dest, "help": p.help}
         if p.action is not None:
@@ -99,6 +116,8 @@ def add_params(parser: argparse.ArgumentParser, params: Iterable[Param]) -> None
         else:
             kwargs["type"] = p.type
             kwargs["metavar"] = p.metavar
+            if p.nargs is not None:
+                kwargs["nargs"] = p.nargs
             if p.required:
                 kwargs["required"] = True
             else:
@@ -173,6 +192,8 @@ def to_cli_words(message: str, flags: dict[str, Param | str]) -> str:
             return flag
         return f"{flag} {value}"
 
+    for python, cli in PYTHON_ONLY.items():
+        message = message.replace(python, cli)
     message = _ASSIGNMENT.sub(assignment, message)
     for name in sorted(flags, key=len, reverse=True):
         # A bare name: one with an underscore anywhere (batch_size), a plain word
@@ -186,6 +207,13 @@ def to_cli_words(message: str, flags: dict[str, Param | str]) -> str:
 
 
 _PLAIN_WORD_PARAMETER = r"(?= must | is empty| / | or --|, --)"
+
+#: Python-only advice in library messages -> what the command line offers.
+PYTHON_ONLY = {
+    "skmedtl.list_backbones()": "`skmedtl backbones`",
+    "skmedtl.backbones.list_schemes()": "`skmedtl backbones`",
+    " (skmedtl.backbones.WeightsFile to give its mean/std)": "",
+}
 
 
 # -- argparse types ---------------------------------------------------------------

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from ._base import EXIT_OK, command_parser
+from ._params import Param, add_params
+
+#: ``skmedtl backbones``: list_backbones' filter.
+BACKBONES_PARAMS = [
+    Param("pattern", "pattern", nargs="?", default=None, metavar="PATTERN",
+          help="shell-style filter, e.g. 'resnet*'"),
+]
 
 
 def add_parser(subparsers, parents: list) -> None:
@@ -12,9 +19,8 @@ def add_parser(subparsers, parents: list) -> None:
         description="List registered backbones with parameter counts computed from "
         "the real modules.",
     )
-    p.add_argument("pattern", nargs="?", default=None,
-                   help="shell-style filter, e.g. 'resnet*'")
-    p.set_defaults(run=run)
+    add_params(p, BACKBONES_PARAMS)
+    p.set_defaults(run=run, flags={q.name: q for q in BACKBONES_PARAMS})
 
 
 def run(args) -> int:

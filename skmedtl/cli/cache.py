@@ -7,7 +7,7 @@ import os
 
 from .._constants import ON_CORRUPT
 from ._base import EXIT_OK, command_parser
-from ._params import Param, add_params, choice
+from ._params import REQUIRED, Param, add_params, choice
 
 #: EmbeddingCache's options, as flags.
 CACHE_PARAMS = [
@@ -16,48 +16,6 @@ CACHE_PARAMS = [
           help="a damaged (truncated) cache file: stop with an error (default), or "
           "move it aside as PATH.corrupt-<time> and start an empty cache"),
 ]
-
-
-def add_parser(subparsers, parents: list) -> None:
-    p = command_parser(
-        subparsers, "cache", parents,
-        help="inspect and prune an embedding cache (HDF5)",
-        description="Maintain the HDF5 files written by "
-        "CNNFeatures(cache_path=...) / skmedtl.cache.EmbeddingCache.",
-    )
-    actions = p.add_subparsers(dest="cache_command", metavar="ACTION")
-    flags = {q.name: q for q in CACHE_PARAMS}
-
-    q = command_parser(
-        actions, "info", parents, help="namespaces, rows, size and configuration",
-        description="Show every namespace (feature configuration) of a cache: "
-        "rows, size, configuration.",
-    )
-    q.add_argument("path", help="the cache file, e.g. embeddings.h5")
-    q.add_argument("--json", action="store_true", help="machine-readable output")
-    add_params(q, CACHE_PARAMS)
-    q.set_defaults(run=run_info, flags=flags)
-
-    q = command_parser(
-        actions, "prune", parents, help="delete namespaces and reclaim space",
-        description="Delete the namespaces that match every selector given; the "
-        "file is rewritten atomically.",
-    )
-    q.add_argument("path", help="the cache file")
-    q.add_argument("namespaces", nargs="*", metavar="NAMESPACE",
-                   help="namespace names or unique prefixes (see `cache info`)")
-    q.add_argument("--backbone", metavar="PATTERN",
-                   help="shell-style backbone pattern, e.g. 'resnet*'")
-    q.add_argument("--older-than", type=_days, metavar="DAYS",
-                   help="last written more than DAYS days ago")
-    q.add_argument("--all", action="store_true", help="select every namespace")
-    q.add_argument("--dry-run", action="store_true",
-                   help="only list what would be deleted")
-    add_params(q, CACHE_PARAMS)
-    q.set_defaults(run=run_prune, flags={
-        **flags, "backbone": "--backbone", "older_than": "--older-than",
-        "all_namespaces": "--all",
-    })
 
 
 def _days(text: str) -> float:
@@ -71,6 +29,57 @@ def _days(text: str) -> float:
             f"expected a number of days >= 0, e.g. 30 or 0.5; got {text!r}"
         )
     return days
+
+
+#: ``skmedtl cache info``.
+INFO_PARAMS = [
+    Param("path", "path", default=REQUIRED, metavar="PATH",
+          help="the cache file, e.g. embeddings.h5"),
+    Param("json", "--json", action="store_true", default=False,
+          help="machine-readable output"),
+    *CACHE_PARAMS,
+]
+#: ``skmedtl cache prune``: EmbeddingCache.prune's selectors.
+PRUNE_PARAMS = [
+    Param("path", "path", default=REQUIRED, metavar="PATH", help="the cache file"),
+    Param("namespaces", "namespaces", nargs="*", default=None, metavar="NAMESPACE",
+          help="namespace names or unique prefixes (see `cache info`)"),
+    Param("backbone", "--backbone", metavar="PATTERN",
+          help="shell-style backbone pattern, e.g. 'resnet*'"),
+    Param("older_than", "--older-than", type=_days, metavar="DAYS",
+          help="last written more than DAYS days ago"),
+    Param("all_namespaces", "--all", action="store_true", default=False,
+          help="select every namespace"),
+    Param("dry_run", "--dry-run", action="store_true", default=False,
+          help="only list what would be deleted"),
+    *CACHE_PARAMS,
+]
+
+
+def add_parser(subparsers, parents: list) -> None:
+    p = command_parser(
+        subparsers, "cache", parents,
+        help="inspect and prune an embedding cache (HDF5)",
+        description="Maintain the HDF5 files written by "
+        "CNNFeatures(cache_path=...) / skmedtl.cache.EmbeddingCache.",
+    )
+    actions = p.add_subparsers(dest="cache_command", metavar="ACTION")
+
+    q = command_parser(
+        actions, "info", parents, help="namespaces, rows, size and configuration",
+        description="Show every namespace (feature configuration) of a cache: "
+        "rows, size, configuration.",
+    )
+    add_params(q, INFO_PARAMS)
+    q.set_defaults(run=run_info, flags={p.name: p for p in INFO_PARAMS})
+
+    q = command_parser(
+        actions, "prune", parents, help="delete namespaces and reclaim space",
+        description="Delete the namespaces that match every selector given; the "
+        "file is rewritten atomically.",
+    )
+    add_params(q, PRUNE_PARAMS)
+    q.set_defaults(run=run_prune, flags={p.name: p for p in PRUNE_PARAMS})
 
 
 def _open(args, mode: str):

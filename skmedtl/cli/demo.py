@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._base import command_parser
 from ._params import Param, add_params, kwargs_from, pick
-from .study import STUDY_PARAMS, check_outputs, run_study
+from .study import RUN_PARAMS, STUDY_PARAMS, check_outputs, run_study
 
 #: make_demo_study's parameters, as flags (rows of the study's table reused).
 DEMO_PARAMS = [
@@ -17,6 +17,8 @@ DEMO_PARAMS = [
           help="backbone name (default: efficientnet_lite0, weights ship with "
           "skmedtl)"),
 ]
+#: How the command runs (not make_demo_study's parameters).
+DEMO_RUN_PARAMS = pick(RUN_PARAMS, "overwrite")
 
 
 def add_parser(subparsers, parents: list) -> None:
@@ -29,14 +31,15 @@ def add_parser(subparsers, parents: list) -> None:
         "no network; minutes on a laptop CPU.",
     )
     add_params(p, DEMO_PARAMS)
-    p.set_defaults(run=run, flags={q.name: q for q in DEMO_PARAMS})
+    add_params(p, DEMO_RUN_PARAMS)
+    p.set_defaults(run=run, flags={q.name: q for q in DEMO_PARAMS + DEMO_RUN_PARAMS})
 
 
 def run(args) -> int:
     from .. import __version__
     from .._demo import make_demo_study
 
-    check_outputs(args.out)
+    check_outputs(args.out, overwrite=args.overwrite)
     print(
         f"skmedtl {__version__} demo: the transfer-learning study on BreastMNIST "
         "(bundled; MedMNIST v2, CC BY 4.0), quick profile, offline"

@@ -3,43 +3,98 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
-import os
 from pathlib import Path
 
 from .._constants import SALIENCY_METHODS
 from ._base import EXIT_OK, check_writable, command_parser
+from ._common import MODEL_PARAMS, OUTPUT_PARAMS, QUIET, load_model_flags
+from ._params import REQUIRED, Param, add_params, choice
 
 logger = logging.getLogger(__name__)
 
+#: The file explain keeps in ``--out``: the maps it wrote (its own, which a
+#: rerun may replace; any other file there needs --overwrite).
+MARKER = "explain.json"
 
-def load_model(path: str | os.PathLike):
-    """A fitted model from a pickle / joblib file (or a ``skmedtl.save`` folder).
 
-    Only load files you trust: unpickling runs code.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"No model at {path}.")
-    if path.is_dir():
-        import skmedtl
-
-        if not hasattr(skmedtl, "load"):
-            raise ValueError(
-                f"{path} is a folder; pass a model saved with pickle or joblib "
-                "(e.g. joblib.dump(model, 'model.pkl'))."
-            )
-        return skmedtl.load(path)
-    import joblib
-
+def _fill(text: str) -> str | float:
+    if text in ("mean", "min"):
+        return text
     try:
-        return joblib.load(path)
-    except Exception as e:  # not a pickle, or classes missing here
-        raise ValueError(
-            f"Could not load a model from {path}: {e}. Save fitted models with "
-            "pickle or joblib (joblib.dump(model, 'model.pkl'))."
-        ) from e
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'mean', 'min' or a number; got {text!r}"
+        ) from None
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(
+            f"expected an opacity between 0 and 1 (e.g. 0.5); got {text!r}"
+        )
+    return value
+
+
+def _pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of pixels >= 1; got {text!r}"
+        )
+    return value
+
+
+#: The flags of ``skmedtl explain``: ``saliency``'s keywords and the command's own.
+EXPLAIN_PARAMS = [
+    *MODEL_PARAMS,
+    Param("images", "--images", default=REQUIRED, nargs="+", metavar="IMAGE",
+          help="image files (PNG, JPEG, TIFF, DICOM, NIfTI, .npy)"),
+    Param("out", "--out", default=REQUIRED, metavar="DIR", help="output folder"),
+    *OUTPUT_PARAMS,
+    Param("method", "--method", type=choice(SALIENCY_METHODS), default="gradcam",
+          metavar="{" + ",".join(SALIENCY_METHODS) + "}",
+          help="gradcam, gradcam++, hirescam (networks, linear hybrids) or "
+          "occlusion (any model); default: gradcam"),
+    Param("target", "--target", metavar="LABEL",
+          help="class to explain (default: the predicted class; the positive "
+          "class for two classes)"),
+    Param("patch_size", "--patch-size", type=_pixels, metavar="PX",
+          help="occlusion: patch size in pixels (default: 1/8 of the shorter side)"),
+    Param("stride", "--stride", type=_pixels, metavar="PX",
+          help="occlusion: step in pixels (default: half the patch)"),
+    Param("fill", "--fill", type=_fill, default="mean", metavar="VALUE",
+          help="occlusion: 'mean', 'min' or a number within the images' range "
+          "(default: mean)"),
+    Param("alpha", "--alpha", type=_alpha, default=0.5, metavar="A",
+          help="opacity of the heat map (default: 0.5)"),
+    QUIET,
+]
+
+
+def add_parser(subparsers, parents: list) -> None:
+    """Register ``skmedtl explain``."""
+    p = command_parser(
+        subparsers, "explain", parents,
+        help="saliency maps (Grad-CAM, occlusion) of a saved model",
+        description="Explain a fitted model's predictions on image files: writes "
+        "OUT/<image>.png (the image with its heat map) and OUT/<image>.npy (the "
+        "map in [0, 1], in the image's own pixels). --model is a folder written "
+        "by skmedtl.save (a study's DIR/model); a pickle file needs "
+        "--allow-pickle, since unpickling runs code.",
+    )
+    add_params(p, EXPLAIN_PARAMS)
+    p.set_defaults(run=run, flags={q.name: q for q in EXPLAIN_PARAMS})
 
 
 def _target(value: str | None, model):
@@ -71,13 +126,18 @@ def _names(paths: list[str]) -> list[str]:
     return out
 
 
-def cmd_explain(args) -> int:
-    import numpy as np
-    from PIL import Image
+def _own_files(out: Path) -> set[str]:
+    """The files a previous ``explain`` wrote in ``out`` (its marker's list)."""
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        return {str(name) for name in marker.get("files", [])}
+    except (OSError, ValueError, AttributeError):
+        return set()
 
-    from ..explain import saliency
-    from ..explain._models import resolve_model
-    from ..explain._plot import blend
+
+def check_explain_outputs(args) -> list[Path]:
+    """The output files, each checked by the one output rule, before any work."""
+    from ..utils._outputs import check_output
 
     for p in args.images:
         if Path(p).is_dir():
@@ -85,93 +145,65 @@ def cmd_explain(args) -> int:
                 f"--images {p} is a folder; give image files (e.g. {p}/*.png)."
             )
         if not Path(p).is_file():
-            raise FileNotFoundError(f"No image at {p}.")
+            raise FileNotFoundError(f"--images {p}: no such image file.")
+    if args.method != "occlusion" and (
+        args.patch_size is not None or args.stride is not None
+    ):
+        raise ValueError("--patch-size and --stride are for --method occlusion.")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} is a file; give a folder for the maps.")
+    inputs = [("--images", p) for p in args.images] + [("--model", args.model)]
+    check_output(out, flag="--out", inputs=[("--model", args.model)],
+                 overwrite=True)
+    own = _own_files(out)
+    files = []
+    for stem in _names(args.images):
+        for suffix in (".png", ".npy"):
+            file = out / f"{stem}{suffix}"
+            check_output(file, flag="--out", inputs=inputs,
+                         is_own=lambda f: f.name in own, overwrite=args.overwrite)
+            files.append(file)
+    check_output(out / MARKER, flag="--out", inputs=inputs,
+                 is_own=lambda f: f.name == MARKER, overwrite=args.overwrite)
     check_writable("--out", out)
-    model = load_model(args.model)
+    return files
+
+
+def run(args) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from ..explain import saliency
+    from ..explain._models import resolve_model
+    from ..explain._plot import blend
+    from ..utils._files import atomic_path, atomic_write_text
+
+    check_explain_outputs(args)
+    model, _ = load_model_flags(args)
     explained = resolve_model(model)
-    out.mkdir(parents=True, exist_ok=True)
     params = {}
     if args.method == "occlusion":
         params = {"patch_size": args.patch_size, "stride": args.stride,
                   "fill": args.fill}
-    elif args.patch_size is not None or args.stride is not None:
-        raise ValueError("--patch-size and --stride are for --method occlusion.")
     maps = saliency(
         model, list(args.images), args.method, target=_target(args.target, model),
-        batch_size=args.batch_size, verbose=1, **params,
+        batch_size=args.batch_size, verbose=QUIET.value(args), **params,
     )
     images = explained.read(list(args.images))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = sorted(_own_files(out))
     for i, (path, stem) in enumerate(zip(args.images, _names(args.images),
                                          strict=True)):
         rgb = blend(images[i], maps[i], alpha=args.alpha)
-        Image.fromarray(rgb).save(out / f"{stem}.png")
-        np.save(out / f"{stem}.npy", np.asarray(maps[i], dtype=np.float32))
+        with atomic_path(out / f"{stem}.png", suffix=".part") as tmp:
+            Image.fromarray(rgb).save(tmp, format="PNG")
+        with atomic_path(out / f"{stem}.npy", suffix=".part") as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, np.asarray(maps[i], dtype=np.float32))
+        written = sorted({*written, f"{stem}.png", f"{stem}.npy"})
+        atomic_write_text(out / MARKER, json.dumps(
+            {"command": "skmedtl explain", "files": written}, indent=1))
         print(f"{path} -> {out / (stem + '.png')}")
     return EXIT_OK
-
-
-def _fill(text: str) -> str | float:
-    if text in ("mean", "min"):
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected 'mean', 'min' or a number; got {text!r}"
-        ) from None
-
-
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:  # NaN fails too
-        raise argparse.ArgumentTypeError(
-            f"expected an opacity between 0 and 1 (e.g. 0.5); got {text!r}"
-        )
-    return value
-
-
-def add_parser(subparsers, parents: list) -> None:
-    """Register ``skmedtl explain``."""
-    p = command_parser(
-        subparsers, "explain", parents,
-        help="saliency maps (Grad-CAM, occlusion) of a saved model",
-        description="Explain a fitted model's predictions on image files: writes "
-        "OUT/<image>.png (the image with its heat map) and OUT/<image>.npy (the "
-        "map in [0, 1], in the image's own pixels). Only load model files you "
-        "trust: unpickling runs code.",
-    )
-    p.add_argument("--model", required=True, metavar="PATH",
-                   help="a fitted model saved with pickle or joblib")
-    p.add_argument("--images", required=True, nargs="+", metavar="IMAGE",
-                   help="image files (PNG, JPEG, TIFF, DICOM, NIfTI, .npy)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--method", default="gradcam", choices=SALIENCY_METHODS,
-                   help="gradcam, gradcam++, hirescam (networks, linear hybrids) "
-                   "or occlusion (any model); default: gradcam")
-    p.add_argument("--target", default=None, metavar="LABEL",
-                   help="class to explain (default: the predicted class; the "
-                   "positive class for two classes)")
-    p.add_argument("--patch-size", type=int, default=None, metavar="PX",
-                   help="occlusion: patch size in pixels (default: 1/8 of the "
-                   "shorter side)")
-    p.add_argument("--stride", type=int, default=None, metavar="PX",
-                   help="occlusion: step in pixels (default: half the patch)")
-    p.add_argument("--fill", default="mean", type=_fill,
-                   help="occlusion: 'mean', 'min' or a number (default: mean)")
-    p.add_argument("--alpha", type=_alpha, default=0.5,
-                   help="opacity of the heat map (default: 0.5)")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N",
-                   help="images (or occluded copies) per batch (default: 32)")
-    p.set_defaults(run=cmd_explain, flags={
-        "method": "--method", "target": "--target", "patch_size": "--patch-size",
-        "stride": "--stride", "fill": "--fill", "alpha": "--alpha",
-        "batch_size": "--batch-size",
-    })
-
-

@@ -14,6 +14,7 @@ from ._base import (
     command_parser,
     inside,
 )
+from ._common import OUTPUT_PARAMS
 from ._params import (
     REQUIRED,
     Param,
@@ -53,6 +54,24 @@ FEATURES_PARAMS = [
 ]
 
 
+#: The command's own flags (its inputs and outputs).
+EXTRACT_PARAMS = [
+    Param("inputs", "inputs", nargs="*", default=None, metavar="PATH",
+          help="image files, or folders (searched recursively)"),
+    Param("dataset", "--dataset", metavar="DATA",
+          help="instead of paths: every image of a study data set (bundled name, "
+          ".npz, .csv or folder)"),
+    Param("save", "--save", metavar="NPY",
+          help="also save the embeddings (n, d) as a .npy file, in input order "
+          "(paths listed in NPY.paths.txt)"),
+    *OUTPUT_PARAMS,
+]
+#: How --dataset folders are read.
+EXTRACT_DATA_PARAMS = pick(DATA_PARAMS, "extensions", on_error={
+    "help": "--dataset folders: a file that is not a readable image stops the "
+    "extraction (raise, default) or is left out with a warning (skip)"})
+
+
 def add_parser(subparsers, parents: list) -> None:
     p = command_parser(
         subparsers, "extract", parents,
@@ -61,20 +80,11 @@ def add_parser(subparsers, parents: list) -> None:
         "(the file CNNFeatures(cache_path=...) and `skmedtl study --cache` use). "
         "Images already in the cache are not embedded again.",
     )
-    p.add_argument("inputs", nargs="*", metavar="PATH",
-                   help="image files, or folders (searched recursively)")
-    p.add_argument("--dataset", metavar="DATA",
-                   help="instead of paths: every image of a study data set "
-                   "(bundled name, .npz, .csv or folder)")
-    p.add_argument("--save", metavar="NPY",
-                   help="also save the embeddings (n, d) as a .npy file, in input "
-                   "order (paths listed in NPY.paths.txt)")
+    add_params(p, EXTRACT_PARAMS)
     add_params(p, FEATURES_PARAMS)
-    data_params = pick(DATA_PARAMS, "extensions", on_error={
-        "help": "--dataset folders: a file that is not a readable image stops "
-        "the extraction (raise, default) or is left out with a warning (skip)"})
-    add_params(p, data_params)
-    flags = {q.name: q for q in [*FEATURES_PARAMS, *data_params]}
+    add_params(p, EXTRACT_DATA_PARAMS)
+    flags = {q.name: q for q in [*EXTRACT_PARAMS, *FEATURES_PARAMS,
+                                 *EXTRACT_DATA_PARAMS]}
     p.set_defaults(run=run, flags=flags)
 
 
@@ -89,7 +99,7 @@ def run(args) -> int:
     if args.save:
         if not args.save.endswith(".npy"):  # numpy.save would add it
             args.save += ".npy"
-        _check_save(Path(args.save))
+        _check_save(Path(args.save), [args.dataset, *args.inputs], args.overwrite)
     if args.dataset:
         from ..study import load_study_dataset
 
@@ -150,7 +160,9 @@ def _check_cache(cache: Path, inputs: list) -> None:
     check_writable("--cache", cache.parent, cache)
 
 
-def _check_save(path: Path) -> None:
+def _check_save(path: Path, inputs: list, overwrite: bool) -> None:
+    from ..utils._outputs import check_output
+
     if path.is_dir():
         raise IsADirectoryError(
             f"--save {path} is a folder; give a file name such as "
@@ -163,6 +175,12 @@ def _check_save(path: Path) -> None:
         )
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise PermissionError(f"--save {path}: cannot write in {path.parent}.")
+    given = [("--dataset" if i == 0 else "PATH", p)
+             for i, p in enumerate(inputs) if p is not None]
+    listing = Path(f"{path}.paths.txt")
+    for file in (path, listing):  # extract's own pair: NPY and NPY.paths.txt
+        check_output(file, flag="--save", inputs=given, overwrite=overwrite,
+                     is_own=lambda _: path.is_file() and listing.is_file())
 
 
 def image_files(inputs: list[str], *, extensions=None) -> list[str]:

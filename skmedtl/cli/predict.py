@@ -12,8 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from ._base import EXIT_ERROR, EXIT_OK, EXIT_USAGE, check_writable, command_parser
-from ._params import positive_int
+from ._base import EXIT_ERROR, EXIT_OK, check_writable, command_parser
+from ._common import MODEL_PARAMS, OUTPUT_PARAMS, QUIET, load_model_flags
+from ._params import REQUIRED, Param, add_params
 
 #: Some images could not be predicted (each is a row with its reason).
 EXIT_FAILED = EXIT_ERROR
@@ -38,6 +39,18 @@ Exit status: 0 all predicted, 1 some images failed (listed), 2 usage errors.
 """
 
 
+#: The flags of ``skmedtl predict``.
+PREDICT_PARAMS = [
+    *MODEL_PARAMS,
+    Param("images", "--images", default=REQUIRED, nargs="+", metavar="PATH",
+          help="image files, folders, or .csv files with a 'path' column"),
+    Param("out", "--out", metavar="CSV",
+          help="write the rows here (default: print a table)"),
+    *OUTPUT_PARAMS,
+    QUIET,
+]
+
+
 def add_parser(subparsers, parents: list) -> None:
     p = command_parser(
         subparsers,
@@ -50,71 +63,53 @@ def add_parser(subparsers, parents: list) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--model", required=True, metavar="DIR", help="a saved model, e.g. study/model"
-    )
-    p.add_argument(
-        "--images",
-        required=True,
-        nargs="+",
-        metavar="PATH",
-        help="image files, folders, or .csv files with a 'path' column",
-    )
-    p.add_argument(
-        "--out", metavar="CSV", help="write the rows here (default: print a table)"
-    )
-    p.add_argument(
-        "--device",
-        default=None,
-        help="'cpu', 'cuda', 'auto' (default: as saved, "
-        "CPU when that device is missing)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=32,
-        metavar="N",
-        help="images per batch (default 32)",
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
+    add_params(p, PREDICT_PARAMS)
+    p.set_defaults(run=run, flags={q.name: q for q in PREDICT_PARAMS})
 
 
-def _usage(message: str) -> int:
-    print(f"skmedtl predict: error: {message}", file=sys.stderr)  # and exit 2
-    return EXIT_USAGE
-
-
-def run(args) -> int:
-    from ..persistence import UnsafeModelError, load, read_manifest
-    from ..study._model import MultiLabelStudyModel, StudyModel
-    from ..study._predict import collect_images, predict_files, prediction_columns
-
+def _is_own_csv(path: Path) -> bool:
+    """Whether ``path`` is a CSV that predict wrote (its header is predict's)."""
     try:
-        read_manifest(args.model)
-    except FileNotFoundError as e:
-        return _usage(f"--model: {e}")
-    except UnsafeModelError as e:
-        return _usage(f"--model: {e}")
-    try:
-        paths = collect_images(args.images)
-    except (FileNotFoundError, ValueError) as e:
-        return _usage(str(e))
-    if args.out and os.path.isdir(args.out):
-        return _usage(
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return (
+        len(header) >= 3
+        and header[0] == "path"
+        and header[-1] == "error"
+        and any(c.startswith("p_") for c in header)
+    )
+
+
+def check_predict_outputs(args) -> None:
+    """``--out`` by the one output rule, before any model or image is read."""
+    if not args.out:
+        return
+    from ..utils._outputs import check_output
+
+    if os.path.isdir(args.out):
+        raise IsADirectoryError(
             f"--out {args.out} is a folder; give a file name, e.g. "
             f"{os.path.join(args.out, 'predictions.csv')}."
         )
-    if args.out:  # before predicting: the rows are written only at the end
-        check_writable("--out", Path(os.path.abspath(args.out)).parent, args.out)
-    try:
-        model, metadata = load(args.model, return_metadata=True, device=args.device)
-    except (UnsafeModelError, ValueError) as e:
-        return _usage(f"--model: {e}")
+    inputs = [("--images", p) for p in args.images] + [("--model", args.model)]
+    check_output(args.out, flag="--out", inputs=inputs, is_own=_is_own_csv,
+                 overwrite=args.overwrite)
+    check_writable("--out", Path(os.path.abspath(args.out)).parent, args.out)
+
+
+def run(args) -> int:
+    from ..study._model import MultiLabelStudyModel, StudyModel
+    from ..study._predict import collect_images, predict_files, prediction_columns
+
+    check_predict_outputs(args)
+    paths = collect_images(args.images)
+    model, metadata = load_model_flags(args)
     if not isinstance(model, (StudyModel, MultiLabelStudyModel)):
         if not hasattr(model, "predict_proba"):
-            return _usage(
-                f"--model: {args.model} holds a {type(model).__name__}, which does "
+            raise TypeError(
+                f"--model {args.model} holds a {type(model).__name__}, which does "
                 "not predict classes; give a classifier (e.g. a study's DIR/model)."
             )
         from sklearn.exceptions import NotFittedError
@@ -123,11 +118,11 @@ def run(args) -> int:
         try:
             check_is_fitted(model)
         except NotFittedError:
-            return _usage(
-                f"--model: {args.model} holds a {type(model).__name__} that is not "
+            raise ValueError(
+                f"--model {args.model} holds a {type(model).__name__} that is not "
                 "fitted; save the model after fit (skmedtl.save(model.fit(X, y), "
                 "path)), or use a study's DIR/model."
-            )
+            ) from None
         if isinstance(getattr(model, "classes_", None), list):  # multi-label
             model = MultiLabelStudyModel(
                 model, thresholds=getattr(model, "thresholds_", 0.5)
@@ -139,7 +134,7 @@ def run(args) -> int:
         paths,
         expected_input=metadata.get("input"),
         batch_size=args.batch_size,
-        verbose=0 if args.quiet else 1,
+        verbose=QUIET.value(args),
     )
     columns = prediction_columns(model)
     if args.out:

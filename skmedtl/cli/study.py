@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .._constants import APPROACHES, COST_MEASURES, ON_ERROR, SELECTION_METRICS
 from ..study._profiles import PROFILES
+from ..utils._outputs import check_output
 from ._base import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -154,6 +155,17 @@ DATA_PARAMS = [
           "(raise, default) or is left out with a warning (skip)"),
 ]
 
+#: How the command runs the study (not TransferStudy's parameters).
+RUN_PARAMS = [
+    Param("dry_run", "--dry-run", action="store_true", default=False,
+          help="list the cells (and which are finished), run nothing"),
+    Param("report_only", "--report-only", action="store_true", default=False,
+          help="rewrite the report from the finished cells, run nothing"),
+    Param("overwrite", "--overwrite", action="store_true", default=False,
+          help="write into an existing --out folder that holds no study (its "
+          "files of the same names are replaced)"),
+]
+
 _EPILOG = """\
 examples:
   skmedtl study --dataset breastmnist --profile quick --out study
@@ -182,11 +194,8 @@ def add_parser(subparsers, parents: list) -> None:
     )
     add_params(p, STUDY_PARAMS)
     add_params(p, DATA_PARAMS)
-    p.add_argument("--dry-run", action="store_true",
-                   help="list the cells (and which are finished), run nothing")
-    p.add_argument("--report-only", action="store_true",
-                   help="rewrite the report from the finished cells, run nothing")
-    p.set_defaults(run=run, flags=flags_of(STUDY_PARAMS, DATA_PARAMS))
+    add_params(p, RUN_PARAMS)
+    p.set_defaults(run=run, flags=flags_of(STUDY_PARAMS, DATA_PARAMS, RUN_PARAMS))
 
 
 def flags_of(*tables: list[Param]) -> dict[str, Param]:
@@ -196,7 +205,7 @@ def flags_of(*tables: list[Param]) -> dict[str, Param]:
 
 def run(args) -> int:
     check_outputs(args.out, args.dataset, cache=args.cache,
-                  write=not args.dry_run)
+                  write=not args.dry_run, overwrite=args.overwrite)
     kwargs = kwargs_from(args, STUDY_PARAMS)
     if args.extensions is not None or args.on_error != "raise":
         kwargs["dataset"] = _load_dataset(args)
@@ -223,12 +232,15 @@ def check_outputs(
     *,
     cache: str | os.PathLike | None = None,
     write: bool = True,
+    overwrite: bool = False,
 ) -> None:
     """Refuse outputs that cannot work, before any data is read.
 
     ``--out`` must be a folder (or not exist yet), outside a ``--dataset``
     folder (a rerun would read the report's ``figures/`` as a class), and
-    writable; ``--cache`` likewise outside the data.
+    writable; ``--cache`` likewise outside the data. An existing ``--out`` that
+    holds files but no study (no ``study.json`` nor ``results.jsonl``) needs
+    ``--overwrite``; a saved model folder is never a study's ``--out``.
     """
     out_path = Path(out)
     if out_path.exists() and not out_path.is_dir():
@@ -246,6 +258,14 @@ def check_outputs(
                     f"class). Put {flag} outside the data, e.g. {flag} "
                     f"{_outside_example(data, Path(path))}."
                 )
+    if (out_path / "manifest.json").is_file():
+        raise FileExistsError(
+            f"--out {out_path} is a saved model folder; writing a study into it "
+            "would break the model. Choose another --out."
+        )
+    check_output(out_path, flag="--out", is_own=is_study_folder,
+                 inputs=[("--dataset", dataset)] if dataset is not None else [],
+                 overwrite=overwrite)
     if write:
         check_writable("--out", out_path)
         if cache is not None:
@@ -256,6 +276,15 @@ def check_outputs(
                     f"{cache_path / 'embeddings.h5'}."
                 )
             check_writable("--cache", cache_path.parent, cache)
+
+
+def is_study_folder(path: Path) -> bool:
+    """Whether ``path`` holds a study's output (its marker files: the manifest,
+    the log, or the lock of a study running there)."""
+    return any(
+        (path / name).is_file() for name in ("study.json", "results.jsonl",
+                                             ".study.lock")
+    )
 
 
 def _outside_example(data: Path, path: Path) -> str:

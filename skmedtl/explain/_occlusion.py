@@ -60,6 +60,13 @@ def _fill_value(image: np.ndarray, fill):
         raise ValueError(f"fill must be 'mean', 'min' or a number; got {fill!r}.")
     if image.dtype.kind in "iu":
         value = np.rint(value)
+        info = np.iinfo(image.dtype)
+        if not isinstance(fill, str) and not info.min <= value <= info.max:
+            raise ValueError(
+                f"fill={fill!r} is outside the range of these {image.dtype} images "
+                f"({info.min} to {info.max}); it would wrap around. Give a value "
+                f"in that range, or fill='mean' / 'min'."
+            )
     return np.asarray(value).astype(image.dtype)
 
 

@@ -9,6 +9,7 @@ import numbers
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from ..cache._cache import shared_cache
 from ..io._intensity import IntensityPolicy
 from ..io._sequence import ImageSequence
 from ..utils._devices import resolve_device
+from ..utils._transient import persistent_state, transient_attributes
 from ..utils._validation import (
     Check,
     Interval,
@@ -192,7 +194,9 @@ default="imagenet"
         workers, each of which builds the backbone once, and stores the returned
         rows in ``cache_path`` itself (see :func:`skmedtl.distributed.extract`).
         ``None`` embeds in this process. Clones share the client; pickling
-        keeps its scheduler address.
+        keeps its scheduler address; :func:`skmedtl.save` does not (a loaded
+        model has ``client=None``, like ``device="auto"`` and
+        ``cache_path=None``: it runs where it is loaded).
 
     Attributes
     ----------
@@ -240,6 +244,13 @@ default="imagenet"
     >>> features.fit_transform(X).shape
     (4, 512)
     """
+
+    #: Runtime state (see :mod:`skmedtl.utils._transient`): the device copy of
+    #: the network and the inference engine, rebuilt on first use; never pickled
+    #: nor saved.
+    _transient_attributes: ClassVar[dict] = {"_runtime": None, "_engine_state": None}
+    #: Looked up again by name after loading.
+    _derived_attributes: ClassVar[tuple] = ("backbone_spec_",)
 
     _parameter_constraints: dict = {
         "backbone": [str],
@@ -338,18 +349,12 @@ default="imagenet"
         )
         # A ViT at another size than its own: position embeddings resampled once.
         spec.adapter.fix_input_size(model, self.preprocessing_.input_size)
-        self._runtime = None
-        self._engine_state = None
+        self.__dict__.update(transient_attributes(type(self)))
         self.feature_config_ = self._feature_config(model)
         self.n_features_out_, largest_activation = self._probe()
         self.batch_size_ = self._resolve_batch_size(largest_activation)
         if self.precision == "int8":  # calibrate on the images seen here
-            from ._quantize import Int8Calibration, calibration_sample, fit_int8
-
-            settings = Int8Calibration.from_param(self.int8_calibration)
-            sample = calibration_sample(self.preprocessing_, images, settings)
-            self._int8_sample = sample
-            fit_int8(self)
+            self._fit_int8(images)
         half = self.precision in ("float16", "bfloat16")
         if half and resolve_device(self.device).type == "cpu":
             logger.warning(
@@ -491,10 +496,10 @@ default="imagenet"
         state = getattr(self, "_engine_state", None)
         if state is not None and state[0] == (backend, device):
             return state[1]
-        engine = None
+        engine, fidelity = None, None
         if backend == "onnxruntime":
             try:
-                engine = self._onnx_engine(device)
+                engine, fidelity = self._onnx_engine(device)
             except Exception as e:  # export can fail for exotic architectures
                 if self.backend == "onnxruntime" or self.precision == "int8":
                     raise RuntimeError(
@@ -507,10 +512,11 @@ default="imagenet"
         if engine is None:
             extractor, device = self._extractor()
             engine = TorchEngine(extractor, device, self.precision)
-        self._engine_state = ((backend, device), engine)
+        self._engine_state = ((backend, device), engine, fidelity)
         return engine
 
-    def _onnx_engine(self, device: torch.device) -> OnnxEngine:
+    def _onnx_engine(self, device: torch.device) -> tuple[OnnxEngine, dict | None]:
+        """The ONNX Runtime engine, and for int8 its fidelity to float32."""
         from ..cache import config_fingerprint
 
         cpu_extractor = FeatureExtractor(
@@ -530,13 +536,46 @@ default="imagenet"
         if seconds:
             logger.info("Exported %s to ONNX in %.1fs", self.backbone, seconds)
         if self.precision == "int8":
-            from ._quantize import int8_engine
+            from ._quantize import Int8Calibration, int8_engine
 
-            engine = int8_engine(self, path, device)
+            settings = Int8Calibration.from_param(self.int8_calibration)
+            quantised = int8_engine(path, self._int8_sample, settings, device)
+            if quantised.fidelity["seconds"] > 0.5:
+                logger.info(
+                    "Quantised %s to int8 in %.1fs",
+                    self.backbone,
+                    quantised.fidelity["seconds"],
+                )
+            engine, fidelity = quantised.engine, quantised.fidelity
         else:
-            engine = OnnxEngine(path, device)
+            engine, fidelity = OnnxEngine(path, device), None
         engine.export_seconds = seconds
-        return engine
+        return engine, fidelity
+
+    def _fit_int8(self, images) -> None:
+        """``fit`` for ``precision="int8"``: calibrate, quantise, report fidelity.
+
+        Keeps the calibration sample (``_int8_sample``: fitted state, saved with
+        the model, from which the engine is rebuilt after loading), puts its
+        digest in ``feature_config_``, builds the engine and sets
+        ``int8_fidelity_``.
+        """
+        from ._quantize import (
+            Int8Calibration,
+            calibration_sample,
+            int8_feature_config,
+            report_int8_fidelity,
+        )
+
+        settings = Int8Calibration.from_param(self.int8_calibration)
+        self._int8_sample = calibration_sample(self.preprocessing_, images, settings)
+        self.feature_config_ = int8_feature_config(
+            self.feature_config_, settings, self._int8_sample
+        )
+        self.__dict__.update(transient_attributes(type(self)))
+        self._engine()  # quantises once; the engine is kept for transform
+        self.int8_fidelity_ = dict(self._engine_state[2])
+        report_int8_fidelity(self.backbone, self.int8_fidelity_, settings)
 
     def _embed(self, batch, names, engine) -> np.ndarray:
         """Embeddings of one batch (an array of one shape, or a list of images)."""
@@ -700,10 +739,7 @@ default="imagenet"
         )
 
     def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_runtime", None)  # device copy: rebuilt on first use
-        state.pop("_engine_state", None)
-        state.pop("backbone_spec_", None)  # registry entry: looked up again
+        state = persistent_state(self)
         if hasattr(state.get("client"), "scheduler"):
             # A dask Client does not pickle; its scheduler address reconnects.
             state["client"] = state["client"].scheduler.address

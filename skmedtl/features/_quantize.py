@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import math
 import numbers
 import time
 from dataclasses import dataclass
@@ -187,12 +188,20 @@ def embedding_fidelity(reference: np.ndarray, other: np.ndarray) -> dict:
         the mean embedding, which all images share (after ReLU and pooling every
         feature is positive): a random-weight ResNet-50 quantised to int8 keeps
         a raw cosine of 0.9998 while its standardised one is 0.93
-        (``benchmarks/speed/RESULTS.md``).
+        (``benchmarks/speed/RESULTS.md``). NaN for a single row (nothing to
+        standardise by), with ``standardised_cosine_reason`` saying so.
     """
     a = np.asarray(reference, dtype=np.float64)
     b = np.asarray(other, dtype=np.float64)
     fid = _row_cosines(a, b)
     out = {"mean_cosine": float(fid.mean()), "min_cosine": float(fid.min())}
+    if len(a) < 2:  # one row: standardised, it is all zeros; no cosine exists
+        out["standardised_cosine"] = math.nan
+        out["standardised_cosine_reason"] = (
+            f"undefined on {len(a)} held-back image(s): standardising needs the "
+            "spread of at least 2"
+        )
+        return out
     scale = a.std(axis=0)
     scale[scale == 0] = 1.0  # as StandardScaler: constant features keep their scale
     mean = a.mean(axis=0)
@@ -422,60 +431,58 @@ def calibration_sample(preprocessing, images, settings: Int8Calibration) -> np.n
     return np.concatenate(parts).astype(np.float16)
 
 
-def fit_int8(features) -> None:
-    """``CNNFeatures.fit`` for ``precision="int8"``: quantise and measure fidelity.
-
-    Sets ``features.int8_fidelity_`` and ``features.feature_config_["int8"]``
-    (the recipe and the calibration digest, so that the embedding cache never
-    mixes models calibrated differently), builds the engine, logs the fidelity
-    and warns when the mean cosine similarity is below ``min_fidelity``.
-    """
-    settings = Int8Calibration.from_param(features.int8_calibration)
-    sample = features._int8_sample
-    features.feature_config_ = {
-        **features.feature_config_,
+def int8_feature_config(config: dict, settings: Int8Calibration, sample) -> dict:
+    """``feature_config_`` of an int8 model: the recipe and the calibration
+    digest, so that the embedding cache never mixes models calibrated
+    differently."""
+    return {
+        **config,
         "int8": {
             **settings.to_dict(),
             "calibration_digest": calibration_digest(sample),
         },
     }
-    features._engine_state = None
-    engine = features._engine()
-    info = dict(engine.int8_info)
-    features.int8_fidelity_ = info
-    logger.info(
-        "%s int8: cosine similarity to float32 on %d held-back images: mean %.5f, "
-        "min %.5f, standardised %.4f (%d calibration images, %s; float32 nodes: %s)",
-        features.backbone,
-        info["n_holdout"],
-        info["mean_cosine"],
-        info["min_cosine"],
-        info["standardised_cosine"],
-        info["n_calibration"],
-        info["method"],
-        info["excluded"],
-    )
-    if info["mean_cosine"] < settings.min_fidelity:
-        import warnings
-
-        warnings.warn(
-            f"{features.backbone} quantised to int8 keeps a mean cosine similarity "
-            f"of only {info['mean_cosine']:.4f} (min {info['min_cosine']:.4f}) to "
-            f"its float32 embeddings on {info['n_holdout']} held-back images, below "
-            f"int8_calibration['min_fidelity']={settings.min_fidelity}. Downstream "
-            "accuracy may drop: calibrate on more images (int8_calibration="
-            "{'size': 256}), try another method, or use precision='float32'.",
-            UserWarning,
-            stacklevel=3,
-        )
 
 
-def int8_engine(features, float_path: Path, device):
-    """An :class:`~skmedtl.features._engines.OnnxEngine` over the quantised model."""
+@dataclass(frozen=True)
+class Int8Engine:
+    """A quantised inference engine and how faithful it is to float32.
+
+    Attributes
+    ----------
+    engine : OnnxEngine
+        The engine over the quantised model.
+    fidelity : dict
+        :func:`quantize_extractor`'s information: cosine similarities to the
+        float32 embeddings on the held-back images (:func:`embedding_fidelity`),
+        the calibration method, the nodes kept in float32, the time taken.
+    """
+
+    engine: object
+    fidelity: dict
+
+
+def int8_engine(
+    float_path: Path, sample: np.ndarray, settings: Int8Calibration, device
+) -> Int8Engine:
+    """Quantise the exported float32 model on ``sample``; a pure function.
+
+    Parameters
+    ----------
+    float_path : Path
+        The float32 ONNX export.
+    sample : ndarray
+        The preprocessed calibration images (:func:`calibration_sample`); its
+        digest names the quantised model.
+    settings : Int8Calibration
+    device : torch.device
+
+    Returns
+    -------
+    Int8Engine
+    """
     from ._engines import OnnxEngine
 
-    settings = Int8Calibration.from_param(features.int8_calibration)
-    sample = features._int8_sample  # float16; its digest names the model
     float_engine = OnnxEngine(float_path, device)
 
     def run(engine, x):
@@ -490,11 +497,36 @@ def int8_engine(features, float_path: Path, device):
         lambda x: run(float_engine, x),
         lambda p, x: run(OnnxEngine(p, device), x),
     )
-    if info["seconds"] > 0.5:
-        logger.info("Quantised %s to int8 in %.1fs", features.backbone, info["seconds"])
-    engine = OnnxEngine(path, device)
-    engine.int8_info = info
-    return engine
+    return Int8Engine(OnnxEngine(path, device), dict(info))
+
+
+def report_int8_fidelity(name: str, info: dict, settings: Int8Calibration) -> None:
+    """Log an int8 model's fidelity; warn when it is below ``min_fidelity``."""
+    logger.info(
+        "%s int8: cosine similarity to float32 on %d held-back images: mean %.5f, "
+        "min %.5f, standardised %.4f (%d calibration images, %s; float32 nodes: %s)",
+        name,
+        info["n_holdout"],
+        info["mean_cosine"],
+        info["min_cosine"],
+        info["standardised_cosine"],
+        info["n_calibration"],
+        info["method"],
+        info["excluded"],
+    )
+    if info["mean_cosine"] < settings.min_fidelity:
+        import warnings
+
+        warnings.warn(
+            f"{name} quantised to int8 keeps a mean cosine similarity "
+            f"of only {info['mean_cosine']:.4f} (min {info['min_cosine']:.4f}) to "
+            f"its float32 embeddings on {info['n_holdout']} held-back images, below "
+            f"int8_calibration['min_fidelity']={settings.min_fidelity}. Downstream "
+            "accuracy may drop: calibrate on more images (int8_calibration="
+            "{'size': 256}), try another method, or use precision='float32'.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _tensor(x: np.ndarray):

@@ -7,6 +7,7 @@ import logging
 import numbers
 import os
 import time
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from ..features._preprocess import resolve_input_size
 from ..io._intensity import IntensityPolicy
 from ..io._sequence import ImageSequence
 from ..utils._devices import resolve_device
+from ..utils._transient import persistent_state, transient_attributes
 from ..utils._validation import (
     Check,
     Interval,
@@ -264,6 +266,13 @@ default="loss"
     [['head', 'c5', 'c3', 'c1'], ['head', 'c5', 'c3', 'c1']]
     """
 
+    #: Runtime state (see :mod:`skmedtl.utils._transient`): the network's device
+    #: copy and a CPU copy of ``features_``, rebuilt on use; never pickled nor
+    #: saved.
+    _transient_attributes: ClassVar[dict] = {"_runtime": None, "_cpu_features": None}
+    #: Looked up again by name after loading.
+    _derived_attributes: ClassVar[tuple] = ("backbone_spec_",)
+
     _parameter_constraints: dict = {
         "backbone": [str],
         "weights": [None, "path"],
@@ -486,8 +495,7 @@ default="loss"
         self.n_epochs_ = len(result.history)
         self.n_trainable_params_ = result.n_trainable_params
         self.training_time_ = result.training_time
-        self._runtime = None
-        self.__dict__.pop("_cpu_features", None)
+        self.__dict__.update(transient_attributes(type(self)))
         self.fit_time_ = time.perf_counter() - start
         logger.info(
             "Fitted %s (%s) in %.1fs: %d epochs, best epoch %s, %d trainable "
@@ -741,11 +749,7 @@ default="loss"
 
     # -- pickling -------------------------------------------------------------------
     def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_runtime", None)  # device copy of the network: rebuilt on use
-        state.pop("_cpu_features", None)
-        state.pop("backbone_spec_", None)  # registry entry: looked up again
-        return state
+        return persistent_state(self)
 
     def __setstate__(self, state):
         self.__dict__.update(state)

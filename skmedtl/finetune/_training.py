@@ -318,6 +318,13 @@ class Trainer:
             self.network.backbone.eval()
         else:
             self.plan.eval_frozen(self.network.backbone)
+        if self.config.batch_size < 2 and _trains_batchnorm(self.network):
+            raise ValueError(
+                f"batch_size={self.config.batch_size} cannot train this network: its "
+                "trainable BatchNorm layers need at least 2 images per batch. Use "
+                "batch_size=2 or more (or strategy='feature_extractor', which "
+                "trains the head only)."
+            )
         total, count = 0.0, 0
         for idx in minibatches(len(self.y_train), self.config.batch_size, self.rng):
             x = train_input(idx)
@@ -381,6 +388,16 @@ class Trainer:
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+
+def _trains_batchnorm(network) -> bool:
+    """Whether a BatchNorm layer of ``network`` is in training mode."""
+    from torch import nn
+
+    return any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+        for m in network.modules()
+    )
 
 
 def predict_logits(forward, inputs, n: int, batch_size: int, autocast=None):

@@ -8,6 +8,7 @@ reads it back with no pickle and refuses every type outside an allowlist.
 """
 
 from ._api import load, save
+from ._consent import load_model
 from ._errors import UnsafeModelError
 from ._manifest import FORMAT_VERSION, read_manifest
 from ._registry import register_estimator
@@ -16,6 +17,7 @@ __all__ = [
     "FORMAT_VERSION",
     "UnsafeModelError",
     "load",
+    "load_model",
     "read_manifest",
     "register_estimator",
     "save",

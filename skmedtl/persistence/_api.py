@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..utils._outputs import swap_directory
 from ._archive import ArchiveReader, ArchiveWriter
 from ._codec import decode, encode
 from ._errors import UnsafeModelError
@@ -120,11 +121,7 @@ def save(
             raise FileExistsError(
                 f"{path} exists; choose another path or pass overwrite=True."
             )
-        if not (path.is_dir() and (path / MANIFEST).is_file()):
-            raise FileExistsError(
-                f"{path} exists and is not a saved skmedtl model; overwrite=True "
-                "only replaces saved models. Choose another path."
-            )
+        _check_replaceable(path)
     documents = _check_documents(files)
     writer = ArchiveWriter()
     tree = encode(model, type(model).__name__, writer)
@@ -144,7 +141,7 @@ def save(
             "another path."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.new-", dir=path.parent))
     try:
         for name, data in files.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
@@ -152,14 +149,9 @@ def save(
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(path)
+        if path.exists() or path.is_symlink():
+            _check_replaceable(path)  # again: it may have changed meanwhile
+        swap_directory(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -167,6 +159,29 @@ def save(
         "Saved %s to %s (digest %s)", type(model).__name__, path, manifest["digest"]
     )
     return path
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to replace ``path`` unless it is a saved model, intact.
+
+    Only a real folder (not a link) whose manifest skmedtl wrote, with every
+    file matching its digest, is replaced: ``overwrite=True`` never deletes a
+    folder that merely holds a file named ``manifest.json``.
+    """
+    reason = None
+    if path.is_symlink() or not path.is_dir():
+        reason = "it is not a folder" if not path.is_symlink() else "it is a link"
+    else:
+        try:
+            read_files(path, read_manifest(path))
+        except (UnsafeModelError, FileNotFoundError) as e:
+            reason = str(e)
+    if reason is not None:
+        raise FileExistsError(
+            f"{path} exists and is not a saved skmedtl model (or it changed after "
+            f"saving), so overwrite=True does not replace it: {reason} Choose "
+            "another path, or move it away yourself."
+        )
 
 
 def _check_documents(files) -> dict[str, bytes]:
@@ -215,9 +230,18 @@ def load(path, *, return_metadata: bool = False, device: str | None = None):
         Also return the ``metadata`` dict given to :func:`save`.
     device : str, optional
         Set the ``device`` of every skmedtl estimator in the model (``"cpu"``,
-        ``"cuda"``, ``"auto"``). By default the saved devices are kept, except
-        that a CUDA device missing on this machine becomes ``"cpu"`` (with a
-        warning), so a model trained on a GPU predicts on a CPU-only machine.
+        ``"cuda"``, ``"auto"``). By default each has its class default
+        (``"auto"``): a saved model never keeps the saver's device.
+
+    Notes
+    -----
+    A loaded model is inert: the parameters that name somewhere to connect to
+    or run on (``client``, ``device``, ``cache_path`` of
+    :class:`~skmedtl.CNNFeatures` and :class:`~skmedtl.FineTuneClassifier`) are
+    not saved, and are reset to their defaults on load whatever the file says.
+    The model runs in the loading process, on this machine, and writes no
+    cache. Set them again after loading if you want them
+    (``model.set_params(cache_path=...)``).
 
     Returns
     -------
@@ -248,30 +272,28 @@ def load(path, *, return_metadata: bool = False, device: str | None = None):
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UnsafeModelError(f"{path}: a JSON file is not valid JSON: {e}") from e
     reader = ArchiveReader(files)
-    model = decode(tree, "model", reader)
+    try:
+        model = decode(tree, "model", reader)
+    except (UnsafeModelError, ImportError):
+        raise
+    except Exception as e:  # a damaged or edited file: never a raw traceback
+        raise UnsafeModelError(
+            f"{path} is damaged or was edited after saving, and cannot be loaded "
+            f"({type(e).__name__}: {e}). Refused; ask the sender for the original "
+            "model, or save it again."
+        ) from e
     _place(reader.estimators, device)
     logger.info("Loaded %s from %s", type(model).__name__, path)
     return (model, metadata) if return_metadata else model
 
 
 def _place(estimators: list, device: str | None) -> None:
-    """Set or check the ``device`` of every loaded skmedtl estimator."""
+    """Set the ``device`` of every loaded skmedtl estimator that has one."""
+    if device is None:
+        return
     from ..utils._devices import resolve_device
 
+    resolve_device(device)
     for est in estimators:
-        if "device" not in est.get_params(deep=False):
-            continue
-        if device is not None:
-            resolve_device(device)
+        if "device" in est.get_params(deep=False):
             est.set_params(device=device)
-            continue
-        try:
-            resolve_device(est.device)
-        except ValueError:
-            logger.warning(
-                "%s was saved with device=%r, which this machine lacks; it will "
-                "run on the CPU (load(..., device=...) chooses).",
-                type(est).__name__,
-                est.device,
-            )
-            est.set_params(device="cpu")

@@ -119,10 +119,20 @@ def decode(value, where: str, reader):
     if tag == "$tuple":
         return tuple(decode(value[tag], where, reader))
     if tag == "$dict":
-        return {
-            _hashable(decode(k, where, reader)): decode(v, f"{where}[{k!r}]", reader)
-            for k, v in value[tag]
-        }
+        pairs = value[tag]
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 for p in pairs
+        ):
+            raise UnsafeModelError(f"{where}: $dict must be a list of [key, value].")
+        out = {}
+        for k, v in pairs:
+            key = _hashable(decode(k, where, reader))
+            try:
+                hash(key)
+            except TypeError:
+                raise UnsafeModelError(f"{where}: $dict key {k!r} refused.") from None
+            out[key] = decode(v, f"{where}[{k!r}]", reader)
+        return out
     if tag == "$float":
         if value[tag] not in ("nan", "inf", "-inf"):
             raise UnsafeModelError(f"{where}: bad float {value[tag]!r}.")
@@ -138,7 +148,10 @@ def decode(value, where: str, reader):
         return pathlib.Path(value[tag])
     if tag == "$random_state":
         rs = np.random.RandomState()
-        rs.set_state(decode(value[tag], where, reader))
+        try:
+            rs.set_state(decode(value[tag], where, reader))
+        except (TypeError, ValueError, IndexError) as e:
+            raise UnsafeModelError(f"{where}: bad $random_state ({e}).") from e
         return rs
     if tag == "$dataclass":
         from ._registry import DATACLASSES
@@ -165,9 +178,10 @@ def decode_plain(value, where: str):
 # -- estimators -----------------------------------------------------------------
 def _encode_estimator(est, entry, where: str, writer) -> dict:
     params = est.get_params(deep=False)
+    params.update(_inert_defaults(type(est), entry, params))
     if entry.save_params is not None:
         params = entry.save_params(params)
-    skipped = set(params) | set(entry.runtime) | set(entry.dropped)
+    skipped = set(params) | set(entry.transient()) | set(entry.derived())
     state = {k: v for k, v in vars(est).items() if k not in skipped}
     return {
         "$estimator": entry.name,
@@ -186,7 +200,12 @@ def _decode_estimator(value: dict, where: str, reader):
             f"{sorted(ESTIMATORS)}); refused."
         )
     cls = entry.resolve()
+    if not isinstance(value.get("params"), dict) or not isinstance(
+        value.get("state"), dict
+    ):
+        raise UnsafeModelError(f"{where}: 'params' and 'state' must be objects.")
     params = {k: decode(v, f"{where}.{k}", reader) for k, v in value["params"].items()}
+    params.update(_inert_defaults(cls, entry, params))  # whatever the file says
     try:
         est = cls(**params)
     except TypeError as e:
@@ -198,12 +217,26 @@ def _decode_estimator(value: dict, where: str, reader):
         if not isinstance(k, str) or not k.isidentifier() or k.startswith("__"):
             raise UnsafeModelError(f"{where}: attribute name {k!r} refused.")
         setattr(est, k, decode(v, f"{where}.{k}", reader))
-    for k, v in entry.runtime.items():
+    for k, v in entry.transient().items():
         setattr(est, k, v)
     if entry.after_load is not None:
         entry.after_load(est)
     reader.estimators.append(est)
     return est
+
+
+def _inert_defaults(cls, entry, params: dict) -> dict:
+    """The class defaults of the entry's inert parameters present in ``params``."""
+    if not entry.inert:
+        return {}
+    import inspect
+
+    signature = inspect.signature(cls.__init__).parameters
+    return {
+        name: signature[name].default
+        for name in entry.inert
+        if name in params and name in signature
+    }
 
 
 # -- arrays and scalars ---------------------------------------------------------

@@ -41,6 +41,11 @@ class EstimatorType:
         ``after_load(estimator)`` finishes a loaded estimator.
     save_params : callable, optional
         ``save_params(params) -> params`` turns parameters into saveable ones.
+    inert : tuple of str
+        Parameters that name a place to run or to reach (a scheduler address, a
+        device, a cache file on the saver's machine): never persisted. They are
+        written as the class default and reset to it on load, whatever the file
+        says, so a loaded model connects to nothing and runs where it is loaded.
     """
 
     name: str
@@ -48,9 +53,24 @@ class EstimatorType:
     dropped: tuple[str, ...] = ()
     after_load: Callable | None = None
     save_params: Callable | None = None
+    inert: tuple[str, ...] = ()
 
     def resolve(self) -> type:
         return resolve(self.name)
+
+    def transient(self) -> dict:
+        """Attributes not saved, with their values after loading: the class's
+        own declaration (``_transient_attributes``) and ``runtime``."""
+        from ..utils._transient import transient_attributes
+
+        return {**transient_attributes(self.resolve()), **self.runtime}
+
+    def derived(self) -> tuple[str, ...]:
+        """Attributes not saved and rebuilt by ``after_load``: the class's
+        ``_derived_attributes`` and ``dropped``."""
+        from ..utils._transient import derived_attributes
+
+        return (*derived_attributes(self.resolve()), *self.dropped)
 
 
 def resolve(name: str):
@@ -70,6 +90,7 @@ def register_estimator(
     dropped: tuple[str, ...] = (),
     after_load: Callable | None = None,
     save_params: Callable | None = None,
+    inert: tuple[str, ...] = (),
 ) -> EstimatorType:
     """Allow :func:`skmedtl.save` / :func:`skmedtl.load` to handle a class.
 
@@ -77,7 +98,7 @@ def register_estimator(
     ----------
     name : str
         Public import path of the class, e.g. ``"skmedtl.CNNFeatures"``.
-    runtime, dropped, after_load, save_params
+    runtime, dropped, after_load, save_params, inert
         See :class:`EstimatorType`.
 
     Returns
@@ -85,7 +106,8 @@ def register_estimator(
     EstimatorType
     """
     entry = EstimatorType(
-        name, dict(runtime or {}), tuple(dropped), after_load, save_params
+        name, dict(runtime or {}), tuple(dropped), after_load, save_params,
+        tuple(inert),
     )
     ESTIMATORS[name] = entry
     return entry
@@ -98,13 +120,6 @@ def _look_up_backbone(estimator) -> None:
         estimator.backbone_spec_ = get_backbone(estimator.backbone)
 
 
-def _client_address(params: dict) -> dict:
-    client = params.get("client")
-    if hasattr(client, "scheduler"):  # a dask Client: its address reconnects
-        params = {**params, "client": client.scheduler.address}
-    return params
-
-
 def _check_augment(params: dict) -> dict:
     if callable(params.get("augment")) and not isinstance(params["augment"], bool):
         raise TypeError(
@@ -115,24 +130,30 @@ def _check_augment(params: dict) -> dict:
     return params
 
 
+#: Parameters of skmedtl's network estimators that are never persisted: each
+#: names somewhere to connect to or run on, chosen by whoever saved the model.
+#: ``client``: a Dask scheduler (a loaded model would send images to it and
+#: unpickle its replies); ``device``: the saver's GPU; ``cache_path``: a file on
+#: the saver's machine (a loaded model would write there).
+INERT_PARAMS = ("client", "device", "cache_path")
+
 register_estimator("sklearn.pipeline.Pipeline")
 register_estimator("skmedtl.hybrid.HybridPipeline")  # make_hybrid; multi-label heads
 # Multi-label hybrids: one head per label, each possibly a skmedtl TunedClassifier,
 # which skops cannot hold; its heads are encoded one by one instead.
 register_estimator("sklearn.multioutput.MultiOutputClassifier")
+# Their runtime state is declared once, on the class (``_transient_attributes``,
+# ``_derived_attributes``), and read from there by the codec and by pickling.
 register_estimator(
     "skmedtl.CNNFeatures",
-    runtime={"_runtime": None, "_engine_state": None},
-    dropped=("backbone_spec_",),
     after_load=_look_up_backbone,
-    save_params=_client_address,
+    inert=INERT_PARAMS,
 )
 register_estimator(
     "skmedtl.FineTuneClassifier",
-    runtime={"_runtime": None},
-    dropped=("backbone_spec_", "_cpu_features"),
     after_load=_look_up_backbone,
     save_params=_check_augment,
+    inert=INERT_PARAMS,
 )
 register_estimator("skmedtl.ImageLoader")
 register_estimator("skmedtl.VolumeFeatures")

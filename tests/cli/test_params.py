@@ -177,3 +177,44 @@ def test_param_dest_and_required():
     assert p.dest == "cache" and p.required
     assert not Param("x", "--x-y", help="h").required
     assert Param("x", "--x-y", help="h").dest == "x_y"
+
+
+def test_every_command_declares_its_flags_in_param_tables():
+    """No raw add_argument in a command: each flag is a row of a Param table,
+    found in the command's ``flags`` (which main() uses for its messages)."""
+    import argparse
+
+    from skmedtl.cli import build_parser
+
+    global_dests = {"help", "verbose", "debug", "version", "command",
+                    "cache_command"}
+
+    def walk(parser, name):
+        actions = parser._actions
+        subs = [a for a in actions if isinstance(a, argparse._SubParsersAction)]
+        for sub in subs:
+            for child_name, child in sub.choices.items():
+                yield from walk(child, f"{name} {child_name}")
+        if not subs and name != "skmedtl":
+            yield name, parser
+
+    commands = dict(walk(build_parser(), "skmedtl"))
+    assert {"skmedtl study", "skmedtl predict", "skmedtl explain",
+            "skmedtl cache prune", "skmedtl backbones"} <= set(commands)
+    import importlib
+
+    from skmedtl.cli import COMMANDS
+    from skmedtl.cli._params import Param
+
+    declared = set()  # every Param of every table of the command modules
+    for module in ["_common", *COMMANDS]:
+        for value in vars(importlib.import_module(f"skmedtl.cli.{module}")).values():
+            rows = value if isinstance(value, list) else [value]
+            declared |= {p.dest for p in rows if isinstance(p, Param)}
+    for name, parser in commands.items():
+        assert parser.get_default("flags"), name
+        for action in parser._actions:
+            if action.dest in global_dests:
+                continue
+            assert action.dest in declared, (name, action.option_strings or
+                                              action.dest)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -175,8 +174,9 @@ def test_metadata_must_be_json(hybrid, tmp_path):
     assert read_manifest(tmp_path / "m")["files"]["metadata.json"]
 
 
-def test_missing_gpu_maps_to_cpu(data, tmp_path, caplog, monkeypatch):
-    """A model saved for a CUDA device loads and predicts on a CPU-only machine."""
+def test_saved_device_is_not_kept(data, tmp_path, monkeypatch):
+    """A model saved for a CUDA device loads with the default device ("auto"):
+    it runs where it is loaded, and predicts on a CPU-only machine."""
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -193,9 +193,9 @@ def test_missing_gpu_maps_to_cpu(data, tmp_path, caplog, monkeypatch):
     expected = clf.predict_proba(data[0])
     clf.device = "cuda:0"  # as if trained on a GPU
     skmedtl.save(clf, tmp_path / "m")
-    with caplog.at_level(logging.WARNING, logger="skmedtl.persistence"):
-        loaded = skmedtl.load(tmp_path / "m")
-    assert loaded.device == "cpu"
-    assert "run on the CPU" in caplog.text
+    tree = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert tree["params"]["device"] == "auto"  # never written
+    loaded = skmedtl.load(tmp_path / "m")
+    assert loaded.device == "auto"
     np.testing.assert_allclose(loaded.predict_proba(data[0]), expected, rtol=1e-6)
-    assert skmedtl.load(tmp_path / "m", device="auto").device == "auto"
+    assert skmedtl.load(tmp_path / "m", device="cpu").device == "cpu"
