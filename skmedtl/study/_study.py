@@ -20,6 +20,7 @@ from ._approaches import parse_approaches
 from ._choices import COSTS
 from ._cost import resolve_threads
 from ._data import load_study_dataset
+from ._measure import StudyTimes
 from ._outputs import LOG_NAME, manifest, report_context, write_results
 from ._plan import (
     check_device,
@@ -368,7 +369,9 @@ class TransferStudy:
         """
         import filelock
 
-        self._prepare()
+        times = StudyTimes()
+        with times.stage("preparation_s"):
+            self._prepare()
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(os.fspath(out / ".study.lock"))
@@ -397,7 +400,7 @@ class TransferStudy:
                     self.n_threads,
                 )
                 torch.set_num_threads(threads)
-            return self._run(out)
+            return self._run(out, times)
         finally:
             torch.set_num_threads(previous)
             lock.release()
@@ -408,9 +411,13 @@ class TransferStudy:
         The selected models are (re)written from the cells' saved models;
         nothing is trained.
         """
-        self._prepare()
+        times = StudyTimes()
+        with times.stage("preparation_s"):
+            self._prepare()
         out = Path(self.out_dir)
-        return self._write(out, n_run=0, n_skipped=0, failures=[], refit=None)
+        return self._write(
+            out, n_run=0, n_skipped=0, failures=[], refit=None, times=times
+        )
 
     # -- preparation ------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -471,8 +478,8 @@ class TransferStudy:
         self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
 
     # -- running ----------------------------------------------------------------------
-    def _run(self, out: Path) -> StudyResults:
-        run = StudyRun(self, out)
+    def _run(self, out: Path, times: StudyTimes | None = None) -> StudyResults:
+        run = StudyRun(self, out, times)
         self._write_manifest(out, run.run_id)
         return run.run()
 
@@ -483,15 +490,30 @@ class TransferStudy:
         )
 
     def _write(
-        self, out: Path, *, n_run: int, n_skipped: int, failures: list, refit=None
+        self,
+        out: Path,
+        *,
+        n_run: int,
+        n_skipped: int,
+        failures: list,
+        refit=None,
+        times: StudyTimes | None = None,
+        run_id: str | None = None,
     ) -> StudyResults:
         """Summarise, save the selected models, then write tables, figures, report.
 
         ``refit(cell)`` fits a finished cell whose model was not saved again
-        (``None``: never train).
+        (``None``: never train); ``times`` receives the stages' wall times.
         """
         return write_results(
-            self, out, n_run=n_run, n_skipped=n_skipped, failures=failures, refit=refit
+            self,
+            out,
+            n_run=n_run,
+            n_skipped=n_skipped,
+            failures=failures,
+            refit=refit,
+            times=times,
+            run_id=run_id,
         )
 
     def _report_context(self) -> dict:
