@@ -232,7 +232,7 @@ def write_results(
         finished = [records[c.key] for c in study.cells_ if c.key in records]
         context = study._report_context()
         with times.stage("saliency_s"):
-            context["extra_figures"] = _explanations(study, out, results)
+            context["extra_figures"] = _explanations(study, out, results, records)
         context["timings"] = times
         with times.stage("report_s"):
             results.files.update(write_outputs(out, results, finished, context))
@@ -363,8 +363,8 @@ def _logged_failures(study, records: dict) -> list[dict]:
     ]
 
 
-def _explanations(study, out: Path, results: StudyResults) -> dict:
+def _explanations(study, out: Path, results: StudyResults, records: dict) -> dict:
     model_dir = results.files.get("model")
     if model_dir is None or study.data_.labels.ndim == 2:
         return {}
-    return explanation_figure(model_dir, study.data_, out)
+    return explanation_figure(model_dir, study.data_, out, records)
