@@ -190,7 +190,7 @@ def write_results(
         logger.info("Outputs unchanged since run %s: reused.", reused.pop("run_id"))
         times.outputs_reused = True
         reused["files"] = _absolute(out, reused["files"])
-        record_timings(out, times, key)
+        record_timings(study, out, times, key, run_id)
         return StudyResults(
             out_dir=os.fspath(out), n_run=n_run, n_skipped=n_skipped, **reused
         )
@@ -237,7 +237,7 @@ def write_results(
         with times.stage("report_s"):
             results.files.update(write_outputs(out, results, finished, context))
     _remember_outputs(study, out, key, results, run_id)
-    record_timings(out, times, key)
+    record_timings(study, out, times, key, run_id)
     return results
 
 
@@ -341,15 +341,26 @@ def _reused_outputs(study, out: Path, key: str) -> dict | None:
     return {**record["results"], "run_id": record["run_id"]}
 
 
-def record_timings(out: Path, times: StudyTimes, key: str | None = None) -> None:
-    """Add this run's :class:`StudyTimes` (and the outputs key) to ``study.json``."""
+def record_timings(
+    study, out: Path, times: StudyTimes, key: str, run_id: str | None
+) -> None:
+    """This run's :class:`StudyTimes`: to ``study.json`` (with the outputs key)
+    and, so that every run's stay on record, to the log."""
+    study._store.append(
+        {
+            "type": "timings",
+            "key": run_id or "report",
+            "run_id": run_id,
+            "time": now(),
+            "timings": asdict(times),
+        }
+    )
     path = out / "study.json"
     if not path.is_file():
         return
     written = json.loads(path.read_text(encoding="utf-8"))
     written["timings"] = asdict(times)
-    if key is not None:
-        written["outputs_key"] = key
+    written["outputs_key"] = key
     atomic_write_text(path, to_json(written, indent=2))
 
 

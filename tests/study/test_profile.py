@@ -107,6 +107,10 @@ def test_profile_recorded_and_finished_study_resumes_without_redoing_outputs(
     assert again.recommendation == first.recommendation
     assert again.comparisons == first.comparisons
     assert again.files == first.files
+    # every run's profile stays in the log
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    runs = [r for r in map(json.loads, lines) if r["type"] == "timings"]
+    assert [r["timings"]["outputs_reused"] for r in runs] == [False, True]
 
 
 @pytest.mark.slow
