@@ -39,7 +39,7 @@ from ._profiles import Profile, get_profile
 from ._records import ResultStore, to_json
 from ._results import StudyResults
 from ._run import check_executor
-from ._runner import StudyRun
+from ._runner import StudyRun, cell_resources
 from ._save import parse_save
 
 __all__ = ["TransferStudy"]
@@ -344,7 +344,10 @@ class TransferStudy:
         -------
         list of dict
             ``cell`` (``"backbone / approach / seed k"``), ``backbone``,
-            ``approach``, ``seed``, ``key`` and ``done``.
+            ``approach``, ``seed``, ``key``, ``done``, ``resources`` (what
+            the cell asks of a cluster worker, e.g. ``{"GPU": 1}``) and, for a
+            finished cell, its measured ``wall_time_s`` and ``extract_time_s``
+            (``None`` otherwise).
         """
         self._prepare()
         done = self._store.latest("cell")
@@ -356,6 +359,9 @@ class TransferStudy:
                 "seed": c.seed,
                 "key": c.key,
                 "done": c.key in done,
+                "resources": cell_resources(c, self.device),
+                "wall_time_s": done.get(c.key, {}).get("wall_time_s"),
+                "extract_time_s": done.get(c.key, {}).get("extract_time_s"),
             }
             for c in self.cells_
         ]
@@ -489,32 +495,8 @@ class TransferStudy:
             out / MANIFEST_NAME, to_json(manifest(self, run_id), indent=2)
         )
 
-    def _write(
-        self,
-        out: Path,
-        *,
-        n_run: int,
-        n_skipped: int,
-        failures: list,
-        refit=None,
-        times: StudyTimes | None = None,
-        run_id: str | None = None,
-    ) -> StudyResults:
-        """Summarise, save the selected models, then write tables, figures, report.
-
-        ``refit(cell)`` fits a finished cell whose model was not saved again
-        (``None``: never train); ``times`` receives the stages' wall times.
-        """
-        return write_results(
-            self,
-            out,
-            n_run=n_run,
-            n_skipped=n_skipped,
-            failures=failures,
-            refit=refit,
-            times=times,
-            run_id=run_id,
-        )
+    #: Summarise, save the selected models, write tables, figures and report.
+    _write = write_results
 
     def _report_context(self) -> dict:
         return report_context(self, Path(self.out_dir) / MANIFEST_NAME)
