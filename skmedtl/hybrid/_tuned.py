@@ -16,8 +16,10 @@ from sklearn.model_selection import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ..utils._validation import check_int
+from ._cv_path import path_search, supports_path
 
 __all__ = ["TunedClassifier"]
 
@@ -64,6 +66,17 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Shuffles the folds.
     n_jobs : int, default=None
         Parallel fits of the search.
+    search : {"path", "grid"}, default="path"
+        ``"path"``: for a logistic regression or an RBF SVM tuned over ``C``
+        alone, fit the ``C`` values in increasing order (warm starts, the
+        fold's row space or a precomputed kernel; see
+        :func:`~skmedtl.hybrid._cv_path.path_search`) and stop after two values
+        in a row below the best mean score; other heads and grids fall back
+        to ``"grid"``. The path and the final refit run on one BLAS / OpenMP
+        thread. ``"grid"``: an exhaustive
+        :class:`~sklearn.model_selection.GridSearchCV` over the same folds.
+        Both score every value on the same folds the same way; the path stops
+        before the weakly regularised values past the optimum.
 
     Attributes
     ----------
@@ -76,6 +89,9 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     classes_ : ndarray
     n_splits_ : int
         Folds used (0 when untuned).
+    path_ : PathResult or None
+        With ``search="path"``: the values fitted and their mean scores
+        (None after a grid search or when untuned).
 
     Examples
     --------
@@ -99,6 +115,7 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scoring: str = "neg_log_loss",
         random_state=None,
         n_jobs: int | None = None,
+        search: str = "path",
     ):
         self.estimator = estimator
         self.param_grid = param_grid
@@ -106,6 +123,7 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.scoring = scoring
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.search = search
 
     def fit(self, X, y, groups=None):
         """Choose the parameters by CV, then refit on all of ``X``.
@@ -126,9 +144,29 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         splits = self._splits(X, y, groups)
         self.n_splits_ = 0 if splits is None else len(splits)
+        self.path_ = None
         if splits is None:
             self.best_params_, self.best_score_ = {}, float("nan")
             self.best_estimator_ = clone(self.estimator).fit(X, y)
+        elif self.search == "path" and supports_path(self.estimator, self.param_grid):
+            (name,) = self.param_grid
+            path = path_search(
+                self.estimator,
+                self.param_grid,
+                X,
+                y,
+                splits,
+                scoring=self.scoring,
+                n_jobs=self.n_jobs,
+            )
+            self.path_ = path
+            self.best_params_ = {name: path.best_value}
+            self.best_score_ = path.best_score
+            # The refit is one more of the path's small fits: one thread too.
+            with threadpool_limits(1):
+                self.best_estimator_ = (
+                    clone(self.estimator).set_params(**self.best_params_).fit(X, y)
+                )
         else:
             search = GridSearchCV(
                 clone(self.estimator),
@@ -198,6 +236,8 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if len(list(values)) == 0:
                 raise ValueError(f"param_grid[{name!r}] is empty.")
         check_int("cv", self.cv, 2)
+        if self.search not in ("path", "grid"):
+            raise ValueError(f"search must be 'path' or 'grid'; got {self.search!r}.")
 
     def _splits(self, X, y, groups):
         _, counts = np.unique(y, return_counts=True)
