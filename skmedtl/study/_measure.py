@@ -190,7 +190,8 @@ class StudyTimes(StageTimes):
     Attributes
     ----------
     preparation_s : float or None
-        Reading the data set, planning the grid.
+        Reading the data set, planning the grid (once per study object: in
+        ``plan()`` when that came first).
     cells_s : float or None
         Running the unfinished cells (their split: the cells' ``timings``),
         saving each one's model included.

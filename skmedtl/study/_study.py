@@ -375,9 +375,8 @@ class TransferStudy:
         """
         import filelock
 
-        times = StudyTimes()
-        with times.stage("preparation_s"):
-            self._prepare()
+        self._prepare()
+        times = StudyTimes(preparation_s=self._preparation_s)
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(os.fspath(out / ".study.lock"))
@@ -417,9 +416,8 @@ class TransferStudy:
         The selected models are (re)written from the cells' saved models;
         nothing is trained.
         """
-        times = StudyTimes()
-        with times.stage("preparation_s"):
-            self._prepare()
+        self._prepare()
+        times = StudyTimes(preparation_s=self._preparation_s)
         out = Path(self.out_dir)
         return self._write(
             out, n_run=0, n_skipped=0, failures=[], refit=None, times=times
@@ -440,7 +438,10 @@ class TransferStudy:
         }
         if getattr(self, "_prepared_for", None) == repr(params):
             return  # same parameters: the data set is not read again
-        self._prepare_now()
+        times = StudyTimes()
+        with times.stage("preparation_s"):
+            self._prepare_now()
+        self._preparation_s = times.preparation_s  # reported by run() / report()
         self._prepared_for = repr(params)
 
     def _prepare_now(self) -> None:
