@@ -58,7 +58,7 @@ def _mtime(path: Path) -> float | None:
     return path.stat().st_mtime if path.exists() else None
 
 
-def profiled(folder: Path, first_run: str | None = None) -> dict[str, float]:
+def profiled(folder: Path, manifest: Path | None = None) -> dict[str, float]:
     """Stages of the run that computed the cells (from the profiler)."""
     log = _log(folder)
     cells = [r for r in log if r["type"] == "cell" and r.get("timings")]
@@ -67,11 +67,11 @@ def profiled(folder: Path, first_run: str | None = None) -> dict[str, float]:
     }
     stages["cells (own wall)"] = sum(r["wall_time_s"] for r in cells)
     runs = [r for r in log if r["type"] == "timings"]
-    run_id = first_run or (cells[0]["run_id"] if cells else None)
+    run_id = cells[0]["run_id"] if cells else None
     first = next((r["timings"] for r in runs if r["run_id"] == run_id), None)
-    if first is None:  # an older folder: study.json holds the last run's
-        manifest = json.loads((folder / "study.json").read_text(encoding="utf-8"))
-        first = manifest.get("timings") or {}
+    if first is None:  # no per-run record: a copy of study.json after that run
+        path = manifest or folder / "study.json"
+        first = json.loads(path.read_text(encoding="utf-8")).get("timings") or {}
     for name in STUDY_STAGES:
         stages[name] = first.get(name) or 0.0
     return stages
@@ -103,6 +103,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="label=folder")
     parser.add_argument("--wall", action="append", default=[], help="label=a,b")
+    parser.add_argument(
+        "--manifest",
+        action="append",
+        default=[],
+        help="label=path: study.json as left by the first run (folders whose log "
+        "has no 'timings' records)",
+    )
     args = parser.parse_args(argv)
     wall = {}
     for item in args.wall:
@@ -115,7 +122,12 @@ def main(argv=None) -> None:
         has_profile = any(
             r["type"] == "cell" and r.get("timings") for r in _log(folder)
         )
-        columns[label] = (profiled if has_profile else rebuilt)(folder)
+        manifests = dict(item.split("=", 1) for item in args.manifest)
+        if has_profile:
+            manifest = manifests.get(label)
+            columns[label] = profiled(folder, manifest and Path(manifest))
+        else:
+            columns[label] = rebuilt(folder)
     names = list(dict.fromkeys(n for c in columns.values() for n in c))
     print("| stage | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))
