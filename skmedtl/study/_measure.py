@@ -145,6 +145,12 @@ class StageTimes:
         """The stages as a JSON-ready dict (the records' ``timings``)."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict | None):
+        """Back from :meth:`to_dict` (fields it does not know are left out)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
 
 @dataclass
 class CellTimes(StageTimes):

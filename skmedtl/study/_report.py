@@ -193,7 +193,7 @@ def timings_blocks(records: list[dict], times: StudyTimes | None) -> list:
     cell); the study's stages are this run's, up to the report (whose own
     rendering time is in ``study.json``).
     """
-    cells = [CellTimes(**r["timings"]) for r in records if r.get("timings")]
+    cells = [CellTimes.from_dict(r["timings"]) for r in records if r.get("timings")]
     if not cells and times is None:
         return []
     body = []

@@ -195,7 +195,7 @@ class StudyRun:
         """Log a finished cell (its first of a batch carries the extraction time);
         save its model."""
         study = self.study
-        times = CellTimes(**result.get("timings", {}))
+        times = CellTimes.from_dict(result.get("timings"))
         if cell.approach.frozen:
             key = self._embedding_key(self.ctx, cell)
             times.extraction_s = self._extraction_s.pop(key, None)

@@ -68,6 +68,9 @@ def test_stage_timer_accumulates_and_refuses_unknown_stages():
     with pytest.raises(AttributeError, match="no stage 'nope_s'"):
         with StudyTimes().stage("nope_s"):
             pass
+    # records round-trip; fields of another version are left out
+    back = CellTimes.from_dict({**times.to_dict(), "later_s": 1.0})
+    assert back == times
 
 
 @pytest.mark.slow
