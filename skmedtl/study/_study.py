@@ -376,7 +376,6 @@ class TransferStudy:
         import filelock
 
         self._prepare()
-        times = StudyTimes(preparation_s=self._preparation_s)
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(os.fspath(out / ".study.lock"))
@@ -405,7 +404,7 @@ class TransferStudy:
                     self.n_threads,
                 )
                 torch.set_num_threads(threads)
-            return self._run(out, times)
+            return self._run(out, StudyTimes(self._prepared.preparation_s))
         finally:
             torch.set_num_threads(previous)
             lock.release()
@@ -417,11 +416,8 @@ class TransferStudy:
         nothing is trained.
         """
         self._prepare()
-        times = StudyTimes(preparation_s=self._preparation_s)
-        out = Path(self.out_dir)
-        return self._write(
-            out, n_run=0, n_skipped=0, failures=[], refit=None, times=times
-        )
+        out, times = Path(self.out_dir), StudyTimes(self._prepared.preparation_s)
+        return self._write(out, n_run=0, n_skipped=0, failures=[], times=times)
 
     # -- preparation ------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -438,10 +434,9 @@ class TransferStudy:
         }
         if getattr(self, "_prepared_for", None) == repr(params):
             return  # same parameters: the data set is not read again
-        times = StudyTimes()
-        with times.stage("preparation_s"):
+        self._prepared = StudyTimes()  # its preparation_s: reported by run, report
+        with self._prepared.stage("preparation_s"):
             self._prepare_now()
-        self._preparation_s = times.preparation_s  # reported by run() / report()
         self._prepared_for = repr(params)
 
     def _prepare_now(self) -> None:
