@@ -205,6 +205,7 @@ class Trainer:
                     "lr": {g["name"]: g["lr"] for g in self.optimizer.param_groups},
                     "train_loss": self.train_epoch(),
                 }
+                entry["cached_trunk"] = self.trunk is not None
                 improved = False
                 if self.valid_input is not None:
                     scores = self.evaluate()

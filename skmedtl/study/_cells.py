@@ -20,7 +20,7 @@ from ..model_selection import select_on_validation
 from ._approaches import Approach
 from ._evaluate import evaluate
 from ._heads import count_head_params, head_grid
-from ._measure import PeakMemory, Stopwatch, describe_device
+from ._measure import CellTimes, PeakMemory, Stopwatch, describe_device
 from ._stats import cell_statistics, score
 from ._tuning import INNER_FRACTION, inner_folds, tune_by_cv
 
@@ -121,20 +121,23 @@ def _encoded(labels, label_order) -> np.ndarray:
     return np.array([index[v] for v in np.asarray(labels).tolist()], dtype=int)
 
 
-def _finish(ctx: CellContext, proba_val, proba_test, model_classes, y_val) -> dict:
+def _finish(
+    ctx: CellContext, proba_val, proba_test, model_classes, y_val, times: CellTimes
+) -> dict:
     """Test metrics of the finished model, and the validation-side statistics."""
     data = ctx.data
     order = data.label_order()
-    result = evaluate(
-        data.labels[ctx.test],
-        proba_test,
-        model_classes,
-        order,
-        ctx.profile.n_bootstraps,
-    )
+    with times.stage("evaluation_s"):
+        result = evaluate(
+            data.labels[ctx.test],
+            proba_test,
+            model_classes,
+            order,
+            ctx.profile.n_bootstraps,
+        )
     result["test_index"] = [int(i) for i in ctx.test]
-    result.update(
-        cell_statistics(
+    with times.stage("calibration_s"):
+        statistics = cell_statistics(
             y_val=_encoded(y_val, order),
             proba_val=_aligned(proba_val, model_classes, order),
             y_test=np.asarray(result["y_true"]),
@@ -146,11 +149,13 @@ def _finish(ctx: CellContext, proba_val, proba_test, model_classes, y_val) -> di
             task=ctx.task,
             n_bootstraps=ctx.profile.n_bootstraps,
         )
-    )
+    result.update(statistics)
     return result
 
 
-def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
+def run_hybrid(
+    ctx: CellContext, cell: Cell, emb: Embeddings, times: CellTimes | None = None
+) -> dict:
     """A hybrid head on frozen embeddings: fitted on train, tuned on validation."""
     from sklearn.base import clone
     from sklearn.model_selection import ParameterGrid
@@ -161,6 +166,7 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
         from ._per_label import run_per_label_hybrid
 
         return run_per_label_hybrid(ctx, cell, emb)
+    times = CellTimes() if times is None else times
     head = cell.approach.head
     data = ctx.data
     y_dev = data.labels[ctx.dev]
@@ -186,11 +192,14 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
         return score(ctx.metric, _encoded(y_train[held_out], order), proba)
 
     with PeakMemory() as memory, Stopwatch() as train:
-        params, inner = tune_by_cv(grid, fit, inner_score, folds)
-        model = fit(params)  # refitted on every training image
-    proba_val = model.predict_proba(X_val)  # the validation set, once
+        with times.stage("head_tuning_s"):
+            params, inner = tune_by_cv(grid, fit, inner_score, folds)
+        with times.stage("head_fit_s"):
+            model = fit(params)  # refitted on every training image
+    with times.stage("prediction_s"):
+        proba_val = model.predict_proba(X_val)  # the validation set, once
     value = score(ctx.metric, y_val_enc, _aligned(proba_val, model.classes_, order))
-    with Stopwatch() as infer:
+    with Stopwatch() as infer, times.stage("prediction_s"):
         proba = model.predict_proba(emb.test)
     result = {
         "extract_time_s": emb.extract_time_s,
@@ -212,15 +221,21 @@ def run_hybrid(ctx: CellContext, cell: Cell, emb: Embeddings) -> dict:
             "n_candidates": len(grid),
         },
     }
-    result.update(_finish(ctx, proba_val, proba, model.classes_, y_val))
+    result.update(_finish(ctx, proba_val, proba, model.classes_, y_val, times))
     result["_model"] = model  # the fitted head; popped before the record is logged
     return result
 
 
-def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
+def run_finetune(
+    ctx: CellContext,
+    cell: Cell,
+    emb: Embeddings | None,
+    times: CellTimes | None = None,
+) -> dict:
     """A FineTuneClassifier strategy; the learning rate chosen on validation."""
     from ..finetune import FineTuneClassifier
 
+    times = CellTimes() if times is None else times
     data, profile, approach = ctx.data, ctx.profile, cell.approach
     y_dev = data.labels[ctx.dev]
     mask = ctx.val_mask
@@ -249,7 +264,11 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     if per_label:
         params["threshold"] = "youden"
     device = _torch_device(ctx.device)
-    with PeakMemory(device) as memory, Stopwatch() as train:
+    with (
+        PeakMemory(device) as memory,
+        Stopwatch() as train,
+        times.stage("training_s"),
+    ):
         best = select_on_validation(  # the lowest inner loss, first on ties
             profile.lrs,
             fit=lambda lr: FineTuneClassifier(cell.backbone, lr=lr, **params).fit(
@@ -258,10 +277,12 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
             score=lambda clf: -_best_valid_loss(clf),
         )
     valid_loss, lr, clf = -best.score, best.candidate, best.model
-    clf.predict_proba(data.take(ctx.test[:1]))  # warm-up: first-call overheads
-    with Stopwatch() as infer:
-        proba = clf.predict_proba(X_test)
-    proba_val = clf.predict_proba(data.take(ctx.dev[mask]))  # once, for selection
+    times.cached_trunk = _cached_trunk(clf)
+    with times.stage("prediction_s"):
+        clf.predict_proba(data.take(ctx.test[:1]))  # warm-up: first-call overheads
+        with Stopwatch() as infer:
+            proba = clf.predict_proba(X_test)
+        proba_val = clf.predict_proba(data.take(ctx.dev[mask]))  # once, for selection
     per_image = infer.seconds / len(ctx.test)
     if head_only and emb is not None:  # its embeddings came from the cache
         per_image += emb.seconds_per_image
@@ -310,7 +331,7 @@ def run_finetune(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
         result.update(per_label_statistics(ctx, y_dev[mask], proba_val, proba))
         result["_model"] = clf  # popped before the record is logged
         return result
-    result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask]))
+    result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask], times))
     result["_model"] = clf  # popped before the record is logged
     return result
 
@@ -324,6 +345,12 @@ def _inner_metric(clf, metric: str) -> float | None:
     return None
 
 
+def _cached_trunk(clf) -> bool | None:
+    """Whether any epoch ran on cached frozen-trunk activations (None: unknown)."""
+    flags = [e["cached_trunk"] for e in clf.history_ if "cached_trunk" in e]
+    return any(flags) if flags else None
+
+
 def _best_valid_loss(clf) -> float:
     losses = [e.get("valid_loss") for e in clf.history_]
     losses = [v for v in losses if v is not None and np.isfinite(v)]
@@ -331,12 +358,17 @@ def _best_valid_loss(clf) -> float:
 
 
 def run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
-    """Fit, score and cost one cell; returns its record (without bookkeeping)."""
+    """Fit, score and cost one cell; returns its record (without bookkeeping).
+
+    The record's ``timings`` is the cell's :class:`~._measure.CellTimes`.
+    """
     start = time.perf_counter()
+    times = CellTimes()
     if cell.approach.family == "hybrid":
-        result = run_hybrid(ctx, cell, emb)
+        result = run_hybrid(ctx, cell, emb, times)
     else:
-        result = run_finetune(ctx, cell, emb)
+        result = run_finetune(ctx, cell, emb, times)
+    result["timings"] = times.to_dict()
     # charged alike for every approach: the training side (the embeddings of
     # the development images, training, tuning) plus predicting the test set
     # from its images (embedding included)

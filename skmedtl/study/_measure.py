@@ -7,8 +7,18 @@ import resource
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
 
-__all__ = ["MEMORY_HELP", "PeakMemory", "describe_device"]
+__all__ = [
+    "MEMORY_HELP",
+    "CellTimes",
+    "PeakMemory",
+    "StageTimes",
+    "StudyTimes",
+    "describe_device",
+]
 
 #: What ``peak_memory_mb`` means, for the report.
 MEMORY_HELP = (
@@ -103,6 +113,119 @@ class Stopwatch:
 
     def __exit__(self, *exc) -> None:
         self.seconds = time.perf_counter() - self._start
+
+
+@dataclass
+class StageTimes:
+    """Wall seconds of named stages: the study's profiler.
+
+    Every stage is a field ending in ``_s`` (``None``: the stage did not run);
+    the one way to fill it is ``with times.stage("field_s"): ...``, which adds
+    the wall time of the block to the field (a stage entered twice accumulates).
+
+    Examples
+    --------
+    >>> times = StudyTimes()
+    >>> with times.stage("report_s"):
+    ...     pass
+    >>> times.report_s >= 0.0, times.statistics_s
+    (True, None)
+    """
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the block and add its wall seconds to the field ``name``."""
+        if not name.endswith("_s") or name not in {f.name for f in fields(self)}:
+            raise AttributeError(f"{type(self).__name__} has no stage {name!r}.")
+        with Stopwatch() as clock:
+            yield
+        setattr(self, name, (getattr(self, name) or 0.0) + clock.seconds)
+
+    def to_dict(self) -> dict:
+        """The stages as a JSON-ready dict (the records' ``timings``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict | None):
+        """Back from :meth:`to_dict` (fields it does not know are left out)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
+
+@dataclass
+class CellTimes(StageTimes):
+    """Where one cell's wall time went (its record's ``timings``).
+
+    Attributes
+    ----------
+    extraction_s : float or None
+        Frozen embeddings of the cell's batch, in this run (recorded on the
+        first cell of the batch; the others share it).
+    head_tuning_s : float or None
+        Hybrids: the head's grid, every candidate cross-validated inside the
+        training images.
+    head_fit_s : float or None
+        Hybrids: the selected candidate's refit on every training image.
+    training_s : float or None
+        Trained approaches: the epochs of every learning rate tried.
+    cached_trunk : bool or None
+        Trained approaches: whether the frozen trunk's activations were cached
+        between epochs (``None``: not known).
+    prediction_s : float or None
+        Predicting the validation and test images with the finished model.
+    evaluation_s : float or None
+        Test metrics with their bootstrap intervals.
+    calibration_s : float or None
+        Recalibration, the operating point and the validation statistics.
+    """
+
+    extraction_s: float | None = None
+    head_tuning_s: float | None = None
+    head_fit_s: float | None = None
+    training_s: float | None = None
+    cached_trunk: bool | None = None
+    prediction_s: float | None = None
+    evaluation_s: float | None = None
+    calibration_s: float | None = None
+
+
+@dataclass
+class StudyTimes(StageTimes):
+    """Where a study run's wall time went (``study.json``'s ``timings``).
+
+    Attributes
+    ----------
+    preparation_s : float or None
+        Reading the data set, planning the grid (once per study object: in
+        ``plan()`` when that came first).
+    cells_s : float or None
+        Running the unfinished cells (their split: the cells' ``timings``),
+        saving each one's model included.
+    cell_save_s : float or None
+        Saving each finished cell's model to ``models/<key>/`` (part of
+        ``cells_s``).
+    statistics_s : float or None
+        Pooling seeds, bootstrap intervals, the recommendation and the paired
+        comparisons.
+    model_save_s : float or None
+        Writing the selected models and their model cards.
+    saliency_s : float or None
+        The report's saliency figure.
+    report_s : float or None
+        Tables, ``predictions.csv``, figures and the report.
+    outputs_reused : bool
+        The outputs were those of an earlier run with the same inputs (the
+        four stages above did not run).
+    """
+
+    preparation_s: float | None = None
+    cells_s: float | None = None
+    cell_save_s: float | None = None
+    statistics_s: float | None = None
+    model_save_s: float | None = None
+    saliency_s: float | None = None
+    report_s: float | None = None
+    outputs_reused: bool = False
 
 
 def describe_device(device) -> str:

@@ -15,7 +15,7 @@ from ..metrics import CONFIDENCE
 from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
 from ._evaluate import METRICS
-from ._measure import MEMORY_HELP
+from ._measure import MEMORY_HELP, CellTimes, StudyTimes
 from ._per_label import (
     per_label_blocks,
     pooled_reliability_records,
@@ -204,6 +204,65 @@ def _unlike_note(rows: list[dict]) -> str | None:
     return "; ".join(notes) + "." if notes else None
 
 
+#: The profile's rows: (label, field, where the time is counted, note).
+_CELL_STAGES = (
+    ("frozen embeddings", "extraction_s", "once per backbone, shared"),
+    ("head tuning (inner CV on training)", "head_tuning_s", "hybrids"),
+    ("training epochs", "training_s", "every learning rate tried"),
+    ("prediction (validation + test)", "prediction_s", ""),
+    ("test metrics (bootstrap CIs)", "evaluation_s", ""),
+    ("calibration, operating point", "calibration_s", "validation statistics"),
+)
+_STUDY_STAGES = (
+    ("reading the data, planning", "preparation_s"),
+    ("saving each cell's model", "cell_save_s"),
+    ("pooled statistics, comparisons", "statistics_s"),
+    ("saving the selected models", "model_save_s"),
+    ("saliency figure", "saliency_s"),
+)
+
+
+def timings_blocks(records: list[dict], times: StudyTimes | None) -> list:
+    """The "where the time went" table: the cells' stages and this run's others.
+
+    The cells' figures come from their records (the run that computed each
+    cell); the study's stages are this run's, up to the report (whose own
+    rendering time is in ``study.json``).
+    """
+    cells = [CellTimes.from_dict(r["timings"]) for r in records if r.get("timings")]
+    if not cells and times is None:
+        return []
+    body = []
+    for label, name, note in _CELL_STAGES:
+        values = [getattr(c, name) for c in cells if getattr(c, name) is not None]
+        if not values:
+            continue
+        if name == "head_tuning_s":
+            fits = sum(c.head_fit_s or 0.0 for c in cells)
+            note += f"; then the selected candidates' refits: {fits:.1f} s"
+        if name == "training_s":
+            known = [c.cached_trunk for c in cells if c.cached_trunk is not None]
+            note += f"; cached frozen trunk in {sum(known)} of {len(values)} cells"
+        body.append([label, format_seconds(sum(values)), str(len(values)), note])
+    for label, name in _STUDY_STAGES if times is not None else ():
+        value = getattr(times, name)
+        if value is not None:
+            body.append([label, format_seconds(value), "–", "this run"])
+    if not body:
+        return []
+    return [
+        ("h2", "Where the time went"),
+        (
+            "p",
+            "Wall time by stage (the study's profiler): the cells' stages summed "
+            f"over the {len(cells)} profiled cells, as measured by the run that "
+            "computed each; the study's stages as measured by the run that wrote "
+            "this report (the report's own rendering: `study.json`, `timings`).",
+        ),
+        ("table", ["stage", "seconds", "cells", "note"], body),
+    ]
+
+
 def _cells_block(cells: list[dict]) -> tuple:
     header = [
         "cell",
@@ -381,6 +440,7 @@ def _blocks(results, records, context, figures: dict) -> list:
         ("h2", "Figures"),
     ]
     blocks[-1:-1] = per_label_blocks(records, rec)  # multi-label studies only
+    blocks[-1:-1] = timings_blocks(records, context.get("timings"))
     captions = {
         "performance_vs_cost": "Performance against compute time and inference time "
         "(in the spirit of Fig. 6 of Kim et al. 2022). Colour: approach; marker: "

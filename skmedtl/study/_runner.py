@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ._cells import Cell, CellContext, Embeddings, run_cell
 from ._cost import embedding_settings, extract_embeddings
-from ._measure import describe_device
+from ._measure import CellTimes, Stopwatch, StudyTimes, describe_device
 from ._records import settings_key
 from ._results import StudyResults
 from ._run import (
@@ -41,9 +41,11 @@ logger = logging.getLogger(__name__)
 class StudyRun:
     """One run of a prepared :class:`~skmedtl.study.TransferStudy` in ``out``."""
 
-    def __init__(self, study, out: Path):
+    def __init__(self, study, out: Path, times: StudyTimes | None = None):
         self.study = study
         self.out = out
+        self.times = StudyTimes() if times is None else times
+        self._extraction_s: dict[str, float] = {}  # by embedding key, until recorded
         self.run_id = (
             datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-")
             + uuid.uuid4().hex[:6]
@@ -91,7 +93,7 @@ class StudyRun:
             self._store.append(record)
             bar.update()
 
-        with bar:
+        with bar, self.times.stage("cells_s"):
             run_cells(
                 self._batches(ctx, todo, embeddings),
                 check_executor(study.executor),
@@ -105,6 +107,8 @@ class StudyRun:
             n_skipped=n_skipped,
             failures=failures,
             refit=lambda cell: self._refit(out, ctx, cell),
+            times=self.times,
+            run_id=run_id,
         )
 
     def _context(self, out: Path, run_id: str) -> CellContext:
@@ -159,13 +163,15 @@ class StudyRun:
             key = self._embedding_key(ctx, cell)
             try:
                 if key not in embeddings:
-                    embeddings[key] = extract_embeddings(
-                        ctx,
-                        cell,
-                        self._store,
-                        study.fingerprint_,
-                        client=_extraction_client(study.executor),
-                    )
+                    with Stopwatch() as clock:
+                        embeddings[key] = extract_embeddings(
+                            ctx,
+                            cell,
+                            self._store,
+                            study.fingerprint_,
+                            client=_extraction_client(study.executor),
+                        )
+                    self._extraction_s[key] = clock.seconds
             except Exception as e:  # noqa: BLE001 - the cell fails with it
                 return CellTask(cell.key, cell.id, raise_error, (e,), resources)
             # The cells need the rows, not the extractor (its model is for the
@@ -186,8 +192,13 @@ class StudyRun:
     def _record(
         self, out: Path, cell: Cell, result: dict, embeddings: dict, run_id: str
     ) -> None:
-        """Log a finished cell; save its model."""
+        """Log a finished cell (its first of a batch carries the extraction time);
+        save its model."""
         study = self.study
+        times = CellTimes.from_dict(result.get("timings"))
+        if cell.approach.frozen:
+            key = self._embedding_key(self.ctx, cell)
+            times.extraction_s = self._extraction_s.pop(key, None)
         record = {
             "type": "cell",
             "key": cell.key,
@@ -200,6 +211,7 @@ class StudyRun:
             "run_id": run_id,
             "finished": now(),
             **result,
+            "timings": times.to_dict(),
         }
         model = record.pop("_model", None)
         self._store.append(record)
@@ -207,7 +219,8 @@ class StudyRun:
             emb = None
             if cell.approach.frozen:
                 emb = embeddings[self._embedding_key(self.ctx, cell)]
-            self._save_cell(out, cell, model, emb, record)
+            with self.times.stage("cell_save_s"):
+                self._save_cell(out, cell, model, emb, record)
         logger.info(
             "%s: validation %s %.3f; test AUC %.3f, ACC %.3f, %.1f s",
             cell.id,

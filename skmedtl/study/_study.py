@@ -20,6 +20,7 @@ from ._approaches import parse_approaches
 from ._choices import COSTS
 from ._cost import resolve_threads
 from ._data import load_study_dataset
+from ._measure import StudyTimes
 from ._outputs import (
     LOG_NAME,
     MANIFEST_NAME,
@@ -420,7 +421,7 @@ class TransferStudy:
                     self.n_threads,
                 )
                 torch.set_num_threads(threads)
-            return self._run(out)
+            return self._run(out, StudyTimes(self._prepared.preparation_s))
         finally:
             torch.set_num_threads(previous)
             lock.release()
@@ -432,8 +433,8 @@ class TransferStudy:
         nothing is trained.
         """
         self._prepare()
-        out = Path(self.out_dir)
-        return self._write(out, n_run=0, n_skipped=0, failures=[], refit=None)
+        out, times = Path(self.out_dir), StudyTimes(self._prepared.preparation_s)
+        return self._write(out, n_run=0, n_skipped=0, failures=[], times=times)
 
     # -- preparation ------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -450,7 +451,9 @@ class TransferStudy:
         }
         if getattr(self, "_prepared_for", None) == repr(params):
             return  # same parameters: the data set is not read again
-        self._prepare_now()
+        self._prepared = StudyTimes()  # its preparation_s: reported by run, report
+        with self._prepared.stage("preparation_s"):
+            self._prepare_now()
         self._prepared_for = repr(params)
 
     def _prepare_now(self) -> None:
@@ -494,8 +497,8 @@ class TransferStudy:
         self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
 
     # -- running ----------------------------------------------------------------------
-    def _run(self, out: Path) -> StudyResults:
-        run = StudyRun(self, out)
+    def _run(self, out: Path, times: StudyTimes | None = None) -> StudyResults:
+        run = StudyRun(self, out, times)
         self._write_manifest(out, run.run_id)
         return run.run()
 

@@ -52,3 +52,24 @@ def test_more_classes_pass_the_probabilities_through():
     inputs = outcome_inputs(model, None, [0, 2])
     assert set(inputs) == {"y_true", "proba"}
     np.testing.assert_allclose(inputs["proba"], np.full((2, 3), 1 / np.sqrt(3)))
+
+
+def test_recorded_test_probabilities_replace_predicting_the_test_set_again():
+    """The selected cell's record gives the same inputs as predicting again."""
+    for threshold, calibrator in ((0.238, object()), (None, None), (0.3, None)):
+        model = _Model(threshold=threshold)
+        model.calibrator = calibrator
+        y = np.array([1, 0, 0, 1])
+        record = {
+            "test_proba": model.own.tolist(),
+            "test_proba_calibrated": None
+            if calibrator is None
+            else np.sqrt(model.own).tolist(),
+        }
+        if calibrator is None:  # without recalibration both are the model's own
+            model.predict_proba = lambda X, calibrated=True, m=model: m.own
+        predicted = outcome_inputs(model, None, y)
+        model.predict_proba = None  # must not be called
+        recorded = outcome_inputs(model, None, y, record)
+        np.testing.assert_allclose(recorded["proba"], predicted["proba"])
+        assert recorded["threshold"] == predicted["threshold"]
