@@ -157,6 +157,9 @@ STUDY_PARAMS = [
           help="selected models to save, safely, with a model card: 'best' "
           "(DIR/model, default), 'recommended' (DIR/model-recommended), "
           "'best,recommended' or 'none'; use them with `skmedtl predict`"),
+    Param("annotations", "--annotations", metavar="CSV|DIR",
+          help="lesion boxes (CSV) or masks (folder) of the test images: adds a "
+          "localisation table of the saved models' maps"),
     Param("executor", "--scheduler", metavar="ADDR", convert=_executor,
           help="run the cells on the Dask cluster of this scheduler (e.g. "
           "tcp://head:8786): frozen embeddings sharded over its workers, each "

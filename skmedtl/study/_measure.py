@@ -211,6 +211,8 @@ class StudyTimes(StageTimes):
         Writing the selected models and their model cards.
     saliency_s : float or None
         The report's saliency figure.
+    localisation_s : float or None
+        The localisation table and figure (``annotations``).
     report_s : float or None
         Tables, ``predictions.csv``, figures and the report.
     outputs_reused : bool
@@ -224,6 +226,7 @@ class StudyTimes(StageTimes):
     statistics_s: float | None = None
     model_save_s: float | None = None
     saliency_s: float | None = None
+    localisation_s: float | None = None
     report_s: float | None = None
     outputs_reused: bool = False
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..utils._files import atomic_write_text
 from ._explanations import explanation_figure
+from ._localisation import study_localisation
 from ._measure import StudyTimes, describe_device
 from ._per_label import per_label_paired_metric
 from ._records import settings_key, to_json
@@ -258,6 +259,11 @@ def write_results(
         context = study._report_context()
         with times.stage("saliency_s"):
             context["extra_figures"] = _explanations(study, out, results, records)
+        if study.annotations is not None and results.recommendation is not None:
+            with times.stage("localisation_s"):
+                context["localisation"] = study_localisation(
+                    study, out, results, study.profile_.n_bootstraps
+                )
         context["timings"] = times
         with times.stage("report_s"):
             results.files.update(write_outputs(out, results, finished, context))
@@ -314,8 +320,17 @@ def outputs_key(study, records: dict, failures: list) -> str:
             "pos_label": str(study.data_.pos_label),
             "save": list(study.save_),
             "packages": package_versions(),
+            **_annotations_key(study.annotations),
         }
     )
+
+
+def _annotations_key(annotations) -> dict:
+    """The annotations' path and content (SHA-256); {} without them."""
+    if annotations is None:
+        return {}
+    path = Path(annotations)
+    return {"annotations": [os.fspath(path), _digest(path)]}
 
 
 def _digest(path: Path) -> str | None:

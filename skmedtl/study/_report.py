@@ -15,6 +15,7 @@ from ..metrics import CONFIDENCE
 from ..utils._files import atomic_path, atomic_write_text
 from ._choices import COSTS
 from ._evaluate import METRICS
+from ._localisation import localisation_blocks
 from ._measure import MEMORY_HELP, CellTimes, StudyTimes
 from ._per_label import (
     per_label_blocks,
@@ -219,6 +220,7 @@ _STUDY_STAGES = (
     ("pooled statistics, comparisons", "statistics_s"),
     ("saving the selected models", "model_save_s"),
     ("saliency figure", "saliency_s"),
+    ("localisation table (annotations)", "localisation_s"),
 )
 
 
@@ -441,6 +443,7 @@ def _blocks(results, records, context, figures: dict) -> list:
     ]
     blocks[-1:-1] = per_label_blocks(records, rec)  # multi-label studies only
     blocks[-1:-1] = timings_blocks(records, context.get("timings"))
+    blocks[-1:-1] = localisation_blocks(context.get("localisation"))
     captions = {
         "performance_vs_cost": "Performance against compute time and inference time "
         "(in the spirit of Fig. 6 of Kim et al. 2022). Colour: approach; marker: "

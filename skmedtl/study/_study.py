@@ -20,6 +20,7 @@ from ._approaches import parse_approaches
 from ._choices import COSTS
 from ._cost import resolve_threads
 from ._data import load_study_dataset
+from ._localisation import check_annotated_images, check_annotations
 from ._measure import StudyTimes
 from ._outputs import (
     LOG_NAME,
@@ -195,6 +196,12 @@ class TransferStudy:
         Multi-label data sets save the same :class:`~skmedtl.study.StudyModel`
         with the per-label thresholds chosen on validation (and per-label
         recalibration).
+    annotations : str or path-like, optional
+        Lesion annotations of the test images (a CSV of boxes or a folder of
+        masks; see :func:`skmedtl.explain.load_annotations`), matched by file
+        name: the report adds a localisation table of the saved models' maps
+        (:func:`skmedtl.explain.localisation_report`) and a figure of the
+        misses. The images must be files; outside ``out_dir``.
     executor : CellExecutor, optional
         Runs the cells (see :mod:`skmedtl.study._run`): an object whose
         ``run(tasks)`` yields each :class:`~skmedtl.study.CellTask` with its
@@ -273,6 +280,7 @@ class TransferStudy:
         "grades": [None, str, list, tuple],
         "on_error": [StrOptions(ON_ERROR)],
         "save": [None, str, list, tuple],
+        "annotations": [None, "path"],
         "random_state": [Interval(numbers.Integral, 0)],
         "verbose": [Interval(numbers.Integral)],
         "executor": [None, Check(check_executor, "an object with a run(tasks) method")],
@@ -313,6 +321,7 @@ class TransferStudy:
         grades: str | list | None = None,
         on_error: str = "raise",
         save: str | list[str] | None = "best",
+        annotations: str | os.PathLike | None = None,
         executor=None,
         random_state: int = 0,
         verbose: int = 1,
@@ -349,6 +358,7 @@ class TransferStudy:
         self.grades = grades
         self.on_error = on_error
         self.save = save
+        self.annotations = annotations
         self.executor = executor
         self.random_state = random_state
         self.verbose = verbose
@@ -460,6 +470,7 @@ class TransferStudy:
         from ..utils._devices import resolve_device
 
         check_params(self)
+        check_annotations(self.annotations, self.out_dir)
         self.save_ = parse_save(self.save)
         profile = profile_overrides(get_profile(self.profile), vars(self))
         approaches = parse_approaches(
@@ -479,6 +490,8 @@ class TransferStudy:
             random_state=self.random_state,
         ).with_pos_label(self.pos_label)
         data = ordered_grades(data, self.task, self.grades)
+        if self.annotations is not None:
+            check_annotated_images(data)
         self.profile_ = profile
         self.approaches_ = approaches
         self.seeds_ = seeds
