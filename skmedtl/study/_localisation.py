@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._save import TARGETS
+from ._save import MODELS_DIR, TARGETS, _pick_cell, saved_cell_key
 
 __all__ = [
     "StudyLocalisation",
@@ -53,7 +53,7 @@ class StudyLocalisation:
     n_test : int
         Test images (annotated or not).
     figure : Path or None
-        The figure of the selected model's misses.
+        The figure of the first model's misses (the selected one, when saved).
     """
 
     reports: dict
@@ -101,6 +101,11 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def check_annotated_images(data) -> list[str]:
     """The test images' paths; an error when the data set's images are arrays."""
+    if data.task.per_label:
+        raise ValueError(
+            "annotations (--annotations): a study with several labels per image "
+            "has no single positive class to explain; leave out --annotations."
+        )
     test = data.indices("test")
     images = data.take(test)
     paths = []
@@ -116,7 +121,7 @@ def check_annotated_images(data) -> list[str]:
 
 
 def study_localisation(
-    study, out: Path, results, n_boot: int
+    study, out: Path, results, records: dict, n_boot: int
 ) -> StudyLocalisation | None:
     """Score the saved models' maps on the annotated test images; draw the misses."""
     from ..explain import load_annotations, localisation_report
@@ -132,17 +137,14 @@ def study_localisation(
         )
         return None
     rec = results.recommendation
-    targets = {"selected": ("model", rec["best"]["config"])}
+    rows = {"selected": rec["best"]}
     if rec["cheapest"] is not rec["best"]:
-        targets["cheaper alternative"] = (
-            TARGETS["recommended"],
-            rec["cheapest"]["config"],
-        )
+        rows["cheaper alternative"] = rec["cheapest"]
     reports, configs = {}, {}
-    for name, (target, config) in targets.items():
-        model_dir = results.files.get(target)
+    for name, row in rows.items():
+        model_dir = _model_dir(study, out, results, records, name, row)
         if model_dir is None:
-            continue  # not saved (--save)
+            continue  # no saved model of it (save="none")
         model = load(model_dir)
         reports[name] = localisation_report(
             model,
@@ -151,12 +153,15 @@ def study_localisation(
             positive_class=model.pos_label_ if len(model.classes_) == 2 else None,
             n_boot=n_boot,
         )
-        configs[name] = config
+        configs[name] = row["config"]
     if not reports:
+        logger.warning(
+            "annotations: no saved model to explain (save='none'); no "
+            "localisation table."
+        )
         return None
-    figure = _misses_figure(
-        next(iter(reports.values())), paths, annotations, out / "figures"
-    )
+    first = next(iter(reports))
+    figure = _misses_figure(reports[first], paths, annotations, out / "figures")
     return StudyLocalisation(
         reports=reports,
         configs=configs,
@@ -164,6 +169,17 @@ def study_localisation(
         n_test=len(paths),
         figure=figure,
     )
+
+
+def _model_dir(study, out: Path, results, records, name: str, row: dict):
+    """The saved model of a configuration: its selected copy, else its cell's."""
+    target = TARGETS["best" if name == "selected" else "recommended"]
+    if results.files.get(target) is not None:
+        return results.files[target]
+    cell = _pick_cell(row, study.cells_, records)  # the cell write_selected saves
+    if cell is None or saved_cell_key(out / MODELS_DIR / cell.key) != cell.key:
+        return None
+    return out / MODELS_DIR / cell.key
 
 
 def _misses_figure(report, paths, annotations, folder: Path) -> Path | None:
@@ -237,12 +253,14 @@ def localisation_blocks(loc: StudyLocalisation | None) -> list:
         ("table", ["model", "maps", "pointing game", "energy", "top-k IoU"], body)
     )
     if loc.figure is not None:
+        name = next(iter(loc.reports))
         blocks.append(
             (
                 "img",
                 loc.figure,
-                "Test images where the selected model's map misses the lesion "
-                "(white contour: the annotated region; +: the map's maximum).",
+                f"Test images where the map of the {name} model "
+                f"({loc.configs[name]}) misses the lesion (white contour: the "
+                "annotated region; +: the map's maximum).",
             )
         )
     return blocks

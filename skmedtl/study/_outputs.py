@@ -262,7 +262,7 @@ def write_results(
         if study.annotations is not None and results.recommendation is not None:
             with times.stage("localisation_s"):
                 context["localisation"] = study_localisation(
-                    study, out, results, study.profile_.n_bootstraps
+                    study, out, results, records, study.profile_.n_bootstraps
                 )
         context["timings"] = times
         with times.stage("report_s"):

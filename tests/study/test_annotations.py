@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from skmedtl.explain import load_annotations, localisation_report
 from skmedtl.persistence import load
 from skmedtl.study import TransferStudy, load_study_dataset
+from skmedtl.study._localisation import localisation_blocks, study_localisation
+from skmedtl.study._save import _pick_cell
 
 from .conftest import make_images
 
@@ -53,13 +56,18 @@ def _png_dataset(root: Path) -> Path:
     return dataset
 
 
-def _boxes(root: Path, names) -> Path:
+#: A box in the top-right corner, away from the square: maps that look at the
+#: square miss it (so that the figure of misses is drawn).
+CORNER = {"x_min": 60 * SCALE // 4, "y_min": 0, "x_max": 16 * SCALE, "y_max": SCALE}
+
+
+def _boxes(root: Path, names, wrong=()) -> Path:
     path = root / "boxes.csv"
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, ["image", *BOX])
         writer.writeheader()
         for name in names:
-            writer.writerow({"image": name, **BOX})
+            writer.writerow({"image": name, **(CORNER if name in wrong else BOX)})
     return path
 
 
@@ -84,9 +92,12 @@ def test_report_holds_the_localisation_of_the_saved_model(tmp_path):
     dataset = _png_dataset(tmp_path)
     # every test image but the first annotated: only annotated ones are scored
     names = [f"test{i}.png" for i in range(1, PER_SPLIT["test"])]
-    boxes = _boxes(tmp_path, names)
+    boxes = _boxes(tmp_path, names, wrong=names[::2])
     out = tmp_path / "study"
-    results = _study(dataset, out, annotations=boxes).run()
+    study = _study(
+        dataset, out, annotations=boxes, approaches=["hybrid-logreg", "fine_tune"]
+    )
+    results = study.run()
 
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "## Does the map point at the lesion?" in text
@@ -114,11 +125,35 @@ def test_report_holds_the_localisation_of_the_saved_model(tmp_path):
         )
         for estimate in (row.pointing_game, row.energy, row.topk_iou):
             assert str(estimate) in line
-    if len(expected.misses):
-        assert (out / "figures" / "localisation_misses.png").is_file()
-        assert "localisation_misses.png" in section
-    else:
-        assert "localisation_misses.png" not in section
+    assert len(expected.misses) > 0  # the corner boxes
+    assert (out / "figures" / "localisation_misses.png").is_file()
+    assert "(figures/localisation_misses.png)" in section
+
+    # the cheaper alternative, when there is one: scored from its cell's saved
+    # model (not saved as out/model-recommended with save="best")
+    rec = dict(results.recommendation)
+    rec["cheapest"] = next(
+        r for r in results.table if r["config"] != rec["best"]["config"]
+    )
+    records = study._store.latest("cell")
+    loc = study_localisation(
+        study, out, replace(results, recommendation=rec), records, 50
+    )
+    assert list(loc.configs.values()) == [config, rec["cheapest"]["config"]]
+    cell = _pick_cell(rec["cheapest"], study.cells_, records)
+    cheaper = localisation_report(
+        load(out / "models" / cell.key),
+        paths,
+        load_annotations(boxes, paths),
+        positive_class="b",
+        n_boot=50,
+    )
+    assert loc.reports["cheaper alternative"].rows == cheaper.rows
+    assert loc.reports["selected"].rows == expected.rows
+    table = next(b for b in localisation_blocks(loc) if b[0] == "table")
+    assert [r[0] for r in table[2]] == [f"selected: {config}"] * 3 + [
+        f"cheaper alternative: {rec['cheapest']['config']}"
+    ] * 3
 
 
 def test_missing_annotations_are_refused_before_any_work(tmp_path):
