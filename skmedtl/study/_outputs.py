@@ -292,6 +292,7 @@ def _record_selection(path: Path, rec: dict | None) -> None:
         else rec["cheapest"]["config"],
         "validation_differences": rec["differences"],
     }
+    atomic_write_text(path, to_json(written, indent=2))
 
 
 def outputs_key(study, records: dict, failures: list) -> str:
