@@ -106,6 +106,9 @@ def report_context(study, manifest_path: Path) -> dict:
         "grades": grade_names(study.data_),
         "manifest": written,
         "images": study.data_.images,
+        "external": [
+            r.summary() for r in getattr(study, "external_results_", None) or []
+        ],
     }
 
 
@@ -183,14 +186,45 @@ def write_results(
         failures=failures,
         comparisons=comparisons,
     )
+    if getattr(study, "external_sets_", None):  # before the model card is written
+        from ._external import score_external
+
+        study.external_results_ = score_external(study, out, results, records)
     if study.save_:
         results.files.update(write_selected(study, out, results, records, refit=refit))
     if rows:
         finished = [records[c.key] for c in study.cells_ if c.key in records]
         context = study._report_context()
         context["extra_figures"] = _explanations(study, out, results)
+        context["extra_blocks"] = _extra_blocks(study, out, results, records)
         results.files.update(write_outputs(out, results, finished, context))
     return results
+
+
+def _extra_blocks(study, out: Path, results: StudyResults, records: dict) -> list:
+    """Report blocks of the learning curves and the external sets (if any)."""
+    blocks: list = []
+    plan = getattr(study, "curves_", None)
+    if plan is not None:
+        from ._curves_report import curve_section
+
+        curves = study._store.latest("curve")
+        keys = {p.cell.key for p in plan.points}
+        failed = [
+            {"cell": r["cell"], "error": r["error"]}
+            for k, r in study._store.latest("failure").items()
+            if k in keys and k not in curves and k not in records
+        ]
+        section, files = curve_section(plan, records, curves, out, study.metric, failed)
+        blocks += section
+        results.files.update(files)
+    if getattr(study, "external_results_", None):
+        from ._external import external_section
+
+        blocks += external_section(
+            study.external_results_, results.recommendation["best"]["config"]
+        )
+    return blocks
 
 
 def _logged_failures(study, records: dict) -> list[dict]:

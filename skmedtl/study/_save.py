@@ -392,6 +392,7 @@ def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
         **_multilabel_card(record, metadata),
         "operating_point": metadata["operating_point"],
         "calibration": metadata["calibration"],
+        "external": context.get("external") or [],
         "input": metadata["input"],
         "packages": context["manifest"].get("packages", {}),
         "intended_use": (
@@ -505,6 +506,14 @@ def model_card_markdown(card: dict) -> str:
     lines += [f"  - {name}: {ci(value)}" for name, value in extras.items()]
     if multilabel:
         lines += _multilabel_markdown(card, ci)
+    for ext in card.get("external") or []:  # external test sets, scored once
+        lines.append(f"- External test set {ext['path']} ({ext['n_images']} images):")
+        lines += [
+            f"  - {name}: {ci(ext[name]['external'])} (external - internal: "
+            f"{ci(ext[name]['difference'])})"
+            for name in ("auc", "balanced_accuracy", "sensitivity", "specificity")
+            if name in ext
+        ]
     op = card.get("operating_point")
     if multilabel:
         decision = (

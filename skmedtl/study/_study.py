@@ -19,7 +19,9 @@ from ..utils._validation import (
 from ._approaches import parse_approaches
 from ._choices import COSTS
 from ._cost import resolve_threads
+from ._curves import check_train_sizes, parse_train_sizes, plan_curves
 from ._data import load_study_dataset
+from ._external import load_external_sets
 from ._outputs import LOG_NAME, manifest, report_context, write_results
 from ._plan import (
     check_device,
@@ -186,6 +188,29 @@ class TransferStudy:
         result or exception. Default: one after the other in this process
         (:class:`~skmedtl.study.LocalExecutor`). A cell's result depends only
         on its settings, seed and the data, not on where it ran.
+    train_sizes : list of int and "all", or str, optional
+        Learning curves: also run every backbone x approach on repeated,
+        nested, stratified (group-aware) subsamples of the training partition
+        of these sizes (``[25, 50, 100, "all"]`` or ``"25,50,100,all"``); the
+        validation and test sets stay the study's, frozen approaches reuse
+        its embeddings, and sizes an approach cannot train on are skipped
+        with a line in the report. The report adds the curves (validation
+        and test AUC against training images), costs per size, and where
+        fine-tuning overtakes the best frozen hybrid
+        (:func:`~skmedtl.metrics.learning_curve_crossover`). The selection
+        and the saved model stay the full-size study's.
+    train_repeats : int, default=3
+        Subsamples drawn of each size (``train_sizes``).
+    external : path or list of paths, optional
+        External test sets (a folder or CSV, as ``dataset``, with the same
+        classes; every image is used). Each is scored once by the selected
+        model after selection: metrics with CIs, the drop from the internal
+        test set with an unpaired-bootstrap CI, calibration before and after
+        the validation-fitted calibrator, the operating point's sensitivity
+        and specificity there, and a shift diagnostic
+        (:func:`~skmedtl.metrics.external_validation`,
+        :func:`~skmedtl.metrics.distribution_shift`). Needs ``save`` other
+        than ``"none"``.
     random_state : int, default=0
         Seeds the hold-out splits (test when the data set has none; the one
         validation split when it has none) and the first seed.
@@ -260,6 +285,12 @@ class TransferStudy:
         "random_state": [Interval(numbers.Integral, 0)],
         "verbose": [Interval(numbers.Integral)],
         "executor": [None, Check(check_executor, "an object with a run(tasks) method")],
+        "train_sizes": [
+            None,
+            Check(check_train_sizes, "positive sizes or 'all', e.g. [25, 50, 'all']"),
+        ],
+        "train_repeats": [Interval(numbers.Integral, 1)],
+        "external": [None, "path", list, tuple],
     }
 
     def __init__(
@@ -297,6 +328,9 @@ class TransferStudy:
         on_error: str = "raise",
         save: str | list[str] | None = "best",
         executor=None,
+        train_sizes: list | str | None = None,
+        train_repeats: int = 3,
+        external: list | str | os.PathLike | None = None,
         random_state: int = 0,
         verbose: int = 1,
     ):
@@ -332,6 +366,9 @@ class TransferStudy:
         self.on_error = on_error
         self.save = save
         self.executor = executor
+        self.train_sizes = train_sizes
+        self.train_repeats = train_repeats
+        self.external = external
         self.random_state = random_state
         self.verbose = verbose
 
@@ -469,6 +506,12 @@ class TransferStudy:
         self.validation_digest_ = split.digest
         self.cells_ = plan_cells(common_settings(self), profile, approaches, seeds)
         self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
+        sizes = parse_train_sizes(self.train_sizes)
+        self.curves_ = (
+            None if sizes is None else plan_curves(self, sizes, self.train_repeats)
+        )
+        self.external_sets_ = load_external_sets(self.external, data, self.save_)
+        self.external_results_ = None
 
     # -- running ----------------------------------------------------------------------
     def _run(self, out: Path) -> StudyResults:
