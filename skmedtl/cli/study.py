@@ -137,6 +137,15 @@ STUDY_PARAMS = [
           help="selected models to save, safely, with a model card: 'best' "
           "(DIR/model, default), 'recommended' (DIR/model-recommended), "
           "'best,recommended' or 'none'; use them with `skmedtl predict`"),
+    Param("train_sizes", "--train-sizes", metavar="N,N,...,all",
+          help="learning curves: also run every cell on repeated subsamples of "
+          "the training images of these sizes (e.g. 25,50,100,200,all); the "
+          "report plots AUC against training images and states the crossover"),
+    Param("train_repeats", "--train-repeats", type=positive_int, default=3,
+          metavar="N", help="learning curves: subsamples drawn of each size"),
+    Param("external", "--external", action="append", metavar="PATH",
+          help="an external test set (folder or CSV with the same classes), "
+          "scored once by the selected model; repeat for several"),
     Param("random_state", "--random-state", type=int, default=0, metavar="N",
           help="seeds the hold-out split and the first seed"),
     Param("verbose", "--quiet", short="-q", action="store_true", default=False,

@@ -148,7 +148,7 @@ def _selected_cell(study, results, records: dict):
 
 def score_external(study, out: Path, results, records: dict) -> list[ExternalResult]:
     """Score every external set with the selected cell's saved model, once."""
-    from ..metrics import distribution_shift, external_validation
+    from ..metrics import external_validation
     from ..persistence import load
     from ._save import MODELS_DIR, saved_cell_key
 
@@ -238,12 +238,26 @@ def _shift(study, cell, internal_images, ext):
         e_int = features.transform(internal_images)
         e_ext = features.transform(ext.images)
         return (
-            distribution_shift(e_int, e_ext, internal_images, ext.images),
+            distribution_shift(
+                e_int, e_ext, _arrays(internal_images), _arrays(ext.images)
+            ),
             "",
         )
     except Exception as e:  # noqa: BLE001 - the diagnostic is optional
         logger.warning("Shift diagnostic of %s failed: %s", ext.path, e)
         return None, f"shift diagnostic failed: {e}"
+
+
+def _arrays(images):
+    """Images as arrays (paths are read as the model reads them)."""
+    if isinstance(images, np.ndarray):
+        return images
+    from ..io import read_image
+
+    return [
+        read_image(x) if isinstance(x, (str, os.PathLike)) else np.asarray(x)
+        for x in images
+    ]
 
 
 def _ci(ci) -> str:
