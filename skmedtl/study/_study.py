@@ -327,10 +327,10 @@ class TransferStudy:
         grades: str | list | None = None,
         on_error: str = "raise",
         save: str | list[str] | None = "best",
-        executor=None,
         train_sizes: list | str | None = None,
         train_repeats: int = 3,
         external: list | str | os.PathLike | None = None,
+        executor=None,
         random_state: int = 0,
         verbose: int = 1,
     ):
