@@ -52,6 +52,21 @@ def _on_error(keep_going: bool) -> str:
     return "skip" if keep_going else "raise"
 
 
+def _executor(scheduler: str | None):
+    """--scheduler ADDR: the cells run on that Dask cluster (the study's own bar
+    is the one progress bar; the address is used at run time, never stored)."""
+    if scheduler is None:
+        return None
+    if not scheduler.strip():
+        raise ValueError(
+            "--scheduler is empty; give the address of a Dask scheduler, e.g. "
+            "--scheduler tcp://head:8786."
+        )
+    from ..distributed import DaskCellExecutor
+
+    return DaskCellExecutor(scheduler)
+
+
 _size = int_or("native", "pixels (e.g. 64)")
 
 #: TransferStudy's parameters, as flags (in the order of ``--help``).
@@ -146,6 +161,10 @@ STUDY_PARAMS = [
     Param("external", "--external", action="append", metavar="PATH",
           help="an external test set (folder or CSV with the same classes), "
           "scored once by the selected model; repeat for several"),
+    Param("executor", "--scheduler", metavar="ADDR", convert=_executor,
+          help="run the cells on the Dask cluster of this scheduler (e.g. "
+          "tcp://head:8786): frozen embeddings sharded over its workers, each "
+          "cell a task, trained cells on GPU workers; -v logs each worker's cells"),
     Param("random_state", "--random-state", type=int, default=0, metavar="N",
           help="seeds the hold-out split and the first seed"),
     Param("verbose", "--quiet", short="-q", action="store_true", default=False,
@@ -211,8 +230,13 @@ def run(args) -> int:
         kwargs["dataset"] = _load_dataset(args)
     from ..study import TransferStudy
 
-    return run_study(TransferStudy(**kwargs), dry_run=args.dry_run,
-                     report_only=args.report_only)
+    executor = kwargs["executor"]
+    try:
+        return run_study(TransferStudy(**kwargs), dry_run=args.dry_run,
+                         report_only=args.report_only)
+    finally:
+        if executor is not None:  # --scheduler: its connection
+            executor.close()
 
 
 def _load_dataset(args):
@@ -292,6 +316,13 @@ def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int
         f"{done} finished before; output in {study.out_dir}"
     )
     if dry_run:
+        from ..distributed import DaskCellExecutor  # needs no Dask to import
+
+        if isinstance(study.executor, DaskCellExecutor):  # --scheduler
+            from ..distributed._plan import describe_cluster_plan
+
+            print(describe_cluster_plan(plan, study.executor))
+            return EXIT_OK
         for c in plan:
             print(f"  [{'x' if c['done'] else ' '}] {c['cell']}")
         return EXIT_OK

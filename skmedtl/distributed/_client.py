@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-__all__ = ["check_client", "connected", "import_distributed"]
+__all__ = ["check_client", "connected", "import_distributed", "open_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,24 @@ def connected(client):
             )
         yield client
         return
+    own, owned = open_client(client)
+    if not owned:
+        yield own
+        return
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def open_client(address: str, *, name: str = "client"):
+    """A running client for a scheduler ``address``, and whether it is new.
+
+    The process's default client is reused when it talks to that scheduler
+    (``owned`` is then ``False``); otherwise a new client is connected, which
+    the caller closes.
+    """
+    distributed = import_distributed()
     try:
         default = distributed.default_client()
     except ValueError:  # no client in this process yet
@@ -95,23 +113,19 @@ def connected(client):
     if (
         default is not None
         and default.status == "running"
-        and _same_address(default.scheduler.address, client)
+        and _same_address(default.scheduler.address, address)
     ):
-        yield default
-        return
+        return default, False
     try:
-        own = distributed.Client(client, set_as_default=False)
+        own = distributed.Client(address, set_as_default=False)
     except OSError as e:
         raise OSError(
-            f"Could not connect to the Dask scheduler at client={client!r}: {e}. "
+            f"Could not connect to the Dask scheduler at {name}={address!r}: {e}. "
             "Check the address (e.g. 'tcp://10.0.0.5:8786') and that the scheduler "
             "is running."
         ) from e
-    logger.info("Connected to the Dask scheduler at %s", client)
-    try:
-        yield own
-    finally:
-        own.close()
+    logger.info("Connected to the Dask scheduler at %s", address)
+    return own, True
 
 
 def _same_address(a: str, b: str) -> bool:

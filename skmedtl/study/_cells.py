@@ -20,7 +20,7 @@ from ..model_selection import select_on_validation
 from ._approaches import Approach
 from ._evaluate import evaluate
 from ._heads import count_head_params, head_grid
-from ._measure import PeakMemory, Stopwatch
+from ._measure import PeakMemory, Stopwatch, describe_device
 from ._stats import cell_statistics, score
 
 __all__ = ["Cell", "CellContext", "Embeddings", "run_cell"]
@@ -306,7 +306,9 @@ def run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     extract = result.get("extract_time_s") or 0.0
     result["compute_time_s"] = extract + result["train_time_s"]
     result["wall_time_s"] = time.perf_counter() - start
-    result["device"] = ctx.device_name
+    # Described where the cell ran (a cluster's worker may have a GPU the
+    # driver lacks); in the driver's process this equals ctx.device_name.
+    result["device"] = describe_device(_torch_device(ctx.device))
     if emb is not None and cell.approach.frozen and emb.engine != "torch":
         result["device"] += f", embeddings by {emb.engine}"
     return result

@@ -45,9 +45,15 @@ def embedding_settings(ctx: CellContext, cell: Cell, fingerprint: str) -> dict:
 
 
 def extract_embeddings(
-    ctx: CellContext, cell: Cell, store: ResultStore, fingerprint: str
+    ctx: CellContext, cell: Cell, store: ResultStore, fingerprint: str, client=None
 ) -> Embeddings:
-    """Frozen embeddings of dev + test images, through the cache, with cost."""
+    """Frozen embeddings of dev + test images, through the cache, with cost.
+
+    ``client`` (a Dask client or scheduler address): the images are embedded
+    in shards on that cluster (``CNNFeatures(client=...)``), this process
+    storing the rows in the cache. The features kept with the embeddings (and
+    saved with hybrid cells) never carry the client.
+    """
     from ..features import CNNFeatures
     from ..utils._devices import resolve_device
 
@@ -64,11 +70,13 @@ def extract_embeddings(
         verbose=ctx.verbose,
         random_state=cell.seed,
         cache_path=ctx.cache_path,
+        client=client,
     )
     device = resolve_device(ctx.device)
     with PeakMemory(device) as memory, Stopwatch() as clock:
         features.fit(images[:1])
         E = features.transform(images)
+    features.set_params(client=None)  # a run-time setting: never kept
     stats = features.transform_stats_  # what ran, not what was asked for
     engine = stats["engine"] or features.build_engine()
     earlier = store.latest("extraction").get(key)

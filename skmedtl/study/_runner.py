@@ -8,6 +8,7 @@ saves each finished cell's model, and hands over to the study's outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
@@ -67,7 +68,8 @@ class StudyRun:
             n_skipped,
             len(todo),
         )
-        ctx = self.ctx = self._context(out, run_id)
+        ctx, self.shipped = _contexts(self._context(out, run_id), study.executor, out)
+        self.ctx = ctx
         failures = []
         cells = {c.key: c for c in todo}
         embeddings: dict[str, Embeddings] = {}
@@ -155,21 +157,31 @@ class StudyRun:
     def _task(self, ctx: CellContext, cell: Cell, embeddings: dict) -> CellTask:
         """One cell as a task (its frozen embeddings extracted here, once)."""
         study = self.study
-        resources = {}
-        if not cell.approach.frozen and study.device_.type == "cuda":
-            resources["GPU"] = 1
+        resources = cell_resources(cell, study.device)
         emb = None
         if cell.approach.frozen:
             key = self._embedding_key(ctx, cell)
             try:
                 if key not in embeddings:
                     embeddings[key] = extract_embeddings(
-                        ctx, cell, self._store, study.fingerprint_
+                        ctx,
+                        cell,
+                        self._store,
+                        study.fingerprint_,
+                        client=_extraction_client(study.executor),
                     )
             except Exception as e:  # noqa: BLE001 - the cell fails with it
                 return CellTask(cell.key, cell.id, raise_error, (e,), resources)
-            emb = embeddings[key]
-        return CellTask(cell.key, cell.id, run_cell, (ctx, cell, emb), resources)
+            # The cells need the rows, not the extractor (its model is for the
+            # saved hybrid models, here): one copy without it, shared by the
+            # batch's cells, so a cluster is sent the rows once, not the model.
+            if (key, "rows") not in embeddings:
+                embeddings[key, "rows"] = dataclasses.replace(
+                    embeddings[key], features=None
+                )
+            emb = embeddings[key, "rows"]
+        shipped = getattr(self, "shipped", None) or ctx  # what the cells get
+        return CellTask(cell.key, cell.id, run_cell, (shipped, cell, emb), resources)
 
     def _embedding_key(self, ctx: CellContext, cell: Cell) -> str:
         study = self.study
@@ -238,7 +250,11 @@ class StudyRun:
             raise result
         model = result.pop("_model")
         recorded = self._store.latest("cell")[cell.key]
-        emb = task.args[2]
+        emb = (
+            embeddings.get(self._embedding_key(ctx, cell))
+            if cell.approach.frozen
+            else None
+        )
         self._save_cell(out, cell, model, emb, {**recorded, **result})
         diff = float(
             np.max(
@@ -253,3 +269,39 @@ class StudyRun:
             "not save models); the report's numbers are those of the first fit. "
             f"Largest difference in test probabilities: {diff:.3g}."
         )
+
+
+def cell_resources(cell: Cell, device: str) -> dict:
+    """What a cell asks of a cluster worker: a GPU for cells that train.
+
+    Asked even when this process has none: a cluster's workers may (an
+    executor that cannot place the request runs the cell anyway).
+    """
+    if not cell.approach.frozen and device != "cpu":
+        return {"GPU": 1}
+    return {}
+
+
+def _extraction_client(executor):
+    """The Dask cluster of a cluster executor (its cells' embeddings are
+    extracted there, sharded); ``None``: extract in this process."""
+    from ..distributed import DaskCellExecutor  # needs no Dask to import
+
+    return executor.client if isinstance(executor, DaskCellExecutor) else None
+
+
+def _contexts(ctx: CellContext, executor, out: Path):
+    """The run's context here, and the one its cells get: ``ctx`` for both,
+    unless the cells run on a cluster whose workers share no file system with
+    this process. Then image files are decoded here once (and travel to the
+    workers as task data, for the extraction and the cells), and the cells
+    open no cache file (the embeddings are the same without it)."""
+    from ..distributed import DaskCellExecutor
+
+    if not isinstance(executor, DaskCellExecutor) or executor.shares_files(out):
+        return ctx, ctx
+    from ..distributed._storage import in_memory
+
+    data = dataclasses.replace(ctx.data, images=in_memory(ctx.data.images))
+    ctx = dataclasses.replace(ctx, data=data)
+    return ctx, dataclasses.replace(ctx, cache_path=None)

@@ -40,7 +40,7 @@ from ._profiles import Profile, get_profile
 from ._records import ResultStore, to_json
 from ._results import StudyResults
 from ._run import check_executor
-from ._runner import StudyRun
+from ._runner import StudyRun, cell_resources
 from ._save import parse_save
 
 __all__ = ["TransferStudy"]
@@ -182,12 +182,6 @@ class TransferStudy:
         Multi-label data sets save a
         :class:`~skmedtl.study.MultiLabelStudyModel` with the per-label
         thresholds chosen on validation (and per-label recalibration).
-    executor : CellExecutor, optional
-        Runs the cells (see :mod:`skmedtl.study._run`): an object whose
-        ``run(tasks)`` yields each :class:`~skmedtl.study.CellTask` with its
-        result or exception. Default: one after the other in this process
-        (:class:`~skmedtl.study.LocalExecutor`). A cell's result depends only
-        on its settings, seed and the data, not on where it ran.
     train_sizes : list of int and "all", or str, optional
         Learning curves: also run every backbone x approach on repeated,
         nested, stratified (group-aware) subsamples of the training partition
@@ -211,6 +205,12 @@ class TransferStudy:
         (:func:`~skmedtl.metrics.external_validation`,
         :func:`~skmedtl.metrics.distribution_shift`). Needs ``save`` other
         than ``"none"``.
+    executor : CellExecutor, optional
+        Runs the cells (see :mod:`skmedtl.study._run`): an object whose
+        ``run(tasks)`` yields each :class:`~skmedtl.study.CellTask` with its
+        result or exception. Default: one after the other in this process
+        (:class:`~skmedtl.study.LocalExecutor`). A cell's result depends only
+        on its settings, seed and the data, not on where it ran.
     random_state : int, default=0
         Seeds the hold-out splits (test when the data set has none; the one
         validation split when it has none) and the first seed.
@@ -380,7 +380,10 @@ class TransferStudy:
         -------
         list of dict
             ``cell`` (``"backbone / approach / seed k"``), ``backbone``,
-            ``approach``, ``seed``, ``key`` and ``done``.
+            ``approach``, ``seed``, ``key``, ``done``, ``resources`` (what
+            the cell asks of a cluster worker, e.g. ``{"GPU": 1}``) and, for a
+            finished cell, its measured ``wall_time_s`` and ``extract_time_s``
+            (``None`` otherwise).
         """
         self._prepare()
         done = self._store.latest("cell")
@@ -392,6 +395,9 @@ class TransferStudy:
                 "seed": c.seed,
                 "key": c.key,
                 "done": c.key in done,
+                "resources": cell_resources(c, self.device),
+                "wall_time_s": done.get(c.key, {}).get("wall_time_s"),
+                "extract_time_s": done.get(c.key, {}).get("extract_time_s"),
             }
             for c in self.cells_
         ]

@@ -112,3 +112,22 @@ def test_unreachable_scheduler_names_the_address():
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         with pytest.raises(OSError, match="client='tcp://127.0.0.1:9'"):
             features.transform(make_images(2))
+
+
+def test_study_with_an_empty_scheduler_names_the_flag(tmp_path, capsys):
+    from skmedtl.cli import main
+
+    argv = ["study", "--dataset", "breastmnist", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--scheduler", " "]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler is empty" in err and "Traceback" not in err
+
+
+def test_cell_executor_parameters_are_checked_before_work():
+    pytest.importorskip("distributed")
+    from skmedtl.distributed import DaskCellExecutor
+
+    with pytest.raises(ValueError, match="storage"):
+        DaskCellExecutor("tcp://127.0.0.1:1", storage="nfs").shares_files(".")
+    with pytest.raises(ValueError, match="client is an empty string"):
+        list(DaskCellExecutor("").run([]))
