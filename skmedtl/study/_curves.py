@@ -219,26 +219,28 @@ def run_curves(run, ctx: CellContext, plan: CurvePlan) -> list[dict]:
 
     def batches():
         embeddings: dict = {}
+        current = None
         for point in todo:
-            sub, positions = subsample_context(ctx, point)
-            emb = None
-            if point.cell.approach.frozen:
-                key = run._embedding_key(ctx, point.cell)
-                if key not in embeddings:
-                    embeddings.clear()
-                    task = run._task(ctx, point.cell, embeddings)
-                    if task.fn is not run_cell:  # the extraction failed
-                        yield [
-                            CellTask(point.cell.key, _label(point), task.fn, task.args)
-                        ]
-                        continue
-                emb = subsample_embeddings(embeddings[key], positions)
+            key = run._embedding_key(ctx, point.cell)
+            if key != current:
+                embeddings.clear()  # one extraction in memory at a time
+                current = key
+            # The study's own task of this cell: its embeddings (through the
+            # cache: computed once for the study) and the context it ships.
+            task = run._task(ctx, point.cell, embeddings)
+            label = _label(point)
+            if task.fn is not run_cell:  # the extraction failed
+                yield [CellTask(point.cell.key, label, task.fn, task.args)]
+                continue
+            shipped, cell, emb = task.args
+            sub, positions = subsample_context(shipped, point)
             yield [
                 CellTask(
                     point.cell.key,
-                    _label(point),
+                    label,
                     run_cell,
-                    (sub, point.cell, emb),
+                    (sub, cell, subsample_embeddings(emb, positions)),
+                    task.resources,
                 )
             ]
 
