@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ._plots import _figure
+from ._stats import seed_interval
 
 __all__ = ["CURVE_COLUMNS", "curve_rows", "curve_section"]
 
@@ -62,17 +63,16 @@ def curve_rows(plan, records: dict, curve_records: dict) -> list[dict]:
 
 
 def _mean_ci(values) -> tuple[float, float, float]:
-    """Mean over repeats and its 95% t-interval (no interval for one repeat)."""
-    from scipy.stats import t
-
-    v = np.asarray([x for x in values if x is not None and x == x], float)
-    if not len(v):
+    """Mean over repeats and its 95% t-interval (NaN bounds for one repeat)."""
+    v = [x for x in values if x is not None and x == x]
+    if not v:
         return math.nan, math.nan, math.nan
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, math.nan, math.nan
-    half = float(t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return m, m - half, m + half
+    low, high = seed_interval(v)  # the study's interval of a mean over runs
+    return (
+        float(np.mean(v)),
+        math.nan if low is None else low,
+        math.nan if high is None else high,
+    )
 
 
 def _summary(rows: list[dict]) -> list[dict]:
@@ -134,7 +134,7 @@ def _plot(summary: list[dict], metric: str, path: Path) -> Path:
     return path
 
 
-def _crossover(rows: list[dict], records: dict, summary: list[dict], pos_label):
+def _crossover(rows: list[dict], summary: list[dict]):
     """Fine-tuning (best at full size) vs the best frozen hybrid, per size."""
     from ..metrics import learning_curve_crossover
 
@@ -242,7 +242,7 @@ def curve_section(
             "train s (mean)",
         ]
         blocks.append(("table", header, body))
-        note, _ = _crossover(rows, records, summary, None)
+        note, _ = _crossover(rows, summary)
         blocks.append(("p", f"**Crossover.** {note}"))
     if plan.skipped:
         blocks.append(("p", "Sizes skipped (an approach cannot train on them):"))

@@ -203,3 +203,58 @@ def test_cli_learning_curves_and_external(tiny_npz, tmp_path, run_cli):
     assert report.count(f"**{ext}** (12 images)") == 2
     rows = list(csv.DictReader((out / "learning_curves.csv").open()))
     assert Counter(r["size"] for r in rows) == {"12": 2, "all": 1}
+
+
+def test_report_crossover_is_fine_tuning_vs_best_hybrid_on_shared_repeats():
+    from scipy.stats import norm
+
+    from skmedtl.metrics import learning_curve_crossover
+    from skmedtl.study._curves_report import _crossover, _summary
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 300)
+    sizes = [20, 50, 100, 200, 400]
+
+    def scores(auc):
+        return y * np.sqrt(2) * norm.ppf(auc) + rng.normal(0, 1, len(y))
+
+    curves = {  # fine-tuning needs data; two hybrids, the better one is "b"
+        ("fine_tune:1", "fine_tune"): lambda n: 0.95 - 1.2 / np.sqrt(n),
+        ("hybrid-logreg", "hybrid"): lambda n: 0.85 - 0.5 / np.sqrt(n),
+        ("hybrid-svm", "hybrid"): lambda n: 0.70,
+    }
+    rows = []
+    for (approach, family), auc in curves.items():
+        for n in sizes:
+            for repeat in range(3):
+                s = scores(auc(n))
+                rows.append(
+                    {
+                        "config": f"b / {approach}",
+                        "family": family,
+                        "size": "all" if n == sizes[-1] else n,
+                        "repeat": repeat,
+                        "n_train": n,
+                        "validation_score": auc(n),
+                        "test_auc": roc_auc_score(y, s),
+                        "train_time_s": 1.0,
+                        "_y_true": y.tolist(),
+                        "_y_score": s,
+                    }
+                )
+    note, result = _crossover(rows, _summary(rows))
+
+    def by(config):
+        return [
+            np.array([r["_y_score"] for r in rows if r["config"] == config
+                      and r["n_train"] == n])
+            for n in sizes
+        ]  # fmt: skip
+
+    direct = learning_curve_crossover(
+        y, sizes, by("b / fine_tune:1"), by("b / hybrid-logreg"), pos_label=1
+    )
+    assert result.name_a == "b / fine_tune:1" and result.name_b == "b / hybrid-logreg"
+    assert result.crossover_size == pytest.approx(direct.crossover_size)
+    assert result.significant_from == direct.significant_from
+    assert 30 < result.crossover_size < 100 and note == result.note
