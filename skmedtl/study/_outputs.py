@@ -82,6 +82,16 @@ def _settings(study) -> dict:
         "task": study.task,
         "grades": grade_names(study.data_),
         "groups": study.groups,
+        **_curve_and_external_settings(study),
+    }
+
+
+def _curve_and_external_settings(study) -> dict:
+    curves = getattr(study, "curves_", None)
+    return {
+        "train_sizes": None if curves is None else [str(x) for x in curves.sizes],
+        "train_repeats": None if curves is None else curves.n_repeats,
+        "external": [e.path for e in getattr(study, "external_sets_", None) or []],
     }
 
 
