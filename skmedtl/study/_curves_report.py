@@ -68,11 +68,10 @@ def _mean_ci(values) -> tuple[float, float, float]:
     if not v:
         return math.nan, math.nan, math.nan
     low, high = seed_interval(v)  # the study's interval of a mean over runs
-    return (
-        float(np.mean(v)),
-        math.nan if low is None else low,
-        math.nan if high is None else high,
-    )
+    if low is None:
+        return float(np.mean(v)), math.nan, math.nan
+    # The scores (AUC, accuracies) lie in [0, 1]; so does the interval.
+    return float(np.mean(v)), max(0.0, low), min(1.0, high)
 
 
 def _summary(rows: list[dict]) -> list[dict]:
@@ -189,8 +188,8 @@ def curve_section(
             f"images: sizes {sizes}, {plan.n_repeats} repeat(s) each (size 'all' is "
             "the study's own cell, one draw); the validation and test sets are the "
             "study's. Frozen approaches reuse the study's embeddings. Intervals: "
-            "95% t-intervals over repeats. The selected model is the full-size "
-            "study's.",
+            "95% t-intervals over repeats (clipped to [0, 1]; wide with few "
+            "repeats). The selected model is the full-size study's.",
         )
     )
     path = out / "learning_curves.csv"
