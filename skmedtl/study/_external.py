@@ -60,10 +60,22 @@ class ExternalResult:
     threshold: float | None
     note: str = ""
 
+    def metrics(self) -> list:
+        """Each metric's :class:`~skmedtl.metrics.MetricShift`; sensitivity and
+        specificity at the validation-chosen operating point."""
+        metrics = list(self.validation.metrics)
+        if self.operating_point is not None:  # threshold on calibrated scores
+            at_op = {m.metric: m for m in self.operating_point.metrics}
+            metrics = [
+                at_op[m.metric] if m.metric in ("sensitivity", "specificity") else m
+                for m in metrics
+            ]
+        return metrics
+
     def summary(self) -> dict:
         """JSON-serialisable result (for the model card)."""
         out = {"path": self.path, "n_images": self.n_images}
-        for m in self.validation.metrics:
+        for m in self.metrics():
             out[m.metric] = {
                 "internal": [m.internal.estimate, m.internal.low, m.internal.high],
                 "external": [m.external.estimate, m.external.low, m.external.high],
@@ -189,7 +201,8 @@ def score_external(study, out: Path, results, records: dict) -> list[ExternalRes
             p_int,
             y_ext,
             p_ext,
-            threshold=None if on_calibrated else threshold,
+            # On calibrated scores the operating point is scored below.
+            threshold=(0.5 if on_calibrated else threshold) if binary else None,
             labels=list(range(len(order))),
             calibrator=calibrator,
             n_resamples=n_boot,
@@ -285,6 +298,16 @@ def external_section(results_ext: list[ExternalResult], selected: str) -> list:
     for r in results_ext:
         v = r.validation
         blocks.append(("p", f"**{r.path}** ({r.n_images} images)"))
+        if r.operating_point is not None:
+            blocks.append(
+                (
+                    "p",
+                    "The operating point was chosen on recalibrated probabilities: "
+                    "sensitivity and specificity are at it (recalibrated); "
+                    "accuracy and balanced accuracy at 0.5 on the model's own "
+                    "probabilities.",
+                )
+            )
         body = [
             [
                 m.metric,
@@ -293,7 +316,7 @@ def external_section(results_ext: list[ExternalResult], selected: str) -> list:
                 _ci(m.difference),
                 "worse" if m.worse_externally else "",
             ]
-            for m in v.metrics
+            for m in r.metrics()
         ]
         blocks.append(
             (

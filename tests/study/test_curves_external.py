@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from sklearn.metrics import balanced_accuracy_score, recall_score, roc_auc_score
 
 from skmedtl.study import StudyDataset, TransferStudy
 
@@ -106,14 +106,20 @@ def test_learning_curve_study_writes_curves_and_reports_skipped_sizes(tmp_path):
 
 
 @pytest.mark.slow
-def test_external_set_with_an_intensity_shift_reports_the_drop(tmp_path):
+@pytest.mark.parametrize("calibrate", ["none", "sigmoid"])
+def test_external_set_with_an_intensity_shift_reports_the_drop(calibrate, tmp_path):
     rng = np.random.default_rng(1)
     y_ext = np.repeat([0, 1], 30)
     shifted = (make_images(rng, y_ext).astype(int) // 2 + 100).astype(np.uint8)
     ext = _folder(tmp_path / "site_b", shifted, y_ext)
     out = tmp_path / "s"
     study = TransferStudy(
-        _data(), out, approaches=["hybrid-logreg"], external=[ext], **TINY_KW
+        _data(),
+        out,
+        approaches=["hybrid-logreg"],
+        external=[ext],
+        calibrate=calibrate,
+        **TINY_KW,
     )
     study.run()
     [result] = study.external_results_
@@ -124,13 +130,21 @@ def test_external_set_with_an_intensity_shift_reports_the_drop(tmp_path):
     model = load(out / "model")
     images = [np.asarray(Image.open(p)) for p in sorted(ext.rglob("*.png"))]
     labels = [int(p.parent.name) for p in sorted(ext.rglob("*.png"))]
-    proba = model.predict_proba(np.stack(images))[:, 1]
+    proba = model.predict_proba(np.stack(images))[:, 1]  # recalibrated if any
     predicted = (proba >= model.threshold_).astype(int)
-    ba = result.validation["balanced_accuracy"]
-    assert ba.external.estimate == pytest.approx(
-        balanced_accuracy_score(labels, predicted)
+    sens = {m.metric: m for m in result.metrics()}["sensitivity"]
+    assert sens.external.estimate == pytest.approx(
+        recall_score(labels, predicted, pos_label=1)
     )
-    assert ba.difference.estimate < 0 and ba.difference.high < 0  # the drop
+    ba = result.validation["balanced_accuracy"]
+    if calibrate == "none":  # at the operating point
+        assert ba.external.estimate == pytest.approx(
+            balanced_accuracy_score(labels, predicted)
+        )
+    else:
+        assert result.validation.calibration_after is not None
+    # The drop at the validation-chosen operating point, with its CI below 0.
+    assert sens.difference.estimate < 0 and sens.difference.high < 0
     assert result.shift.intensity_smd > 1  # brighter and flatter images
     report = (out / "report.md").read_text()
     assert "## External test sets" in report and str(ext) in report
@@ -141,6 +155,7 @@ def test_external_set_with_an_intensity_shift_reports_the_drop(tmp_path):
     assert entry["balanced_accuracy"]["difference"][0] == pytest.approx(
         ba.difference.estimate
     )
+    assert entry["sensitivity"]["external"][0] == sens.external.estimate
     assert not any("No external test set" in x for x in card["limitations"])
 
 
