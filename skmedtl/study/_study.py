@@ -531,17 +531,8 @@ class TransferStudy:
             out / MANIFEST_NAME, to_json(manifest(self, run_id), indent=2)
         )
 
-    def _write(
-        self, out: Path, *, n_run: int, n_skipped: int, failures: list, refit=None
-    ) -> StudyResults:
-        """Summarise, save the selected models, then write tables, figures, report.
-
-        ``refit(cell)`` fits a finished cell whose model was not saved again
-        (``None``: never train).
-        """
-        return write_results(
-            self, out, n_run=n_run, n_skipped=n_skipped, failures=failures, refit=refit
-        )
+    #: Summarise, save the selected models, write tables, figures and report.
+    _write = write_results
 
     def _report_context(self) -> dict:
         return report_context(self, Path(self.out_dir) / MANIFEST_NAME)
