@@ -183,28 +183,18 @@ class TransferStudy:
         :class:`~skmedtl.study.MultiLabelStudyModel` with the per-label
         thresholds chosen on validation (and per-label recalibration).
     train_sizes : list of int and "all", or str, optional
-        Learning curves: also run every backbone x approach on repeated,
-        nested, stratified (group-aware) subsamples of the training partition
-        of these sizes (``[25, 50, 100, "all"]`` or ``"25,50,100,all"``); the
-        validation and test sets stay the study's, frozen approaches reuse
-        its embeddings, and sizes an approach cannot train on are skipped
-        with a line in the report. The report adds the curves (validation
-        and test AUC against training images), costs per size, and where
-        fine-tuning overtakes the best frozen hybrid
-        (:func:`~skmedtl.metrics.learning_curve_crossover`). The selection
-        and the saved model stay the full-size study's.
+        Learning curves: every cell also runs on repeated, nested, stratified
+        subsamples of the training partition of these sizes (``"25,50,all"``);
+        validation and test sets fixed, frozen embeddings reused. The report
+        adds the curves, costs per size and the crossover of fine-tuning with
+        the best frozen hybrid; selection stays the full-size study's (see
+        :ref:`the user guide <external>`).
     train_repeats : int, default=3
-        Subsamples drawn of each size (``train_sizes``).
+        Subsamples drawn of each size.
     external : path or list of paths, optional
-        External test sets (a folder or CSV, as ``dataset``, with the same
-        classes; every image is used). Each is scored once by the selected
-        model after selection: metrics with CIs, the drop from the internal
-        test set with an unpaired-bootstrap CI, calibration before and after
-        the validation-fitted calibrator, the operating point's sensitivity
-        and specificity there, and a shift diagnostic
-        (:func:`~skmedtl.metrics.external_validation`,
-        :func:`~skmedtl.metrics.distribution_shift`). Needs ``save`` other
-        than ``"none"``.
+        External test sets (folder or CSV with the same classes), each scored
+        once by the selected, saved model: metrics, drop from the internal
+        test set, calibration, operating point and a shift diagnostic.
     executor : CellExecutor, optional
         Runs the cells (see :mod:`skmedtl.study._run`): an object whose
         ``run(tasks)`` yields each :class:`~skmedtl.study.CellTask` with its
