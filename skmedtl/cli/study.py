@@ -315,6 +315,15 @@ def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int
         f"{len(study.approaches_)} approach(es) x {len(study.seeds_)} seed(s); "
         f"{done} finished before; output in {study.out_dir}"
     )
+    if study.curves_ is not None:  # --train-sizes
+        curves = study.curves_
+        print(
+            f"learning curves: {len(curves.points)} cells (sizes "
+            f"{','.join(map(str, curves.sizes))} of {curves.n_train} training "
+            f"images, {curves.n_repeats} repeat(s)); {len(curves.skipped)} skipped"
+        )
+    for ext in study.external_sets_:  # --external
+        print(f"external test set: {ext.path} ({len(ext.labels)} images)")
     if dry_run:
         from ..distributed import DaskCellExecutor  # needs no Dask to import
 

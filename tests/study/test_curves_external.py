@@ -216,6 +216,14 @@ def test_cli_learning_curves_and_external(tiny_npz, tmp_path, run_cli):
     assert code == 0, err
     report = (out / "report.md").read_text()
     assert report.count(f"**{ext}** (12 images)") == 2
+    code, printed, _ = run_cli(
+        ["study", "--dataset", tiny_npz, "--out", out, *TINY, "--dry-run",
+         "--approaches", "hybrid-logreg", "--train-sizes", "12,all",
+         "--train-repeats", "2", "--external", ext]
+    )  # fmt: skip
+    assert code == 0
+    assert "learning curves: 3 cells (sizes 12,all of 32 training images" in printed
+    assert f"external test set: {ext} (12 images)" in printed
     rows = list(csv.DictReader((out / "learning_curves.csv").open()))
     assert Counter(r["size"] for r in rows) == {"12": 2, "all": 1}
 
