@@ -107,7 +107,7 @@ def load_external_sets(external, data, save=("best",)) -> list[ExternalSet]:
     paths = _paths(external)
     if not paths:
         return []
-    if data.labels.ndim == 2:
+    if data.task.per_label:
         raise ValueError(
             "external (--external): external test sets of multi-label studies are "
             "not supported yet; leave external out."
