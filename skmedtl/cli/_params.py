@@ -113,6 +113,8 @@ def add_params(parser: argparse.ArgumentParser, params: Iterable[Param]) -> None
         kwargs: dict = {"dest": p.dest, "help": p.help}
         if p.action is not None:
             kwargs["action"] = p.action
+            if p.action == "append":  # a repeatable flag
+                kwargs.update(metavar=p.metavar, default=p.default)
         else:
             kwargs["type"] = p.type
             kwargs["metavar"] = p.metavar

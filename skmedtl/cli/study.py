@@ -160,6 +160,15 @@ STUDY_PARAMS = [
     Param("annotations", "--annotations", metavar="CSV|DIR",
           help="lesion boxes (CSV) or masks (folder) of the test images: adds a "
           "localisation table of the saved models' maps"),
+    Param("train_sizes", "--train-sizes", metavar="N,N,...,all",
+          help="learning curves: also run every cell on repeated subsamples of "
+          "the training images of these sizes (e.g. 25,50,100,200,all); the "
+          "report plots AUC against training images and states the crossover"),
+    Param("train_repeats", "--train-repeats", type=positive_int, default=3,
+          metavar="N", help="learning curves: subsamples drawn of each size"),
+    Param("external", "--external", action="append", metavar="PATH",
+          help="an external test set (folder or CSV with the same classes), "
+          "scored once by the selected model; repeat for several"),
     Param("executor", "--scheduler", metavar="ADDR", convert=_executor,
           help="run the cells on the Dask cluster of this scheduler (e.g. "
           "tcp://head:8786): frozen embeddings sharded over its workers, each "
@@ -342,6 +351,15 @@ def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int
         f"{len(study.approaches_)} approach(es) x {len(study.seeds_)} seed(s); "
         f"{done} finished before; output in {study.out_dir}"
     )
+    if study.curves_ is not None:  # --train-sizes
+        curves = study.curves_
+        print(
+            f"learning curves: {len(curves.points)} cells (sizes "
+            f"{','.join(map(str, curves.sizes))} of {curves.n_train} training "
+            f"images, {curves.n_repeats} repeat(s)); {len(curves.skipped)} skipped"
+        )
+    for ext in study.external_sets_:  # --external
+        print(f"external test set: {ext.path} ({len(ext.labels)} images)")
     if dry_run:
         from ..distributed import DaskCellExecutor  # needs no Dask to import
 

@@ -314,13 +314,17 @@ def run_finetune(
         },
     }
     if per_label:  # per-label metrics at the thresholds chosen on validation
+        from ..metrics import choose_thresholds
         from ._per_label import evaluate_per_label
 
+        # After selection, like every operating point: on the validation set
+        # (the network's own thresholds came from its inner split).
+        thresholds = choose_thresholds(y_dev[mask], proba_val)
         result.update(
             evaluate_per_label(
                 data.labels[ctx.test],
                 proba,
-                clf.thresholds_,
+                thresholds,
                 data.class_names,
                 profile.n_bootstraps,
             )

@@ -109,6 +109,16 @@ def _settings(study) -> dict:
         "task": study.task,
         "grades": grade_names(study.data_),
         "groups": study.groups,
+        **_curve_and_external_settings(study),
+    }
+
+
+def _curve_and_external_settings(study) -> dict:
+    curves = getattr(study, "curves_", None)
+    return {
+        "train_sizes": None if curves is None else [str(x) for x in curves.sizes],
+        "train_repeats": None if curves is None else curves.n_repeats,
+        "external": [e.path for e in getattr(study, "external_sets_", None) or []],
     }
 
 
@@ -133,6 +143,9 @@ def report_context(study, manifest_path: Path) -> dict:
         "grades": grade_names(study.data_),
         "manifest": written,
         "images": study.data_.images,
+        "external": [
+            r.summary() for r in getattr(study, "external_results_", None) or []
+        ],
     }
 
 
@@ -250,6 +263,10 @@ def write_results(
         failures=failures,
         comparisons=comparisons,
     )
+    if getattr(study, "external_sets_", None):  # before the model card is written
+        from ._external import score_external
+
+        study.external_results_ = score_external(study, out, results, records)
     if study.save_:
         with times.stage("model_save_s"):
             written = write_selected(study, out, results, records, refit=refit)
@@ -264,6 +281,7 @@ def write_results(
                 context["localisation"] = study_localisation(
                     study, out, results, records, study.profile_.n_bootstraps
                 )
+        context["extra_blocks"] = _extra_blocks(study, out, results, records)
         context["timings"] = times
         with times.stage("report_s"):
             results.files.update(write_outputs(out, results, finished, context))
@@ -298,6 +316,7 @@ def _record_selection(path: Path, rec: dict | None) -> None:
         else rec["cheapest"]["config"],
         "validation_differences": rec["differences"],
     }
+    atomic_write_text(path, to_json(written, indent=2))
 
 
 def outputs_key(study, records: dict, failures: list) -> str:
@@ -430,6 +449,32 @@ def record_timings(
     written["timings"] = asdict(times)
     written["outputs_key"] = key
     atomic_write_text(path, to_json(written, indent=2))
+
+
+def _extra_blocks(study, out: Path, results: StudyResults, records: dict) -> list:
+    """Report blocks of the learning curves and the external sets (if any)."""
+    blocks: list = []
+    plan = getattr(study, "curves_", None)
+    if plan is not None:
+        from ._curves_report import curve_section
+
+        curves = study._store.latest("curve")
+        keys = {p.cell.key for p in plan.points}
+        failed = [
+            {"cell": r["cell"], "error": r["error"]}
+            for k, r in study._store.latest("failure").items()
+            if k in keys and k not in curves and k not in records
+        ]
+        section, files = curve_section(plan, records, curves, out, study.metric, failed)
+        blocks += section
+        results.files.update(files)
+    if getattr(study, "external_results_", None):
+        from ._external import external_section
+
+        blocks += external_section(
+            study.external_results_, results.recommendation["best"]["config"]
+        )
+    return blocks
 
 
 def _logged_failures(study, records: dict) -> list[dict]:

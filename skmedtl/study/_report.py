@@ -476,6 +476,7 @@ def _blocks(results, records, context, figures: dict) -> list:
     for name, path in figures.items():
         blocks.append(("img", path, captions.get(name, name)))
     blocks += statistics_blocks(results, context)
+    blocks += context.get("extra_blocks") or []  # learning curves, external sets
     blocks += [
         ("h2", "Methods (for a paper)"),
         ("p", methods_paragraph(results, context)),

@@ -588,9 +588,14 @@ def _grade_order(context: dict) -> str:
 def limitations(results, context: dict) -> list[str]:
     """Limitations a reviewer would list, from the study's own settings."""
     ds, s = context["dataset"], context["settings"]
+    external = context.get("external") or []
     items = [
         f"No external test set: all images come from one source ({ds['source']}); "
-        "performance on data from other sites, scanners or populations is unknown.",
+        "performance on data from other sites, scanners or populations is unknown."
+        if not external
+        else f"External test sets: {len(external)} "
+        f"({', '.join(e['path'] for e in external)}); performance at other sites, "
+        "scanners or populations than these is unknown.",
         "The test set's class prevalence is the data set's, not a clinical "
         "population's; predictive values are therefore not reported.",
     ]

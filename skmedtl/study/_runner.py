@@ -101,6 +101,10 @@ class StudyRun:
                 on_result=finished,
                 on_failure=failed,
             )
+        if study.curves_ is not None:  # learning curves: after the study's cells
+            from ._curves import run_curves
+
+            run_curves(self, ctx, study.curves_)
         return study._write(
             out,
             n_run=len(todo) - len(failures),

@@ -394,6 +394,7 @@ def model_card(study, results, record: dict, cell, choice: str, metadata: dict):
         **_per_label_card(record, metadata),
         "operating_point": metadata["operating_point"],
         "calibration": metadata["calibration"],
+        "external": context.get("external") or [],
         "input": metadata["input"],
         "packages": context["manifest"].get("packages", {}),
         "intended_use": (
@@ -507,6 +508,14 @@ def model_card_markdown(card: dict) -> str:
     lines += [f"  - {name}: {ci(value)}" for name, value in extras.items()]
     if labelwise:
         lines += _per_label_markdown(card, ci)
+    for ext in card.get("external") or []:  # external test sets, scored once
+        lines.append(f"- External test set {ext['path']} ({ext['n_images']} images):")
+        lines += [
+            f"  - {name}: {ci(ext[name]['external'])} (external - internal: "
+            f"{ci(ext[name]['difference'])})"
+            for name in ("auc", "balanced_accuracy", "sensitivity", "specificity")
+            if name in ext
+        ]
     op = card.get("operating_point")
     if labelwise:
         decision = (

@@ -19,7 +19,9 @@ from ..utils._validation import (
 from ._approaches import parse_approaches
 from ._choices import COSTS
 from ._cost import resolve_threads
+from ._curves import check_train_sizes, parse_train_sizes, plan_curves
 from ._data import load_study_dataset
+from ._external import load_external_sets
 from ._localisation import check_annotated_images, check_annotations
 from ._measure import StudyTimes
 from ._outputs import (
@@ -202,6 +204,19 @@ class TransferStudy:
         name: the report adds a localisation table of the saved models' maps
         (:func:`skmedtl.explain.localisation_report`) and a figure of the
         misses. The images must be files; outside ``out_dir``.
+    train_sizes : list of int and "all", or str, optional
+        Learning curves: every cell also runs on repeated, nested, stratified
+        subsamples of the training partition of these sizes (``"25,50,all"``);
+        validation and test sets fixed, frozen embeddings reused. The report
+        adds the curves, costs per size and the crossover of fine-tuning with
+        the best frozen hybrid; selection stays the full-size study's (see
+        :ref:`the user guide <external>`).
+    train_repeats : int, default=3
+        Subsamples drawn of each size.
+    external : path or list of paths, optional
+        External test sets (folder or CSV with the same classes), each scored
+        once by the selected, saved model: metrics, drop from the internal
+        test set, calibration, operating point and a shift diagnostic.
     executor : CellExecutor, optional
         Runs the cells (see :mod:`skmedtl.study._run`): an object whose
         ``run(tasks)`` yields each :class:`~skmedtl.study.CellTask` with its
@@ -284,6 +299,12 @@ class TransferStudy:
         "random_state": [Interval(numbers.Integral, 0)],
         "verbose": [Interval(numbers.Integral)],
         "executor": [None, Check(check_executor, "an object with a run(tasks) method")],
+        "train_sizes": [
+            None,
+            Check(check_train_sizes, "positive sizes or 'all', e.g. [25, 50, 'all']"),
+        ],
+        "train_repeats": [Interval(numbers.Integral, 1)],
+        "external": [None, "path", list, tuple],
     }
 
     def __init__(
@@ -322,6 +343,9 @@ class TransferStudy:
         on_error: str = "raise",
         save: str | list[str] | None = "best",
         annotations: str | os.PathLike | None = None,
+        train_sizes: list | str | None = None,
+        train_repeats: int = 3,
+        external: list | str | os.PathLike | None = None,
         executor=None,
         random_state: int = 0,
         verbose: int = 1,
@@ -360,6 +384,9 @@ class TransferStudy:
         self.save = save
         self.annotations = annotations
         self.executor = executor
+        self.train_sizes = train_sizes
+        self.train_repeats = train_repeats
+        self.external = external
         self.random_state = random_state
         self.verbose = verbose
 
@@ -508,6 +535,12 @@ class TransferStudy:
         self.validation_digest_ = split.digest
         self.cells_ = plan_cells(common_settings(self), profile, approaches, seeds)
         self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
+        sizes = parse_train_sizes(self.train_sizes)
+        self.curves_ = (
+            None if sizes is None else plan_curves(self, sizes, self.train_repeats)
+        )
+        self.external_sets_ = load_external_sets(self.external, data, self.save_)
+        self.external_results_ = None
 
     # -- running ----------------------------------------------------------------------
     def _run(self, out: Path, times: StudyTimes | None = None) -> StudyResults:

@@ -96,7 +96,7 @@ def test_profile_recorded_and_finished_study_resumes_without_redoing_outputs(
     assert times.cells_s >= times.cell_save_s
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## Where the time went" in report
-    assert "head tuning (grid on validation)" in report
+    assert "head tuning (inner CV on training)" in report
     written = _outputs(out)
     assert "report.md" in written and "figures/explanations.png" in written
 
