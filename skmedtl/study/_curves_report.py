@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._evaluate import METRICS
 from ._plots import _figure
 from ._stats import seed_interval
 
@@ -121,7 +122,7 @@ def _plot(summary: list[dict], metric: str, path: Path) -> Path:
             ax.errorbar(x, m, yerr=err, marker="o", capsize=3, color=cmap(i % 10))
             if ax is axes[0]:
                 ax.lines[-1].set_label(config)
-    axes[0].set_ylabel(f"validation {metric} (selection)")
+    axes[0].set_ylabel(f"validation {METRICS.get(metric, metric)} (selection)")
     axes[1].set_ylabel("test AUC")
     for ax in axes:
         ax.set_xscale("log")
@@ -208,9 +209,9 @@ def curve_section(
             (
                 "img",
                 fig,
-                f"Validation {metric} (what selection uses) and test AUC against "
-                "the number of training images, per configuration; bars: 95% CI "
-                "over repeats.",
+                f"Validation {METRICS.get(metric, metric)} (what selection uses) "
+                "and test AUC against the number of training images, per "
+                "configuration; bars: 95% CI over repeats.",
             )
         )
 
@@ -236,7 +237,7 @@ def curve_section(
             "size",
             "train images",
             "repeats",
-            f"validation {metric}",
+            f"validation {METRICS.get(metric, metric)}",
             "test AUC",
             "train s (mean)",
         ]
