@@ -190,8 +190,8 @@ def bootstrap_indices(
     >>> idx = bootstrap_indices(y, 4, random_state=0)
     >>> idx.shape
     (4, 5)
-    >>> (y[idx].sum(axis=1) == 2).all()  # every resample keeps two positives
-    np.True_
+    >>> bool((y[idx].sum(axis=1) == 2).all())  # every resample keeps two positives
+    True
     """
     y = _check_labels(y)
     n_resamples = _check_n_resamples(n_resamples)
