@@ -1,73 +1,20 @@
 """The limitations a reviewer would list, from the study's own facts.
 
-Each item is a small function of :class:`LimitationFacts` (the study's source,
-partitions, seeds, weights, external sets, completeness and the optimism of
-its selection) and of the cells' :class:`~._methods.MethodFacts`; it returns
-the item, or nothing when the limitation does not apply.
+Each item is a small function of the study's :class:`~._methods.StudyFacts`
+(source, partitions, seeds, weights, external sets) or of the cells'
+:class:`~._methods.MethodFacts` (input sizes, heads tuned on validation,
+completeness, the optimism of the selection); it returns the item, or nothing
+when the limitation does not apply.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ._methods import MethodFacts, StudyFacts, method_facts, study_facts
 
-from ._methods import MethodFacts, method_facts
-
-__all__ = ["LimitationFacts", "limitation_items", "limitation_facts", "limitations"]
+__all__ = ["limitation_items", "limitations"]
 
 
-@dataclass(frozen=True)
-class LimitationFacts:
-    """What the limitations are stated from.
-
-    Attributes
-    ----------
-    source : str
-        Where the images come from.
-    external : tuple of str
-        Paths of the external test sets scored.
-    groups : int or None
-        Number of patients; ``None`` without patient ids.
-    n_test : int
-        Test images.
-    n_validation : int or None
-        Validation images (``None``: not recorded).
-    n_seeds : int
-    weights : str or None
-        The backbones' initial weights (``None``: random).
-    n_missing : int
-        Planned cells without a result.
-    optimism : dict or None
-        The selection's optimism disclosure (``None``: not estimated).
-    """
-
-    source: str
-    external: tuple
-    groups: int | None
-    n_test: int
-    n_validation: int | None
-    n_seeds: int
-    weights: str | None
-    n_missing: int
-    optimism: dict | None
-
-
-def limitation_facts(results, context: dict) -> LimitationFacts:
-    """The :class:`LimitationFacts` of a study's results and report context."""
-    ds, s = context["dataset"], context["settings"]
-    return LimitationFacts(
-        source=ds["source"],
-        external=tuple(e["path"] for e in context.get("external") or []),
-        groups=ds.get("groups"),
-        n_test=context["n_test"],
-        n_validation=context.get("n_validation"),
-        n_seeds=len(s.get("seeds") or []),
-        weights=s.get("weights"),
-        n_missing=results.n_cells - len(results.cells),
-        optimism=(results.recommendation or {}).get("optimism"),
-    )
-
-
-def _source(f: LimitationFacts) -> str:
+def _source(f: StudyFacts) -> str:
     if not f.external:
         return (
             f"No external test set: all images come from one source ({f.source}); "
@@ -86,7 +33,7 @@ _PREVALENCE = (
 )
 
 
-def _patients(f: LimitationFacts) -> list[str]:
+def _patients(f: StudyFacts) -> list[str]:
     if f.groups:
         return []
     return [
@@ -95,14 +42,14 @@ def _patients(f: LimitationFacts) -> list[str]:
     ]
 
 
-def _small_sets(f: LimitationFacts) -> list[str]:
+def _small_sets(f: StudyFacts) -> list[str]:
     items = []
     if f.n_test < 300:
         items.append(
             f"Small test set ({f.n_test} images): wide intervals; "
             "differences of a few points between configurations cannot be detected."
         )
-    if (f.n_validation if f.n_validation is not None else 0) < 200:
+    if f.n_validation < 200:
         items.append(
             f"Small validation set ({f.n_validation} images): the "
             "selection among configurations is noisy."
@@ -110,7 +57,7 @@ def _small_sets(f: LimitationFacts) -> list[str]:
     return items
 
 
-def _training_randomness(f: LimitationFacts) -> str:
+def _training_randomness(f: StudyFacts) -> str:
     if f.n_seeds < 2:
         seeds = "; one training seed per configuration, so it is not measured at all."
     else:
@@ -141,10 +88,10 @@ def _cells(m: MethodFacts) -> list[str]:
     return items
 
 
-def _optimism(f: LimitationFacts) -> list[str]:
-    if f.optimism is None:
+def _optimism(m: MethodFacts) -> list[str]:
+    if m.optimism is None:
         return []
-    d = f.optimism
+    d = m.optimism
     return [
         "The selected configuration's validation score is optimistic (best of "
         f"{len(d['selection_rates'])}): bias-corrected estimate "
@@ -153,20 +100,22 @@ def _optimism(f: LimitationFacts) -> list[str]:
     ]
 
 
-def _weights_and_completeness(f: LimitationFacts) -> list[str]:
-    items = []
-    if f.weights is None:
-        items.append(
-            "Random initial weights (weights=None): this is not a transfer-learning "
-            "result."
-        )
-    if f.n_missing > 0:
-        items.append(f"Incomplete: {f.n_missing} planned cells have no result.")
-    return items
+def _weights(f: StudyFacts) -> list[str]:
+    if f.weights is not None:
+        return []
+    return [
+        "Random initial weights (weights=None): this is not a transfer-learning result."
+    ]
 
 
-def limitation_items(f: LimitationFacts, m: MethodFacts) -> list[str]:
-    """The limitations that apply, in order."""
+def _incomplete(m: MethodFacts) -> list[str]:
+    if m.n_missing <= 0:
+        return []
+    return [f"Incomplete: {m.n_missing} planned cells have no result."]
+
+
+def limitation_items(f: StudyFacts, m: MethodFacts) -> list[str]:
+    """The limitations that apply to a study and its cells, in order."""
     return [
         _source(f),
         _PREVALENCE,
@@ -174,11 +123,12 @@ def limitation_items(f: LimitationFacts, m: MethodFacts) -> list[str]:
         *_small_sets(f),
         _training_randomness(f),
         *_cells(m),
-        *_optimism(f),
-        *_weights_and_completeness(f),
+        *_optimism(m),
+        *_weights(f),
+        *_incomplete(m),
     ]
 
 
 def limitations(results, context: dict) -> list[str]:
     """Limitations a reviewer would list, from the study's own settings."""
-    return limitation_items(limitation_facts(results, context), method_facts(results))
+    return limitation_items(study_facts(context), method_facts(results))

@@ -38,7 +38,7 @@ def rule_text(rule: str, target) -> str:
 
 @dataclass(frozen=True)
 class MethodFacts:
-    """What the finished cells recorded they did: the Methods are built from it.
+    """What the finished cells recorded they did, and what selection found.
 
     Attributes
     ----------
@@ -62,6 +62,11 @@ class MethodFacts:
     packages : tuple of str
         Packages the finished cells used beyond the core ones.
     n_comparisons : int
+        Other configurations compared with the selected one.
+    n_missing : int
+        Planned cells without a result.
+    optimism : dict or None
+        The selection's optimism disclosure (``None``: not estimated).
     """
 
     training: dict
@@ -73,6 +78,8 @@ class MethodFacts:
     engines: tuple
     packages: tuple
     n_comparisons: int
+    n_missing: int = 0
+    optimism: dict | None = None
 
 
 def _size_text(value) -> str:
@@ -133,6 +140,8 @@ def method_facts(results) -> MethodFacts:
         engines=tuple(sorted(engines)),
         packages=tuple(packages),
         n_comparisons=len(results.comparisons or []),
+        n_missing=results.n_cells - len(results.cells),
+        optimism=(results.recommendation or {}).get("optimism"),
     )
 
 
@@ -230,6 +239,8 @@ class StudyFacts:
     device : str or None
     packages : dict
         ``{package: version}`` recorded in the manifest.
+    external : tuple of str
+        Paths of the external test sets scored.
     version : str or None
         skmedtl's version (when the manifest has no packages).
     """
@@ -258,6 +269,7 @@ class StudyFacts:
     device: str | None
     packages: dict
     version: str | None
+    external: tuple = ()
 
     @property
     def metric_name(self) -> str:
@@ -299,6 +311,7 @@ def study_facts(context: dict) -> StudyFacts:
         device=s.get("device"),
         packages=dict((context.get("manifest") or {}).get("packages") or {}),
         version=context.get("version"),
+        external=tuple(e["path"] for e in context.get("external") or []),
     )
 
 

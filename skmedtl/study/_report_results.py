@@ -170,15 +170,8 @@ def results_blocks(rows: list[dict], recommendation, metric: str, n_bootstraps) 
 
 def cells_table(cells: list[dict]) -> tuple:
     """One row per cell (backbone x approach x seed): scores, metrics, training."""
-    header = [
-        "cell",
-        "inner (tuning)",
-        "validation",
-        *(METRICS[m] for m in METRICS),
-        "train s",
-        "epochs",
-        "lr",
-    ]
+    names = [METRICS[m] for m in METRICS]
+    header = ["cell", "inner (tuning)", "validation", *names, "train s", "epochs", "lr"]
     body = [
         [
             c["cell"],
