@@ -392,7 +392,7 @@ def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int
 
 def print_results(results) -> None:
     """The results table and the recommendation, as plain text."""
-    from ..study._report import format_metric, format_ms, format_seconds
+    from ..study._report_format import format_metric, format_ms, format_seconds
 
     if not results.table:
         print("no finished cells yet.")

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._evaluate import METRICS
 from ._plots import _figure
+from ._report_format import interval_text
 from ._stats import seed_interval
 
 __all__ = ["CURVE_COLUMNS", "curve_rows", "curve_section"]
@@ -173,77 +174,84 @@ def _crossover(rows: list[dict], summary: list[dict]):
     return result.note, result
 
 
+def _intro(plan) -> str:
+    sizes = ", ".join(str(s) for s in plan.sizes)
+    return (
+        f"Every approach and backbone trained on nested, stratified "
+        f"(patient-level with groups) subsamples of the {plan.n_train} training "
+        f"images: sizes {sizes}, {plan.n_repeats} repeat(s) each (size 'all' is "
+        "the study's own cell, one draw); the validation and test sets are the "
+        "study's. Frozen approaches reuse the study's embeddings. Intervals: "
+        "95% t-intervals over repeats (clipped to [0, 1]; wide with few "
+        "repeats). The selected model is the full-size study's."
+    )
+
+
+def _write_rows(rows: list[dict], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, CURVE_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _table(summary: list[dict], metric: str) -> tuple:
+    """Per configuration and size: means over repeats with their intervals."""
+    header = [
+        "configuration",
+        "size",
+        "train images",
+        "repeats",
+        f"validation {METRICS.get(metric, metric)}",
+        "test AUC",
+        "train s (mean)",
+    ]
+    body = [
+        [
+            s["config"],
+            str(s["size"]),
+            f"{s['n_train']:.0f}",
+            str(s["n_repeats"]),
+            interval_text(*s["validation"]),
+            interval_text(*s["test_auc"]),
+            f"{s['train_time_s']:.1f}",
+        ]
+        for s in summary
+    ]
+    return ("table", header, body)
+
+
+def _result_blocks(rows: list[dict], out: Path, metric: str) -> tuple[list, Path]:
+    """The figure, the table and the crossover of the finished curve cells."""
+    summary = _summary(rows)
+    fig = _plot(summary, metric, out / "figures" / "learning_curves.png")
+    caption = (
+        f"Validation {METRICS.get(metric, metric)} (what selection uses) "
+        "and test AUC against the number of training images, per "
+        "configuration; bars: 95% CI over repeats."
+    )
+    note, _ = _crossover(rows, summary)
+    blocks = [("img", fig, caption), _table(summary, metric)]
+    return [*blocks, ("p", f"**Crossover.** {note}")], fig
+
+
 def curve_section(
     plan, records: dict, curve_records: dict, out: Path, metric: str, failures=()
 ) -> tuple[list, dict]:
     """The report blocks and files of the learning curves."""
     rows = curve_rows(plan, records, curve_records)
-    files: dict = {}
-    blocks: list = [("h2", "Learning curves (label efficiency)")]
-    sizes = ", ".join(str(s) for s in plan.sizes)
-    blocks.append(
-        (
-            "p",
-            f"Every approach and backbone trained on nested, stratified "
-            f"(patient-level with groups) subsamples of the {plan.n_train} training "
-            f"images: sizes {sizes}, {plan.n_repeats} repeat(s) each (size 'all' is "
-            "the study's own cell, one draw); the validation and test sets are the "
-            "study's. Frozen approaches reuse the study's embeddings. Intervals: "
-            "95% t-intervals over repeats (clipped to [0, 1]; wide with few "
-            "repeats). The selected model is the full-size study's.",
-        )
-    )
+    blocks: list = [
+        ("h2", "Learning curves (label efficiency)"),
+        ("p", _intro(plan)),
+    ]
     path = out / "learning_curves.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, CURVE_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    files["learning_curves"] = str(path)
+    _write_rows(rows, path)
+    files: dict = {"learning_curves": str(path)}
     if not rows:
         blocks.append(("p", "No learning-curve cell has finished yet."))
     else:
-        summary = _summary(rows)
-        fig = _plot(summary, metric, out / "figures" / "learning_curves.png")
+        results, fig = _result_blocks(rows, out, metric)
+        blocks += results
         files["learning_curves_figure"] = str(fig)
-        blocks.append(
-            (
-                "img",
-                fig,
-                f"Validation {METRICS.get(metric, metric)} (what selection uses) "
-                "and test AUC against the number of training images, per "
-                "configuration; bars: 95% CI over repeats.",
-            )
-        )
-
-        def ci(t):
-            if t[1] != t[1]:
-                return f"{t[0]:.3f}"
-            return f"{t[0]:.3f} [{t[1]:.3f}, {t[2]:.3f}]"
-
-        body = [
-            [
-                s["config"],
-                str(s["size"]),
-                f"{s['n_train']:.0f}",
-                str(s["n_repeats"]),
-                ci(s["validation"]),
-                ci(s["test_auc"]),
-                f"{s['train_time_s']:.1f}",
-            ]
-            for s in summary
-        ]
-        header = [
-            "configuration",
-            "size",
-            "train images",
-            "repeats",
-            f"validation {METRICS.get(metric, metric)}",
-            "test AUC",
-            "train s (mean)",
-        ]
-        blocks.append(("table", header, body))
-        note, _ = _crossover(rows, summary)
-        blocks.append(("p", f"**Crossover.** {note}"))
     if plan.skipped:
         blocks.append(("p", "Sizes skipped (an approach cannot train on them):"))
         blocks.append(("ul", list(plan.skipped)))

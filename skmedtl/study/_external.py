@@ -158,16 +158,14 @@ def _selected_cell(study, results, records: dict):
     return _pick_cell(rec["best"], study.cells_, records)
 
 
-def score_external(study, out: Path, results, records: dict) -> list[ExternalResult]:
-    """Score every external set with the selected cell's saved model, once."""
-    from ..metrics import external_validation
+def _selected_model(study, out: Path, results, records: dict):
+    """The selected cell and its saved model; ``None`` when there is none."""
     from ..persistence import load
     from ._save import MODELS_DIR, saved_cell_key
 
-    sets = study.external_sets_
-    cell = _selected_cell(study, results, records) if sets else None
+    cell = _selected_cell(study, results, records)
     if cell is None:
-        return []
+        return None
     source = out / MODELS_DIR / cell.key
     if saved_cell_key(source) != cell.key:
         logger.warning(
@@ -175,55 +173,98 @@ def score_external(study, out: Path, results, records: dict) -> list[ExternalRes
             "(run the study again to fit it).",
             cell.id,
         )
+        return None
+    return cell, load(source)
+
+
+@dataclass(frozen=True)
+class _Internal:
+    """The selected cell's internal test predictions and operating point."""
+
+    order: list
+    y: np.ndarray
+    proba: np.ndarray
+    proba_calibrated: object
+    threshold: float | None
+    on_calibrated: bool
+    n_resamples: int
+
+    @classmethod
+    def of(cls, record: dict, order: list, n_resamples: int) -> _Internal:
+        op = record.get("operating_point") or {}
+        binary = len(order) == 2
+        return cls(
+            order=list(order),
+            y=np.asarray(record["y_true"]),
+            proba=np.asarray(record["y_score"], float),
+            proba_calibrated=record.get("test_proba_calibrated"),
+            threshold=op.get("threshold") if binary else None,
+            on_calibrated=op.get("on") == "calibrated",
+            n_resamples=n_resamples,
+        )
+
+
+def _proba(model, images, order: list, calibrated: bool) -> np.ndarray:
+    """The model's probabilities of ``images``, columns in the study's order."""
+    p = np.asarray(model.predict_proba(images, calibrated=calibrated), float)
+    return p[:, [list(model.classes_).index(c) for c in order]]
+
+
+def _validate_set(model, internal: _Internal, ext: ExternalSet):
+    """External validation of one set; at the calibrated operating point if any."""
+    from ..metrics import external_validation
+
+    index = {c: i for i, c in enumerate(internal.order)}
+    y_ext = np.array([index[v] for v in ext.labels.tolist()])
+    binary = len(internal.order) == 2
+    raw = _proba(model, ext.images, internal.order, calibrated=False)
+    threshold = internal.threshold
+    validation = external_validation(
+        internal.y,
+        internal.proba,
+        y_ext,
+        raw[:, 1] if binary else raw,
+        # On calibrated scores the operating point is scored below.
+        threshold=(0.5 if internal.on_calibrated else threshold) if binary else None,
+        labels=list(range(len(internal.order))),
+        calibrator=getattr(model, "calibrator", None),
+        n_resamples=internal.n_resamples,
+    )
+    at_op = None
+    calibrated = internal.proba_calibrated
+    if internal.on_calibrated and threshold is not None and calibrated is not None:
+        cal = _proba(model, ext.images, internal.order, calibrated=True)
+        at_op = external_validation(
+            internal.y,
+            np.asarray(calibrated, float)[:, 1],
+            y_ext,
+            cal[:, 1],
+            threshold=threshold,
+            labels=[0, 1],
+            n_resamples=internal.n_resamples,
+        )
+    return len(y_ext), validation, at_op
+
+
+def score_external(study, out: Path, results, records: dict) -> list[ExternalResult]:
+    """Score every external set with the selected cell's saved model, once."""
+    sets = study.external_sets_
+    selected = _selected_model(study, out, results, records) if sets else None
+    if selected is None:
         return []
-    model = load(source)
-    record = records[cell.key]
+    cell, model = selected
     data = study.data_
-    order = data.label_order()
-    y_int = np.asarray(record["y_true"])
-    binary = len(order) == 2
-    p_int = np.asarray(record["y_score"], float)
-    p_int_cal = record.get("test_proba_calibrated")
-    op = record.get("operating_point") or {}
-    threshold = op.get("threshold") if binary else None
-    on_calibrated = op.get("on") == "calibrated"
-    calibrator = getattr(model, "calibrator", None)
-    n_boot = study.profile_.n_bootstraps
-    index = {c: i for i, c in enumerate(order)}
+    internal = _Internal.of(
+        records[cell.key], data.label_order(), study.profile_.n_bootstraps
+    )
+    test_images = data.take(data.indices("test"))
     results_out = []
     for ext in sets:
-        y_ext = np.array([index[v] for v in ext.labels.tolist()])
-        raw = np.asarray(model.predict_proba(ext.images, calibrated=False), float)
-        raw = raw[:, [list(model.classes_).index(c) for c in order]]
-        p_ext = raw[:, 1] if binary else raw
-        validation = external_validation(
-            y_int,
-            p_int,
-            y_ext,
-            p_ext,
-            # On calibrated scores the operating point is scored below.
-            threshold=(0.5 if on_calibrated else threshold) if binary else None,
-            labels=list(range(len(order))),
-            calibrator=calibrator,
-            n_resamples=n_boot,
-        )
-        at_op = None
-        if on_calibrated and threshold is not None and p_int_cal is not None:
-            cal = np.asarray(model.predict_proba(ext.images), float)
-            cal = cal[:, [list(model.classes_).index(c) for c in order]]
-            at_op = external_validation(
-                y_int,
-                np.asarray(p_int_cal, float)[:, 1],
-                y_ext,
-                cal[:, 1],
-                threshold=threshold,
-                labels=[0, 1],
-                n_resamples=n_boot,
-            )
-        shift, note = _shift(study, cell, data.take(data.indices("test")), ext)
+        n, validation, at_op = _validate_set(model, internal, ext)
+        shift, note = _shift(study, cell, test_images, ext)
         results_out.append(
             ExternalResult(
-                ext.path, len(y_ext), validation, at_op, shift, threshold, note
+                ext.path, n, validation, at_op, shift, internal.threshold, note
             )
         )
     return results_out
@@ -271,95 +312,3 @@ def _arrays(images):
         read_image(x) if isinstance(x, (str, os.PathLike)) else np.asarray(x)
         for x in images
     ]
-
-
-def _ci(ci) -> str:
-    if ci.estimate != ci.estimate:
-        return "n/a"
-    if ci.low != ci.low:
-        return f"{ci.estimate:.3f}"
-    return f"{ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
-
-
-def external_section(results_ext: list[ExternalResult], selected: str) -> list:
-    """The report blocks of the external test sets."""
-    if not results_ext:
-        return []
-    blocks: list = [
-        ("h2", "External test sets"),
-        (
-            "p",
-            f"The selected model ({selected}) predicted each external set once, "
-            "after selection. Intervals: 95% stratified bootstrap per set; the "
-            "difference (external minus internal test set) by an unpaired "
-            "bootstrap of the two sets. Nothing here fed a choice.",
-        ),
-    ]
-    for r in results_ext:
-        v = r.validation
-        blocks.append(("p", f"**{r.path}** ({r.n_images} images)"))
-        if r.operating_point is not None:
-            blocks.append(
-                (
-                    "p",
-                    "The operating point was chosen on recalibrated probabilities: "
-                    "sensitivity and specificity are at it (recalibrated); "
-                    "accuracy and balanced accuracy at 0.5 on the model's own "
-                    "probabilities.",
-                )
-            )
-        body = [
-            [
-                m.metric,
-                _ci(m.internal),
-                _ci(m.external),
-                _ci(m.difference),
-                "worse" if m.worse_externally else "",
-            ]
-            for m in r.metrics()
-        ]
-        blocks.append(
-            (
-                "table",
-                ["metric", "internal test", "external", "external - internal", ""],
-                body,
-            )
-        )
-        items = [
-            f"Calibration on the external set before recalibration: Brier "
-            f"{_ci(v.calibration_before.brier)}, ECE {_ci(v.calibration_before.ece)} "
-            f"(a calibrated model would score about "
-            f"{v.calibration_before.ece_if_calibrated:.3f})."
-        ]
-        if v.calibration_after is not None:
-            items.append(
-                "After the validation-fitted calibrator: Brier "
-                f"{_ci(v.calibration_after.brier)}, ECE "
-                f"{_ci(v.calibration_after.ece)}."
-            )
-        op = r.operating_point or (v if r.threshold is not None else None)
-        if op is not None:
-            sens, spec = op["sensitivity"], op["specificity"]
-            items.append(
-                f"At the validation-chosen operating point (threshold "
-                f"{r.threshold:.3f}): sensitivity {_ci(sens.external)} "
-                f"(internal {_ci(sens.internal)}), specificity "
-                f"{_ci(spec.external)} (internal {_ci(spec.internal)})."
-            )
-        if r.shift is not None:
-            s = r.shift
-            text = (
-                f"Shift: MMD² between the frozen embeddings of the internal test "
-                f"and external images {s.mmd2:.4f} (permutation p = {s.p_value:.3g})"
-            )
-            if s.intensity_smd is not None:
-                text += (
-                    f"; mean intensity {s.intensity_internal.mean:.1f} internal vs "
-                    f"{s.intensity_external.mean:.1f} external (standardised "
-                    f"difference of the per-image means {s.intensity_smd:.2f})"
-                )
-            items.append(text + ".")
-        elif r.note:
-            items.append(r.note)
-        blocks.append(("ul", items))
-    return blocks

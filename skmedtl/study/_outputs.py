@@ -469,7 +469,7 @@ def _extra_blocks(study, out: Path, results: StudyResults, records: dict) -> lis
         blocks += section
         results.files.update(files)
     if getattr(study, "external_results_", None):
-        from ._external import external_section
+        from ._external_report import external_section
 
         blocks += external_section(
             study.external_results_, results.recommendation["best"]["config"]

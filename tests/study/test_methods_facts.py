@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from skmedtl.study._report_stats import limitations, method_facts, methods_paragraph
+from skmedtl.study._limitations import limitations
+from skmedtl.study._methods import method_facts, methods_paragraph
 
 
 def _cell(approach, seed=0, **extra):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from skmedtl.study._report import _html
+from skmedtl.study._report_render import render_html as _html
 
 
 class _Cells(HTMLParser):

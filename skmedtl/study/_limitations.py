@@ -1,0 +1,134 @@
+"""The limitations a reviewer would list, from the study's own facts.
+
+Each item is a small function of the study's :class:`~._methods.StudyFacts`
+(source, partitions, seeds, weights, external sets) or of the cells'
+:class:`~._methods.MethodFacts` (input sizes, heads tuned on validation,
+completeness, the optimism of the selection); it returns the item, or nothing
+when the limitation does not apply.
+"""
+
+from __future__ import annotations
+
+from ._methods import MethodFacts, StudyFacts, method_facts, study_facts
+
+__all__ = ["limitation_items", "limitations"]
+
+
+def _source(f: StudyFacts) -> str:
+    if not f.external:
+        return (
+            f"No external test set: all images come from one source ({f.source}); "
+            "performance on data from other sites, scanners or populations is "
+            "unknown."
+        )
+    return (
+        f"External test sets: {len(f.external)} ({', '.join(f.external)}); "
+        "performance at other sites, scanners or populations than these is unknown."
+    )
+
+
+_PREVALENCE = (
+    "The test set's class prevalence is the data set's, not a clinical "
+    "population's; predictive values are therefore not reported."
+)
+
+
+def _patients(f: StudyFacts) -> list[str]:
+    if f.groups:
+        return []
+    return [
+        "No patient identifiers: images of one patient may be in more than one "
+        "partition, which can make validation and test results optimistic."
+    ]
+
+
+def _small_sets(f: StudyFacts) -> list[str]:
+    items = []
+    if f.n_test < 300:
+        items.append(
+            f"Small test set ({f.n_test} images): wide intervals; "
+            "differences of a few points between configurations cannot be detected."
+        )
+    if f.n_validation < 200:
+        items.append(
+            f"Small validation set ({f.n_validation} images): the "
+            "selection among configurations is noisy."
+        )
+    return items
+
+
+def _training_randomness(f: StudyFacts) -> str:
+    if f.n_seeds < 2:
+        seeds = "; one training seed per configuration, so it is not measured at all."
+    else:
+        seeds = (
+            f"; it shows only in the spread over the {f.n_seeds} seeds (SD and "
+            "t interval beside the test score)."
+        )
+    return (
+        "The bootstrap intervals resample the test images with the trained models "
+        "held fixed: variation from training randomness is not in them" + seeds
+    )
+
+
+def _cells(m: MethodFacts) -> list[str]:
+    items = []
+    if len(m.input_sizes) > 1:
+        sizes = "; ".join(f"{k}: {', '.join(v)}" for k, v in m.input_sizes.items())
+        items.append(
+            f"Approaches saw different input sizes ({sizes}): their comparison "
+            "mixes the approach with the resolution."
+        )
+    if m.heads_on_validation:
+        items.append(
+            f"The per-label heads ({', '.join(m.heads_on_validation)}) were tuned "
+            "on the validation set that also selects: their validation scores are "
+            "more optimistic than the others'."
+        )
+    return items
+
+
+def _optimism(m: MethodFacts) -> list[str]:
+    if m.optimism is None:
+        return []
+    d = m.optimism
+    return [
+        "The selected configuration's validation score is optimistic (best of "
+        f"{len(d['selection_rates'])}): bias-corrected estimate "
+        f"{d['corrected']:.3f}, optimism {d['optimism']:+.3f}; "
+        "the test score is the estimate to publish."
+    ]
+
+
+def _weights(f: StudyFacts) -> list[str]:
+    if f.weights is not None:
+        return []
+    return [
+        "Random initial weights (weights=None): this is not a transfer-learning result."
+    ]
+
+
+def _incomplete(m: MethodFacts) -> list[str]:
+    if m.n_missing <= 0:
+        return []
+    return [f"Incomplete: {m.n_missing} planned cells have no result."]
+
+
+def limitation_items(f: StudyFacts, m: MethodFacts) -> list[str]:
+    """The limitations that apply to a study and its cells, in order."""
+    return [
+        _source(f),
+        _PREVALENCE,
+        *_patients(f),
+        *_small_sets(f),
+        _training_randomness(f),
+        *_cells(m),
+        *_optimism(m),
+        *_weights(f),
+        *_incomplete(m),
+    ]
+
+
+def limitations(results, context: dict) -> list[str]:
+    """Limitations a reviewer would list, from the study's own settings."""
+    return limitation_items(study_facts(context), method_facts(results))
