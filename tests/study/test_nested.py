@@ -257,7 +257,7 @@ def test_a_killed_nested_run_resumes_its_unfinished_folds(nested_study, tmp_path
 def test_cv_flag_end_to_end(tmp_path, run_cli):
     rng = np.random.default_rng(0)
     labels = np.arange(24) % 2
-    for i, (image, y) in enumerate(zip(_images(rng, labels), labels)):
+    for i, (image, y) in enumerate(zip(_images(rng, labels), labels, strict=True)):
         folder = tmp_path / "data" / ["benign", "malignant"][y]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / f"im{i}.png")
