@@ -341,24 +341,8 @@ def run_nested(run, ctx: CellContext, plan: NestedPlan) -> list[dict]:
             yield [CellTask(item.cell.key, label, run_cell, args, task.resources)]
 
     def finished(task: CellTask, result: dict) -> None:
-        item = by_key[task.key]
         result.pop("_model", None)  # fold models are not kept
-        store.append(
-            {
-                "type": "nested",
-                "key": item.cell.key,
-                "cell_id": _label(item, plan.k),
-                "backbone": item.cell.backbone,
-                "approach": item.cell.approach.name,
-                "category": item.cell.approach.category,
-                "seed": item.cell.seed,
-                "fold": item.fold,
-                "settings": item.cell.settings,
-                "run_id": run.run_id,
-                "finished": now(),
-                **result,
-            }
-        )
+        store.append(_record(by_key[task.key], plan.k, run.run_id, result))
 
     def failed(task: CellTask, error: BaseException) -> None:
         record = failure_record(task, error, run.run_id)
@@ -373,6 +357,24 @@ def run_nested(run, ctx: CellContext, plan: NestedPlan) -> list[dict]:
         on_failure=failed,
     )
     return failures
+
+
+def _record(item: NestedCell, k: int, run_id: str, result: dict) -> dict:
+    """The log's ``"nested"`` record of a finished fold cell."""
+    return {
+        "type": "nested",
+        "key": item.cell.key,
+        "cell_id": _label(item, k),
+        "backbone": item.cell.backbone,
+        "approach": item.cell.approach.name,
+        "category": item.cell.approach.category,
+        "seed": item.cell.seed,
+        "fold": item.fold,
+        "settings": item.cell.settings,
+        "run_id": run_id,
+        "finished": now(),
+        **result,
+    }
 
 
 def _label(item: NestedCell, k: int) -> str:

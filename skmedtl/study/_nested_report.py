@@ -101,6 +101,12 @@ def nested_section(facts: dict) -> list:
                 "take no part in the estimate; run the study again to finish them.",
             )
         )
+    return blocks + _tables(facts, metric)
+
+
+def _tables(facts: dict, metric: str) -> list:
+    """The per-fold table and the per-configuration table."""
+    blocks: list = []
     fold_rows = [
         [
             str(f["fold"] + 1),

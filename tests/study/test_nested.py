@@ -190,6 +190,9 @@ def test_summary_numbers_match_the_fold_records(nested_study):
     assert "## Nested cross-validation" in report
     assert f"AUC {facts['estimate']:.3f}, the mean over {k} outer fold(s)" in report
     assert f"SD {facts['sd']:.3f} over folds" in report
+    # the fold cells reused the study's embeddings: one extraction in the log
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert sum('"type":"extraction"' in line for line in lines) == 1
     # every fold's outer test images are outside its training and validation
     for r in records:
         fold = nested_study.nested_.folds[r["fold"]]
