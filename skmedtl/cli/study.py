@@ -166,6 +166,11 @@ STUDY_PARAMS = [
           "report plots AUC against training images and states the crossover"),
     Param("train_repeats", "--train-repeats", type=positive_int, default=3,
           metavar="N", help="learning curves: subsamples drawn of each size"),
+    Param("cv", "--cv", metavar="K|auto|none",
+          help="nested cross-validation (data sets without an official test "
+          "split): the whole selection in K patient-grouped outer folds; the "
+          "report adds the estimate of the selection procedure ('auto': 5 folds "
+          "below 1000 images; 0/none: off)"),
     Param("external", "--external", action="append", metavar="PATH",
           help="an external test set (folder or CSV with the same classes), "
           "scored once by the selected model; repeat for several"),
@@ -357,6 +362,11 @@ def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int
             f"learning curves: {len(curves.points)} cells (sizes "
             f"{','.join(map(str, curves.sizes))} of {curves.n_train} training "
             f"images, {curves.n_repeats} repeat(s)); {len(curves.skipped)} skipped"
+        )
+    if study.nested_ is not None:  # --cv
+        print(
+            f"nested cross-validation: {study.nested_.k} outer folds, "
+            f"{len(study.nested_.cells)} fold cells"
         )
     for ext in study.external_sets_:  # --external
         print(f"external test set: {ext.path} ({len(ext.labels)} images)")

@@ -26,6 +26,7 @@ from ..utils._files import atomic_write_text
 from ._explanations import explanation_figure
 from ._localisation import study_localisation
 from ._measure import StudyTimes, describe_device
+from ._nested_summary import nested_key, record_nested
 from ._per_label import per_label_paired_metric
 from ._records import settings_key, to_json
 from ._report import write_outputs
@@ -213,6 +214,7 @@ def write_results(
         times.outputs_reused = True
         reused["files"] = _absolute(out, reused["files"])
         _record_selection(out / MANIFEST_NAME, reused.get("recommendation"))
+        record_nested(study, out, reused.get("recommendation"))
         record_timings(study, out, times, key, run_id)
         return StudyResults(
             out_dir=os.fspath(out), n_run=n_run, n_skipped=n_skipped, **reused
@@ -340,6 +342,7 @@ def outputs_key(study, records: dict, failures: list) -> str:
             "save": list(study.save_),
             "packages": package_versions(),
             **_annotations_key(study.annotations),
+            **nested_key(study),
         }
     )
 
@@ -468,6 +471,11 @@ def _extra_blocks(study, out: Path, results: StudyResults, records: dict) -> lis
         section, files = curve_section(plan, records, curves, out, study.metric, failed)
         blocks += section
         results.files.update(files)
+    if getattr(study, "nested_", None) is not None:
+        from ._nested_report import nested_section
+
+        summary = record_nested(study, out, results.recommendation)
+        blocks += nested_section(summary.to_dict())
     if getattr(study, "external_results_", None):
         from ._external_report import external_section
 

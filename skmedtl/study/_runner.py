@@ -105,6 +105,10 @@ class StudyRun:
             from ._curves import run_curves
 
             run_curves(self, ctx, study.curves_)
+        if study.nested_ is not None:  # nested cross-validation: its folds
+            from ._nested import run_nested
+
+            run_nested(self, ctx, study.nested_)
         return study._write(
             out,
             n_run=len(todo) - len(failures),

@@ -24,6 +24,7 @@ from ._data import load_study_dataset
 from ._external import load_external_sets
 from ._localisation import check_annotated_images, check_annotations
 from ._measure import StudyTimes
+from ._nested import check_cv, plan_nested
 from ._outputs import (
     LOG_NAME,
     MANIFEST_NAME,
@@ -213,6 +214,16 @@ class TransferStudy:
         :ref:`the user guide <external>`).
     train_repeats : int, default=3
         Subsamples drawn of each size.
+    cv : int, "auto" or None, default=None
+        Nested cross-validation (data sets without an official test split):
+        the whole selection protocol runs in ``cv`` stratified, patient-grouped
+        outer folds, and the report adds each configuration's mean and SD over
+        folds, how often each was selected, and the estimate of the selection
+        procedure (mean of the selected configuration's outer test scores).
+        The saved model and the main tables stay the single-split study's.
+        ``"auto"``: 5 folds below 1000 images without an official split;
+        ``None`` or ``0``: off. Refused on an official split and above the
+        smallest class's number of patients.
     external : path or list of paths, optional
         External test sets (folder or CSV with the same classes), each scored
         once by the selected, saved model: metrics, drop from the internal
@@ -304,6 +315,7 @@ class TransferStudy:
             Check(check_train_sizes, "positive sizes or 'all', e.g. [25, 50, 'all']"),
         ],
         "train_repeats": [Interval(numbers.Integral, 1)],
+        "cv": [None, Check(check_cv, "a number of outer folds >= 2, 'auto' or 0")],
         "external": [None, "path", list, tuple],
     }
 
@@ -345,6 +357,7 @@ class TransferStudy:
         annotations: str | os.PathLike | None = None,
         train_sizes: list | str | None = None,
         train_repeats: int = 3,
+        cv: int | str | None = None,
         external: list | str | os.PathLike | None = None,
         executor=None,
         random_state: int = 0,
@@ -386,6 +399,7 @@ class TransferStudy:
         self.executor = executor
         self.train_sizes = train_sizes
         self.train_repeats = train_repeats
+        self.cv = cv
         self.external = external
         self.random_state = random_state
         self.verbose = verbose
@@ -539,6 +553,8 @@ class TransferStudy:
         self.curves_ = (
             None if sizes is None else plan_curves(self, sizes, self.train_repeats)
         )
+        self.nested_ = plan_nested(self)  # after cells_: one fold cell per cell
+        self.nested_results_ = None
         self.external_sets_ = load_external_sets(self.external, data, self.save_)
         self.external_results_ = None
 
