@@ -144,3 +144,23 @@ def test_the_command_line_says_the_same_in_flags(foreign, capsys):
     assert f"--out {foreign} is an existing folder" in err and "--overwrite" in err
     assert "overwrite=True" not in err and "out_dir" not in err
     assert digest(foreign) == before
+
+
+@pytest.mark.parametrize("flags", [[], ["--overwrite"]])
+def test_the_demo_hands_its_consent_to_the_study(tmp_path, capsys, monkeypatch, flags):
+    from skmedtl.cli import demo
+
+    from .conftest import run_cli
+
+    studies = []
+    monkeypatch.setattr(demo, "run_study", lambda study: studies.append(study) or 0)
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    code, _, err = run_cli(["demo", "--out", out, *flags], capsys)
+    if flags:  # the study itself would refuse the folder without the consent
+        assert code == 0 and studies[0].overwrite is True
+        check_out_dir(studies[0].out_dir, overwrite=studies[0].overwrite)
+    else:
+        assert code == 2 and "--overwrite" in err and studies == []
+    assert (out / "notes.txt").read_text() == "mine\n"
