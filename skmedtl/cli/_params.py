@@ -160,7 +160,9 @@ def to_cli_words(message: str, flags: dict[str, Param | str]) -> str:
     ``name=value`` becomes ``--flag value`` for every ``name`` in ``flags``
     (``extensions=[...]`` -> ``--extensions EXT,EXT``, ``weights=None`` ->
     ``--weights none``), and a bare ``name`` with an underscore (``batch_size``)
-    becomes ``--flag``. Names the command has no flag for stay as they are.
+    becomes ``--flag``; a name followed by its own flag in brackets
+    (``train_sizes (--train-sizes)``) becomes the flag once. Names the command has
+    no flag for stay as they are.
 
     Parameters
     ----------
@@ -198,13 +200,17 @@ def to_cli_words(message: str, flags: dict[str, Param | str]) -> str:
         message = message.replace(python, cli)
     message = _ASSIGNMENT.sub(assignment, message)
     for name in sorted(flags, key=len, reverse=True):
+        flag = flag_of(name)[0]
+        # "train_sizes (--train-sizes) must ...": the keyword with its flag
+        # beside it reads as the flag alone.
+        message = re.sub(
+            rf"(?<![\w./\\-]){re.escape(name)} \({re.escape(flag)}\)", flag, message
+        )
         # A bare name: one with an underscore anywhere (batch_size), a plain word
         # only where it is clearly the parameter ("lrs must be", "groups / ...").
         # Never part of a path, an attribute or a longer name.
         after = r"(?![\w/\\(])" if "_" in name else _PLAIN_WORD_PARAMETER
-        message = re.sub(
-            rf"(?<![\w./\\-]){re.escape(name)}{after}", flag_of(name)[0], message
-        )
+        message = re.sub(rf"(?<![\w./\\-]){re.escape(name)}{after}", flag, message)
     return message
 
 
@@ -237,13 +243,19 @@ def float_list(text: str) -> list[float]:
         ) from e
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
+def _positive(text: str) -> int | None:
+    """``text`` as an integer >= 1 (None: it is not one)."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
+        return None
+    return value if value >= 1 else None
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    value = _positive(text)
+    if value is None:
         raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
     return value
 
@@ -254,11 +266,8 @@ def int_or(word: str, what: str) -> Callable[[str], int | str]:
     def parse(text: str):
         if text == word:
             return text
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
+        value = _positive(text)
+        if value is None:
             raise argparse.ArgumentTypeError(
                 f"expected {what} or {word!r}; got {text!r}"
             )

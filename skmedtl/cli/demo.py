@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._base import command_parser
 from ._params import Param, add_params, kwargs_from, pick
-from .study import RUN_PARAMS, STUDY_PARAMS, check_outputs, run_study
+from .study import STUDY_PARAMS, check_outputs, run_study
 
 #: make_demo_study's parameters, as flags (rows of the study's table reused).
 DEMO_PARAMS = [
@@ -18,7 +18,7 @@ DEMO_PARAMS = [
           "skmedtl)"),
 ]
 #: How the command runs (not make_demo_study's parameters).
-DEMO_RUN_PARAMS = pick(RUN_PARAMS, "overwrite")
+DEMO_RUN_PARAMS = pick(STUDY_PARAMS, "overwrite")
 
 
 def add_parser(subparsers, parents: list) -> None:
@@ -44,4 +44,6 @@ def run(args) -> int:
         f"skmedtl {__version__} demo: the transfer-learning study on BreastMNIST "
         "(bundled; MedMNIST v2, CC BY 4.0), quick profile, offline"
     )
-    return run_study(make_demo_study(**kwargs_from(args, DEMO_PARAMS)))
+    study = make_demo_study(**kwargs_from(args, DEMO_PARAMS))
+    study.overwrite = args.overwrite  # the study applies the same output rule
+    return run_study(study)

@@ -11,7 +11,7 @@ from pathlib import Path
 from .._constants import DEFAULT_SALIENCY_METHOD, SALIENCY_METHODS
 from ._base import EXIT_OK, check_writable, command_parser
 from ._common import MODEL_PARAMS, OUTPUT_PARAMS, QUIET, load_model_flags
-from ._params import REQUIRED, Param, add_params, choice
+from ._params import REQUIRED, Param, add_params, choice, positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +45,6 @@ def _alpha(text: str) -> float:
     return value
 
 
-def _pixels(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of pixels >= 1; got {text!r}"
-        )
-    return value
-
-
 #: The flags of ``skmedtl explain``: ``saliency``'s keywords and the command's own.
 EXPLAIN_PARAMS = [
     *MODEL_PARAMS,
@@ -78,9 +66,9 @@ EXPLAIN_PARAMS = [
     Param("target", "--target", metavar="LABEL",
           help="class to explain (default: the predicted class; the positive "
           "class for two classes)"),
-    Param("patch_size", "--patch-size", type=_pixels, metavar="PX",
+    Param("patch_size", "--patch-size", type=positive_int, metavar="PX",
           help="occlusion: patch size in pixels (default: 1/8 of the shorter side)"),
-    Param("stride", "--stride", type=_pixels, metavar="PX",
+    Param("stride", "--stride", type=positive_int, metavar="PX",
           help="occlusion: step in pixels (default: half the patch)"),
     Param("fill", "--fill", type=_fill, default="mean", metavar="VALUE",
           help="occlusion: 'mean', 'min' or a number within the images' range "

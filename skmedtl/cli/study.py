@@ -15,15 +15,14 @@ import sys
 from pathlib import Path
 
 from .._constants import APPROACHES, COST_MEASURES, ON_ERROR, SELECTION_METRICS
+from ..study._out_dir import OutDirNames
 from ..study._profiles import PROFILES
-from ..utils._outputs import check_output
 from ._base import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     check_writable,
     command_parser,
-    inside,
 )
 from ._params import (
     REQUIRED,
@@ -78,6 +77,9 @@ STUDY_PARAMS = [
           "(optionally inside train/ val/ test/)"),
     Param("out_dir", "--out", default=REQUIRED, metavar="DIR",
           help="output folder (log, tables, report, figures); not inside --dataset"),
+    Param("overwrite", "--overwrite", action="store_true", default=False,
+          help="write into an existing --out folder that holds no study (its "
+          "files of the same names are replaced)"),
     Param("profile", "--profile", type=choice(PROFILES), default="quick",
           metavar=_braces(PROFILES),
           help="grid and budgets (default: quick); the options below override it"),
@@ -201,9 +203,6 @@ RUN_PARAMS = [
           help="list the cells (and which are finished), run nothing"),
     Param("report_only", "--report-only", action="store_true", default=False,
           help="rewrite the report from the finished cells, run nothing"),
-    Param("overwrite", "--overwrite", action="store_true", default=False,
-          help="write into an existing --out folder that holds no study (its "
-          "files of the same names are replaced)"),
 ]
 
 _EPILOG = """\
@@ -219,6 +218,10 @@ approach), cells.csv (per seed), figures/*.png, results.jsonl (the log),
 embeddings.h5 (the embedding cache, unless --cache is given), model/ (the
 selected model and its model card: `skmedtl predict --model DIR/model`).
 """
+
+
+#: The output rule's names on the command line.
+CLI_NAMES = OutDirNames("--out", "--dataset", "--cache", "--overwrite")
 
 
 def add_parser(subparsers, parents: list) -> None:
@@ -281,38 +284,18 @@ def check_outputs(
 ) -> None:
     """Refuse outputs that cannot work, before any data is read.
 
-    ``--out`` must be a folder (or not exist yet), outside a ``--dataset``
-    folder (a rerun would read the report's ``figures/`` as a class), and
-    writable; ``--cache`` likewise outside the data. An existing ``--out`` that
-    holds files but no study (no ``study.json`` nor ``results.jsonl``) needs
-    ``--overwrite``; a saved model folder is never a study's ``--out``.
+    The study's own rule (:func:`skmedtl.study._out_dir.check_out_dir`, which
+    :meth:`TransferStudy.run` applies too), in flags: ``--out`` must be a
+    folder (or not exist yet), outside a ``--dataset`` folder, not a saved
+    model's folder, and an existing ``--out`` that holds files but no study
+    needs ``--overwrite``; then, unless ``write`` is False (``--dry-run``),
+    ``--out`` and ``--cache`` must be writable.
     """
-    out_path = Path(out)
-    if out_path.exists() and not out_path.is_dir():
-        raise FileExistsError(
-            f"--out {out_path} is a file; give a folder for the report (it is "
-            "created if missing)."
-        )
-    data = Path(dataset) if dataset is not None else None
-    if data is not None and data.is_dir():
-        for flag, path in (("--out", out_path), ("--cache", cache)):
-            if path is not None and inside(Path(path), data):
-                raise ValueError(
-                    f"{flag} {path} is inside the --dataset folder {data}: the next "
-                    "run would read the study's own files as images (figures/ as a "
-                    f"class). Put {flag} outside the data, e.g. {flag} "
-                    f"{_outside_example(data, Path(path))}."
-                )
-    if (out_path / "manifest.json").is_file():
-        raise FileExistsError(
-            f"--out {out_path} is a saved model folder; writing a study into it "
-            "would break the model. Choose another --out."
-        )
-    check_output(out_path, flag="--out", is_own=is_study_folder,
-                 inputs=[("--dataset", dataset)] if dataset is not None else [],
-                 overwrite=overwrite)
+    from ..study._out_dir import check_out_dir
+
+    check_out_dir(out, dataset, cache=cache, overwrite=overwrite, names=CLI_NAMES)
     if write:
-        check_writable("--out", out_path)
+        check_writable("--out", Path(out))
         if cache is not None:
             cache_path = Path(cache)
             if cache_path.is_dir():
@@ -321,21 +304,6 @@ def check_outputs(
                     f"{cache_path / 'embeddings.h5'}."
                 )
             check_writable("--cache", cache_path.parent, cache)
-
-
-def is_study_folder(path: Path) -> bool:
-    """Whether ``path`` holds a study's output (its marker files: the manifest,
-    the log, or the lock of a study running there)."""
-    return any(
-        (path / name).is_file() for name in ("study.json", "results.jsonl",
-                                             ".study.lock")
-    )
-
-
-def _outside_example(data: Path, path: Path) -> str:
-    data, path = data.resolve(), path.resolve()
-    name = "study" if path == data else path.name
-    return os.fspath(data.parent / f"{data.name}-{name}")
 
 
 def run_study(study, *, dry_run: bool = False, report_only: bool = False) -> int:

@@ -9,6 +9,8 @@ cache, the time per image is estimated from a sample embedded without it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 
 import numpy as np
@@ -19,7 +21,14 @@ from ._measure import PeakMemory, Stopwatch
 from ._records import ResultStore, settings_key
 from ._run import now
 
-__all__ = ["embedding_settings", "extract_embeddings", "resolve_threads"]
+__all__ = [
+    "embedding_settings",
+    "extract_embeddings",
+    "resolve_threads",
+    "torch_threads",
+]
+
+logger = logging.getLogger(__name__)
 
 #: Images timed without the cache when every embedding was already cached.
 TIMING_SAMPLE = 32
@@ -153,3 +162,29 @@ def resolve_threads(n_threads, default: int, device_type: str, constraint) -> in
         return max(1, min(default, round(idle)))
     validate_params({"n_threads": n_threads}, {"n_threads": constraint})
     return int(n_threads)
+
+
+@contextlib.contextmanager
+def torch_threads(study):
+    """PyTorch's CPU threads set by a prepared study's ``n_threads``, then restored."""
+    import torch
+
+    previous = torch.get_num_threads()
+    threads = resolve_threads(
+        study.n_threads,
+        previous,
+        study.device_.type,
+        study._parameter_constraints["n_threads"],
+    )
+    try:
+        if threads != previous:
+            logger.info(
+                "Using %d PyTorch thread(s) instead of %d (n_threads=%r).",
+                threads,
+                previous,
+                study.n_threads,
+            )
+            torch.set_num_threads(threads)
+        yield threads
+    finally:
+        torch.set_num_threads(previous)

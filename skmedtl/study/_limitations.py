@@ -9,7 +9,7 @@ when the limitation does not apply.
 
 from __future__ import annotations
 
-from ._methods import MethodFacts, StudyFacts, method_facts, study_facts
+from ._facts import MethodFacts, StudyFacts, method_facts, study_facts
 
 __all__ = ["limitation_items", "limitations"]
 

@@ -1,30 +1,18 @@
 """The Methods paragraph, written from what the study was given and what it did.
 
-Two typed sets of facts feed it: :class:`StudyFacts` (the data, partitions,
-settings and software of the study, from its report context) and
-:class:`MethodFacts` (what the finished cells recorded they did: epochs,
-learning rates, tuning schemes, input sizes, engines). Each sentence is a small
-function of these facts, so a sentence changes exactly when its fact does.
+Two typed sets of facts feed it (:mod:`._facts`): :class:`StudyFacts` (what
+the study was given) and :class:`MethodFacts` (what its cells recorded they
+did). Each sentence is a small function of these facts, so a sentence changes
+exactly when its fact does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..metrics import CONFIDENCE
-from ._evaluate import METRICS
+from ._facts import MethodFacts, StudyFacts, method_facts, study_facts
 from ._stats import ALPHA, ECE_BINS
-from ._task import Task
 
-__all__ = [
-    "MethodFacts",
-    "StudyFacts",
-    "method_facts",
-    "methods_paragraph",
-    "methods_sentences",
-    "rule_text",
-    "study_facts",
-]
+__all__ = ["methods_paragraph", "methods_sentences", "rule_text"]
 
 
 def rule_text(rule: str, target) -> str:
@@ -34,115 +22,6 @@ def rule_text(rule: str, target) -> str:
     if rule == "specificity":
         return f"the most sensitive threshold with specificity >= {target:g}"
     return "Youden's J (sensitivity + specificity - 1) at its maximum"
-
-
-@dataclass(frozen=True)
-class MethodFacts:
-    """What the finished cells recorded they did, and what selection found.
-
-    Attributes
-    ----------
-    training : dict
-        ``{approach: (min epochs run, max epochs run, max_epochs, patience,
-        learning rates tried, learning rates chosen)}`` of the trained
-        approaches.
-    heads : tuple of str
-        Hybrid heads tuned by inner CV (``"logreg"``, ``"xgboost"``, ...).
-    heads_on_validation : tuple of str
-        Hybrid heads whose grid value the validation set chose (multi-label
-        heads, not yet tuned inside the training images).
-    inner_folds : tuple of int
-        Inner CV folds the hybrid heads were tuned with.
-    inner_fraction : float or None
-        Share of training images the trained approaches held out.
-    input_sizes : dict
-        ``{input size text: (approaches)}``.
-    engines : tuple of str
-        Engines of the frozen backbones' embeddings other than PyTorch.
-    packages : tuple of str
-        Packages the finished cells used beyond the core ones.
-    n_comparisons : int
-        Other configurations compared with the selected one.
-    n_missing : int
-        Planned cells without a result.
-    optimism : dict or None
-        The selection's optimism disclosure (``None``: not estimated).
-    """
-
-    training: dict
-    heads: tuple
-    heads_on_validation: tuple
-    inner_folds: tuple
-    inner_fraction: float | None
-    input_sizes: dict
-    engines: tuple
-    packages: tuple
-    n_comparisons: int
-    n_missing: int = 0
-    optimism: dict | None = None
-
-
-def _size_text(value) -> str:
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return f"{value[0]} x {value[1]} pixels"
-    return "an unrecorded size" if value is None else f"{value} x {value} pixels"
-
-
-def method_facts(results) -> MethodFacts:
-    """The facts of the Methods, from ``results.cells`` (what each cell did)."""
-    training: dict = {}
-    heads, folds, fractions, engines = [], set(), set(), set()
-    on_validation: list = []
-    sizes: dict = {}
-    for c in results.cells:
-        selection = c.get("selection") or {}
-        if isinstance(selection, str):  # a row read back from a CSV: not recorded
-            selection = {}
-        approach = c["approach"]
-        sizes.setdefault(_size_text(c.get("input_size")), []).append(approach)
-        device = c.get("device") or ""
-        if "embeddings by " in device:
-            engines.add(device.split("embeddings by ", 1)[1].strip())
-        if approach.startswith("hybrid-"):
-            if selection.get("scheme") == "validation split":  # per-label heads
-                on_validation.append(approach.removeprefix("hybrid-"))
-                continue
-            heads.append(approach.removeprefix("hybrid-"))
-            if selection.get("inner_folds") is not None:
-                folds.add(int(selection["inner_folds"]))
-            continue
-        epochs = c.get("epochs")
-        lrs = tuple(selection.get("lrs_tried") or ())
-        lo, hi, cap, patience, tried, chosen = training.get(
-            approach, (epochs, epochs, None, None, lrs, ())
-        )
-        training[approach] = (
-            min(v for v in (lo, epochs) if v is not None) if epochs else lo,
-            max(v for v in (hi, epochs) if v is not None) if epochs else hi,
-            selection.get("max_epochs", cap),
-            selection.get("patience", patience),
-            tried or lrs,
-            tuple(dict.fromkeys((*chosen, c.get("lr")))),
-        )
-        if selection.get("inner_fraction") is not None:
-            fractions.add(float(selection["inner_fraction"]))
-    packages = []
-    if "xgboost" in heads or "xgboost" in on_validation:
-        packages.append("xgboost")
-    packages += sorted(engines)
-    return MethodFacts(
-        training=training,
-        heads=tuple(dict.fromkeys(heads)),
-        heads_on_validation=tuple(dict.fromkeys(on_validation)),
-        inner_folds=tuple(sorted(folds)),
-        inner_fraction=max(fractions) if fractions else None,
-        input_sizes={k: tuple(dict.fromkeys(v)) for k, v in sizes.items()},
-        engines=tuple(sorted(engines)),
-        packages=tuple(packages),
-        n_comparisons=len(results.comparisons or []),
-        n_missing=results.n_cells - len(results.cells),
-        optimism=(results.recommendation or {}).get("optimism"),
-    )
 
 
 def _training_sentence(approach: str, facts: tuple) -> str:
@@ -198,121 +77,6 @@ def _tuning_sentence(facts: MethodFacts, head_grid) -> str:
             + "."
         )
     return text
-
-
-@dataclass(frozen=True)
-class StudyFacts:
-    """What the study was given, from its report context: the Methods' inputs.
-
-    Attributes
-    ----------
-    source : str
-        Where the images come from.
-    n_images : int
-    classes : tuple of str
-        Class names (multi-label: label names).
-    per_label : bool
-        Multi-label: each label is a binary problem.
-    ordinal : bool
-        Ordinal task (kappa and MAE are reported).
-    n_train, n_validation, n_test : int
-        Images in the training, validation and test partitions.
-    validation : str
-        Where the validation partition comes from.
-    test_protocol : str
-        Where the test partition comes from.
-    groups : int or None
-        Number of patients (groups); ``None`` without patient ids.
-    metric : str
-        Selection metric (a key of ``METRICS``).
-    n_seeds : int
-    rule : str
-        Operating-point rule (``"youden"``, ``"sensitivity"``, ``"specificity"``).
-    target : float or None
-        The rule's target sensitivity or specificity.
-    calibrate : str
-        Recalibration method (``"none"``: none).
-    n_bootstraps : int or None
-    backbones, approaches : tuple of str
-    weights : str or None
-    head_grid : str or None
-    device : str or None
-    packages : dict
-        ``{package: version}`` recorded in the manifest.
-    external : tuple of str
-        Paths of the external test sets scored.
-    version : str or None
-        skmedtl's version (when the manifest has no packages).
-    """
-
-    source: str
-    n_images: int
-    classes: tuple
-    per_label: bool
-    ordinal: bool
-    n_train: int
-    n_validation: int
-    n_test: int
-    validation: str
-    test_protocol: str
-    groups: int | None
-    metric: str
-    n_seeds: int
-    rule: str
-    target: float | None
-    calibrate: str
-    n_bootstraps: int | None
-    backbones: tuple
-    approaches: tuple
-    weights: str | None
-    head_grid: str | None
-    device: str | None
-    packages: dict
-    version: str | None
-    external: tuple = ()
-
-    @property
-    def metric_name(self) -> str:
-        """The selection metric's name (``"AUC"``)."""
-        return METRICS[self.metric]
-
-
-def study_facts(context: dict) -> StudyFacts:
-    """The :class:`StudyFacts` of a report context."""
-    ds, s = context["dataset"], context["settings"]
-    counts = ds["counts"]  # multi-label: positives per label, not images
-    n = ds.get("n_per_split") or {
-        part: sum(counts[part].values()) for part in ("train", "val", "test")
-    }
-    n_val = context.get("n_validation", n["val"])
-    rule, target = context.get("operating_point", ("youden", None))
-    return StudyFacts(
-        source=ds["source"],
-        n_images=ds["n_images"],
-        classes=tuple(ds["classes"]),
-        per_label=Task.of_mapping(ds).per_label,
-        ordinal=context.get("task") == "ordinal",
-        n_train=n["train"] + n["val"] - n_val,
-        n_validation=n_val,
-        n_test=n["test"],
-        validation=context["validation"],
-        test_protocol=ds["test_protocol"],
-        groups=ds.get("groups"),
-        metric=context["metric"],
-        n_seeds=len(s.get("seeds") or []),
-        rule=rule,
-        target=target,
-        calibrate=context.get("calibrate", "none"),
-        n_bootstraps=s.get("n_bootstraps"),
-        backbones=tuple(s.get("backbones", [])),
-        approaches=tuple(s.get("approaches", [])),
-        weights=s.get("weights"),
-        head_grid=s.get("head_grid"),
-        device=s.get("device"),
-        packages=dict((context.get("manifest") or {}).get("packages") or {}),
-        version=context.get("version"),
-        external=tuple(e["path"] for e in context.get("external") or []),
-    )
 
 
 def _data_sentence(f: StudyFacts) -> str:
@@ -453,6 +217,18 @@ def _statistics_sentence(f: StudyFacts, m: MethodFacts) -> str:
 _CORE_PACKAGES = ("skmedtl", "torch", "timm", "scikit-learn", "numpy", "python")
 
 
+def _nested_sentence(f: StudyFacts) -> list[str]:
+    if not f.outer_folds:
+        return []
+    grouping = ", patient-grouped" if f.outer_grouped else ""
+    return [
+        f"The whole selection protocol was also repeated in {f.outer_folds} "
+        f"stratified{grouping} outer folds (nested cross-validation); the mean "
+        "outer-test score of the configuration selected in each fold estimates "
+        "the selection procedure."
+    ]
+
+
 def _software_sentence(f: StudyFacts, m: MethodFacts) -> str:
     software = ", ".join(
         f"{k} {v}"
@@ -475,6 +251,7 @@ def methods_sentences(f: StudyFacts, m: MethodFacts) -> list[str]:
         _threshold_sentence(f),
         _metrics_sentence(f),
         _statistics_sentence(f, m),
+        *_nested_sentence(f),
         _software_sentence(f, m),
     ]
 

@@ -207,12 +207,43 @@ class StudyModel(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "classes_")
         if self._per_label:
-            return self._label_proba(X, calibrated)
-        proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
-        proba = proba[:, self._columns]
-        if calibrated and self.calibrator is not None:
-            proba = np.asarray(self.calibrator.predict_proba(proba), dtype=float)
-        return proba
+            proba = label_probabilities(self.estimator.predict_proba(X), self.n_labels_)
+        else:
+            proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
+            proba = proba[:, self._columns]
+        return self.recalibrate(proba) if calibrated else proba
+
+    def recalibrate(self, proba) -> np.ndarray:
+        """The study's recalibration of the model's own probabilities.
+
+        ``predict_proba(X)`` is ``recalibrate(predict_proba(X, calibrated=False))``:
+        with both, the images are predicted once.
+
+        Parameters
+        ----------
+        proba : array-like of shape (n_images, n_classes) or (n_images, n_labels)
+            The model's own probabilities (``calibrated=False``).
+
+        Returns
+        -------
+        ndarray
+            ``proba`` itself when the study did not recalibrate.
+        """
+        check_is_fitted(self, "classes_")
+        proba = np.asarray(proba, dtype=float)
+        if self._per_label:
+            calibrators = self._label_options()[2]
+            if calibrators is None:
+                return proba
+            return np.column_stack(
+                [
+                    np.asarray(c.predict_proba(proba[:, j]), dtype=float)[:, 1]
+                    for j, c in enumerate(calibrators)
+                ]
+            )
+        if self.calibrator is None:
+            return proba
+        return np.asarray(self.calibrator.predict_proba(proba), dtype=float)
 
     def predict(self, X, *, threshold=None) -> np.ndarray:
         """Predicted classes.
@@ -305,18 +336,6 @@ class StudyModel(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{name} must be probabilities in [0, 1]; got {value!r}.")
         return cuts
 
-    def _label_proba(self, X, calibrated: bool) -> np.ndarray:
-        proba = label_probabilities(self.estimator.predict_proba(X), self.n_labels_)
-        calibrators = self._label_options()[2]
-        if calibrated and calibrators is not None:
-            proba = np.column_stack(
-                [
-                    np.asarray(c.predict_proba(proba[:, j]), dtype=float)[:, 1]
-                    for j, c in enumerate(calibrators)
-                ]
-            )
-        return proba
-
     def _predict_labels(self, X, threshold) -> np.ndarray:
         if threshold is None or isinstance(threshold, str):
             if threshold not in (None, "validation"):
@@ -327,7 +346,7 @@ class StudyModel(ClassifierMixin, BaseEstimator):
             cuts = self.thresholds_
         else:
             cuts = self._check_thresholds(threshold, self.n_labels_, "threshold")
-        proba = self._label_proba(X, calibrated=False)
+        proba = self.predict_proba(X, calibrated=False)
         return (proba >= cuts).astype(np.int64)
 
     def score(self, X, y, sample_weight=None) -> float:

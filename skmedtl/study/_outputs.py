@@ -1,15 +1,12 @@
-"""What a study writes besides the log: its manifest and the report's context.
-
-The manifest (``study.json``) records the run, the data set, the package
-versions and every setting; the report context is what the report blocks
-read (the settings as run, the data set's summary, the operating point).
+"""What a study writes from its finished cells, and when it reuses it.
 
 The outputs (statistics, selected models, saliency figure, tables, figures,
 report) are a function of the finished cells' records and the report's
 settings. :func:`write_results` hashes those into the outputs key; when the
 log's last ``"outputs"`` record has the same key and every file it lists is
 still there, unchanged (its SHA-256), the outputs are reused as they are:
-a resumed study with nothing left to compute redoes none of them.
+a resumed study with nothing left to compute redoes none of them. The
+manifest and the report's context are in :mod:`._manifest`.
 """
 
 from __future__ import annotations
@@ -25,7 +22,16 @@ from pathlib import Path
 from ..utils._files import atomic_write_text
 from ._explanations import explanation_figure
 from ._localisation import study_localisation
-from ._measure import StudyTimes, describe_device
+from ._manifest import (  # noqa: F401 - grade_names, ...: imported from here too
+    LOG_NAME,
+    MANIFEST_NAME,
+    grade_names,
+    manifest,
+    package_versions,
+    report_context,
+    study_settings,
+)
+from ._measure import StudyTimes
 from ._nested_summary import nested_key, record_nested
 from ._per_label import per_label_paired_metric
 from ._records import settings_key, to_json
@@ -40,10 +46,6 @@ from ._stats import (
 )
 from ._summary import recommend, summarize
 
-#: The study's log, in ``out_dir``.
-LOG_NAME = "results.jsonl"
-#: The study's manifest, in ``out_dir``.
-MANIFEST_NAME = "study.json"
 #: Settings that describe the run, not the outputs (left out of their key).
 _RUN_ONLY_SETTINGS = ("device",)
 
@@ -59,130 +61,6 @@ __all__ = [
     "report_context",
     "write_results",
 ]
-
-
-def manifest(study, run_id: str) -> dict:
-    """The manifest of a prepared :class:`~skmedtl.study.TransferStudy`'s run."""
-    from .. import __version__
-
-    p = study.profile_
-    return {
-        "skmedtl": __version__,
-        "run_id": run_id,
-        "updated": now(),
-        "dataset": study.data_.summary(),
-        "dataset_fingerprint": study.fingerprint_,
-        "packages": package_versions(),
-        "profile": p.name,
-        "settings": _settings(study),
-        "cells": [{"cell": c.id, "key": c.key} for c in study.cells_],
-    }
-
-
-def _settings(study) -> dict:
-    p = study.profile_
-    return {
-        "profile": p.name,
-        "profile_description": p.description,
-        "backbones": list(p.backbones),
-        "approaches": [a.name for a in study.approaches_],
-        "seeds": study.seeds_,
-        "weights": None if study.weights is None else os.fspath(study.weights),
-        "metric": study.metric,
-        "cost": study.cost,
-        "margin": study.margin,
-        "input_size": p.input_size,
-        "train_input_size": p.train_input_size,
-        "max_epochs": p.max_epochs,
-        "patience": p.patience,
-        "head_max_epochs": p.head_max_epochs,
-        "lrs": list(p.lrs),
-        "n_bootstraps": p.n_bootstraps,
-        "cv_folds": p.cv_folds,
-        "head_grid": p.head_grid,
-        "batch_size": int(study.batch_size),
-        "device": describe_device(study.device_),
-        "validation": study.validation_source_,
-        "n_validation": int(study.val_mask_.sum()),
-        "calibrate": study.calibrate,
-        "operating_point": study.threshold_rule_,
-        "operating_point_target": study.threshold_target_,
-        "task": study.task,
-        "grades": grade_names(study.data_),
-        "groups": study.groups,
-        **_curve_and_external_settings(study),
-    }
-
-
-def _curve_and_external_settings(study) -> dict:
-    curves = getattr(study, "curves_", None)
-    return {
-        "train_sizes": None if curves is None else [str(x) for x in curves.sizes],
-        "train_repeats": None if curves is None else curves.n_repeats,
-        "external": [e.path for e in getattr(study, "external_sets_", None) or []],
-    }
-
-
-def report_context(study, manifest_path: Path) -> dict:
-    """What the report's blocks read, from a prepared study and its manifest."""
-    written = {}
-    if manifest_path.exists():
-        written = json.loads(manifest_path.read_text(encoding="utf-8"))
-    return {
-        "dataset": study.data_.summary(),
-        "profile": study.profile_,
-        "settings": written.get("settings", {}),
-        "metric": study.metric,
-        "cost": study.cost,
-        "approaches": study.approaches_,
-        "n_test": study.data_.n_images("test"),
-        "n_validation": int(study.val_mask_.sum()),
-        "validation": study.validation_source_,
-        "calibrate": study.calibrate,
-        "operating_point": (study.threshold_rule_, study.threshold_target_),
-        "task": study.task,
-        "grades": grade_names(study.data_),
-        "manifest": written,
-        "images": study.data_.images,
-        "external": [
-            r.summary() for r in getattr(study, "external_results_", None) or []
-        ],
-    }
-
-
-def grade_names(data) -> list[str] | None:
-    """Names of an ordinal study's grades, lowest first (``None``: unordered)."""
-    if data.grades is None:
-        return None
-    return [data.class_name(g) for g in data.grades]
-
-
-def package_versions() -> dict:
-    """Versions of Python and the packages a study's results depend on."""
-    import platform
-    from importlib import metadata
-
-    versions = {"python": platform.python_version()}
-    for name in (
-        "skmedtl",
-        "numpy",
-        "scipy",
-        "scikit-learn",
-        "torch",
-        "torchvision",
-        "timm",
-        "onnxruntime",
-        "xgboost",
-        "h5py",
-    ):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    from .. import __version__
-
-    versions["skmedtl"] = __version__  # the code running, installed or not
-    return versions
 
 
 def write_results(
@@ -220,39 +98,7 @@ def write_results(
             out_dir=os.fspath(out), n_run=n_run, n_skipped=n_skipped, **reused
         )
     with times.stage("statistics_s"):
-        rows, cell_rows, groups = summarize(
-            study.cells_,
-            records,
-            study.profile_.n_bootstraps,
-            metric=study.metric,
-            task=study.task,
-        )
-        label_metric = per_label_paired_metric(study.metric)
-        recommendation = recommend(
-            rows,
-            study.metric,
-            study.cost,
-            difference=lambda other, selected: validation_difference(
-                groups,
-                other,
-                selected,
-                study.metric,
-                study.profile_.n_bootstraps,
-                label_metric=label_metric,
-            ),
-            margin=study.margin,
-        )
-        comparisons = []
-        if recommendation is not None:
-            recommendation["optimism"] = _disclosure(groups, rows, recommendation)
-            _record_selection(out / MANIFEST_NAME, recommendation)
-            comparisons = compare_configurations(
-                groups,
-                recommendation["best"]["config"],
-                study.metric,
-                study.profile_.n_bootstraps,
-                label_metric=label_metric,
-            )
+        rows, cell_rows, recommendation, comparisons = _statistics(study, out, records)
     results = StudyResults(
         out_dir=os.fspath(out),
         table=rows,
@@ -274,22 +120,73 @@ def write_results(
             written = write_selected(study, out, results, records, refit=refit)
         results.files.update(written)
     if rows:
-        finished = [records[c.key] for c in study.cells_ if c.key in records]
-        context = study._report_context()
-        with times.stage("saliency_s"):
-            context["extra_figures"] = _explanations(study, out, results, records)
-        if study.annotations is not None and results.recommendation is not None:
-            with times.stage("localisation_s"):
-                context["localisation"] = study_localisation(
-                    study, out, results, records, study.profile_.n_bootstraps
-                )
-        context["extra_blocks"] = _extra_blocks(study, out, results, records)
-        context["timings"] = times
-        with times.stage("report_s"):
-            results.files.update(write_outputs(out, results, finished, context))
+        _write_report(study, out, results, records, times)
     _remember_outputs(study, out, key, results, run_id)
     record_timings(study, out, times, key, run_id)
     return results
+
+
+def _statistics(study, out: Path, records: dict) -> tuple:
+    """The tables, the selection (recorded in ``study.json``) and the comparisons.
+
+    Returns
+    -------
+    rows, cell_rows : list of dict
+        Per configuration and per cell.
+    recommendation : dict or None
+    comparisons : list of dict
+        Of the selected configuration with every other one.
+    """
+    n_bootstraps = study.profile_.n_bootstraps
+    rows, cell_rows, groups = summarize(
+        study.cells_, records, n_bootstraps, metric=study.metric, task=study.task
+    )
+    label_metric = per_label_paired_metric(study.metric)
+    recommendation = recommend(
+        rows,
+        study.metric,
+        study.cost,
+        difference=lambda other, selected: validation_difference(
+            groups,
+            other,
+            selected,
+            study.metric,
+            n_bootstraps,
+            label_metric=label_metric,
+        ),
+        margin=study.margin,
+    )
+    comparisons = []
+    if recommendation is not None:
+        recommendation["optimism"] = _disclosure(groups, rows, recommendation)
+        _record_selection(out / MANIFEST_NAME, recommendation)
+        comparisons = compare_configurations(
+            groups,
+            recommendation["best"]["config"],
+            study.metric,
+            n_bootstraps,
+            label_metric=label_metric,
+        )
+    return rows, cell_rows, recommendation, comparisons
+
+
+def _write_report(
+    study, out: Path, results: StudyResults, records: dict, times: StudyTimes
+) -> None:
+    """The saliency figure, localisation, extra blocks, tables, figures, report."""
+    finished = [records[c.key] for c in study.cells_ if c.key in records]
+    context = study._report_context()
+    with times.stage("saliency_s"):
+        context["extra_figures"] = _explanations(study, out, results, records)
+    if study.annotations is not None and results.recommendation is not None:
+        with times.stage("localisation_s"):
+            context["localisation"] = study_localisation(
+                study, out, results, records, study.profile_.n_bootstraps
+            )
+    context["extra_blocks"] = _extra_blocks(study, out, results, records)
+    context["timings"] = times
+    with times.stage("report_s"):
+        results.files.update(write_outputs(out, results, finished, context))
 
 
 def _disclosure(groups: dict, rows: list[dict], rec: dict) -> dict | None:
@@ -329,7 +226,7 @@ def outputs_key(study, records: dict, failures: list) -> str:
     save and the package versions.
     """
     settings = {
-        k: v for k, v in _settings(study).items() if k not in _RUN_ONLY_SETTINGS
+        k: v for k, v in study_settings(study).items() if k not in _RUN_ONLY_SETTINGS
     }
     return settings_key(
         {

@@ -201,15 +201,7 @@ def predict_files(
     """
     from ..io import read_image
 
-    per_label = Task.of_model(model).per_label
-    if per_label:
-        labels = names = list(model.labels_)
-        threshold = model.thresholds_
-    else:
-        labels = [str(c) for c in model.classes_.tolist()]
-        names = list(getattr(model, "class_names_", labels))
-        threshold = getattr(model, "threshold_", None)
-    calibrated = _calibrated(model)
+    fill = _row_filler(model)
     dtypes = set((expected_input or {}).get("dtypes") or [])
     other_dtypes: dict[str, int] = {}
     rows: list[dict] = [{"path": p, "error": ""} for p in paths]
@@ -231,51 +223,64 @@ def predict_files(
                     rows[i]["error"] = problem
                     continue
                 if dtypes and str(array.dtype) not in dtypes:
-                    other_dtypes[str(array.dtype)] = (
-                        other_dtypes.get(str(array.dtype), 0) + 1
-                    )
+                    dtype = str(array.dtype)
+                    other_dtypes[dtype] = other_dtypes.get(dtype, 0) + 1
                 ready.append(i)
                 arrays.append(array)
             # The decoded arrays, not the paths: each file is read once.
             for i, raw, final in _predict(model, arrays, ready, rows):
-                if per_label:
-                    rows[i].update(
-                        _per_label_row(
-                            labels, raw, final if calibrated else None, threshold
-                        )
-                    )
-                    continue
-                top = int(np.argmax(raw))
-                if threshold is not None and len(labels) == 2:
-                    decision = int(final[1] >= threshold)
-                else:
-                    decision = top
-                row = rows[i]
-                row.update(
-                    predicted_label=labels[top],
-                    predicted_class=names[top],
-                    decision_label=labels[decision],
-                    decision_class=names[decision],
-                )
-                row.update(
-                    {f"p_{c}": float(v) for c, v in zip(labels, raw, strict=True)}
-                )
-                if calibrated:
-                    row.update(
-                        {
-                            f"p_calibrated_{c}": float(v)
-                            for c, v in zip(labels, final, strict=True)
-                        }
-                    )
+                rows[i].update(fill(raw, final))
             bar.update(len(batch))
-    notes = [
+    return rows, _dtype_notes(other_dtypes, dtypes, expected_input)
+
+
+def _row_filler(model):
+    """``fill(raw, final) -> dict``: one image's columns for ``model``."""
+    calibrated = _calibrated(model)
+    if Task.of_model(model).per_label:
+        labels, thresholds = list(model.labels_), model.thresholds_
+        return lambda raw, final: _per_label_row(
+            labels, raw, final if calibrated else None, thresholds
+        )
+    labels = [str(c) for c in model.classes_.tolist()]
+    names = list(getattr(model, "class_names_", labels))
+    threshold = getattr(model, "threshold_", None)
+
+    def fill(raw, final) -> dict:
+        top = int(np.argmax(raw))
+        if threshold is not None and len(labels) == 2:
+            decision = int(final[1] >= threshold)
+        else:
+            decision = top
+        row = {
+            "predicted_label": labels[top],
+            "predicted_class": names[top],
+            "decision_label": labels[decision],
+            "decision_class": names[decision],
+            **{f"p_{c}": float(v) for c, v in zip(labels, raw, strict=True)},
+        }
+        if calibrated:
+            row.update(
+                {
+                    f"p_calibrated_{c}": float(v)
+                    for c, v in zip(labels, final, strict=True)
+                }
+            )
+        return row
+
+    return fill
+
+
+def _dtype_notes(other_dtypes: dict, dtypes: set, expected_input) -> list[str]:
+    """A warning per bit depth the model was not trained on."""
+    policy = (expected_input or {}).get("intensity", "auto")
+    return [
         f"{n} image(s) are {dtype} but the model was trained on "
         f"{' / '.join(sorted(dtypes))} images: their intensities are mapped by the "
-        f"policy {(expected_input or {}).get('intensity', 'auto')!r}, which may not "
-        "match what the model saw; check that they come from the same kind of source."
+        f"policy {policy!r}, which may not match what the model saw; check that "
+        "they come from the same kind of source."
         for dtype, n in sorted(other_dtypes.items())
     ]
-    return rows, notes
 
 
 def _per_label_row(labels, raw, final, thresholds) -> dict:
@@ -301,7 +306,8 @@ def _predict(model, images: list, index: list[int], rows: list[dict]):
         return []
     try:
         raw = model.predict_proba(images, calibrated=False)
-        final = model.predict_proba(images) if _calibrated(model) else raw
+        # The images go through the network once: recalibrated from ``raw``.
+        final = model.recalibrate(raw) if _calibrated(model) else raw
         return list(zip(index, raw, final, strict=True))
     except Exception as e:  # noqa: BLE001 - one bad image must not sink the batch
         if len(images) == 1:

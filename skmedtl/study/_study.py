@@ -16,41 +16,21 @@ from ..utils._validation import (
     StrOptions,
     check_params,
 )
-from ._approaches import parse_approaches
 from ._choices import COSTS
-from ._cost import resolve_threads
-from ._curves import check_train_sizes, parse_train_sizes, plan_curves
-from ._data import load_study_dataset
-from ._external import load_external_sets
-from ._localisation import check_annotated_images, check_annotations
+from ._cost import torch_threads
+from ._curves import check_train_sizes
+from ._manifest import MANIFEST_NAME, manifest, report_context
 from ._measure import StudyTimes
-from ._nested import check_cv, plan_nested
-from ._outputs import (
-    LOG_NAME,
-    MANIFEST_NAME,
-    manifest,
-    report_context,
-    write_results,
-)
-from ._plan import (
-    check_device,
-    check_grid,
-    check_lrs,
-    check_operating_point,
-    common_settings,
-    operating_point,
-    ordered_grades,
-    plan_cells,
-    profile_overrides,
-    study_seeds,
-    validation_split,
-)
-from ._profiles import Profile, get_profile
-from ._records import ResultStore, to_json
+from ._nested import check_cv
+from ._out_dir import check_out_dir, study_lock
+from ._outputs import write_results
+from ._plan import check_device, check_lrs
+from ._prepare import prepare
+from ._profiles import Profile
+from ._records import to_json
 from ._results import StudyResults
 from ._run import check_executor
 from ._runner import StudyRun, cell_resources
-from ._save import parse_save
 
 __all__ = ["TransferStudy"]
 
@@ -92,7 +72,15 @@ class TransferStudy:
         folder with one subfolder per class (optionally inside ``train/``,
         ``val/``, ``test/``). See :func:`load_study_dataset`.
     out_dir : str or path-like
-        Where the log, the tables, the report and the figures go.
+        Where the log, the tables, the report and the figures go: a new or
+        empty folder, or one of an earlier study (resumed); never the data
+        set's folder nor inside it.
+    overwrite : bool, default=False
+        Write into an existing ``out_dir`` that holds files but no study (no
+        ``study.json``, ``results.jsonl`` nor ``.study.lock``): its files of
+        the same names are replaced. Without it, :meth:`run` and :meth:`report`
+        refuse such a folder (a ``FileExistsError``), as ``skmedtl study``
+        does without ``--overwrite``.
     profile : {"quick", "standard", "thorough"} or Profile, default="quick"
         Default grid and budgets: a name from :data:`PROFILES`, or your own
         :class:`Profile` (e.g. ``get_profile("quick").replace(max_epochs=20,
@@ -305,6 +293,7 @@ class TransferStudy:
         "task": [StrOptions(TASKS)],
         "grades": [None, str, list, tuple],
         "on_error": [StrOptions(ON_ERROR)],
+        "overwrite": ["boolean"],
         "save": [None, str, list, tuple],
         "annotations": [None, "path"],
         "random_state": [Interval(numbers.Integral, 0)],
@@ -324,6 +313,7 @@ class TransferStudy:
         dataset,
         out_dir: str | os.PathLike,
         *,
+        overwrite: bool = False,
         profile: str = "quick",
         backbones: list[str] | None = None,
         approaches: list[str] | None = None,
@@ -365,6 +355,7 @@ class TransferStudy:
     ):
         self.dataset = dataset
         self.out_dir = out_dir
+        self.overwrite = overwrite
         self.profile = profile
         self.backbones = backbones
         self.approaches = approaches
@@ -440,42 +431,17 @@ class TransferStudy:
         Returns
         -------
         StudyResults
+
+        Raises
+        ------
+        FileExistsError
+            ``out_dir`` holds files but no study, and ``overwrite`` is False.
         """
-        import filelock
-
+        out = self._check_out_dir()
         self._prepare()
-        out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(os.fspath(out / ".study.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout as e:
-            raise RuntimeError(
-                f"Another study is running in {out} (lock {lock.lock_file}); wait "
-                "for it, or use another out_dir."
-            ) from e
-        import torch
-
-        previous = torch.get_num_threads()
-        threads = resolve_threads(
-            self.n_threads,
-            previous,
-            self.device_.type,
-            self._parameter_constraints["n_threads"],
-        )
-        try:
-            if threads != previous:
-                logger.info(
-                    "Using %d PyTorch thread(s) instead of %d (n_threads=%r).",
-                    threads,
-                    previous,
-                    self.n_threads,
-                )
-                torch.set_num_threads(threads)
+        with study_lock(out), torch_threads(self):
             return self._run(out, StudyTimes(self._prepared.preparation_s))
-        finally:
-            torch.set_num_threads(previous)
-            lock.release()
 
     def report(self) -> StudyResults:
         """Write the tables, report and figures from the finished cells only.
@@ -483,80 +449,23 @@ class TransferStudy:
         The selected models are (re)written from the cells' saved models;
         nothing is trained.
         """
+        out = self._check_out_dir()
         self._prepare()
-        out, times = Path(self.out_dir), StudyTimes(self._prepared.preparation_s)
+        times = StudyTimes(self._prepared.preparation_s)
         return self._write(out, n_run=0, n_skipped=0, failures=[], times=times)
 
     # -- preparation ------------------------------------------------------------------
+    def _check_out_dir(self) -> Path:
+        """``out_dir``, after the output rule of every command (before any work)."""
+        check_params(self)
+        check_out_dir(
+            self.out_dir, self.dataset, cache=self.cache_path, overwrite=self.overwrite
+        )
+        return Path(self.out_dir)
+
     def _prepare(self) -> None:
         """Resolve profile, data and grid; sets ``cells_`` and friends."""
-        params = {
-            k: (
-                v
-                if isinstance(v, (str, int, float, list, tuple, type(None)))
-                or isinstance(v, os.PathLike)
-                else id(v)
-            )
-            for k, v in vars(self).items()
-            if not k.startswith("_") and not k.endswith("_")
-        }
-        if getattr(self, "_prepared_for", None) == repr(params):
-            return  # same parameters: the data set is not read again
-        self._prepared = StudyTimes()  # its preparation_s: reported by run, report
-        with self._prepared.stage("preparation_s"):
-            self._prepare_now()
-        self._prepared_for = repr(params)
-
-    def _prepare_now(self) -> None:
-        from ..utils._devices import resolve_device
-
-        check_params(self)
-        check_annotations(self.annotations, self.out_dir)
-        self.save_ = parse_save(self.save)
-        profile = profile_overrides(get_profile(self.profile), vars(self))
-        approaches = parse_approaches(
-            profile.approaches if self.approaches is None else self.approaches,
-            profile.fine_tune_blocks,
-        )
-        seeds = study_seeds(
-            profile.seeds if self.seeds is None else self.seeds, self.random_state
-        )
-        check_grid(profile, approaches, self.weights)
-        device = resolve_device(self.device)
-        data = load_study_dataset(
-            self.dataset,
-            groups=self.groups,
-            groups_csv=self.groups_csv,
-            test_size=self.test_size,
-            random_state=self.random_state,
-        ).with_pos_label(self.pos_label)
-        data = ordered_grades(data, self.task, self.grades)
-        if self.annotations is not None:
-            check_annotated_images(data)
-        self.profile_ = profile
-        self.approaches_ = approaches
-        self.seeds_ = seeds
-        self.data_ = data
-        self.device_ = device
-        self.fingerprint_ = data.fingerprint()
-        self.threshold_rule_, self.threshold_target_ = operating_point(
-            self.target_sensitivity, self.target_specificity
-        )
-        check_operating_point(self.threshold_rule_, data)
-        split = validation_split(data, self.random_state)
-        self.val_mask_ = split.mask
-        self.validation_source_ = split.source
-        self.validation_digest_ = split.digest
-        self.cells_ = plan_cells(common_settings(self), profile, approaches, seeds)
-        self._store = ResultStore(Path(self.out_dir) / LOG_NAME)
-        sizes = parse_train_sizes(self.train_sizes)
-        self.curves_ = (
-            None if sizes is None else plan_curves(self, sizes, self.train_repeats)
-        )
-        self.nested_ = plan_nested(self)  # after cells_: one fold cell per cell
-        self.nested_results_ = None
-        self.external_sets_ = load_external_sets(self.external, data, self.save_)
-        self.external_results_ = None
+        prepare(self)
 
     # -- running ----------------------------------------------------------------------
     def _run(self, out: Path, times: StudyTimes | None = None) -> StudyResults:

@@ -218,3 +218,55 @@ def test_every_command_declares_its_flags_in_param_tables():
                 continue
             assert action.dest in declared, (name, action.option_strings or
                                               action.dest)
+
+
+@pytest.mark.parametrize(
+    ("python", "cli"),
+    [
+        ("train_sizes (--train-sizes) must be positive numbers; got '0'.",
+         "--train-sizes must be positive numbers; got '0'."),
+        ("train_sizes (--train-sizes) lists 5 twice.", "--train-sizes lists 5 twice."),
+        ("external (--external): 'x' does not exist",
+         "--external: 'x' does not exist"),
+        ("annotations (--annotations) 'a.csv' is inside --out",
+         "--annotations 'a.csv' is inside --out"),
+    ],
+)
+def test_a_keyword_with_its_flag_beside_it_reads_as_the_flag_once(python, cli):
+    assert to_cli_words(python, FLAGS) == cli
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--train-sizes", "0,5", "error: --train-sizes must be positive numbers"),
+        ("--train-sizes", "5,5", "error: --train-sizes lists 5 twice"),
+        ("--external", "no-such-set", "error: --external: 'no-such-set' does not"),
+        ("--lrs", "-1", "error: --lrs must be positive numbers"),
+        ("--margin", "3", "error: --margin must be a number in [0, 1)"),
+    ],
+)
+def test_study_errors_name_each_flag_once(tmp_path, capsys, flag, value, expected):
+    from skmedtl.cli import main
+
+    argv = ["study", "--dataset", "breastmnist", "--out", tmp_path / "out",
+            flag, value, "--dry-run"]
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert f"({flag})" not in err and err.count(flag) == 1
+
+
+@pytest.mark.parametrize("flag", ["--patch-size", "--stride"])
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_explain_pixel_flags_take_the_positive_integer_parser(capsys, flag, value):
+    from skmedtl.cli import main
+    from skmedtl.cli._params import positive_int
+
+    with pytest.raises(SystemExit) as exit_:  # argparse's usage error
+        main(["explain", "--model", "m", "--images", "i.png", "--out", "o", flag,
+              value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected a positive integer; got '{value}'" in err
+    assert positive_int("7") == 7

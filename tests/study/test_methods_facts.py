@@ -11,8 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from skmedtl.study._facts import method_facts
 from skmedtl.study._limitations import limitations
-from skmedtl.study._methods import method_facts, methods_paragraph
+from skmedtl.study._methods import methods_paragraph
 
 
 def _cell(approach, seed=0, **extra):

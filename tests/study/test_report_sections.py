@@ -16,9 +16,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from skmedtl.study._evaluate import METRICS
+from skmedtl.study._facts import MethodFacts, StudyFacts
 from skmedtl.study._limitations import limitation_items
 from skmedtl.study._measure import StudyTimes
-from skmedtl.study._methods import MethodFacts, StudyFacts, methods_sentences
+from skmedtl.study._methods import methods_sentences
 from skmedtl.study._reliability import reliability_figure
 from skmedtl.study._report_format import (
     format_size,
@@ -249,6 +250,11 @@ def _methods(**changes) -> str:
         ({"weights": None}, "(weights: None)"),
         ({"per_label": True}, "2 binary labels (benign, malignant)"),
         ({"device": "cuda:0"}, "device: cuda:0."),
+        ({"outer_folds": 5}, "repeated in 5 stratified outer folds"),
+        (
+            {"outer_folds": 4, "outer_grouped": True},
+            "4 stratified, patient-grouped outer folds (nested cross-validation)",
+        ),
     ],
 )
 def test_each_study_fact_changes_its_methods_sentence(change, says):

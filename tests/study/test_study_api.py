@@ -237,7 +237,7 @@ def test_hybrid_heads_tune_inside_training_and_validate_on_val(tiny_npz, tmp_pat
 def test_seeds_are_pooled_with_bootstrap_cis(tiny_npz, tmp_path):
     results = TransferStudy(
         tiny_npz,
-        tmp_path,
+        tmp_path / "study",  # not beside tiny.npz: a folder it did not write
         backbones=["lenet5"],
         approaches=["full"],
         seeds=2,
@@ -253,7 +253,7 @@ def test_seeds_are_pooled_with_bootstrap_cis(tiny_npz, tmp_path):
     assert row["auc"] == pytest.approx(np.mean(aucs))
     assert row["auc_sd"] == pytest.approx(np.std(aucs, ddof=1))
     assert row["auc_low"] <= row["auc"] <= row["auc_high"]
-    assert "## Per seed" in (tmp_path / "report.md").read_text()
+    assert "## Per seed" in (tmp_path / "study" / "report.md").read_text()
 
 
 def test_pooled_metrics_of_one_seed_are_its_classification_report():
@@ -323,7 +323,7 @@ def test_recommendation_rule_uses_validation_only():
 def test_verbose_0_prints_nothing(tiny_npz, tmp_path, capsys):
     TransferStudy(
         tiny_npz,
-        tmp_path,
+        tmp_path / "study",
         backbones=["lenet5"],
         approaches=["full"],
         weights=None,
@@ -384,7 +384,7 @@ def test_trained_approaches_early_stop_inside_training(tiny_npz, tmp_path, monke
     monkeypatch.setattr(FineTuneClassifier, "fit", recording)
     TransferStudy(
         grouped,
-        tmp_path,
+        tmp_path / "study",
         backbones=["lenet5"],
         approaches=["full"],
         weights=None,

@@ -1,0 +1,249 @@
+"""What a study was given and what its cells did, as typed facts.
+
+:class:`StudyFacts` holds the data, partitions, settings and software of the
+study (from its report context); :class:`MethodFacts` what the finished cells
+recorded they did (epochs, learning rates, tuning schemes, input sizes,
+engines). The Methods paragraph (:mod:`._methods`) and the limitations
+(:mod:`._limitations`) are written from them and from nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._evaluate import METRICS
+from ._task import Task
+
+__all__ = ["MethodFacts", "StudyFacts", "method_facts", "study_facts"]
+
+
+@dataclass(frozen=True)
+class MethodFacts:
+    """What the finished cells recorded they did, and what selection found.
+
+    Attributes
+    ----------
+    training : dict
+        ``{approach: (min epochs run, max epochs run, max_epochs, patience,
+        learning rates tried, learning rates chosen)}`` of the trained
+        approaches.
+    heads : tuple of str
+        Hybrid heads tuned by inner CV (``"logreg"``, ``"xgboost"``, ...).
+    heads_on_validation : tuple of str
+        Hybrid heads whose grid value the validation set chose (multi-label
+        heads, not yet tuned inside the training images).
+    inner_folds : tuple of int
+        Inner CV folds the hybrid heads were tuned with.
+    inner_fraction : float or None
+        Share of training images the trained approaches held out.
+    input_sizes : dict
+        ``{input size text: (approaches)}``.
+    engines : tuple of str
+        Engines of the frozen backbones' embeddings other than PyTorch.
+    packages : tuple of str
+        Packages the finished cells used beyond the core ones.
+    n_comparisons : int
+        Other configurations compared with the selected one.
+    n_missing : int
+        Planned cells without a result.
+    optimism : dict or None
+        The selection's optimism disclosure (``None``: not estimated).
+    """
+
+    training: dict
+    heads: tuple
+    heads_on_validation: tuple
+    inner_folds: tuple
+    inner_fraction: float | None
+    input_sizes: dict
+    engines: tuple
+    packages: tuple
+    n_comparisons: int
+    n_missing: int = 0
+    optimism: dict | None = None
+
+
+def _size_text(value) -> str:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return f"{value[0]} x {value[1]} pixels"
+    return "an unrecorded size" if value is None else f"{value} x {value} pixels"
+
+
+def method_facts(results) -> MethodFacts:
+    """The facts of the Methods, from ``results.cells`` (what each cell did)."""
+    training: dict = {}
+    heads, folds, fractions, engines = [], set(), set(), set()
+    on_validation: list = []
+    sizes: dict = {}
+    for c in results.cells:
+        selection = c.get("selection") or {}
+        if isinstance(selection, str):  # a row read back from a CSV: not recorded
+            selection = {}
+        approach = c["approach"]
+        sizes.setdefault(_size_text(c.get("input_size")), []).append(approach)
+        device = c.get("device") or ""
+        if "embeddings by " in device:
+            engines.add(device.split("embeddings by ", 1)[1].strip())
+        if approach.startswith("hybrid-"):
+            if selection.get("scheme") == "validation split":  # per-label heads
+                on_validation.append(approach.removeprefix("hybrid-"))
+                continue
+            heads.append(approach.removeprefix("hybrid-"))
+            if selection.get("inner_folds") is not None:
+                folds.add(int(selection["inner_folds"]))
+            continue
+        epochs = c.get("epochs")
+        lrs = tuple(selection.get("lrs_tried") or ())
+        lo, hi, cap, patience, tried, chosen = training.get(
+            approach, (epochs, epochs, None, None, lrs, ())
+        )
+        training[approach] = (
+            min(v for v in (lo, epochs) if v is not None) if epochs else lo,
+            max(v for v in (hi, epochs) if v is not None) if epochs else hi,
+            selection.get("max_epochs", cap),
+            selection.get("patience", patience),
+            tried or lrs,
+            tuple(dict.fromkeys((*chosen, c.get("lr")))),
+        )
+        if selection.get("inner_fraction") is not None:
+            fractions.add(float(selection["inner_fraction"]))
+    packages = []
+    if "xgboost" in heads or "xgboost" in on_validation:
+        packages.append("xgboost")
+    packages += sorted(engines)
+    return MethodFacts(
+        training=training,
+        heads=tuple(dict.fromkeys(heads)),
+        heads_on_validation=tuple(dict.fromkeys(on_validation)),
+        inner_folds=tuple(sorted(folds)),
+        inner_fraction=max(fractions) if fractions else None,
+        input_sizes={k: tuple(dict.fromkeys(v)) for k, v in sizes.items()},
+        engines=tuple(sorted(engines)),
+        packages=tuple(packages),
+        n_comparisons=len(results.comparisons or []),
+        n_missing=results.n_cells - len(results.cells),
+        optimism=(results.recommendation or {}).get("optimism"),
+    )
+
+
+@dataclass(frozen=True)
+class StudyFacts:
+    """What the study was given, from its report context: the Methods' inputs.
+
+    Attributes
+    ----------
+    source : str
+        Where the images come from.
+    n_images : int
+    classes : tuple of str
+        Class names (multi-label: label names).
+    per_label : bool
+        Multi-label: each label is a binary problem.
+    ordinal : bool
+        Ordinal task (kappa and MAE are reported).
+    n_train, n_validation, n_test : int
+        Images in the training, validation and test partitions.
+    validation : str
+        Where the validation partition comes from.
+    test_protocol : str
+        Where the test partition comes from.
+    groups : int or None
+        Number of patients (groups); ``None`` without patient ids.
+    metric : str
+        Selection metric (a key of ``METRICS``).
+    n_seeds : int
+    rule : str
+        Operating-point rule (``"youden"``, ``"sensitivity"``, ``"specificity"``).
+    target : float or None
+        The rule's target sensitivity or specificity.
+    calibrate : str
+        Recalibration method (``"none"``: none).
+    n_bootstraps : int or None
+    backbones, approaches : tuple of str
+    weights : str or None
+    head_grid : str or None
+    device : str or None
+    packages : dict
+        ``{package: version}`` recorded in the manifest.
+    external : tuple of str
+        Paths of the external test sets scored.
+    outer_folds : int or None
+        Outer folds of the nested cross-validation (``None``: not run).
+    outer_grouped : bool
+        Whether the outer folds keep each patient in one fold.
+    version : str or None
+        skmedtl's version (when the manifest has no packages).
+    """
+
+    source: str
+    n_images: int
+    classes: tuple
+    per_label: bool
+    ordinal: bool
+    n_train: int
+    n_validation: int
+    n_test: int
+    validation: str
+    test_protocol: str
+    groups: int | None
+    metric: str
+    n_seeds: int
+    rule: str
+    target: float | None
+    calibrate: str
+    n_bootstraps: int | None
+    backbones: tuple
+    approaches: tuple
+    weights: str | None
+    head_grid: str | None
+    device: str | None
+    packages: dict
+    version: str | None
+    external: tuple = ()
+    outer_folds: int | None = None
+    outer_grouped: bool = False
+
+    @property
+    def metric_name(self) -> str:
+        """The selection metric's name (``"AUC"``)."""
+        return METRICS[self.metric]
+
+
+def study_facts(context: dict) -> StudyFacts:
+    """The :class:`StudyFacts` of a report context."""
+    ds, s = context["dataset"], context["settings"]
+    counts = ds["counts"]  # multi-label: positives per label, not images
+    n = ds.get("n_per_split") or {
+        part: sum(counts[part].values()) for part in ("train", "val", "test")
+    }
+    n_val = context.get("n_validation", n["val"])
+    rule, target = context.get("operating_point", ("youden", None))
+    return StudyFacts(
+        source=ds["source"],
+        n_images=ds["n_images"],
+        classes=tuple(ds["classes"]),
+        per_label=Task.of_mapping(ds).per_label,
+        ordinal=context.get("task") == "ordinal",
+        n_train=n["train"] + n["val"] - n_val,
+        n_validation=n_val,
+        n_test=n["test"],
+        validation=context["validation"],
+        test_protocol=ds["test_protocol"],
+        groups=ds.get("groups"),
+        metric=context["metric"],
+        n_seeds=len(s.get("seeds") or []),
+        rule=rule,
+        target=target,
+        calibrate=context.get("calibrate", "none"),
+        n_bootstraps=s.get("n_bootstraps"),
+        backbones=tuple(s.get("backbones", [])),
+        approaches=tuple(s.get("approaches", [])),
+        weights=s.get("weights"),
+        head_grid=s.get("head_grid"),
+        device=s.get("device"),
+        packages=dict((context.get("manifest") or {}).get("packages") or {}),
+        version=context.get("version"),
+        external=tuple(e["path"] for e in context.get("external") or []),
+        outer_folds=s.get("outer_folds"),
+        outer_grouped=bool(s.get("outer_grouped")),
+    )
