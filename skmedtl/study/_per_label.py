@@ -39,80 +39,16 @@ from ._task import (
 )
 
 __all__ = [
-    "check_folder_single_label",
-    "csv_label_matrix",
     "evaluate_per_label",
-    "check_label_coverage",
-    "check_label_matrix",
     "per_label_extras",
     "per_label_paired_metric",
     "per_label_statistics",
-    "per_label_summary",
     "per_label_blocks",
     "pooled_per_label_metrics",
     "pooled_per_label_validation",
     "pooled_reliability_records",
     "run_per_label_hybrid",
 ]
-
-
-# -- data ----------------------------------------------------------------------------
-def check_label_matrix(labels: np.ndarray, pos_label) -> np.ndarray:
-    """The 0/1 label matrix of a multi-label data set (``from_arrays``)."""
-    if not np.isin(labels, (0, 1)).all():
-        raise ValueError(
-            f"labels of shape {labels.shape} are read as multi-label: a 0/1 matrix, "
-            "one column per label (1 = the finding is present). They hold other "
-            "values; give one class per image as a 1-D array instead."
-        )
-    if pos_label is not None:
-        raise ValueError(
-            "pos_label applies to two-class problems; multi-label data has one "
-            "positive class per label."
-        )
-    return labels.astype(np.int64)
-
-
-def check_label_coverage(labels: np.ndarray, split, class_names: list) -> None:
-    """Every label has positive and negative images in training and test."""
-    for part in ("train", "test"):
-        counts = labels[split == part].sum(axis=0)
-        rows = int((split == part).sum())
-        bad = np.flatnonzero((counts == 0) | (counts == rows))
-        if len(bad):
-            raise ValueError(
-                f"Label {class_names[bad[0]]!r} is "
-                f"{'never' if counts[bad[0]] == 0 else 'always'} present in the "
-                f"{part} split; every label needs positive and negative images in "
-                "training and test. Drop that label column."
-            )
-
-
-def per_label_summary(data) -> dict:
-    """``StudyDataset.summary`` of a multi-label data set: positives per label."""
-    counts = {
-        part: {
-            name: int(data.labels[data.split == part, j].sum())
-            for j, name in enumerate(data.class_names)
-        }
-        for part in ("train", "val", "test")
-    }
-    return {
-        "source": data.source,
-        "n_images": int(len(data.labels)),
-        "classes": list(data.class_names),
-        "task": MULTILABEL,
-        "counts": counts,
-        "n_per_split": {
-            part: int((data.split == part).sum()) for part in ("train", "val", "test")
-        },
-        "positive_class": None,
-        "groups": None if data.groups is None else len(np.unique(data.groups)),
-        "test_protocol": data.test_protocol,
-        "validation": "the data set's own validation split"
-        if data.has_validation
-        else "held out from training (inner CV for hybrid heads)",
-    }
 
 
 # -- evaluation ----------------------------------------------------------------------
@@ -400,59 +336,6 @@ def per_label_blocks(records: list[dict], recommendation) -> list:
             detail,
         ),
     ]
-
-
-def csv_label_matrix(path, rows: list[dict], columns: list[str]) -> np.ndarray:
-    """The 0/1 label matrix of a multi-label CSV (one column per finding)."""
-    Y = np.zeros((len(rows), len(columns)), dtype=np.int64)
-    for i, row in enumerate(rows):
-        for j, column in enumerate(columns):
-            value = row.get(column, "")
-            if value not in ("0", "1", "0.0", "1.0"):
-                raise ValueError(
-                    f"{path}, line {i + 2}: column {column!r} is {value!r}. A CSV "
-                    "without a 'label' column is read as multi-label: every column "
-                    "other than path, group and split must be 0 or 1. For one class "
-                    "per image add a 'label' column."
-                )
-            Y[i, j] = int(float(value))
-    return Y
-
-
-def check_folder_single_label(paths: list, labels, root) -> None:
-    """Raise if one image sits in several class folders (a multi-label attempt).
-
-    A class-per-folder layout gives each image exactly one class, so it cannot
-    express multi-label data; copying an image into each of its findings'
-    folders would silently turn it into several contradicting single-label
-    images. Same-named files of equal size in different class folders are
-    compared byte for byte.
-    """
-    import hashlib
-    import os
-
-    seen: dict[tuple[str, int], list[tuple[str, object]]] = {}
-    for path, label in zip(paths, np.asarray(labels).tolist(), strict=True):
-        key = (os.path.basename(path), os.path.getsize(path))
-        seen.setdefault(key, []).append((path, label))
-    for entries in seen.values():
-        if len({label for _, label in entries}) < 2:
-            continue
-        digests: dict[str, tuple[str, object]] = {}
-        for path, label in entries:
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            other = digests.get(digest)
-            if other is not None and other[1] != label:
-                raise ValueError(
-                    f"{root}: the same image is in class folders {other[1]!r} and "
-                    f"{label!r} ({other[0]} and {path}). A folder per class gives "
-                    "each image one class and cannot express multi-label data. For "
-                    "several findings per image use a CSV with a path column and one "
-                    "0/1 column per finding, or a MedMNIST-style .npz with labels of "
-                    "shape (n, n_labels)."
-                )
-            digests.setdefault(digest, (path, label))
 
 
 def per_label_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
