@@ -17,7 +17,7 @@ from ._choices import COSTS
 from ._evaluate import METRICS
 from ._localisation import localisation_blocks
 from ._measure import MEMORY_HELP, CellTimes, StudyTimes
-from ._per_label import (
+from ._per_label_report import (
     per_label_blocks,
     pooled_reliability_records,
 )
