@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap
-from ._evaluate import METRICS
-from ._stats import ECE_BINS
+from ..metrics import BOOTSTRAP_SEED, CONFIDENCE
+from ._evaluate import METRICS, pool_over_seeds
+from ._stats import ECE_BINS, pooled_validation
 from ._task import (
     MULTILABEL,
     label_report,
@@ -90,33 +90,24 @@ def evaluate_per_label(
 
 
 def pooled_per_label_metrics(records: list[dict], n_bootstraps: int) -> dict:
-    """Seeds of one configuration: mean estimates, bootstrap CIs of the mean."""
+    """Seeds of one configuration: mean estimates, bootstrap CIs of the mean
+    (:func:`~skmedtl.study._evaluate.pool_over_seeds`, images resampled
+    without strata)."""
     SUMMARY, _summary_and_per_label = label_summary()
-
-    if len(records) == 1:
-        return {m: tuple(records[0]["metrics"][m]) for m in METRICS}
     Y = np.asarray(records[0]["y_true"], dtype=np.int64)
     scores = [np.asarray(r["y_score"], dtype=float) for r in records]
     preds = [np.asarray(r["y_pred"]).astype(bool) for r in records]
     columns = [SUMMARY.index(m) for m in METRICS]
 
-    def mean_over_seeds(idx):
-        return np.mean(
-            [
-                _summary_and_per_label(Y[idx], s[idx], p[idx])[0][columns]
-                for s, p in zip(scores, preds, strict=True)
-            ],
-            axis=0,
-        )
+    def seed_metrics(idx):
+        return [
+            _summary_and_per_label(Y[idx], s[idx], p[idx])[0][columns]
+            for s, p in zip(scores, preds, strict=True)
+        ]
 
-    result = bootstrap(
-        mean_over_seeds, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
+    return pool_over_seeds(
+        records, seed_metrics, np.zeros(len(Y)), n_bootstraps, stratify=False
     )
-    estimate, low, high = result.estimate, result.low, result.high
-    return {
-        m: (float(estimate[i]), float(low[i]), float(high[i]))
-        for i, m in enumerate(METRICS)
-    }
 
 
 # -- validation ----------------------------------------------------------------------
@@ -298,24 +289,13 @@ def per_label_extras(records: list[dict], n_bootstraps: int) -> dict:
 
 
 def pooled_per_label_validation(records: list[dict], metric: str, n_bootstraps: int):
-    """Validation score of a multi-label configuration (mean per-label metric)."""
-
-    fn = per_label_metric(metric)
-    Y = np.asarray(records[0]["val_y"])
-    probas = [np.asarray(r["val_proba"], dtype=float) for r in records]
-
-    def value(idx):
-        return np.mean([fn(Y[idx], p[idx]) for p in probas])
-
-    result = bootstrap(
-        value, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
+    """Validation score of a multi-label configuration: the mean per-label
+    ``metric`` pooled by :func:`~skmedtl.study._stats.pooled_validation`
+    (images resampled without strata)."""
+    return pooled_validation(
+        records,
+        metric,
+        n_bootstraps,
+        metric_fn=per_label_metric(metric),
+        stratify=False,
     )
-    low, high = result.low, result.high
-    seeds = [r["validation"]["score"] for r in records]
-    return {
-        "score": float(np.mean(seeds)),
-        "low": float(low),
-        "high": float(high),
-        "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
-        "n": len(Y),
-    }
