@@ -21,6 +21,7 @@ from ._approaches import Approach
 from ._evaluate import evaluate
 from ._heads import count_head_params, head_grid
 from ._measure import CellTimes, PeakMemory, Stopwatch, describe_device
+from ._per_label import finish_per_label, label_probabilities, per_label_metric
 from ._stats import cell_statistics, score
 from ._tuning import INNER_FRACTION, inner_folds, tune_by_cv
 
@@ -124,7 +125,13 @@ def _encoded(labels, label_order) -> np.ndarray:
 def _finish(
     ctx: CellContext, proba_val, proba_test, model_classes, y_val, times: CellTimes
 ) -> dict:
-    """Test metrics of the finished model, and the validation-side statistics."""
+    """Test metrics of the finished model, and the validation-side statistics.
+
+    The one step every cell ends with; the task decides how it scores
+    (multi-label: :func:`~._per_label.finish_per_label`).
+    """
+    if ctx.data.task.per_label:
+        return finish_per_label(ctx, proba_val, proba_test, y_val, times)
     data = ctx.data
     order = data.label_order()
     with times.stage("evaluation_s"):
@@ -153,6 +160,22 @@ def _finish(
     return result
 
 
+def _hybrid_costs(
+    ctx: CellContext, emb: Embeddings, train, infer, memory, trainable_params
+) -> dict:
+    """The cost fields of a hybrid cell: embeddings' cost plus the head's."""
+    return {
+        "extract_time_s": emb.extract_time_s,
+        "train_time_s": train.seconds,
+        "inference_ms_per_image": 1e3
+        * (emb.seconds_per_image + infer.seconds / len(ctx.test)),
+        "trainable_params": trainable_params,
+        "peak_memory_mb": max(emb.peak_memory_mb, memory.peak_mb),
+        "peak_gpu_memory_mb": emb.peak_gpu_memory_mb,
+        "input_size": emb.input_size,
+    }
+
+
 def run_hybrid(
     ctx: CellContext, cell: Cell, emb: Embeddings, times: CellTimes | None = None
 ) -> dict:
@@ -162,11 +185,9 @@ def run_hybrid(
 
     from ..hybrid import head_pipeline
 
-    if ctx.data.task.per_label:  # one head per label
-        from ._per_label import run_per_label_hybrid
-
-        return run_per_label_hybrid(ctx, cell, emb)
     times = CellTimes() if times is None else times
+    if ctx.data.task.per_label:  # one head per label
+        return run_per_label_hybrid(ctx, cell, emb, times)
     head = cell.approach.head
     data = ctx.data
     y_dev = data.labels[ctx.dev]
@@ -201,15 +222,9 @@ def run_hybrid(
     value = score(ctx.metric, y_val_enc, _aligned(proba_val, model.classes_, order))
     with Stopwatch() as infer, times.stage("prediction_s"):
         proba = model.predict_proba(emb.test)
+    trainable = count_head_params(model.named_steps["clf"])
     result = {
-        "extract_time_s": emb.extract_time_s,
-        "train_time_s": train.seconds,
-        "inference_ms_per_image": 1e3
-        * (emb.seconds_per_image + infer.seconds / len(ctx.test)),
-        "trainable_params": count_head_params(model.named_steps["clf"]),
-        "peak_memory_mb": max(emb.peak_memory_mb, memory.peak_mb),
-        "peak_gpu_memory_mb": emb.peak_gpu_memory_mb,
-        "input_size": emb.input_size,
+        **_hybrid_costs(ctx, emb, train, infer, memory, trainable),
         "selection": {
             "params": {k.removeprefix("clf__"): v for k, v in params.items()},
             "validation_score": float(value),
@@ -226,6 +241,67 @@ def run_hybrid(
     return result
 
 
+def run_per_label_hybrid(
+    ctx: CellContext, cell: Cell, emb: Embeddings, times: CellTimes
+) -> dict:
+    """A hybrid head per label on frozen embeddings: fitted on train, its
+    hyperparameters chosen on the study's validation set by the mean per-label
+    ``ctx.metric``; thresholds and statistics as every cell's (:func:`_finish`)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    from ..hybrid import head_pipeline
+
+    head = cell.approach.head
+    Y_dev, mask = ctx.data.labels[ctx.dev], ctx.val_mask
+    pipe = head_pipeline(
+        head,
+        class_weight="balanced",
+        random_state=cell.seed,
+        n_jobs=ctx.n_jobs,
+        **ctx.data.task.head_options(),
+    )
+    grid = list(
+        ParameterGrid(
+            {
+                k.replace("clf__", "clf__estimator__", 1): v
+                for k, v in head_grid(head, ctx.profile.head_grid).items()
+            }
+        )
+    )
+    metric = per_label_metric(ctx.metric)
+    X_train, Y_train = emb.dev[~mask], Y_dev[~mask]
+    X_val, Y_val = emb.dev[mask], Y_dev[mask]
+    with PeakMemory() as memory, Stopwatch() as train:
+        with times.stage("head_tuning_s"):
+            best = select_on_validation(
+                grid,
+                fit=lambda p: clone(pipe).set_params(**p).fit(X_train, Y_train),
+                score=lambda model: metric(Y_val, label_probabilities(model, X_val)),
+            )
+    model = best.model
+    with times.stage("prediction_s"):
+        proba_val = label_probabilities(model, X_val)
+    with Stopwatch() as infer, times.stage("prediction_s"):
+        proba = label_probabilities(model, emb.test)
+    heads = model.named_steps["clf"].estimators_
+    trainable = int(sum(count_head_params(e) or 0 for e in heads))
+    result = {
+        **_hybrid_costs(ctx, emb, train, infer, memory, trainable),
+        "selection": {
+            "params": {
+                k.removeprefix("clf__estimator__"): v for k, v in best.candidate.items()
+            },
+            "validation_score": float(best.score),
+            "scheme": "validation split",
+            "n_candidates": len(grid),
+        },
+    }
+    result.update(_finish(ctx, proba_val, proba, None, Y_val, times))
+    result["_model"] = model  # the fitted heads; popped before the record is logged
+    return result
+
+
 def run_finetune(
     ctx: CellContext,
     cell: Cell,
@@ -233,111 +309,117 @@ def run_finetune(
     times: CellTimes | None = None,
 ) -> dict:
     """A FineTuneClassifier strategy; the learning rate chosen on validation."""
-    from ..finetune import FineTuneClassifier
-
     times = CellTimes() if times is None else times
-    data, profile, approach = ctx.data, ctx.profile, cell.approach
-    y_dev = data.labels[ctx.dev]
+    head_only = cell.approach.family == "feature_extractor"
+    emb = emb if head_only else None  # only a head on cached embeddings uses them
+    params = _finetune_params(ctx, cell, head_only)
+    clf, best, cost = _fit_finetune(ctx, cell, params, times)
     mask = ctx.val_mask
-    X_train, y_train = data.take(ctx.dev[~mask]), y_dev[~mask]
-    groups = _train_groups(ctx)
-    X_test = data.take(ctx.test)
-    head_only = approach.family == "feature_extractor"
-    # early stopping and the learning rate: a split carved out of training
-    fraction = INNER_FRACTION
-    params = dict(
+    with times.stage("prediction_s"):
+        clf.predict_proba(ctx.data.take(ctx.test[:1]))  # warm-up: first-call costs
+        with Stopwatch() as infer:
+            proba = clf.predict_proba(ctx.data.take(ctx.test))
+        proba_val = clf.predict_proba(ctx.data.take(ctx.dev[mask]))  # once
+    per_image = infer.seconds / len(ctx.test)
+    if emb is not None:  # its embeddings came from the cache
+        per_image += emb.seconds_per_image
+    result = {
+        "extract_time_s": emb.extract_time_s if emb is not None else None,
+        "train_time_s": cost.train.seconds,
+        "inference_ms_per_image": 1e3 * per_image,
+        "trainable_params": int(clf.n_trainable_params_),
+        "peak_memory_mb": max(
+            cost.memory.peak_mb, emb.peak_memory_mb if emb is not None else 0.0
+        ),
+        "peak_gpu_memory_mb": cost.memory.peak_gpu_mb,
+        "input_size": list(clf.preprocessing_.input_size),
+        "epochs": int(clf.n_epochs_),
+        "lr": best.candidate,
+        "selection": _finetune_selection(ctx, clf, best, params, cost.grouped),
+    }
+    y_val = ctx.data.labels[ctx.dev][mask]
+    result.update(_finish(ctx, proba_val, proba, clf.classes_, y_val, times))
+    result["_model"] = clf  # popped before the record is logged
+    return result
+
+
+def _finetune_params(ctx: CellContext, cell: Cell, head_only: bool) -> dict:
+    """FineTuneClassifier parameters of a cell (all but the learning rate).
+
+    Early stopping and the learning rate use a split carved out of the
+    training images (``INNER_FRACTION``); the task adds its own (multi-label:
+    thresholds chosen on that split).
+    """
+    profile, approach = ctx.profile, cell.approach
+    return dict(
         weights=ctx.weights,
         strategy=approach.strategy,
         trainable_blocks=approach.trainable_blocks,
         max_epochs=profile.head_max_epochs if head_only else profile.max_epochs,
         patience=profile.head_patience if head_only else profile.patience,
         batch_size=ctx.batch_size,
-        validation_fraction=fraction,
+        validation_fraction=INNER_FRACTION,
         class_weight="balanced",
         input_size=profile.input_size if head_only else profile.train_input_size,
         device=ctx.device,
         cache_path=ctx.cache_path if head_only else None,
         random_state=cell.seed,
         verbose=ctx.verbose,
+        **ctx.data.task.finetune_options(),
     )
-    per_label = data.task.per_label  # sigmoid head, thresholds on validation
-    if per_label:
-        params["threshold"] = "youden"
+
+
+@dataclass
+class _FitCost:
+    """Training cost of a fine-tuning cell, and whether its split was grouped."""
+
+    train: Stopwatch
+    memory: PeakMemory
+    grouped: bool
+
+
+def _fit_finetune(ctx: CellContext, cell: Cell, params: dict, times: CellTimes):
+    """Fit one network per learning rate; keep the lowest inner loss (first on
+    ties). Returns the network, the selection and the training cost."""
+    from ..finetune import FineTuneClassifier
+
+    mask = ctx.val_mask
+    X_train = ctx.data.take(ctx.dev[~mask])
+    y_train = ctx.data.labels[ctx.dev][~mask]
+    groups = _train_groups(ctx)
     device = _torch_device(ctx.device)
     with (
         PeakMemory(device) as memory,
         Stopwatch() as train,
         times.stage("training_s"),
     ):
-        best = select_on_validation(  # the lowest inner loss, first on ties
-            profile.lrs,
+        best = select_on_validation(
+            ctx.profile.lrs,
             fit=lambda lr: FineTuneClassifier(cell.backbone, lr=lr, **params).fit(
                 X_train, y_train, groups=groups
             ),
             score=lambda clf: -_best_valid_loss(clf),
         )
-    valid_loss, lr, clf = -best.score, best.candidate, best.model
-    times.cached_trunk = _cached_trunk(clf)
-    with times.stage("prediction_s"):
-        clf.predict_proba(data.take(ctx.test[:1]))  # warm-up: first-call overheads
-        with Stopwatch() as infer:
-            proba = clf.predict_proba(X_test)
-        proba_val = clf.predict_proba(data.take(ctx.dev[mask]))  # once, for selection
-    per_image = infer.seconds / len(ctx.test)
-    if head_only and emb is not None:  # its embeddings came from the cache
-        per_image += emb.seconds_per_image
-    size = list(clf.preprocessing_.input_size)
-    result = {
-        "extract_time_s": emb.extract_time_s if head_only and emb is not None else None,
-        "train_time_s": train.seconds,
-        "inference_ms_per_image": 1e3 * per_image,
-        "trainable_params": int(clf.n_trainable_params_),
-        "peak_memory_mb": max(
-            memory.peak_mb, emb.peak_memory_mb if head_only and emb else 0.0
-        ),
-        "peak_gpu_memory_mb": memory.peak_gpu_mb,
-        "input_size": size,
-        "epochs": int(clf.n_epochs_),
-        "lr": lr,
-        "selection": {
-            "lr": lr,
-            "lrs_tried": list(profile.lrs),
-            "inner_loss": valid_loss,
-            "inner_score": _inner_metric(clf, ctx.metric),
-            "best_epoch": clf.best_epoch_,
-            "patience": params["patience"],
-            "max_epochs": params["max_epochs"],
-            "scheme": f"{fraction:.0%} of the training images held out"
-            + (", patient-grouped" if groups is not None else "")
-            + " for early stopping and the learning rate",
-            "inner_fraction": fraction,
-        },
+    times.cached_trunk = _cached_trunk(best.model)
+    return best.model, best, _FitCost(train, memory, groups is not None)
+
+
+def _finetune_selection(ctx, clf, best, params: dict, grouped: bool) -> dict:
+    """The ``selection`` field of a fine-tuning cell: how its lr was chosen."""
+    fraction = params["validation_fraction"]
+    return {
+        "lr": best.candidate,
+        "lrs_tried": list(ctx.profile.lrs),
+        "inner_loss": -best.score,
+        "inner_score": _inner_metric(clf, ctx.metric),
+        "best_epoch": clf.best_epoch_,
+        "patience": params["patience"],
+        "max_epochs": params["max_epochs"],
+        "scheme": f"{fraction:.0%} of the training images held out"
+        + (", patient-grouped" if grouped else "")
+        + " for early stopping and the learning rate",
+        "inner_fraction": fraction,
     }
-    if per_label:  # per-label metrics at the thresholds chosen on validation
-        from ..metrics import choose_thresholds
-        from ._per_label import evaluate_per_label
-
-        # After selection, like every operating point: on the validation set
-        # (the network's own thresholds came from its inner split).
-        thresholds = choose_thresholds(y_dev[mask], proba_val)
-        result.update(
-            evaluate_per_label(
-                data.labels[ctx.test],
-                proba,
-                thresholds,
-                data.class_names,
-                profile.n_bootstraps,
-            )
-        )
-        result["test_index"] = [int(i) for i in ctx.test]
-        from ._per_label import per_label_statistics
-
-        result.update(per_label_statistics(ctx, y_dev[mask], proba_val, proba))
-        result["_model"] = clf  # popped before the record is logged
-        return result
-    result.update(_finish(ctx, proba_val, proba, clf.classes_, y_dev[mask], times))
-    result["_model"] = clf  # popped before the record is logged
-    return result
 
 
 def _inner_metric(clf, metric: str) -> float | None:

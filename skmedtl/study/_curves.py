@@ -27,7 +27,6 @@ from ._run import CellTask, check_executor, failure_record, now, run_cells
 __all__ = [
     "CurvePlan",
     "CurvePoint",
-    "check_train_sizes",
     "parse_train_sizes",
     "plan_curves",
     "run_curves",
@@ -72,11 +71,6 @@ def parse_train_sizes(value) -> list | None:
     if not sizes:
         raise ValueError("train_sizes (--train-sizes) is empty; e.g. 25,50,100,all.")
     return sizes
-
-
-def check_train_sizes(value) -> None:
-    """Parameter check of ``train_sizes``."""
-    parse_train_sizes(value)
 
 
 @dataclass(frozen=True)
@@ -217,54 +211,9 @@ def run_curves(run, ctx: CellContext, plan: CurvePlan) -> list[dict]:
         return failures
     logger.info("Learning curves: %d cells to run.", len(todo))
 
-    def batches():
-        embeddings: dict = {}
-        current = None
-        for point in todo:
-            key = run._embedding_key(ctx, point.cell)
-            if key != current:
-                embeddings.clear()  # one extraction in memory at a time
-                current = key
-            # The study's own task of this cell: its embeddings (through the
-            # cache: computed once for the study) and the context it ships.
-            task = run._task(ctx, point.cell, embeddings)
-            label = _label(point)
-            if task.fn is not run_cell:  # the extraction failed
-                yield [CellTask(point.cell.key, label, task.fn, task.args)]
-                continue
-            shipped, cell, emb = task.args
-            sub, positions = subsample_context(shipped, point)
-            yield [
-                CellTask(
-                    point.cell.key,
-                    label,
-                    run_cell,
-                    (sub, cell, subsample_embeddings(emb, positions)),
-                    task.resources,
-                )
-            ]
-
     def finished(task: CellTask, result: dict) -> None:
-        point = by_key[task.key]
         result.pop("_model", None)  # curve models are not kept
-        store.append(
-            {
-                "type": "curve",
-                "key": point.cell.key,
-                "cell_id": _label(point),
-                "backbone": point.cell.backbone,
-                "approach": point.cell.approach.name,
-                "category": point.cell.approach.category,
-                "seed": point.cell.seed,
-                "size": point.size,
-                "repeat": point.repeat,
-                "n_train": point.n_train,
-                "settings": point.cell.settings,
-                "run_id": run.run_id,
-                "finished": now(),
-                **result,
-            }
-        )
+        store.append(_curve_record(by_key[task.key], run.run_id, result))
 
     def failed(task: CellTask, error: BaseException) -> None:
         record = failure_record(task, error, run.run_id)
@@ -272,13 +221,65 @@ def run_curves(run, ctx: CellContext, plan: CurvePlan) -> list[dict]:
         store.append(record)
 
     run_cells(
-        batches(),
+        _batches(run, ctx, todo),
         check_executor(study.executor),
         on_error=study.on_error,
         on_result=finished,
         on_failure=failed,
     )
     return failures
+
+
+def _batches(run, ctx: CellContext, todo: list[CurvePoint]):
+    """One :class:`~._run.CellTask` per curve point, its embeddings subsampled.
+
+    Each point runs the study's own task of its cell (its embeddings through
+    the cache: computed once for the study, one extraction in memory at a
+    time) on the point's subsample of the training images.
+    """
+    embeddings: dict = {}
+    current = None
+    for point in todo:
+        key = run._embedding_key(ctx, point.cell)
+        if key != current:
+            embeddings.clear()  # one extraction in memory at a time
+            current = key
+        task = run._task(ctx, point.cell, embeddings)
+        label = _label(point)
+        if task.fn is not run_cell:  # the extraction failed
+            yield [CellTask(point.cell.key, label, task.fn, task.args)]
+            continue
+        shipped, cell, emb = task.args
+        sub, positions = subsample_context(shipped, point)
+        yield [
+            CellTask(
+                point.cell.key,
+                label,
+                run_cell,
+                (sub, cell, subsample_embeddings(emb, positions)),
+                task.resources,
+            )
+        ]
+
+
+def _curve_record(point: CurvePoint, run_id: str, result: dict) -> dict:
+    """The logged record of a finished curve cell."""
+    return {
+        "type": "curve",
+        "key": point.cell.key,
+        "cell_id": _label(point),
+        "backbone": point.cell.backbone,
+        "approach": point.cell.approach.name,
+        "category": point.cell.approach.category,
+        "seed": point.cell.seed,
+        "size": point.size,
+        "repeat": point.repeat,
+        "n_train": point.n_train,
+        "settings": point.cell.settings,
+        "run_id": run_id,
+        "finished": now(),
+        **result,
+    }
 
 
 def _label(point: CurvePoint) -> str:

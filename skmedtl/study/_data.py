@@ -1,13 +1,16 @@
-"""The data set of a study: images, labels, optional patient groups, splits."""
+"""The data set of a study: images, labels, optional patient groups, splits.
+
+:class:`StudyDataset` holds them, checked (:mod:`._data_checks`) and split
+(:mod:`._splits`); :func:`load_study_dataset` resolves a study's ``dataset``
+argument through the readers of :mod:`._readers`.
+"""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import logging
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,30 +18,22 @@ from pathlib import Path
 import numpy as np
 
 from ..utils._naming import did_you_mean
-from ._splits import SPLIT_ALIASES, SPLITS, resolve_split
+from . import _readers
+from ._data_checks import (
+    check_class_coverage,
+    check_classes,
+    check_label_coverage,
+    check_label_matrix,
+    check_names,
+    check_not_volumes,
+    resolve_pos_label,
+)
+from ._splits import SPLITS, resolve_split
 from ._task import Task
 
 __all__ = ["BUNDLED", "StudyDataset", "load_study_dataset"]
 
 logger = logging.getLogger(__name__)
-
-
-def _bundled_breastmnist() -> StudyDataset:
-    from ..datasets import load_breastmnist
-
-    parts = [load_breastmnist(s) for s in SPLITS]
-    return StudyDataset.from_arrays(
-        np.concatenate([p[0] for p in parts]),
-        np.concatenate([p[1] for p in parts]),
-        split=np.repeat(SPLITS, [len(p[1]) for p in parts]),
-        class_names=["malignant", "normal or benign"],
-        pos_label=0,
-        source="breastmnist (bundled; MedMNIST v2, CC BY 4.0; from BUSI)",
-    )
-
-
-#: Data sets that ship with skmedtl, by name.
-BUNDLED: dict[str, Callable[[], StudyDataset]] = {"breastmnist": _bundled_breastmnist}
 
 
 @dataclass(eq=False)
@@ -131,9 +126,7 @@ class StudyDataset:
         labels = np.asarray(labels)
         n = len(images)
         per_label = Task.of_labels(labels).per_label and labels.shape[1] > 1
-        if per_label:  # a 0/1 matrix, one column per label (study/_per_label.py)
-            from ._per_label import check_label_matrix
-
+        if per_label:  # a 0/1 matrix, one column per label
             labels = check_label_matrix(labels, pos_label)
         elif labels.ndim != 1:
             raise ValueError(
@@ -143,8 +136,8 @@ class StudyDataset:
         if len(labels) != n:
             rows = "label rows" if per_label else "labels"
             raise ValueError(f"{n} images but {len(labels)} {rows}.")
-        classes = None if per_label else _check_classes(labels, source)
-        _check_not_volumes(images)
+        classes = None if per_label else check_classes(labels, source)
+        check_not_volumes(images)
         if groups is not None:
             groups = np.asarray(groups)
         split, protocol = resolve_split(
@@ -155,22 +148,13 @@ class StudyDataset:
             random_state=random_state,
         )
         if per_label:
-            from ._per_label import check_label_coverage
-
-            names = _check_names(class_names, labels.shape[1], "labels")
-            class_names = [str(c) for c in names]
+            class_names = check_names(class_names, labels.shape[1], "labels")
+            class_names = [str(c) for c in class_names]
             check_label_coverage(labels, split, class_names)
         else:
-            for part in ("train", "test"):
-                missing = set(classes) - set(labels[split == part])
-                if missing:
-                    raise ValueError(
-                        f"The {part} split has no image of class "
-                        f"{sorted(missing)[0]!r}; every class needs images in "
-                        "training and test."
-                    )
-            class_names = _check_names(class_names, classes, "classes")
-            pos_label = _resolve_pos_label(pos_label, classes, class_names)
+            check_class_coverage(labels, split, classes)
+            class_names = check_names(class_names, classes, "classes")
+            pos_label = resolve_pos_label(pos_label, classes, class_names)
         return cls(
             images=images,
             labels=labels,
@@ -203,40 +187,54 @@ class StudyDataset:
         return [self.images[i] for i in index]
 
     def summary(self) -> dict:
-        """Counts per split and class (JSON-serialisable)."""
-        if self.task.per_label:  # positives per label
-            from ._per_label import per_label_summary
-
-            return per_label_summary(self)
-        classes = np.unique(self.labels)
-        counts = {
-            part: {
-                name: int(((self.split == part) & (self.labels == c)).sum())
-                for c, name in zip(classes, self.class_names, strict=False)
+        """Counts per split and class, or positives per split and label
+        (multi-label), JSON-serialisable."""
+        task = self.task
+        if task.per_label:  # positives per label
+            counts = {
+                part: {
+                    name: int(self.labels[self.split == part, j].sum())
+                    for j, name in enumerate(self.class_names)
+                }
+                for part in SPLITS
             }
-            for part in SPLITS
-        }
-        return {
+        else:
+            classes = np.unique(self.labels)
+            counts = {
+                part: {
+                    name: int(((self.split == part) & (self.labels == c)).sum())
+                    for c, name in zip(classes, self.class_names, strict=False)
+                }
+                for part in SPLITS
+            }
+        summary = {
             "source": self.source,
             "n_images": int(len(self.labels)),
             "classes": list(self.class_names),
-            "counts": counts,
-            "positive_class": None
+        }
+        if task.field is not None:
+            summary["task"] = task.field
+        summary["counts"] = counts
+        if task.per_label:
+            summary["n_per_split"] = {part: self.n_images(part) for part in SPLITS}
+        summary.update(
+            positive_class=None
             if self.pos_label is None
             else self.class_name(self.pos_label),
-            "groups": None if self.groups is None else len(np.unique(self.groups)),
-            "test_protocol": self.test_protocol,
-            "validation": "the data set's own validation split"
+            groups=None if self.groups is None else len(np.unique(self.groups)),
+            test_protocol=self.test_protocol,
+            validation="the data set's own validation split"
             if self.has_validation
             else "held out from training (inner CV for hybrid heads)",
-        }
+        )
+        return summary
 
     def with_pos_label(self, pos_label) -> StudyDataset:
         """The same data set with another positive class (a label or its name)."""
         if pos_label is None:
             return self
         classes = np.unique(self.labels)
-        resolved = _resolve_pos_label(pos_label, classes, self.class_names)
+        resolved = resolve_pos_label(pos_label, classes, self.class_names)
         return dataclasses.replace(self, pos_label=resolved)
 
     def class_name(self, label) -> str:
@@ -317,67 +315,6 @@ class StudyDataset:
         if self.groups is not None:
             h.update(repr(self.groups.tolist()).encode())
         return h.hexdigest()[:16]
-
-
-def _check_classes(labels: np.ndarray, source: str) -> np.ndarray:
-    """The sorted classes of one-class-per-image labels (at least two)."""
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        found = "no image"
-        if len(classes):
-            found = f"one class only ({classes.tolist()[0]!r})"
-        raise ValueError(
-            f"{source} has {found}; a study needs images of at least two "
-            "classes (for a folder: one subfolder per class)."
-        )
-    return classes
-
-
-def _check_not_volumes(images) -> None:
-    if (
-        isinstance(images, np.ndarray)
-        and images.ndim == 4
-        and (images.shape[-1] not in (1, 3, 4) and images.shape[1] not in (1, 3, 4))
-    ):
-        raise ValueError(
-            f"images have shape {images.shape}, which looks like 3-D volumes. "
-            "A study classifies 2-D images: cut volumes into slices with "
-            "skmedtl.io.volume_to_slices, or use skmedtl.VolumeFeatures."
-        )
-
-
-def _check_names(class_names, classes, what: str) -> list[str]:
-    """Display names: given, or the classes (label numbers) as strings."""
-    k = classes if isinstance(classes, int) else len(classes)
-    if class_names is None:
-        values = range(k) if isinstance(classes, int) else classes
-        class_names = [str(c) for c in values]
-    if len(class_names) != k:
-        raise ValueError(f"class_names has {len(class_names)} names for {k} {what}.")
-    return list(class_names)
-
-
-def _resolve_pos_label(pos_label, classes: np.ndarray, class_names: list[str]):
-    """The class (as a Python scalar) that ``pos_label`` names, or None."""
-    values = classes.tolist()
-    if len(values) != 2:
-        if pos_label is not None:
-            raise ValueError(
-                f"pos_label applies to two-class problems; this one has "
-                f"{len(values)} classes."
-            )
-        return None
-    if pos_label is None:
-        return values[1]
-    for value, name in zip(values, class_names, strict=True):
-        if pos_label == value or str(pos_label) in (str(value), name):
-            return value
-    names = [str(v) for v in values] + list(class_names)
-    raise ValueError(
-        f"pos_label {pos_label!r} is not a class; the classes are "
-        f"{[str(v) for v in values]} ({', '.join(class_names)})."
-        f"{did_you_mean(str(pos_label), names)}"
-    )
 
 
 def load_study_dataset(
@@ -462,155 +399,41 @@ def load_study_dataset(
             f"Data set {name!r} not found: it is neither a file, a folder, nor a "
             f"bundled data set ({', '.join(BUNDLED)}).{hint}"
         )
-    common = dict(test_size=test_size, random_state=random_state)
     if path.is_dir():
-        return _from_folder(path, folder_options, **common)
-    if folder_only:
+        source = _readers.read_folder(path, folder_options)
+    elif folder_only:
         raise ValueError(
             "groups / groups_csv / extensions / on_error apply to folder data sets; "
             "a CSV data set takes a 'group' column."
         )
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        return _from_npz(path, **common)
-    if suffix == ".csv":
-        return _from_csv(path, **common)
-    raise ValueError(
-        f"Cannot use {path} as a data set: give a folder, a MedMNIST .npz file, a "
-        f".csv file (columns path, label[, group, split]) or a bundled name "
-        f"({', '.join(BUNDLED)})."
-    )
-
-
-def _from_npz(path: Path, **common) -> StudyDataset:
-    from ..datasets import load_medmnist
-
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(
-            f"Cannot read {path} as a MedMNIST .npz file ({e}). Is it complete? "
-            "Download it again, or give a folder or a .csv data set."
-        ) from e
-    if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy array named .npz
-        raise ValueError(
-            f"{path} holds a single array, not a MedMNIST .npz file with "
-            "'train_images' / 'train_labels' arrays."
-        )
-    with data:
-        present = [s for s in SPLITS if f"{s}_images" in data.files]
-    if "train" not in present:
-        raise ValueError(
-            f"{path} is not a MedMNIST file: it has no 'train_images' / "
-            "'train_labels' arrays."
-        )
-    parts = {s: load_medmnist(path, s) for s in present}
-    images = np.concatenate([parts[s][0] for s in present])
-    labels = np.concatenate([parts[s][1] for s in present])
-    split = np.repeat(present, [len(parts[s][1]) for s in present])
-    names = None
-    if Task.of_labels(labels).per_label:  # ChestMNIST layout
-        from ..datasets._medmnist import medmnist_label_names
-
-        names = medmnist_label_names(path, labels.shape[1])
-    return StudyDataset.from_arrays(
-        images,
-        labels,
-        split=split,
-        class_names=names,
-        source=f"MedMNIST file {path}",
-        **common,
-    )
-
-
-def _from_csv(path: Path, **common) -> StudyDataset:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        fields = [c.strip().lower() for c in reader.fieldnames or []]
-        rows, lines = [], []  # lines: the file's own line numbers (blank lines count)
-        for r in reader:
-            rows.append(
-                {k.strip().lower(): (v or "").strip() for k, v in r.items() if k}
-            )
-            lines.append(reader.line_num)
-    label_columns = [c for c in fields if c not in ("path", "group", "split")]
-    per_label = "label" not in fields and "path" in fields and len(label_columns) > 1
-    for needed in ("path",) if per_label else ("path", "label"):
-        if needed not in fields:
-            raise ValueError(
-                f"{path} needs a {needed!r} column (columns: path, label, and "
-                f"optionally group, split); it has {fields}."
-            )
-    if not rows:
-        raise ValueError(f"{path} lists no images.")
-    paths = []
-    for i, row in zip(lines, rows, strict=True):
-        for column in ("path",) if per_label else ("path", "label"):
-            if not row[column]:
-                raise ValueError(
-                    f"{path}, line {i}: the {column} is empty. Give every image a "
-                    f"{column}, or delete the line."
-                )
-        p = Path(row["path"])
-        p = p if p.is_absolute() else path.parent / p
-        if not p.is_file():
-            raise FileNotFoundError(f"{path}, line {i}: image file not found: {p}")
-        paths.append(os.fspath(p))
-    if per_label:  # one 0/1 column per label (several findings per image)
-        from ._per_label import csv_label_matrix
-
-        labels = csv_label_matrix(path, rows, label_columns)
+    elif path.suffix.lower() in _READERS:
+        source = _READERS[path.suffix.lower()](path)
     else:
-        labels = np.array([r["label"] for r in rows])
-    groups = np.array([r["group"] for r in rows]) if "group" in fields else None
-    split = [r["split"] or "train" for r in rows] if "split" in fields else None
-    return StudyDataset.from_arrays(
-        paths,
-        labels,
-        groups=groups,
-        split=split,
-        class_names=label_columns if per_label else None,
-        source=f"CSV file {path}",
-        **common,
-    )
-
-
-def _from_folder(path: Path, folder_options: dict, **common) -> StudyDataset:
-    from ..datasets import load_folder
-
-    subdirs = {d.name.lower(): d for d in path.iterdir() if d.is_dir()}
-    split_dirs = {
-        SPLIT_ALIASES.get(k, k): d
-        for k, d in subdirs.items()
-        if SPLIT_ALIASES.get(k, k) in SPLITS
-    }
-    if {"train", "test"} <= set(split_dirs):
-        paths, labels, split, group_ids = [], [], [], []
-        for part in SPLITS:
-            if part not in split_dirs:
-                continue
-            found = load_folder(split_dirs[part], **folder_options)
-            paths += found.paths
-            labels += [found.class_names[k] for k in found.labels]
-            split += [part] * len(found.paths)
-            if found.groups is not None:
-                group_ids += found.groups.tolist()
-        from ._per_label import check_folder_single_label
-
-        check_folder_single_label(paths, labels, path)
-        return StudyDataset.from_arrays(
-            paths,
-            np.array(labels),
-            split=split,
-            groups=np.array(group_ids) if group_ids else None,
-            source=f"folder {path} (train/test subfolders)",
-            **common,
+        raise ValueError(
+            f"Cannot use {path} as a data set: give a folder, a MedMNIST .npz file, "
+            f"a .csv file (columns path, label[, group, split]) or a bundled name "
+            f"({', '.join(BUNDLED)})."
         )
-    found = load_folder(path, **folder_options)
-    labels = np.array([found.class_names[k] for k in found.labels])
-    from ._per_label import check_folder_single_label
+    return _dataset(source, test_size, random_state)
 
-    check_folder_single_label(found.paths, labels, path)
+
+def _bundled_breastmnist() -> StudyDataset:
+    return _dataset(_readers.read_breastmnist(), test_size=0.2, random_state=0)
+
+
+#: Data sets that ship with skmedtl, by name.
+BUNDLED: dict[str, Callable[[], StudyDataset]] = {"breastmnist": _bundled_breastmnist}
+
+#: Readers of data set files, by suffix.
+_READERS = {".npz": _readers.read_npz, ".csv": _readers.read_csv}
+
+
+def _dataset(source: _readers.DataSource, test_size, random_state) -> StudyDataset:
+    """The checked :class:`StudyDataset` of what a reader found."""
     return StudyDataset.from_arrays(
-        found.paths, labels, groups=found.groups, source=f"folder {path}", **common
+        source.images,
+        source.labels,
+        **source.arrays(),
+        test_size=test_size,
+        random_state=random_state,
     )

@@ -8,7 +8,7 @@ from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap, classification_repo
 from ..metrics._report import METRICS as _REPORT_METRICS
 from ..metrics._report import _metric_function
 
-__all__ = ["METRICS", "evaluate", "pooled_metrics"]
+__all__ = ["METRICS", "evaluate", "pool_over_seeds", "pooled_metrics"]
 
 #: The metrics a study records, with their display names.
 METRICS = {
@@ -77,26 +77,48 @@ def pooled_metrics(records: list[dict], n_bootstraps: int) -> dict:
     interval is taken of the seed means. With one seed it is exactly that
     seed's report.
     """
-    if len(records) == 1:
-        return {m: tuple(records[0]["metrics"][m]) for m in METRICS}
     y = np.asarray(records[0]["y_true"])
     n_classes = len(records[0]["classes"])
-    binary = n_classes == 2
-    compute = _metric_function(n_classes, binary)
+    compute = _metric_function(n_classes, n_classes == 2)
     columns = [_REPORT_METRICS.index(m) for m in METRICS]
     preds = [np.asarray(r["y_pred"]) for r in records]
     scores = [np.asarray(r["y_score"], dtype=float) for r in records]
 
-    def mean_over_seeds(idx):
-        return np.mean(
-            [
-                compute(y[idx], p[idx], s[idx], None)[columns]
-                for p, s in zip(preds, scores, strict=True)
-            ],
-            axis=0,
-        )
+    def seed_metrics(idx):
+        return [
+            compute(y[idx], p[idx], s[idx], None)[columns]
+            for p, s in zip(preds, scores, strict=True)
+        ]
 
-    result = bootstrap(mean_over_seeds, y, n_resamples=n_bootstraps)
+    return pool_over_seeds(records, seed_metrics, y, n_bootstraps)
+
+
+def pool_over_seeds(
+    records: list[dict], seed_metrics, y, n_bootstraps: int, *, stratify: bool = True
+) -> dict:
+    """:data:`METRICS` of several seeds of one configuration: the seed means,
+    with bootstrap intervals of the mean (one seed: its own record's).
+
+    Parameters
+    ----------
+    records : list of dict
+        The seeds' cell records (their ``metrics``).
+    seed_metrics : callable
+        ``seed_metrics(idx)``: each seed's metric vector (in :data:`METRICS`
+        order) on the test images ``idx``.
+    y : ndarray
+        What :func:`skmedtl.metrics.bootstrap` resamples (stratified by it).
+    n_bootstraps : int
+    stratify : bool, default=True
+    """
+    if len(records) == 1:
+        return {m: tuple(records[0]["metrics"][m]) for m in METRICS}
+    result = bootstrap(
+        lambda idx: np.mean(seed_metrics(idx), axis=0),
+        y,
+        n_resamples=n_bootstraps,
+        stratify=stratify,
+    )
     estimate, low, high = result.estimate, result.low, result.high
     return {
         m: (float(estimate[i]), float(low[i]), float(high[i]))

@@ -38,7 +38,6 @@ __all__ = [
     "NestedCell",
     "NestedPlan",
     "OuterFold",
-    "check_cv",
     "parse_cv",
     "plan_nested",
     "run_nested",
@@ -92,11 +91,6 @@ def parse_cv(value) -> int | str | None:
             "'none' to turn nested cross-validation off."
         )
     return int(value)
-
-
-def check_cv(value) -> None:
-    """Parameter check of ``cv``."""
-    parse_cv(value)
 
 
 @dataclass(frozen=True)

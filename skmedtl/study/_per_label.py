@@ -1,118 +1,55 @@
-"""Multi-label studies: several findings per image (ChestMNIST-style data).
+"""The statistics of multi-label studies: several findings per image.
 
-A :class:`~skmedtl.study.StudyDataset` whose ``labels`` are a 2-D 0/1 matrix
-``(n_images, n_labels)`` runs through the same grid with
+A study whose :class:`~skmedtl.study._task.Task` is per-label (labels a 0/1
+matrix ``(n_images, n_labels)``) runs through the same grid, cells and
+reports as any other; what differs is scored here:
 
-- splits made by iterative stratification (patient-level with groups);
-- hybrid heads fitted one per label on the shared embeddings
-  (``MultiOutputClassifier``), their hyperparameters chosen on validation by the
-  mean per-label AUC (or accuracy / balanced accuracy);
-- fine-tuning with a sigmoid head and binary cross-entropy;
-- per-label decision thresholds chosen on validation (Youden's J), never on the
-  test set;
-- test metrics: ``auc`` is the mean per-label AUC (MedMNIST's AUC for
-  ChestMNIST), ``accuracy`` the mean per-label accuracy, sensitivity and
-  specificity per-label means at the validation thresholds; each with a
-  bootstrap CI, and the same per label, shown in the report's per-label table;
-- calibration: Brier score and ECE of each label's probability and their means
-  over labels, with bootstrap CIs; optional recalibration per label
-  (``calibrate``: a :class:`~skmedtl.metrics.ProbabilityCalibrator` per label,
-  fitted on validation); a reliability diagram pooled over labels;
-- paired comparisons of the selected configuration with each other one on the
-  mean per-label selection metric (:func:`~skmedtl.metrics.paired_bootstrap`
-  resampling images, stratified by the first label; Holm-corrected).
+- test metrics (:func:`evaluate_per_label`): ``auc`` is the mean per-label AUC
+  (MedMNIST's AUC for ChestMNIST), ``accuracy`` the mean per-label accuracy,
+  sensitivity and specificity per-label means at per-label decision
+  thresholds chosen on validation (Youden's J), never on the test set; each
+  with a bootstrap CI, and the same per label;
+- the validation score (:func:`per_label_metric`): the mean per-label AUC (or
+  accuracy / balanced accuracy), by which configurations are selected;
+- calibration (:func:`per_label_statistics`, :func:`per_label_extras`): Brier
+  score and ECE of each label's probability and their means over labels, with
+  bootstrap CIs; optional recalibration per label (a
+  :class:`~skmedtl.metrics.ProbabilityCalibrator` per label, fitted on
+  validation);
+- seed pooling (:func:`pooled_per_label_metrics`,
+  :func:`pooled_per_label_validation`) and the paired comparisons' metric
+  (:func:`per_label_paired_metric`: the mean per-label selection metric,
+  images resampled, stratified by the first label; Holm-corrected).
+
+The cells that produce these records are :mod:`skmedtl.study._cells`'s; the
+report's per-label section is :mod:`skmedtl.study._per_label_report`'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import BOOTSTRAP_SEED, CONFIDENCE, bootstrap
-from ._evaluate import METRICS
-from ._stats import ECE_BINS
+from ..metrics import BOOTSTRAP_SEED, CONFIDENCE
+from ._evaluate import METRICS, pool_over_seeds
+from ._stats import ECE_BINS, pooled_validation
 from ._task import (
     MULTILABEL,
-    Task,
     label_report,
     label_summary,
     label_validation_metrics,
 )
 
 __all__ = [
-    "check_folder_single_label",
-    "csv_label_matrix",
     "evaluate_per_label",
-    "check_label_coverage",
-    "check_label_matrix",
+    "finish_per_label",
+    "label_probabilities",
     "per_label_extras",
+    "per_label_metric",
     "per_label_paired_metric",
     "per_label_statistics",
-    "per_label_summary",
-    "per_label_blocks",
     "pooled_per_label_metrics",
     "pooled_per_label_validation",
-    "pooled_reliability_records",
-    "run_per_label_hybrid",
 ]
-
-
-# -- data ----------------------------------------------------------------------------
-def check_label_matrix(labels: np.ndarray, pos_label) -> np.ndarray:
-    """The 0/1 label matrix of a multi-label data set (``from_arrays``)."""
-    if not np.isin(labels, (0, 1)).all():
-        raise ValueError(
-            f"labels of shape {labels.shape} are read as multi-label: a 0/1 matrix, "
-            "one column per label (1 = the finding is present). They hold other "
-            "values; give one class per image as a 1-D array instead."
-        )
-    if pos_label is not None:
-        raise ValueError(
-            "pos_label applies to two-class problems; multi-label data has one "
-            "positive class per label."
-        )
-    return labels.astype(np.int64)
-
-
-def check_label_coverage(labels: np.ndarray, split, class_names: list) -> None:
-    """Every label has positive and negative images in training and test."""
-    for part in ("train", "test"):
-        counts = labels[split == part].sum(axis=0)
-        rows = int((split == part).sum())
-        bad = np.flatnonzero((counts == 0) | (counts == rows))
-        if len(bad):
-            raise ValueError(
-                f"Label {class_names[bad[0]]!r} is "
-                f"{'never' if counts[bad[0]] == 0 else 'always'} present in the "
-                f"{part} split; every label needs positive and negative images in "
-                "training and test. Drop that label column."
-            )
-
-
-def per_label_summary(data) -> dict:
-    """``StudyDataset.summary`` of a multi-label data set: positives per label."""
-    counts = {
-        part: {
-            name: int(data.labels[data.split == part, j].sum())
-            for j, name in enumerate(data.class_names)
-        }
-        for part in ("train", "val", "test")
-    }
-    return {
-        "source": data.source,
-        "n_images": int(len(data.labels)),
-        "classes": list(data.class_names),
-        "task": MULTILABEL,
-        "counts": counts,
-        "n_per_split": {
-            part: int((data.split == part).sum()) for part in ("train", "val", "test")
-        },
-        "positive_class": None,
-        "groups": None if data.groups is None else len(np.unique(data.groups)),
-        "test_protocol": data.test_protocol,
-        "validation": "the data set's own validation split"
-        if data.has_validation
-        else "held out from training (inner CV for hybrid heads)",
-    }
 
 
 # -- evaluation ----------------------------------------------------------------------
@@ -153,37 +90,28 @@ def evaluate_per_label(
 
 
 def pooled_per_label_metrics(records: list[dict], n_bootstraps: int) -> dict:
-    """Seeds of one configuration: mean estimates, bootstrap CIs of the mean."""
+    """Seeds of one configuration: mean estimates, bootstrap CIs of the mean
+    (:func:`~skmedtl.study._evaluate.pool_over_seeds`, images resampled
+    without strata)."""
     SUMMARY, _summary_and_per_label = label_summary()
-
-    if len(records) == 1:
-        return {m: tuple(records[0]["metrics"][m]) for m in METRICS}
     Y = np.asarray(records[0]["y_true"], dtype=np.int64)
     scores = [np.asarray(r["y_score"], dtype=float) for r in records]
     preds = [np.asarray(r["y_pred"]).astype(bool) for r in records]
     columns = [SUMMARY.index(m) for m in METRICS]
 
-    def mean_over_seeds(idx):
-        return np.mean(
-            [
-                _summary_and_per_label(Y[idx], s[idx], p[idx])[0][columns]
-                for s, p in zip(scores, preds, strict=True)
-            ],
-            axis=0,
-        )
+    def seed_metrics(idx):
+        return [
+            _summary_and_per_label(Y[idx], s[idx], p[idx])[0][columns]
+            for s, p in zip(scores, preds, strict=True)
+        ]
 
-    result = bootstrap(
-        mean_over_seeds, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
+    return pool_over_seeds(
+        records, seed_metrics, np.zeros(len(Y)), n_bootstraps, stratify=False
     )
-    estimate, low, high = result.estimate, result.low, result.high
-    return {
-        m: (float(estimate[i]), float(low[i]), float(high[i]))
-        for i, m in enumerate(METRICS)
-    }
 
 
-# -- cells ---------------------------------------------------------------------------
-def _metric(metric: str):
+# -- validation ----------------------------------------------------------------------
+def per_label_metric(metric: str):
     """``fn(Y, proba)``: the mean per-label ``metric`` (the selection score)."""
 
     key = {"auc": "roc_auc"}.get(metric, metric)
@@ -192,16 +120,6 @@ def _metric(metric: str):
         return label_validation_metrics(np.asarray(Y), proba, np.nan)[key]
 
     return fn
-
-
-def _scorer(metric: str):
-    """Mean per-label ``metric`` of a fitted multi-label model on validation data."""
-    fn = _metric(metric)
-
-    def score(estimator, X, Y):
-        return fn(Y, _proba(estimator, X))
-
-    return score
 
 
 def per_label_paired_metric(metric: str):
@@ -213,7 +131,7 @@ def per_label_paired_metric(metric: str):
     per-label ``metric``. The ``y`` that ``paired_bootstrap`` passes (the
     first label, which stratifies the resamples) is not used.
     """
-    fn = _metric(metric)
+    fn = per_label_metric(metric)
 
     def seed_mean_metric(y, packed):
         Y = packed[:, 0, :].astype(np.int64)
@@ -223,7 +141,7 @@ def per_label_paired_metric(metric: str):
     return seed_mean_metric
 
 
-def _proba(estimator, X) -> np.ndarray:
+def label_probabilities(estimator, X) -> np.ndarray:
     """Per-label positive probabilities ``(n, n_labels)``."""
     proba = estimator.predict_proba(X)
     if isinstance(proba, list):
@@ -231,228 +149,31 @@ def _proba(estimator, X) -> np.ndarray:
     return np.asarray(proba)
 
 
-def run_per_label_hybrid(ctx, cell, emb) -> dict:
-    """A hybrid head per label on frozen embeddings: fitted on train, tuned on
-    the study's validation set (``ctx.val_mask``), thresholds chosen there."""
-    from sklearn.base import clone
-    from sklearn.model_selection import ParameterGrid
+def finish_per_label(ctx, proba_val, proba_test, Y_val, times) -> dict:
+    """Test metrics and validation statistics of a finished multi-label model.
 
-    from ..hybrid import head_pipeline
+    What :func:`skmedtl.study._cells.finish` does for one class per image: the
+    per-label decision thresholds are chosen on the validation set (Youden's
+    J), after selection, like every operating point; then the test set is
+    scored at them (:func:`evaluate_per_label`) and the validation side is
+    recorded (:func:`per_label_statistics`).
+    """
     from ..metrics import choose_thresholds
-    from ..model_selection import select_on_validation
-    from ._heads import count_head_params, head_grid
-    from ._measure import PeakMemory, Stopwatch
 
-    head = cell.approach.head
     data = ctx.data
-    Y_dev = data.labels[ctx.dev]
-    mask = ctx.val_mask
-    pipe = head_pipeline(
-        head,
-        class_weight="balanced",
-        random_state=cell.seed,
-        n_jobs=ctx.n_jobs,
-        **Task(MULTILABEL).head_options(),
-    )
-    grid = list(
-        ParameterGrid(
-            {
-                k.replace("clf__", "clf__estimator__", 1): v
-                for k, v in head_grid(head, ctx.profile.head_grid).items()
-            }
-        )
-    )
-    scorer = _scorer(ctx.metric)
-    X_train, Y_train = emb.dev[~mask], Y_dev[~mask]
-    X_val, Y_val = emb.dev[mask], Y_dev[mask]
-    with PeakMemory() as memory, Stopwatch() as train:
-        best = select_on_validation(
-            grid,
-            fit=lambda params: clone(pipe).set_params(**params).fit(X_train, Y_train),
-            score=lambda model: scorer(model, X_val, Y_val),
-        )
-        value, params, model = best.score, best.candidate, best.model
-        thresholds = choose_thresholds(Y_val, _proba(model, X_val))
-    with Stopwatch() as infer:
-        proba = _proba(model, emb.test)
-    per_label = model.named_steps["clf"].estimators_
-    result = {
-        "extract_time_s": emb.extract_time_s,
-        "train_time_s": train.seconds,
-        "inference_ms_per_image": 1e3
-        * (emb.seconds_per_image + infer.seconds / len(ctx.test)),
-        "trainable_params": int(sum(count_head_params(e) or 0 for e in per_label)),
-        "peak_memory_mb": max(emb.peak_memory_mb, memory.peak_mb),
-        "peak_gpu_memory_mb": emb.peak_gpu_memory_mb,
-        "input_size": emb.input_size,
-        "selection": {
-            "params": {
-                k.removeprefix("clf__estimator__"): v for k, v in params.items()
-            },
-            "validation_score": float(value),
-            "scheme": "validation split",
-            "n_candidates": len(grid),
-        },
-    }
-    result.update(
-        evaluate_per_label(
+    with times.stage("evaluation_s"):
+        thresholds = choose_thresholds(Y_val, proba_val)
+        result = evaluate_per_label(
             data.labels[ctx.test],
-            proba,
+            proba_test,
             thresholds,
             data.class_names,
             ctx.profile.n_bootstraps,
         )
-    )
     result["test_index"] = [int(i) for i in ctx.test]
-    result.update(per_label_statistics(ctx, Y_val, _proba(model, X_val), proba))
-    result["_model"] = model  # the fitted heads; popped before the record is logged
+    with times.stage("calibration_s"):
+        result.update(per_label_statistics(ctx, Y_val, proba_val, proba_test))
     return result
-
-
-# -- report --------------------------------------------------------------------------
-def _ci(value) -> str:
-    est, low, high = value
-    if est is None or np.isnan(est):
-        return "n/a"
-    return f"{est:.3f} [{low:.3f}, {high:.3f}]"
-
-
-def per_label_blocks(records: list[dict], recommendation) -> list:
-    """Report blocks of a multi-label study: per-label AUC, sensitivity, specificity.
-
-    Empty for single-label studies. One column per configuration (its first
-    seed); for the best configuration also sensitivity and specificity at the
-    per-label thresholds chosen on validation.
-    """
-    firsts: dict[str, dict] = {}
-    for r in records:
-        if Task.of_mapping(r).per_label:
-            firsts.setdefault(f"{r['backbone']} / {r['approach']}", r)
-    if not firsts:
-        return []
-    configs = list(firsts)
-    labels = list(next(iter(firsts.values()))["per_label"])
-    first = firsts[configs[0]]
-    header = ["label", "test positives", *(f"{c} AUC [95% CI]" for c in configs)]
-    body = [
-        [
-            label,
-            str(first["per_label"][label]["n_positive"]),
-            *(_ci(firsts[c]["per_label"][label]["auc"]) for c in configs),
-        ]
-        for label in labels
-    ]
-    body.append(
-        [
-            "**mean (MedMNIST AUC)**",
-            "",
-            *(_ci(firsts[c]["metrics"]["auc"]) for c in configs),
-        ]
-    )
-    body.append(["micro-average", "", *(_ci(firsts[c]["micro_auc"]) for c in configs)])
-    best = (recommendation or {}).get("best", {}).get("config")
-    best = best if best in firsts else configs[0]
-    rec = firsts[best]
-    detail = [
-        [
-            label,
-            f"{rec['per_label'][label]['threshold']:.3f}",
-            _ci(rec["per_label"][label]["sensitivity"]),
-            _ci(rec["per_label"][label]["specificity"]),
-            _ci(rec["per_label"][label]["auc"]),
-            *(
-                _ci(rec["extras"].get(f"{m}_label_{j}", (np.nan,) * 3))
-                for m in ("brier", "ece")
-            ),
-        ]
-        for j, label in enumerate(labels)
-    ]
-    return [
-        ("h2", "Per-label results"),
-        (
-            "p",
-            f"Multi-label data: {len(labels)} labels, each a binary problem. The AUC "
-            "of the results table is the mean of the per-label AUCs (as MedMNIST "
-            "reports it for ChestMNIST); ACC is the mean per-label accuracy. Test-"
-            f"set {CONFIDENCE:.0%} bootstrap intervals over images; per "
-            "configuration its first seed.",
-        ),
-        ("table", header, body),
-        (
-            "p",
-            f"Sensitivity and specificity of {best} at per-label decision "
-            "thresholds chosen on validation data (Youden's J), never on the test "
-            "set; Brier score and expected calibration error "
-            f"({ECE_BINS} equal-mass bins) "
-            "of each label's probability before any recalibration:",
-        ),
-        (
-            "table",
-            [
-                "label",
-                "threshold",
-                "sensitivity [95% CI]",
-                "specificity [95% CI]",
-                "AUC [95% CI]",
-                "Brier [95% CI]",
-                "ECE [95% CI]",
-            ],
-            detail,
-        ),
-    ]
-
-
-def csv_label_matrix(path, rows: list[dict], columns: list[str]) -> np.ndarray:
-    """The 0/1 label matrix of a multi-label CSV (one column per finding)."""
-    Y = np.zeros((len(rows), len(columns)), dtype=np.int64)
-    for i, row in enumerate(rows):
-        for j, column in enumerate(columns):
-            value = row.get(column, "")
-            if value not in ("0", "1", "0.0", "1.0"):
-                raise ValueError(
-                    f"{path}, line {i + 2}: column {column!r} is {value!r}. A CSV "
-                    "without a 'label' column is read as multi-label: every column "
-                    "other than path, group and split must be 0 or 1. For one class "
-                    "per image add a 'label' column."
-                )
-            Y[i, j] = int(float(value))
-    return Y
-
-
-def check_folder_single_label(paths: list, labels, root) -> None:
-    """Raise if one image sits in several class folders (a multi-label attempt).
-
-    A class-per-folder layout gives each image exactly one class, so it cannot
-    express multi-label data; copying an image into each of its findings'
-    folders would silently turn it into several contradicting single-label
-    images. Same-named files of equal size in different class folders are
-    compared byte for byte.
-    """
-    import hashlib
-    import os
-
-    seen: dict[tuple[str, int], list[tuple[str, object]]] = {}
-    for path, label in zip(paths, np.asarray(labels).tolist(), strict=True):
-        key = (os.path.basename(path), os.path.getsize(path))
-        seen.setdefault(key, []).append((path, label))
-    for entries in seen.values():
-        if len({label for _, label in entries}) < 2:
-            continue
-        digests: dict[str, tuple[str, object]] = {}
-        for path, label in entries:
-            with open(path, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            other = digests.get(digest)
-            if other is not None and other[1] != label:
-                raise ValueError(
-                    f"{root}: the same image is in class folders {other[1]!r} and "
-                    f"{label!r} ({other[0]} and {path}). A folder per class gives "
-                    "each image one class and cannot express multi-label data. For "
-                    "several findings per image use a CSV with a path column and one "
-                    "0/1 column per finding, or a MedMNIST-style .npz with labels of "
-                    "shape (n, n_labels)."
-                )
-            digests.setdefault(digest, (path, label))
 
 
 def per_label_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
@@ -471,7 +192,7 @@ def per_label_statistics(ctx, Y_val, proba_val, proba_test) -> dict:
     Y_val = np.asarray(Y_val, dtype=np.int64)
     proba_val = np.asarray(proba_val, dtype=float)
     proba_test = np.asarray(proba_test, dtype=float)
-    value = _metric(ctx.metric)(Y_val, proba_val)
+    value = per_label_metric(ctx.metric)(Y_val, proba_val)
     calibrate = getattr(ctx, "calibrate", "none")
     result = {
         "validation": {"metric": ctx.metric, "score": float(value), "n": len(Y_val)},
@@ -567,53 +288,14 @@ def per_label_extras(records: list[dict], n_bootstraps: int) -> dict:
     return _triples(names, *_bootstrap(Y[:, 0], fn, n_bootstraps))
 
 
-def pooled_reliability_records(records: list[dict]) -> list[dict]:
-    """Records whose predictions are every label's, pooled into one binary problem.
-
-    What :func:`~skmedtl.study._report_stats.plot_reliability` draws for a
-    multi-label configuration: one reliability curve over all (image, label)
-    pairs (label order kept), before and after recalibration.
-    """
-
-    def binary(P):
-        p = np.asarray(P, dtype=float).ravel()
-        return np.column_stack([1 - p, p])
-
-    out = []
-    for r in records:
-        cal = r.get("test_proba_calibrated")
-        out.append(
-            {
-                "y_true": np.asarray(r["y_true"]).ravel(),
-                "test_proba": binary(r["test_proba"]),
-                "test_proba_calibrated": None if cal is None else binary(cal),
-                "calibration": r["calibration"],
-            }
-        )
-    return out
-
-
 def pooled_per_label_validation(records: list[dict], metric: str, n_bootstraps: int):
-    """Validation score of a multi-label configuration (mean per-label metric)."""
-
-    key = {"auc": "roc_auc"}.get(metric, metric)
-    Y = np.asarray(records[0]["val_y"])
-    probas = [np.asarray(r["val_proba"], dtype=float) for r in records]
-
-    def value(idx):
-        return np.mean(
-            [label_validation_metrics(Y[idx], p[idx], np.nan)[key] for p in probas]
-        )
-
-    result = bootstrap(
-        value, np.zeros(len(Y)), n_resamples=n_bootstraps, stratify=False
+    """Validation score of a multi-label configuration: the mean per-label
+    ``metric`` pooled by :func:`~skmedtl.study._stats.pooled_validation`
+    (images resampled without strata)."""
+    return pooled_validation(
+        records,
+        metric,
+        n_bootstraps,
+        metric_fn=per_label_metric(metric),
+        stratify=False,
     )
-    low, high = result.low, result.high
-    seeds = [r["validation"]["score"] for r in records]
-    return {
-        "score": float(np.mean(seeds)),
-        "low": float(low),
-        "high": float(high),
-        "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else None,
-        "n": len(Y),
-    }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._per_label import pooled_reliability_records
+from ._per_label_report import pooled_reliability_records
 from ._stats import ECE_BINS
 
 __all__ = ["plot_reliability", "reliability_figure"]

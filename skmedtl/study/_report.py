@@ -24,7 +24,7 @@ from ._evaluate import METRICS
 from ._limitations import limitations
 from ._localisation import localisation_blocks
 from ._methods import methods_paragraph
-from ._per_label import per_label_blocks
+from ._per_label_report import per_label_blocks
 from ._predictions import write_predictions
 from ._reliability import reliability_figure
 from ._report_protocol import appendix_blocks

@@ -219,15 +219,29 @@ def pooled_extras(records: list[dict], y_test, task: str, n_bootstraps: int) -> 
             r.pop("_test_proba_calibrated", None)
 
 
-def pooled_validation(records: list[dict], metric: str, n_bootstraps: int) -> dict:
-    """Validation score of a configuration: seed mean, SD, bootstrap CI of the mean."""
+def pooled_validation(
+    records: list[dict],
+    metric: str,
+    n_bootstraps: int,
+    *,
+    metric_fn=None,
+    stratify: bool = True,
+) -> dict:
+    """Validation score of a configuration: seed mean, SD, bootstrap CI of the mean.
+
+    ``metric_fn(y, proba)`` is the task's validation metric (default: this
+    module's :func:`score` of ``metric``); ``stratify=False`` resamples the
+    images without strata (multi-label).
+    """
     y = np.asarray(records[0]["val_y"])
     probas = [np.asarray(r["val_proba"], dtype=float) for r in records]
+    value = metric_fn or (lambda y, p: score(metric, y, p))
 
     def fn(idx):
-        return [np.mean([score(metric, y[idx], p[idx]) for p in probas])]
+        return [np.mean([value(y[idx], p[idx]) for p in probas])]
 
-    estimate, low, high = _bootstrap(y, fn, n_bootstraps)
+    strata = y if stratify else np.zeros(len(y))
+    estimate, low, high = _bootstrap(strata, fn, n_bootstraps, stratify)
     seeds = [r["validation"]["score"] for r in records]
     return {
         "score": float(np.mean(seeds)),

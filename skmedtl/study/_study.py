@@ -18,10 +18,10 @@ from ..utils._validation import (
 )
 from ._choices import COSTS
 from ._cost import torch_threads
-from ._curves import check_train_sizes
+from ._curves import parse_train_sizes
 from ._manifest import MANIFEST_NAME, manifest, report_context
 from ._measure import StudyTimes
-from ._nested import check_cv
+from ._nested import parse_cv
 from ._out_dir import check_out_dir, study_lock
 from ._outputs import write_results
 from ._plan import check_device, check_lrs
@@ -301,10 +301,10 @@ class TransferStudy:
         "executor": [None, Check(check_executor, "an object with a run(tasks) method")],
         "train_sizes": [
             None,
-            Check(check_train_sizes, "positive sizes or 'all', e.g. [25, 50, 'all']"),
+            Check(parse_train_sizes, "positive sizes or 'all', e.g. [25, 50, 'all']"),
         ],
         "train_repeats": [Interval(numbers.Integral, 1)],
-        "cv": [None, Check(check_cv, "a number of outer folds >= 2, 'auto' or 0")],
+        "cv": [None, Check(parse_cv, "a number of outer folds >= 2, 'auto' or 0")],
         "external": [None, "path", list, tuple],
     }
 

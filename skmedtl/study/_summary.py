@@ -140,60 +140,10 @@ def summarize(
             continue
         groups.setdefault((cell.backbone, cell.approach.name), []).append(record)
         cell_rows.append(cell_row(record))
-    rows = []
-    for (backbone, approach), recs in groups.items():
-        first = recs[0]
-        pool = poolers(Task.of_mapping(first))
-        validation = pool.validation(recs, metric, n_bootstraps)
-        row = {
-            "config": f"{backbone} / {approach}",
-            "backbone": backbone,
-            "approach": approach,
-            "category": first["category"],
-            "n_seeds": len(recs),
-        }
-        pooled = pool.metrics(recs, n_bootstraps)
-        for m in METRICS:
-            est, low, high = pooled[m]
-            row.update({m: est, f"{m}_low": low, f"{m}_high": high})
-            row[f"{m}_sd"] = (
-                float(np.std([r["metrics"][m][0] for r in recs], ddof=1))
-                if len(recs) > 1
-                else None
-            )
-        for f in COST_FIELDS:
-            row[f] = _mean(r.get(f) for r in recs)
-        if row["trainable_params"] is not None:
-            row["trainable_params"] = int(round(row["trainable_params"]))
-        row["validation_score"] = validation["score"]
-        row["validation_low"] = validation["low"]
-        row["validation_high"] = validation["high"]
-        row["validation_sd"] = validation["sd"]
-        row["inner_score"] = _mean(_inner_score(r) for r in recs)
-        row["n_validation"] = validation["n"]
-        low, high = seed_interval([r["metrics"][metric][0] for r in recs])
-        row[f"{metric}_seed_low"], row[f"{metric}_seed_high"] = low, high
-        if len(recs) == 1:
-            extras = first["extras"]
-        else:
-            extras = pool.extras(recs, task, n_bootstraps)
-        for name, (est, low, high) in extras.items():
-            row.update({name: est, f"{name}_low": low, f"{name}_high": high})
-        op = first.get("operating_point")
-        row["threshold_rule"] = op["rule"] if op else None
-        # each seed's model has its own threshold: their mean is no model's
-        thresholds = (
-            [float(r["operating_point"]["threshold"]) for r in recs] if op else []
-        )
-        row["threshold"] = (
-            None if not op else thresholds[0] if len(thresholds) == 1 else thresholds
-        )
-        row["calibrate"] = first["calibration"]["method"]
-        row["device"] = first.get("device")
-        row["engine"] = first.get("engine")
-        row["input_size"] = first.get("input_size")
-        row["seeds"] = [r["seed"] for r in recs]
-        rows.append(row)
+    rows = [
+        config_row(backbone, approach, recs, n_bootstraps, metric=metric, task=task)
+        for (backbone, approach), recs in groups.items()
+    ]
     by_config = {f"{b} / {a}": recs for (b, a), recs in groups.items()}
     return rows, cell_rows, by_config
 
@@ -279,4 +229,87 @@ def recommend(
         "differences": differences,
         "candidates": [r["config"] for r in candidates],
         "selected_on": "validation",
+    }
+
+
+def config_row(
+    backbone: str,
+    approach: str,
+    recs: list[dict],
+    n_bootstraps: int,
+    *,
+    metric: str,
+    task: str,
+) -> dict:
+    """One row of the results table: the seeds ``recs`` of one configuration pooled.
+
+    Test metrics and the validation score are seed means with bootstrap
+    intervals (the task's :func:`poolers`), costs seed means, the operating
+    point and settings the first seed's (thresholds: every seed's).
+    """
+    first = recs[0]
+    pool = poolers(Task.of_mapping(first))
+    validation = pool.validation(recs, metric, n_bootstraps)
+    row = {
+        "config": f"{backbone} / {approach}",
+        "backbone": backbone,
+        "approach": approach,
+        "category": first["category"],
+        "n_seeds": len(recs),
+    }
+    row.update(_pooled_metric_fields(recs, pool.metrics(recs, n_bootstraps)))
+    for f in COST_FIELDS:
+        row[f] = _mean(r.get(f) for r in recs)
+    if row["trainable_params"] is not None:
+        row["trainable_params"] = int(round(row["trainable_params"]))
+    row["validation_score"] = validation["score"]
+    row["validation_low"] = validation["low"]
+    row["validation_high"] = validation["high"]
+    row["validation_sd"] = validation["sd"]
+    row["inner_score"] = _mean(_inner_score(r) for r in recs)
+    row["n_validation"] = validation["n"]
+    low, high = seed_interval([r["metrics"][metric][0] for r in recs])
+    row[f"{metric}_seed_low"], row[f"{metric}_seed_high"] = low, high
+    if len(recs) == 1:
+        extras = first["extras"]
+    else:
+        extras = pool.extras(recs, task, n_bootstraps)
+    for name, (est, low, high) in extras.items():
+        row.update({name: est, f"{name}_low": low, f"{name}_high": high})
+    row.update(_operating_point_fields(recs))
+    row["calibrate"] = first["calibration"]["method"]
+    row["device"] = first.get("device")
+    row["engine"] = first.get("engine")
+    row["input_size"] = first.get("input_size")
+    row["seeds"] = [r["seed"] for r in recs]
+    return row
+
+
+def _pooled_metric_fields(recs: list[dict], pooled: dict) -> dict:
+    """Each metric's pooled estimate and interval, and its standard deviation
+    over seeds (``None`` for one seed)."""
+    fields = {}
+    for m in METRICS:
+        est, low, high = pooled[m]
+        fields.update({m: est, f"{m}_low": low, f"{m}_high": high})
+        fields[f"{m}_sd"] = (
+            float(np.std([r["metrics"][m][0] for r in recs], ddof=1))
+            if len(recs) > 1
+            else None
+        )
+    return fields
+
+
+def _operating_point_fields(recs: list[dict]) -> dict:
+    """The threshold rule, and each seed's threshold (one seed: a number)."""
+    op = recs[0].get("operating_point")
+    # each seed's model has its own threshold: their mean is no model's
+    thresholds = [float(r["operating_point"]["threshold"]) for r in recs] if op else []
+    return {
+        "threshold_rule": op["rule"] if op else None,
+        "threshold": None
+        if not op
+        else thresholds[0]
+        if len(thresholds) == 1
+        else thresholds,
     }

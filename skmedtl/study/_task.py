@@ -108,6 +108,11 @@ class Task:
         """Keyword arguments of :func:`skmedtl.hybrid.head_pipeline` for this task."""
         return {"multilabel": True} if self.per_label else {}
 
+    def finetune_options(self) -> dict:
+        """Keyword arguments of :class:`~skmedtl.finetune.FineTuneClassifier`
+        for this task (multi-label: per-label thresholds by Youden's J)."""
+        return {"threshold": "youden"} if self.per_label else {}
+
     def set_tags(self, tags):
         """Mark scikit-learn estimator tags with this task; returns ``tags``."""
         if self.per_label:

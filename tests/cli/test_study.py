@@ -17,12 +17,12 @@ def _study(*args):
 
 def _no_data_read(monkeypatch):
     """Fail the test if the data set is read (outputs are checked before)."""
-    from skmedtl.study import _data
+    from skmedtl.study import _readers
 
     def read(*args, **kwargs):
         raise AssertionError("the data set was read before the outputs were checked")
 
-    monkeypatch.setattr(_data, "_from_folder", read)
+    monkeypatch.setattr(_readers, "read_folder", read)
 
 
 @pytest.mark.parametrize("where", [".", "out", "benign/out"])
