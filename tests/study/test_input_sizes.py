@@ -16,9 +16,7 @@ FAMILIES = ("hybrid-svm", "feature_extractor", "full", "random_init")
 
 def _sizes(profile) -> dict:
     return {
-        name: cell_settings(COMMON, profile, "b", parse_approach(name), 0)[
-            "input_size"
-        ]
+        name: cell_settings(COMMON, profile, "b", parse_approach(name), 0)["input_size"]
         for name in FAMILIES
     }
 
@@ -81,6 +79,7 @@ def test_a_size_given_to_the_study_reaches_every_cell(tiny_npz, tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_a_size_asked_otherwise_is_flagged_in_the_table_and_the_methods(
     tmp_path,
 ):
