@@ -70,13 +70,12 @@ def main(before_dir: str, after_dir: str) -> None:
             f"| {_fmt(ag, True)} |"
         )
     print()
-    for side, out, rows in (("before", before_out, before), ("after", after_out, after)):
+    sides = (("before", before_out, before), ("after", after_out, after))
+    for side, out, rows in sides:
         g = [v for v in gaps[side] if v is not None]
         chosen = _selected(out, rows)
         val, test, gap = _scores(rows[chosen])
-        rank = 1 + sum(
-            (_num(r["auc"]) or -1.0) > (test or -1.0) for r in rows.values()
-        )
+        rank = 1 + sum((_num(r["auc"]) or -1.0) > (test or -1.0) for r in rows.values())
         print(
             f"- {side}: selected {chosen}: validation {_fmt(val)}, test {_fmt(test)}"
             f" (gap {_fmt(gap, True)}; {rank} of {len(rows)} on test); mean gap of "
