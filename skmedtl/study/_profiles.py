@@ -81,8 +81,9 @@ PROFILES = {
     # not resolutions: an epoch of EfficientNet-Lite0 over 546 images takes
     # ~3-5 s at 64 px and about 12x that at 224 px, so the trained approaches
     # cannot have 224 px in minutes, and the frozen ones come down to them. On
-    # the demo this costs the frozen approaches little (BreastMNIST's images
-    # are 28 px, upsampled either way): see benchmarks/protocol/BEFORE_AFTER.md.
+    # the demo this cost the frozen approaches nothing measurable (test AUC at
+    # 224 px -0.041 to +0.048, mean -0.001; BreastMNIST's 28-px images are
+    # upsampled either way): benchmarks/protocol/BEFORE_AFTER.md.
     # The whole profile: ~2 minutes on 2 idle cores.
     "quick": Profile(
         name="quick",
