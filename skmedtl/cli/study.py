@@ -103,9 +103,10 @@ STUDY_PARAMS = [
           "bound of its paired validation difference to the selected one must "
           "be above -M (default: 0.02)"),
     Param("input_size", "--input-size", type=_size, metavar="PX",
-          help="input size of the frozen approaches, or 'native'"),
+          help="input size of every approach, or 'native' (the weights' own)"),
     Param("train_input_size", "--train-input-size", type=_size, metavar="PX",
-          help="input size of the approaches that train the backbone"),
+          help="another input size for the approaches that train the backbone "
+          "(the report flags the rows that differ)"),
     Param("max_epochs", "--max-epochs", type=positive_int, metavar="N",
           help="epochs of the approaches that train the backbone"),
     Param("lrs", "--lrs", type=float_list, metavar="LR,LR",

@@ -29,6 +29,7 @@ __all__ = [
     "check_grid",
     "check_lrs",
     "check_operating_point",
+    "input_sizes",
     "operating_point",
     "ordered_grades",
     "plan_cells",
@@ -110,15 +111,44 @@ def profile_overrides(profile: Profile, params: dict) -> Profile:
     for name in ("fine_tune_blocks", "max_epochs", "n_bootstraps"):
         if params.get(name) is not None:
             changes[name] = int(params[name])
-    for name in ("input_size", "train_input_size"):
-        value = params.get(name)
-        if value is not None:
-            changes[name] = None if value == "native" else int(value)
+    changes.update(input_sizes(params))
     lrs = params.get("lrs")
     if lrs is not None:
         lrs = [lrs] if isinstance(lrs, numbers.Real) else list(lrs)
         changes["lrs"] = tuple(float(v) for v in lrs)
     return profile.replace(**changes)
+
+
+def input_sizes(params: dict) -> dict:
+    """The profile's input sizes that ``input_size`` / ``train_input_size`` set.
+
+    Like for like by default: ``input_size`` is the size of every approach,
+    frozen and trained; ``train_input_size`` is the explicit request for
+    another size for the approaches that train the backbone (the report then
+    flags their rows). ``"native"`` is the weights' own size (``None`` in the
+    profile).
+
+    Examples
+    --------
+    >>> input_sizes({"input_size": 128})
+    {'input_size': 128, 'train_input_size': 128}
+    >>> input_sizes({"input_size": "native", "train_input_size": 64})
+    {'input_size': None, 'train_input_size': 64}
+    >>> input_sizes({})
+    {}
+    """
+
+    def pixels(value):
+        return None if value == "native" else int(value)
+
+    changes = {}
+    if params.get("input_size") is not None:
+        changes["input_size"] = changes["train_input_size"] = pixels(
+            params["input_size"]
+        )
+    if params.get("train_input_size") is not None:
+        changes["train_input_size"] = pixels(params["train_input_size"])
+    return changes
 
 
 def study_seeds(seeds, random_state: int) -> list[int]:

@@ -25,7 +25,11 @@ class Profile:
         Input size of the frozen approaches (``None``: the weights' own size).
     train_input_size : int or None
         Input size of the approaches that train the backbone (``None``: the
-        weights' own size). Smaller is much cheaper on a CPU.
+        weights' own size). Every built-in profile sets it equal to
+        ``input_size``, so that all approaches are compared like for like; the
+        study's ``input_size`` parameter sets both, and its
+        ``train_input_size`` is the explicit request for another size (the
+        report then flags the rows that differ).
     max_epochs, patience : int
         Training budget and early-stopping patience (also the epochs without
         improvement after which ``gradual`` unfreezes the next group).
@@ -73,16 +77,20 @@ class Profile:
 PROFILES = {
     # Sized for a laptop CPU and the bundled BreastMNIST (780 images): every
     # approach once, on the backbone whose ImageNet weights ship with skmedtl.
-    # Frozen approaches see the native 224 px (embedding the 780 images: ~6 s on
-    # 2 cores); the approaches that train the backbone see 64 px for at most 5
-    # epochs (an epoch of EfficientNet-Lite0 over 546 images: ~3-5 s at 64 px,
-    # about 12x that at 224 px). The whole profile: ~2 minutes on 2 idle cores.
+    # Every approach sees the same 64 px, so that the table compares approaches,
+    # not resolutions: an epoch of EfficientNet-Lite0 over 546 images takes
+    # ~3-5 s at 64 px and about 12x that at 224 px, so the trained approaches
+    # cannot have 224 px in minutes, and the frozen ones come down to them. On
+    # the demo this cost the frozen approaches nothing measurable (test AUC at
+    # 224 px -0.041 to +0.048, mean -0.001; BreastMNIST's 28-px images are
+    # upsampled either way): benchmarks/protocol/BEFORE_AFTER.md.
+    # The whole profile: ~2 minutes on 2 idle cores.
     "quick": Profile(
         name="quick",
         backbones=("efficientnet_lite0",),
         approaches=APPROACHES,
         fine_tune_blocks=2,
-        input_size=None,
+        input_size=64,
         train_input_size=64,
         max_epochs=5,
         patience=2,
@@ -93,8 +101,8 @@ PROFILES = {
         n_bootstraps=1000,
         cv_folds=3,
         head_grid="small",
-        description="every approach once on efficientnet_lite0; trained "
-        "approaches at 64 px for at most 5 epochs (minutes on a CPU)",
+        description="every approach once on efficientnet_lite0, all at 64 px "
+        "(like for like, and minutes on a CPU); at most 5 epochs",
     ),
     # A real comparison, for a GPU (or a night on a CPU): four backbones with
     # different cost profiles at their native input size, two learning rates.

@@ -110,8 +110,9 @@ class TransferStudy:
         its paired difference to the selected one on validation is above
         ``-margin`` (in units of ``metric``).
     input_size, train_input_size : int or "native", optional
-        Input size of the frozen approaches, and of those that train the
-        backbone (``"native"``: the weights' own size).
+        Input size of every approach (like for like), and another one for those
+        that train the backbone, flagged in the report (``"native"``: the
+        weights' own size).
     max_epochs : int, optional
         Epochs of the approaches that train the backbone.
     lrs : list of float, optional
