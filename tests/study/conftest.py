@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skmedtl.cli import main
-
 #: A tiny study: random LeNet-5 at 32 px, one epoch: seconds per cell.
 TINY = [
     "--profile",
@@ -47,15 +45,3 @@ def tiny_npz(tmp_path):
     path = tmp_path / "tiny.npz"
     np.savez(path, **arrays)
     return path
-
-
-@pytest.fixture
-def run_cli(capsys):
-    """``main(argv)`` -> (exit code, stdout, stderr)."""
-
-    def run(argv):
-        code = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
