@@ -2,8 +2,9 @@
 
 - :func:`call_main`: the command line, in process, with its exit code and output
   (the ``run_cli`` fixture of ``tests/conftest.py`` wraps it);
-- :data:`TINY_STUDY` and :func:`tiny_study_flags`: the tiny, offline study
-  (random LeNet-5 at 32 px, one epoch), as keyword arguments and as flags;
+- :data:`TINY_STUDY`, :func:`tiny_study` and :func:`tiny_study_flags`: the tiny,
+  offline study (random LeNet-5 at 32 px, one epoch), as keyword arguments, as a
+  ``TransferStudy`` and as flags of ``skmedtl study``;
 - :data:`LENET` and the fixtures ``data``, ``hybrid`` and ``saved``: a small
   saved hybrid, for the tests of persistence and of hostile models; a
   ``conftest.py`` uses them by importing them;
@@ -61,6 +62,14 @@ def tiny_study_flags(**params) -> list[str]:
         value = "none" if value is None else str(value)
         flags += ["--" + name.replace("_", "-"), value]
     return flags
+
+
+def tiny_study(data, out, **params):
+    """A ``TransferStudy`` of ``data`` in ``out``: :data:`TINY_STUDY`, updated by
+    ``params``."""
+    from skmedtl.study import TransferStudy
+
+    return TransferStudy(data, out, **{**TINY_STUDY, **params})
 
 
 def call_main(argv, capsys) -> tuple[int, str, str]:

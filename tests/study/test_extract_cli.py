@@ -8,6 +8,8 @@ import re
 import numpy as np
 from PIL import Image
 
+from tests._helpers import tiny_study_flags
+
 from .conftest import make_images
 
 EXTRACT = ["--backbone", "lenet5", "--weights", "none", "--input-size", "32", "-q"]
@@ -58,17 +60,12 @@ def test_a_study_takes_its_embeddings_from_an_extracted_cache(
             out_dir,
             "--cache",
             cache,
-            "--backbones",
-            "lenet5",
-            "--weights",
-            "none",
-            "--input-size",
-            "32",
-            "--approaches",
-            "hybrid-logreg",
-            "--n-bootstraps",
-            "20",
-            "-q",
+            *tiny_study_flags(
+                train_input_size=False,
+                max_epochs=False,
+                approaches=["hybrid-logreg"],
+                n_bootstraps=20,
+            ),
         ]
     )
     assert code == 0

@@ -10,24 +10,14 @@ import textwrap
 
 import pytest
 
-from skmedtl.study import LocalExecutor, TransferStudy
+from skmedtl.study import LocalExecutor
+from tests._helpers import tiny_study, tiny_study_flags
 
 APPROACHES = ["hybrid-logreg", "feature_extractor", "fine_tune:1", "full"]
 
 
 def _study(data, out, **params):
-    settings = dict(
-        backbones=["lenet5"],
-        approaches=APPROACHES,
-        weights=None,
-        input_size=32,
-        train_input_size=32,
-        max_epochs=1,
-        n_bootstraps=50,
-        verbose=0,
-    )
-    settings.update(params)
-    return TransferStudy(data, out, **settings)
+    return tiny_study(data, out, **{"approaches": APPROACHES, **params})
 
 
 def _records(out, kind="cell"):
@@ -181,21 +171,7 @@ def test_ctrl_c_in_the_cli_exits_130_and_the_rerun_finishes(
         tiny_npz,
         "--out",
         out,
-        "--backbones",
-        "lenet5",
-        "--weights",
-        "none",
-        "--input-size",
-        "32",
-        "--train-input-size",
-        "32",
-        "--max-epochs",
-        "1",
-        "--n-bootstraps",
-        "20",
-        "-q",
-        "--approaches",
-        ",".join(APPROACHES),
+        *tiny_study_flags(n_bootstraps=20, approaches=APPROACHES),
     ]
     calls = []
 
