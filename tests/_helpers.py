@@ -2,6 +2,8 @@
 
 - :func:`call_main`: the command line, in process, with its exit code and output
   (the ``run_cli`` fixture of ``tests/conftest.py`` wraps it);
+  :func:`call_main_without_pickle`: in a fresh process that cannot unpickle;
+- :func:`cell_predictions`: one cell's rows of a study's ``predictions.csv``;
 - :data:`TINY_STUDY`, :func:`tiny_study` and :func:`tiny_study_flags`: the tiny,
   offline study (random LeNet-5 at 32 px, one epoch), as keyword arguments, as a
   ``TransferStudy`` and as flags of ``skmedtl study``;
@@ -15,12 +17,18 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: A random LeNet-5, no weights to fetch.
 LENET = dict(weights=None, random_state=0, verbose=0)
@@ -85,6 +93,41 @@ def call_main(argv, capsys) -> tuple[int, str, str]:
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+#: ``skmedtl.cli.main`` in a process where every pickle entry point raises.
+_NO_PICKLE = """
+import pickle, sys
+def refuse(*args, **kwargs):
+    raise RuntimeError("pickle was used to load the model")
+class Refused:
+    def __init__(self, *args, **kwargs):
+        refuse()
+pickle.load = pickle.loads = refuse
+pickle.Unpickler = Refused
+import torch
+torch.load = refuse
+from skmedtl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def call_main_without_pickle(argv) -> subprocess.CompletedProcess:
+    """``skmedtl`` with ``argv`` in a fresh process in which ``pickle.load``,
+    ``pickle.loads``, ``pickle.Unpickler`` and ``torch.load`` raise."""
+    return subprocess.run(
+        [sys.executable, "-c", _NO_PICKLE, *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": os.fspath(REPO)},
+    )
+
+
+def cell_predictions(out: Path, key: str) -> list[dict]:
+    """The rows of a study's ``predictions.csv`` of the cell ``key``."""
+    with open(out / "predictions.csv", newline="") as f:
+        return [r for r in csv.DictReader(f) if r["cell_key"] == key]
 
 
 # -- a small saved model, and editing it -----------------------------------------------
