@@ -20,7 +20,7 @@ import pytest
 import skmedtl
 from skmedtl.cli import main
 from skmedtl.metrics import choose_thresholds
-from skmedtl.study import MultiLabelStudyModel, StudyModel, TransferStudy
+from skmedtl.study import MultiLabelStudyModel, StudyModel
 from tests._helpers import call_main_without_pickle, cell_predictions, tiny_study
 
 from ._synthetic import LABELS, make_multilabel
@@ -322,17 +322,10 @@ def test_a_cell_finished_without_saving_is_fitted_again_once(tmp_path):
     split = np.array(["train"] * 40 + ["val"] * 16 + ["test"] * 16)
     data = StudyDataset.from_arrays(X, Y, split=split, class_names=LABELS)
     out = tmp_path / "study"
-    options = dict(
-        backbones=["lenet5"],
-        approaches=["hybrid-logreg"],
-        weights=None,
-        input_size=32,
-        n_bootstraps=20,
-        verbose=0,
-    )
-    TransferStudy(data, out, save="none", **options).run()
+    options = dict(approaches=["hybrid-logreg"], n_bootstraps=20)
+    tiny_study(data, out, save="none", **options).run()
     assert not (out / "model").exists() and not (out / "models").exists()
-    results = TransferStudy(data, out, **options).run()
+    results = tiny_study(data, out, **options).run()
     assert results.n_run == 0 and results.files["model"] == os.fspath(out / "model")
     card = json.loads((out / "model" / "model_card.json").read_text())
     assert "fitted again" in card["refitted"]

@@ -11,7 +11,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from skmedtl.datasets import CHESTMNIST_LABELS, load_medmnist
-from skmedtl.study import StudyDataset, TransferStudy, load_study_dataset
+from skmedtl.study import StudyDataset, load_study_dataset
 from tests._helpers import tiny_study, tiny_study_flags
 
 from ._synthetic import LABELS, make_multilabel
@@ -176,15 +176,8 @@ def test_hybrid_without_validation_split_holds_out_patients_iteratively(tmp_path
     X, Y = make_multilabel(90, seed=7, size=28)
     groups = np.repeat(np.arange(30), 3)
     data = StudyDataset.from_arrays(X, Y, groups=groups, random_state=0)
-    results = TransferStudy(
-        data,
-        tmp_path / "out",
-        backbones=["lenet5"],
-        approaches=["hybrid-logreg"],
-        weights=None,
-        input_size=32,
-        n_bootstraps=20,
-        verbose=0,
+    results = tiny_study(
+        data, tmp_path / "out", approaches=["hybrid-logreg"], n_bootstraps=20
     ).run()
     selection = results.cells[0]["selection"]
     assert selection["scheme"] == "validation split"

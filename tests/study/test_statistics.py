@@ -14,16 +14,11 @@ from skmedtl.metrics._report import _binary_auc
 from skmedtl.study import StudyDataset, TransferStudy
 from skmedtl.study._stats import compare_configurations, pooled_validation
 from skmedtl.study._summary import recommend
+from tests._helpers import TINY_STUDY
 
 from .conftest import make_images
 
-COMMON = dict(
-    backbones=["lenet5"],
-    weights=None,
-    input_size=32,
-    n_bootstraps=50,
-    verbose=0,
-)
+COMMON = TINY_STUDY  # hybrid approaches only: the epochs do not matter
 
 
 def _csv(path):
