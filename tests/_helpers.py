@@ -72,6 +72,21 @@ def tiny_study_flags(**params) -> list[str]:
     return flags
 
 
+def slow_except(quick, cases) -> list:
+    """``cases`` of a ``parametrize``, those not in ``quick`` marked slow.
+
+    The quick cases keep the behaviour in ``pytest -m "not slow"``; the others
+    run with the whole suite. A tuple case is the arguments of one case.
+    """
+    quick = list(quick) if isinstance(quick, list) else [quick]
+
+    def param(case):
+        values = case if isinstance(case, tuple) else (case,)
+        return pytest.param(*values, marks=() if case in quick else pytest.mark.slow)
+
+    return [param(case) for case in cases]
+
+
 def tiny_study(data, out, **params):
     """A ``TransferStudy`` of ``data`` in ``out``: :data:`TINY_STUDY`, updated by
     ``params``."""

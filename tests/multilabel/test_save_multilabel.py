@@ -162,6 +162,7 @@ def test_loaded_models_reproduce_the_recorded_predictions(ml_study):
     assert seen == {"hybrid-logreg", "feature_extractor"}
 
 
+@pytest.mark.slow
 def test_cli_predict_writes_a_probability_and_a_decision_per_label(ml_study, tmp_path):
     out = ml_study["out"]
     key = json.loads((out / "model" / "metadata.json").read_text())["cell_key"]
@@ -315,6 +316,7 @@ def test_resumed_and_report_only_runs_keep_the_saved_model(ml_study, monkeypatch
     assert (out / "model" / "manifest.json").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_a_cell_finished_without_saving_is_fitted_again_once(tmp_path):
     from skmedtl.study import StudyDataset
 

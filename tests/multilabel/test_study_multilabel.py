@@ -27,6 +27,7 @@ def _write_npz(path, sizes=(("train", 96), ("val", 32), ("test", 64))):
     return path
 
 
+@pytest.mark.slow
 def test_study_end_to_end(tmp_path):
     path = _write_npz(tmp_path / "findings.npz")
     study = tiny_study(
@@ -172,6 +173,7 @@ def test_cli_study_on_multilabel_npz(tmp_path, capsys):
     assert "## Per-label results" in (tmp_path / "out" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_hybrid_without_validation_split_holds_out_patients_iteratively(tmp_path):
     X, Y = make_multilabel(90, seed=7, size=28)
     groups = np.repeat(np.arange(30), 3)

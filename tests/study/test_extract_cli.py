@@ -6,6 +6,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests._helpers import tiny_study_flags
@@ -42,6 +43,7 @@ def test_extract_a_folder_then_nothing_is_recomputed(tmp_path, run_cli):
     assert code == 0 and "0 new, 10 already cached" in out
 
 
+@pytest.mark.slow
 def test_a_study_takes_its_embeddings_from_an_extracted_cache(
     tiny_npz, tmp_path, run_cli
 ):

@@ -81,8 +81,8 @@ def test_exception_after_k_cells_then_rerun_finishes_only_the_rest(
     assert (again.n_run, again.n_skipped) == (0, len(approaches))
 
 
-@pytest.mark.parametrize("approaches", STUDIES)
-def test_killed_process_leaves_a_resumable_log(approaches, tiny_npz, tmp_path):
+@pytest.mark.slow  # a fresh process: its imports alone take seconds
+def test_killed_process_leaves_a_resumable_log(tiny_npz, tmp_path):
     """SIGKILL in the middle of writing the third record; the rerun finishes."""
     out = tmp_path / "out"
     script = textwrap.dedent(
@@ -103,7 +103,7 @@ def test_killed_process_leaves_a_resumable_log(approaches, tiny_npz, tmp_path):
 
         LocalExecutor.call_task = call_task
         main(["study", "--dataset", {str(tiny_npz)!r}, "--out", {str(out)!r},
-              *{tiny_study_flags(approaches=approaches)!r}])
+              *{tiny_study_flags(approaches=APPROACHES)!r}])
         """
     )
     env = {**os.environ, "SKMEDTL_OFFLINE": "1"}
@@ -121,11 +121,11 @@ def test_killed_process_leaves_a_resumable_log(approaches, tiny_npz, tmp_path):
     assert (out / "embeddings.h5").exists() or (out / "embeddings.h5.journal").exists()
 
     with pytest.warns(RuntimeWarning, match="incomplete line"):
-        results = _study(tiny_npz, out, approaches=approaches).run()
-    assert (results.n_skipped, results.n_run) == (2, len(approaches) - 2)
+        results = _study(tiny_npz, out).run()
+    assert (results.n_skipped, results.n_run) == (2, len(APPROACHES) - 2)
     records = _records(out)
     assert records[:2] == before
-    assert len(records) == len(approaches) == len({r["key"] for r in records})
+    assert len(records) == len(APPROACHES) == len({r["key"] for r in records})
     # the frozen backbone was embedded once: the rerun reused the extraction
     extractions = _records(out, "extraction")
     assert len(extractions) == 1
@@ -148,6 +148,7 @@ def test_changed_settings_rerun_only_the_cells_they_affect(tiny_npz, tmp_path):
     assert len(results.table) == len(APPROACHES)
 
 
+@pytest.mark.slow
 def test_report_only_rewrites_the_report_from_finished_cells(tiny_npz, tmp_path):
     out = tmp_path / "out"
     first = _study(tiny_npz, out, approaches=["hybrid-logreg"]).run()

@@ -123,6 +123,7 @@ def test_loaded_model_is_a_fitted_classifier(png_study):
         model.predict(paths, threshold="youden")
 
 
+@pytest.mark.slow
 def test_predict_in_a_fresh_process_reproduces_the_study(png_study, tmp_path):
     out = png_study["out"]
     key = _metadata(out / "model")["cell_key"]
@@ -241,6 +242,7 @@ def test_resumed_and_report_only_runs_keep_the_saved_model(png_study, monkeypatc
         assert (out / t / "manifest.json").stat().st_mtime_ns == mtime
 
 
+@pytest.mark.slow
 def test_a_cell_finished_without_saving_is_fitted_again_once(tiny_npz, tmp_path):
     out = tmp_path / "study"
     options = dict(approaches=["hybrid-svm"], calibrate="none")  # seeded folds

@@ -204,6 +204,7 @@ def test_volumes_and_multilabel_are_refused():
 
 
 # -- protocol --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_hybrid_heads_tune_inside_training_and_validate_on_val(tiny_npz, tmp_path):
     """Heads tune by inner CV of the training images; validation (own val split,
     or one stratified split of the training data) scores them once."""
@@ -326,6 +327,7 @@ def test_verbose_0_prints_nothing(tiny_npz, tmp_path, capsys):
     assert out == "" and err == ""
 
 
+@pytest.mark.slow
 def test_three_classes_use_macro_metrics_and_micro_roc(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.repeat(["a", "b", "c"], 14)

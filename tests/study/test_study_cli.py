@@ -305,6 +305,7 @@ def test_dry_run_lists_cells_and_runs_nothing(tmp_path, tiny_npz, run_cli):
     assert not (tmp_path / "o" / "results.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_statistics_flags_reach_the_study(tmp_path, tiny_npz, run_cli):
     code, _, err = run_cli(
         ["study", "--dataset", tiny_npz, "--out", tmp_path / "o", *TINY]
