@@ -2,7 +2,8 @@
 
 - :func:`call_main`: the command line, in process, with its exit code and output
   (the ``run_cli`` fixture of ``tests/conftest.py`` wraps it);
-  :func:`call_main_without_pickle`: in a fresh process that cannot unpickle;
+  :func:`call_main_without_pickle`: in a fresh process that cannot unpickle, and
+  :func:`predict_saved_model`: a study's saved model predicting there;
 - :func:`cell_predictions`: one cell's rows of a study's ``predictions.csv``;
 - :data:`TINY_STUDY`, :func:`tiny_study` and :func:`tiny_study_flags`: the tiny,
   offline study (random LeNet-5 at 32 px, one epoch), as keyword arguments, as a
@@ -137,6 +138,20 @@ def call_main_without_pickle(argv) -> subprocess.CompletedProcess:
         timeout=300,
         env={**os.environ, "PYTHONPATH": os.fspath(REPO)},
     )
+
+
+def predict_saved_model(out: Path, target: Path):
+    """A study's saved model (``out/model``) predicts the images of the study's
+    ``predictions.csv`` into ``target``, in a process that cannot unpickle.
+
+    Returns the study's rows of the saved model's cell and the process.
+    """
+    key = json.loads((out / "model" / "metadata.json").read_text())["cell_key"]
+    done = call_main_without_pickle(
+        ["predict", "--model", out / "model", "--images", out / "predictions.csv"]
+        + ["--out", target, "--quiet"]
+    )
+    return cell_predictions(out, key), done
 
 
 def cell_predictions(out: Path, key: str) -> list[dict]:

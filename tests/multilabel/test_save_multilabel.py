@@ -21,7 +21,7 @@ import skmedtl
 from skmedtl.cli import main
 from skmedtl.metrics import choose_thresholds
 from skmedtl.study import MultiLabelStudyModel, StudyModel
-from tests._helpers import call_main_without_pickle, cell_predictions, tiny_study
+from tests._helpers import cell_predictions, predict_saved_model, tiny_study
 
 from ._synthetic import LABELS, make_multilabel
 
@@ -164,14 +164,9 @@ def test_loaded_models_reproduce_the_recorded_predictions(ml_study):
 
 @pytest.mark.slow
 def test_cli_predict_writes_a_probability_and_a_decision_per_label(ml_study, tmp_path):
-    out = ml_study["out"]
-    key = json.loads((out / "model" / "metadata.json").read_text())["cell_key"]
-    rows = {r["image"]: r for r in cell_predictions(out, key)}
     target = tmp_path / "predictions.csv"
-    done = call_main_without_pickle(
-        ["predict", "--model", out / "model", "--images", out / "predictions.csv"]
-        + ["--out", target, "--quiet"]
-    )
+    recorded, done = predict_saved_model(ml_study["out"], target)
+    rows = {r["image"]: r for r in recorded}
     assert done.returncode == 0, done.stderr
     with open(target, newline="") as f:
         reader = csv.DictReader(f)

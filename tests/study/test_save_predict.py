@@ -21,7 +21,7 @@ from skmedtl.cli import main
 from skmedtl.persistence import UnsafeModelError
 from skmedtl.study import StudyModel, TransferStudy, load_study_dataset
 from skmedtl.study._save import parse_save
-from tests._helpers import call_main_without_pickle, cell_predictions, tiny_study
+from tests._helpers import cell_predictions, predict_saved_model, tiny_study
 
 #: Images per split and class taken from the bundled BreastMNIST.
 PER_CLASS = {"train": 16, "val": 6, "test": 8}
@@ -125,14 +125,8 @@ def test_loaded_model_is_a_fitted_classifier(png_study):
 
 @pytest.mark.slow
 def test_predict_in_a_fresh_process_reproduces_the_study(png_study, tmp_path):
-    out = png_study["out"]
-    key = _metadata(out / "model")["cell_key"]
-    rows = cell_predictions(out, key)
     target = tmp_path / "predictions.csv"
-    done = call_main_without_pickle(
-        ["predict", "--model", out / "model", "--images", out / "predictions.csv"]
-        + ["--out", target, "--quiet"]
-    )
+    rows, done = predict_saved_model(png_study["out"], target)
     assert done.returncode == 0, done.stderr
     with open(target, newline="") as f:
         predicted = {r["path"]: r for r in csv.DictReader(f)}
