@@ -122,7 +122,7 @@ def _changed_groups(state, reference, plan) -> set[str]:
 
 @pytest.mark.parametrize(
     "case",
-    slow_except(["feature_extractor", "fine_tune", "fine_tune_3"], CASES),
+    slow_except(["feature_extractor", "fine_tune"], CASES),
 )
 def test_frozen_parameters_and_bn_buffers_are_the_shipped_ones(
     fitted, shipped_state, case
