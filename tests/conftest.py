@@ -39,3 +39,11 @@ def tiny_features(backbone: str = "resnet18", **kwargs):
     params = dict(weights=None, random_state=0, input_size=32, verbose=0)
     params.update(kwargs)
     return CNNFeatures(backbone, **params)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """``run_cli(argv)`` -> (exit code, stdout, stderr), argparse errors included."""
+    from tests._helpers import call_main
+
+    return lambda argv: call_main(argv, capsys)

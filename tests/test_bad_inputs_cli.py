@@ -8,7 +8,6 @@ import pytest
 from PIL import Image
 
 import skmedtl
-from skmedtl.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -28,19 +27,6 @@ def saved(tmp_path_factory):
         Image.fromarray(X[i]).save(images / f"case {i}.png")
     (root / "a_file.txt").write_text("not a folder")
     return {"model": model, "images": images, "file": root / "a_file.txt"}
-
-
-@pytest.fixture
-def run_cli(capsys):
-    def run(argv):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as e:
-            code = e.code
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_predict_out_under_a_file_is_refused_before_predicting(saved, run_cli):

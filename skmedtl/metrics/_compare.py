@@ -19,6 +19,7 @@ from ._resample import (
     N_BOOTSTRAP,
     bootstrap,
     check_finite,
+    column_aucs,
     resample_counts,
     weighted_auc,
 )
@@ -361,9 +362,7 @@ def _batched_auc(y, score, counts) -> np.ndarray:
 def _batched_macro_auc(y, proba, counts) -> np.ndarray:
     proba = np.asarray(proba, dtype=float)
     counts = _ones(len(y)) if counts is None else counts
-    aucs = np.column_stack(
-        [weighted_auc(y == c, proba[:, c], counts) for c in range(proba.shape[1])]
-    )
+    aucs = column_aucs(y[:, None] == np.arange(proba.shape[1]), proba, counts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(aucs, axis=1)

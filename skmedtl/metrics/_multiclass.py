@@ -10,8 +10,8 @@ from ._resample import (
     N_BOOTSTRAP,
     bootstrap,
     check_finite,
+    column_aucs,
     resample_counts,
-    weighted_auc,
 )
 
 __all__ = ["ordinal_mae", "per_class_auc", "quadratic_weighted_kappa"]
@@ -183,9 +183,7 @@ def per_class_auc(
 
     def aucs(indices):
         counts = resample_counts(indices, n)
-        return np.column_stack(
-            [weighted_auc(y == c, proba[:, c], counts) for c in range(len(labels))]
-        )
+        return column_aucs(y[:, None] == np.arange(len(labels)), proba, counts)
 
     result = bootstrap(
         aucs,

@@ -29,8 +29,10 @@ from ._resample import (
     BOOTSTRAP_SEED,
     CONFIDENCE,
     N_BOOTSTRAP,
+    _check_confidence,
     bootstrap,
     check_finite,
+    column_aucs,
     resample_counts,
     weighted_auc,
 )
@@ -214,9 +216,7 @@ def _batched_summary_and_per_label(Y, S, P, counts) -> tuple[np.ndarray, np.ndar
         sens = np.where(n_pos > 0, tp / np.maximum(n_pos, 1), np.nan)
         spec = np.where(n_neg > 0, tn / np.maximum(n_neg, 1), np.nan)
     acc = (tp + tn) / n
-    auc = np.column_stack(
-        [weighted_auc(Y[:, j] == 1, S[:, j], counts) for j in range(Y.shape[1])]
-    )
+    auc = column_aucs(Y == 1, S, counts)
     micro = weighted_auc(
         Y.reshape(-1) == 1, S.reshape(-1), np.repeat(counts, Y.shape[1], axis=1)
     )
@@ -373,8 +373,7 @@ def multilabel_report(
         raise ValueError(f"labels has {len(labels)} names for {k} label columns.")
     thr = np.broadcast_to(np.asarray(thresholds, dtype=float), (k,)).copy()
     check_int("n_bootstraps", n_bootstraps, 0)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    _check_confidence(confidence)
     P = S >= thr
     summary, per_label = _summary_and_per_label(Y, S, P)
     if n_bootstraps:

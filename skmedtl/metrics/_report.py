@@ -11,8 +11,10 @@ from ._resample import (
     BOOTSTRAP_SEED,
     CONFIDENCE,
     N_BOOTSTRAP,
+    _check_confidence,
     bootstrap,
     check_finite,
+    column_aucs,
     resample_counts,
     weighted_auc,
 )
@@ -151,8 +153,7 @@ def classification_report(
         )
     if not np.isfinite(scores).all():
         raise ValueError("y_score contains NaN or infinite values.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
+    _check_confidence(confidence)
     if int(n_bootstraps) < 1:
         raise ValueError(f"n_bootstraps must be positive; got {n_bootstraps!r}.")
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
@@ -264,15 +265,8 @@ def _metric_function(n_classes: int, binary: bool):
                 sensitivity = np.nanmean(sens, axis=1)
                 specificity = np.nanmean(spec, axis=1)
                 f1_score = f1.mean(axis=1)
-                auc = np.nanmean(
-                    np.column_stack(
-                        [
-                            weighted_auc(y == k, auc_input[:, k], counts)
-                            for k in range(n_classes)
-                        ]
-                    ),
-                    axis=1,
-                )
+                positive = y[:, None] == np.arange(n_classes)
+                auc = np.nanmean(column_aucs(positive, auc_input, counts), axis=1)
         if proba is None:
             brier = np.full(len(counts), np.nan)
         else:

@@ -279,6 +279,32 @@ def weighted_auc(positive, score, counts=None) -> np.ndarray | float:
     return float(auc[0]) if single else auc
 
 
+def column_aucs(positive, score, counts) -> np.ndarray:
+    """:func:`weighted_auc` of each column: one-vs-rest, per label.
+
+    Parameters
+    ----------
+    positive : array-like of bool, shape (n_samples, n_columns)
+        Multi-class: ``y[:, None] == np.arange(n_classes)``; multi-label: the
+        indicator matrix.
+    score : array-like of shape (n_samples, n_columns)
+    counts : array-like of shape (n_resamples, n_samples)
+        Rows of :func:`resample_counts`.
+
+    Returns
+    -------
+    ndarray of shape (n_resamples, n_columns)
+        NaN where a column has one class only in a resample.
+    """
+    positive = np.asarray(positive, dtype=bool)
+    score = np.asarray(score, dtype=float)
+    counts = np.atleast_2d(counts)
+    columns = range(score.shape[1])
+    return np.column_stack(
+        [weighted_auc(positive[:, j], score[:, j], counts) for j in columns]
+    )
+
+
 def percentile_interval(
     draws, confidence: float = CONFIDENCE
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ def bench():
     return module
 
 
+@pytest.mark.slow
 def test_report_only_regenerates_results_byte_for_byte(tmp_path):
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run(

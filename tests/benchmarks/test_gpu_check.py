@@ -11,9 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "speed" / "gpu_check.py"
 
 
+@pytest.mark.slow
 def test_gpu_check_quick_on_the_cpu(tmp_path):
     env = dict(os.environ, OUT=str(tmp_path), SKMEDTL_HOME=str(tmp_path / "home"))
     proc = subprocess.run(

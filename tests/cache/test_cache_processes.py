@@ -87,6 +87,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, reference, stem_counter):
     assert info.n_rows == N and info.journal_bytes == 0
 
 
+@pytest.mark.slow
 def test_repeated_kills_around_checkpoints_lose_nothing_complete(
     tmp_path, reference, stem_counter
 ):

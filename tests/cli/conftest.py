@@ -1,12 +1,10 @@
-"""Small image folders and a ``run_cli`` that also returns argparse's exit code."""
+"""Small image folders (``run_cli`` is in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
-
-from skmedtl.cli import main
 
 #: A study that loads its data and plans, on a random LeNet-5 (no weights).
 TINY = ["--backbones", "lenet5", "--weights", "none", "--input-size", "32",
@@ -30,17 +28,3 @@ def write_folder(root, classes=("benign", "malignant"), n=4, junk=False):
 def image_folder(tmp_path):
     return write_folder(tmp_path / "data")
 
-
-@pytest.fixture
-def run_cli(capsys):
-    """``main(argv)`` -> (exit code, stdout, stderr); argparse errors included."""
-
-    def run(argv):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as e:
-            code = e.code
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run

@@ -40,6 +40,7 @@ def test_backbones_pattern_filters(capsys):
     assert "densenet121" in out and "resnet50" not in out
 
 
+@pytest.mark.slow
 def test_demo_runs_the_study_offline_and_reports_accuracy_and_auc(capsys, tmp_path):
     # The demo is `skmedtl study --dataset breastmnist --profile quick`; one
     # approach keeps this test short (real pretrained features, 780 images).

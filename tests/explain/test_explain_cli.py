@@ -44,6 +44,7 @@ def images(tmp_path):
     return png, dcm
 
 
+@pytest.mark.slow
 def test_explain_command_in_a_fresh_process(saved_model, images, tmp_path):
     out = tmp_path / "cams"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

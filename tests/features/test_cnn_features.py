@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from skmedtl import CNNFeatures
 from skmedtl.exceptions import UnknownBackboneError
+from tests._helpers import slow_except
 
 from ..conftest import tiny_features
 
@@ -129,6 +130,7 @@ def test_input_arrays_are_not_modified(gray_images, dtype):
     np.testing.assert_array_equal(X, original)
 
 
+@pytest.mark.slow
 def test_float_images_outside_unit_range_need_an_explicit_policy(gray_images):
     hounsfield = gray_images.astype(np.float32) * 8 - 1000
     with pytest.raises(ValueError, match=r"outside \[0, 1\].*intensity='minmax'"):
@@ -202,6 +204,7 @@ def test_bad_parameters_give_clear_errors(params, match, gray_images):
         tiny_features(**params).fit(gray_images)
 
 
+@pytest.mark.slow
 def test_intermediate_layers_and_pooling(gray_images):
     layer3 = tiny_features(layer="layer3", input_size=64).fit(gray_images)
     assert layer3.transform(gray_images).shape == (12, 256)
@@ -230,6 +233,7 @@ def test_frozen_means_frozen(gray_images):
         assert torch.equal(value, before[key]), key  # BatchNorm statistics included
 
 
+@pytest.mark.slow
 def test_random_state_seeds_random_weights(gray_images):
     a = tiny_features(random_state=0).fit_transform(gray_images)
     b = tiny_features(random_state=0).fit_transform(gray_images)
@@ -241,6 +245,7 @@ def test_random_state_seeds_random_weights(gray_images):
     assert d.shape == a.shape
 
 
+@pytest.mark.slow
 def test_vision_transformer_tokens_use_the_models_pooling(gray_images):
     vit = tiny_features("timm:test_vit", input_size=None).fit(gray_images)
     assert vit.transform(gray_images).shape == (12, vit.backbone_spec_.feature_dim)
@@ -251,7 +256,7 @@ def test_vision_transformer_tokens_use_the_models_pooling(gray_images):
         tiny_features(pooling="cls").fit_transform(gray_images)
 
 
-@pytest.mark.parametrize("resize", ["crop", "pad"])
+@pytest.mark.parametrize("resize", slow_except("pad", ["crop", "pad"]))
 def test_resize_modes(resize, rng):
     wide = rng.integers(0, 256, (2, 20, 60), dtype=np.uint8)
     square = rng.integers(0, 256, (2, 40, 40), dtype=np.uint8)
@@ -285,6 +290,7 @@ def test_pickle_round_trip_gives_the_same_embeddings(gray_images):
     assert "_runtime" not in features.__getstate__()
 
 
+@pytest.mark.slow
 def test_pipeline_and_grid_search_use_each_backbone(gray_images):
     widths = []
 

@@ -14,17 +14,21 @@ from skmedtl.features._engines import (
     resolve_backend,
 )
 from skmedtl.features._extractor import FeatureExtractor
+from tests._helpers import slow_except
 
 pytest.importorskip("onnxruntime")
 
 
 @pytest.mark.parametrize(
     "name, layer, pooling",
-    [
+    slow_except(
         ("resnet18", None, "avg"),
-        ("densenet121", None, "gem"),
-        ("efficientnet_lite0", "blocks.4", "max"),
-    ],
+        [
+            ("resnet18", None, "avg"),
+            ("densenet121", None, "gem"),
+            ("efficientnet_lite0", "blocks.4", "max"),
+        ],
+    ),
 )
 def test_onnxruntime_agrees_with_torch(name, layer, pooling, tmp_path):
     spec = get_backbone(name)
@@ -91,6 +95,7 @@ print(f._engine().export_seconds, float(out.sum()))
 """
 
 
+@pytest.mark.slow
 def test_a_new_process_reuses_the_exported_model(tmp_path):
     import os
     import subprocess
@@ -113,6 +118,7 @@ def test_a_new_process_reuses_the_exported_model(tmp_path):
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
 
 
+@pytest.mark.slow
 def test_onnx_sessions_are_shared_within_a_process(tmp_path):
     """Refits (grid-search folds) reuse the optimised session of the same file."""
     spec = get_backbone("resnet18")

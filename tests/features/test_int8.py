@@ -96,6 +96,7 @@ def test_pickled_int8_transformer_gives_the_same_embeddings(fitted, images):
     np.testing.assert_array_equal(loaded.transform(images), f8.transform(images))
 
 
+@pytest.mark.slow
 def test_low_fidelity_warns(images):
     with pytest.warns(UserWarning, match="min_fidelity"):
         tiny_features(

@@ -37,6 +37,7 @@ def test_auto_and_dtype_are_policies_of_the_readers_too():
     assert IntensityPolicy.from_spec("auto").key() == "auto"
 
 
+@pytest.mark.slow
 def test_cnn_features_take_every_reader_policy(gray_images):
     hounsfield = gray_images.astype(np.float32) * 8 - 1000
     windowed = np.stack([apply_window(im, -600, 1500) for im in hounsfield])

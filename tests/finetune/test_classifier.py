@@ -120,6 +120,7 @@ def test_pickled_on_a_gpu_machine_predicts_on_a_cpu_only_one(
     assert "predicting on the CPU" in caplog.text
 
 
+@pytest.mark.slow
 def test_grid_search_over_strategy_and_trainable_blocks(stripes_data):
     X, y = stripes_data
     X, y = X[:24], y[:24]
@@ -152,6 +153,7 @@ def test_grid_search_over_strategy_and_trainable_blocks(stripes_data):
     assert best.predict(X).shape == (24,)
 
 
+@pytest.mark.slow
 def test_warm_start_continues_with_a_new_strategy(stripes_data):
     X, y = stripes_data
     clf = make_clf(strategy="feature_extractor", max_epochs=2).fit(X, y)
@@ -178,6 +180,7 @@ def test_warm_start_continues_with_a_new_strategy(stripes_data):
         clf.set_params(backbone="lenet5").fit(X, y)
 
 
+@pytest.mark.slow
 def test_cache_path_embeds_each_image_once(stripes_data, tmp_path, monkeypatch):
     from skmedtl.features._extractor import FeatureExtractor
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from skmedtl.finetune import FreezePlan
 from skmedtl.finetune._training import Trainer
+from tests._helpers import slow_except
 
 from .conftest import make_clf, stripes
 
@@ -119,7 +120,10 @@ def _changed_groups(state, reference, plan) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize(
+    "case",
+    slow_except(["feature_extractor", "fine_tune"], CASES),
+)
 def test_frozen_parameters_and_bn_buffers_are_the_shipped_ones(
     fitted, shipped_state, case
 ):

@@ -11,6 +11,7 @@ from skmedtl.features import Preprocessing
 from skmedtl.finetune import LightAugmentation
 from skmedtl.finetune._data import ImageInput, minibatches, validation_split
 from skmedtl.io._sequence import ImageSequence
+from tests._helpers import slow_except
 
 from .conftest import make_clf, stripes
 
@@ -27,7 +28,7 @@ RESTORE_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", RESTORE_CASES)
+@pytest.mark.parametrize("case", slow_except("feature_extractor", RESTORE_CASES))
 def test_best_epoch_weights_are_restored_not_the_last(stripes_data, case):
     X, _ = stripes_data
     y = _noisy_labels(len(X))
@@ -80,6 +81,7 @@ def test_without_validation_it_trains_max_epochs_and_keeps_the_last(stripes_data
     assert "valid_loss" not in clf.history_[0]
 
 
+@pytest.mark.slow  # test_best_epoch_weights_are_restored_not_the_last trains quickly
 @pytest.mark.parametrize("strategy", ["feature_extractor", "fine_tune"])
 def test_same_random_state_same_model_and_global_rng_untouched(stripes_data, strategy):
     X, y = stripes_data
@@ -101,6 +103,7 @@ def test_same_random_state_same_model_and_global_rng_untouched(stripes_data, str
     assert not np.array_equal(c.fit(X, y).predict_proba(X), pa)
 
 
+@pytest.mark.slow
 def test_feature_extractor_matches_training_the_head_through_the_network(
     stripes_data,
 ):
@@ -117,6 +120,7 @@ def test_feature_extractor_matches_training_the_head_through_the_network(
     )
 
 
+@pytest.mark.slow
 def test_class_weight_changes_the_loss(stripes_data):
     X, y = stripes_data
     X, y = X[:20], np.r_[np.zeros(14, int), np.ones(6, int)]
@@ -129,6 +133,7 @@ def test_class_weight_changes_the_loss(stripes_data):
         make_clf(strategy="feature_extractor", class_weight={7: 1.0}).fit(X, y)
 
 
+@pytest.mark.slow
 def test_augmentation_changes_training_batches(stripes_data):
     X, y = stripes_data
     plain = make_clf(strategy="fine_tune", max_epochs=1).fit(X, y)

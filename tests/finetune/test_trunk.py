@@ -59,6 +59,7 @@ def small_stripes():
     return stripes(24, size=32)
 
 
+@pytest.mark.slow
 def test_fine_tune_with_cached_trunk_equals_uncached(
     small_stripes, monkeypatch, caplog
 ):
@@ -90,6 +91,7 @@ def test_gradual_stages_recompute_the_trunk(small_stripes, monkeypatch, caplog):
     np.testing.assert_allclose(on.predict_proba(X), off.predict_proba(X), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_no_trunk_cache_with_augmentation(small_stripes, monkeypatch, caplog):
     X, y = small_stripes
     fits = _fit_both(
@@ -98,6 +100,7 @@ def test_no_trunk_cache_with_augmentation(small_stripes, monkeypatch, caplog):
     assert not fits[True][1]
 
 
+@pytest.mark.slow
 def test_trunk_goes_to_a_temporary_file_when_memory_is_short(
     small_stripes, monkeypatch, tmp_path
 ):

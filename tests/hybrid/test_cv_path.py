@@ -89,6 +89,7 @@ def test_svm_path_equals_grid_search_on_the_same_kernel():
     assert full.best_value == hand.best_params_["C"]
 
 
+@pytest.mark.slow
 def test_calibrated_svm_path_chooses_like_grid_search():
     # The calibration's inner folds reuse the outer fold's gamma (not their
     # own): log-losses agree to ~1e-3, the choice is the same here.

@@ -29,6 +29,7 @@ def lite0_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("hybrid") / "embeddings.h5")
 
 
+@pytest.mark.slow  # real BreastMNIST embeddings: seconds per head
 @pytest.mark.parametrize("head", HEADS)
 def test_each_head_fits_and_scores_on_breastmnist(head, breastmnist, lite0_cache):
     pytest.importorskip("xgboost") if head == "xgboost" else None
@@ -65,6 +66,7 @@ def _count_images(monkeypatch):
     return counts
 
 
+@pytest.mark.slow
 def test_grid_search_over_backbones_and_heads_embeds_each_image_once(
     breastmnist, tmp_path, monkeypatch
 ):

@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmedtl import make_hybrid
 from skmedtl.hybrid import TUNE_GRIDS, TunedClassifier, hybrid_head
+from tests._helpers import slow_except
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def blobs():
     return X, y
 
 
-@pytest.mark.parametrize("search", ["path", "grid"])
+@pytest.mark.parametrize("search", slow_except("path", ["path", "grid"]))
 def test_choice_equals_a_hand_written_grid_search(blobs, search):
     X, y = blobs
     grid = {"C": [1e-3, 1e-2, 1e-1, 1.0, 10.0]}

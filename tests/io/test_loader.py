@@ -23,6 +23,7 @@ def blood_cells():
     return load_folder(BLOOD_CELLS)
 
 
+@pytest.mark.slow
 def test_pipeline_fits_and_predicts_on_blood_cell_paths(blood_cells):
     paths, labels, class_names = blood_cells
     pipe = Pipeline(

@@ -85,6 +85,7 @@ def test_ece_equals_its_definition_on_equal_mass_and_uniform_bins():
         expected_calibration_error(y, p + 1)
 
 
+@pytest.mark.slow
 def test_temperature_scaling_on_validation_lowers_test_ece_of_an_overconfident_net():
     from sklearn.datasets import make_classification
     from sklearn.neural_network import MLPClassifier

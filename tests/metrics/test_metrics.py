@@ -230,6 +230,7 @@ def test_target_sensitivity_threshold_reaches_the_target_with_best_specificity()
         choose_threshold(y, proba, method="f1")
 
 
+@pytest.mark.slow
 def test_threshold_classifier_tunes_on_training_folds_only():
     X, y = make_classification(n_samples=400, weights=[0.8], random_state=0)
     X_train, y_train, X_test = X[:300], y[:300], X[300:]

@@ -31,6 +31,7 @@ from skmedtl.metrics import (
     resample_counts,
     weighted_auc,
 )
+from tests._helpers import slow_except
 
 
 def loop_indices(y, n_resamples, seed, stratify=True):
@@ -113,6 +114,7 @@ def test_weighted_auc_is_roc_auc_of_every_resample(binary):
     assert np.isnan(weighted_auc([1, 1, 1], [0.2, 0.3, 0.1]))
 
 
+@pytest.mark.slow
 def test_classification_report_equals_the_loop_with_sklearn_metrics(binary):
     y, a, _ = binary
     report = classification_report(y, a, threshold=0.5, n_bootstraps=300)
@@ -138,7 +140,10 @@ def test_classification_report_equals_the_loop_with_sklearn_metrics(binary):
     assert report["auc"] == pytest.approx(roc_auc_score(y, a), abs=1e-15)
 
 
-@pytest.mark.parametrize("metric", ["auc", "accuracy", "balanced_accuracy"])
+@pytest.mark.parametrize(
+    "metric",
+    slow_except("accuracy", ["auc", "accuracy", "balanced_accuracy"]),
+)
 def test_paired_bootstrap_equals_the_loop(binary, metric):
     y, a, b = binary
     fn = {
@@ -155,6 +160,7 @@ def test_paired_bootstrap_equals_the_loop(binary, metric):
     assert r.difference == pytest.approx(fn(y, a) - fn(y, b), abs=1e-15)
 
 
+@pytest.mark.slow
 def test_per_class_auc_and_bootstrap_ci_equal_the_loop():
     rng = np.random.default_rng(2)
     y = rng.integers(0, 3, 90)

@@ -19,6 +19,7 @@ def _equal_configurations(rng, y, m, auc, rho):
     return d * y + np.sqrt(rho) * shared + np.sqrt(1 - rho) * noise
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rho", [0.3, 0.7])
 def test_disclosed_optimism_matches_the_simulated_winners_curse(rho):
     # BreastMNIST's validation split (21 malignant, 57 benign), 9 configurations

@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 from skmedtl import make_hybrid
 from skmedtl.finetune import FineTuneClassifier
+from tests._helpers import slow_except
 
 from ._synthetic import LABELS, make_multilabel
 
@@ -40,7 +41,7 @@ def _check(aucs: np.ndarray, floor: float) -> None:
     assert abs(aucs[NOISE] - 0.5) < 0.12, aucs
 
 
-@pytest.mark.parametrize("head", ["logreg", "svm"])
+@pytest.mark.parametrize("head", slow_except("logreg", ["logreg", "svm"]))
 def test_hybrid_heads(data, head):
     X, Y, X_test, Y_test = data
     pipe = make_hybrid(
@@ -62,6 +63,7 @@ def test_hybrid_heads(data, head):
         ("gradual", {"lr": 0.03, "max_epochs": 12}, 0.7),
     ],
 )
+@pytest.mark.slow  # tests/multilabel/test_finetune_multilabel.py is the quick one
 def test_finetune_strategies(data, strategy, params, floor):
     X, Y, X_test, Y_test = data
     params = dict(params)

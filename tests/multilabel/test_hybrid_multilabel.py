@@ -26,6 +26,7 @@ def data():
     return make_multilabel(80, seed=0)
 
 
+@pytest.mark.slow
 def test_one_head_per_label_one_embedding(data, monkeypatch):
     X, Y = data
     calls = []
@@ -68,6 +69,7 @@ def test_one_head_per_label_one_embedding(data, monkeypatch):
     assert 0 <= pipe.score(X, Y) <= 1
 
 
+@pytest.mark.slow
 def test_single_label_is_a_plain_pipeline_fit(data):
     X, Y = data
     pipe = _hybrid().fit(X, Y[:, 0])

@@ -12,8 +12,6 @@ import csv
 import json
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +20,20 @@ import pytest
 import skmedtl
 from skmedtl.cli import main
 from skmedtl.metrics import choose_thresholds
-from skmedtl.study import MultiLabelStudyModel, StudyModel, TransferStudy
+from skmedtl.study import MultiLabelStudyModel, StudyModel
+from tests._helpers import cell_predictions, predict_saved_model, tiny_study
 
 from ._synthetic import LABELS, make_multilabel
 
 SIZES = (("train", 48), ("val", 24), ("test", 24))
-REPO = Path(__file__).resolve().parents[2]
+#: The study of ``ml_study`` (a tiny study: :data:`tests._helpers.TINY_STUDY`).
+OPTIONS = dict(
+    approaches=["hybrid-logreg", "feature_extractor"],
+    max_epochs=2,
+    n_bootstraps=20,
+    calibrate="temperature",
+    save="best,recommended",
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,20 +59,7 @@ def ml_study(tmp_path_factory):
     handler = _Records()
     logging.getLogger("skmedtl").addHandler(handler)
     try:
-        results = TransferStudy(
-            dataset,
-            out,
-            backbones=["lenet5"],
-            approaches=["hybrid-logreg", "feature_extractor"],
-            weights=None,
-            input_size=32,
-            train_input_size=32,
-            max_epochs=2,
-            n_bootstraps=20,
-            calibrate="temperature",
-            save="best,recommended",
-            verbose=0,
-        ).run()
+        results = tiny_study(dataset, out, **OPTIONS).run()
     finally:
         logging.getLogger("skmedtl").removeHandler(handler)
     return {
@@ -90,11 +83,6 @@ def _records(out: Path) -> dict:
     lines = (out / "results.jsonl").read_text().splitlines()
     cells = [json.loads(line) for line in lines]
     return {r["key"]: r for r in cells if r.get("type") == "cell"}
-
-
-def _predictions(out: Path, key: str) -> list[dict]:
-    with open(out / "predictions.csv", newline="") as f:
-        return [r for r in csv.DictReader(f) if r["cell_key"] == key]
 
 
 def test_multilabel_study_saves_its_selected_model(ml_study):
@@ -142,7 +130,7 @@ def test_loaded_models_reproduce_the_recorded_predictions(ml_study):
         model, meta = skmedtl.load(out / "models" / key, return_metadata=True)
         assert type(model) is StudyModel and len(model.labels_) > 1
         seen.add(record["approach"])
-        rows = _predictions(out, key)
+        rows = cell_predictions(out, key)
         paths = [r["image"] for r in rows]
         assert len(paths) == dict(SIZES)["test"]
         raw = model.predict_proba(paths, calibrated=False)
@@ -174,33 +162,11 @@ def test_loaded_models_reproduce_the_recorded_predictions(ml_study):
     assert seen == {"hybrid-logreg", "feature_extractor"}
 
 
-_NO_PICKLE = """
-import pickle, sys
-def refuse(*args, **kwargs):
-    raise RuntimeError("pickle was used to load the model")
-class Refused:
-    def __init__(self, *args, **kwargs):
-        refuse()
-pickle.load = pickle.loads = refuse
-pickle.Unpickler = Refused
-import torch
-torch.load = refuse
-from skmedtl.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
+@pytest.mark.slow
 def test_cli_predict_writes_a_probability_and_a_decision_per_label(ml_study, tmp_path):
-    out = ml_study["out"]
-    key = json.loads((out / "model" / "metadata.json").read_text())["cell_key"]
-    rows = {r["image"]: r for r in _predictions(out, key)}
     target = tmp_path / "predictions.csv"
-    done = subprocess.run(
-        [sys.executable, "-c", _NO_PICKLE, "predict", "--model", out / "model",
-         "--images", out / "predictions.csv", "--out", target, "--quiet"],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": os.fspath(REPO)},
-    )  # fmt: skip
+    recorded, done = predict_saved_model(ml_study["out"], target)
+    rows = {r["image"]: r for r in recorded}
     assert done.returncode == 0, done.stderr
     with open(target, newline="") as f:
         reader = csv.DictReader(f)
@@ -340,24 +306,12 @@ def test_resumed_and_report_only_runs_keep_the_saved_model(ml_study, monkeypatch
         raise AssertionError("a finished cell was fitted again")
 
     monkeypatch.setattr(LocalExecutor, "call_task", no_refit)
-    study = TransferStudy(
-        ml_study["root"] / "findings.csv",
-        out,
-        backbones=["lenet5"],
-        approaches=["hybrid-logreg", "feature_extractor"],
-        weights=None,
-        input_size=32,
-        train_input_size=32,
-        max_epochs=2,
-        n_bootstraps=20,
-        calibrate="temperature",
-        save="best,recommended",
-        verbose=0,
-    )
+    study = tiny_study(ml_study["root"] / "findings.csv", out, **OPTIONS)
     assert study.report().files["model"] == os.fspath(out / "model")
     assert (out / "model" / "manifest.json").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_a_cell_finished_without_saving_is_fitted_again_once(tmp_path):
     from skmedtl.study import StudyDataset
 
@@ -365,17 +319,10 @@ def test_a_cell_finished_without_saving_is_fitted_again_once(tmp_path):
     split = np.array(["train"] * 40 + ["val"] * 16 + ["test"] * 16)
     data = StudyDataset.from_arrays(X, Y, split=split, class_names=LABELS)
     out = tmp_path / "study"
-    options = dict(
-        backbones=["lenet5"],
-        approaches=["hybrid-logreg"],
-        weights=None,
-        input_size=32,
-        n_bootstraps=20,
-        verbose=0,
-    )
-    TransferStudy(data, out, save="none", **options).run()
+    options = dict(approaches=["hybrid-logreg"], n_bootstraps=20)
+    tiny_study(data, out, save="none", **options).run()
     assert not (out / "model").exists() and not (out / "models").exists()
-    results = TransferStudy(data, out, **options).run()
+    results = tiny_study(data, out, **options).run()
     assert results.n_run == 0 and results.files["model"] == os.fspath(out / "model")
     card = json.loads((out / "model" / "model_card.json").read_text())
     assert "fitted again" in card["refitted"]

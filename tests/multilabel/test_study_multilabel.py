@@ -11,7 +11,8 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from skmedtl.datasets import CHESTMNIST_LABELS, load_medmnist
-from skmedtl.study import StudyDataset, TransferStudy, load_study_dataset
+from skmedtl.study import StudyDataset, load_study_dataset
+from tests._helpers import tiny_study, tiny_study_flags
 
 from ._synthetic import LABELS, make_multilabel
 
@@ -26,19 +27,14 @@ def _write_npz(path, sizes=(("train", 96), ("val", 32), ("test", 64))):
     return path
 
 
+@pytest.mark.slow
 def test_study_end_to_end(tmp_path):
     path = _write_npz(tmp_path / "findings.npz")
-    study = TransferStudy(
+    study = tiny_study(
         path,
         tmp_path / "out",
-        backbones=["lenet5"],
         approaches=["hybrid-logreg", "feature_extractor", "fine_tune:1"],
-        weights=None,
-        input_size=32,
-        train_input_size=32,
         max_epochs=2,
-        n_bootstraps=50,
-        verbose=0,
     )
     results = study.run()
     assert len(results.table) == 3 and not results.failures
@@ -165,36 +161,25 @@ def test_cli_study_on_multilabel_npz(tmp_path, capsys):
             str(tmp_path / "out"),
             "--profile",
             "quick",
-            "--backbones",
-            "lenet5",
-            "--weights",
-            "none",
-            "--input-size",
-            "32",
-            "--approaches",
-            "hybrid-logreg",
-            "--n-bootstraps",
-            "20",
-            "-q",
+            *tiny_study_flags(
+                train_input_size=False,
+                max_epochs=False,
+                approaches=["hybrid-logreg"],
+                n_bootstraps=20,
+            ),
         ]
     )
     assert code == 0, capsys.readouterr()
     assert "## Per-label results" in (tmp_path / "out" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_hybrid_without_validation_split_holds_out_patients_iteratively(tmp_path):
     X, Y = make_multilabel(90, seed=7, size=28)
     groups = np.repeat(np.arange(30), 3)
     data = StudyDataset.from_arrays(X, Y, groups=groups, random_state=0)
-    results = TransferStudy(
-        data,
-        tmp_path / "out",
-        backbones=["lenet5"],
-        approaches=["hybrid-logreg"],
-        weights=None,
-        input_size=32,
-        n_bootstraps=20,
-        verbose=0,
+    results = tiny_study(
+        data, tmp_path / "out", approaches=["hybrid-logreg"], n_bootstraps=20
     ).run()
     selection = results.cells[0]["selection"]
     assert selection["scheme"] == "validation split"

@@ -83,6 +83,7 @@ def _arrays(rows, labels, prefix="p_"):
     return np.array([[float(r[f"{prefix}{c}"]) for c in labels] for r in rows])
 
 
+@pytest.mark.slow
 def test_paired_comparisons_recompute_from_predictions_csv(study):
     _, results, out = study
     selected = results.recommendation["best"]["config"]
@@ -144,6 +145,7 @@ def test_paired_comparisons_recompute_from_predictions_csv(study):
         assert ("<0.001" if p < 0.001 else f"{p:.3f}") in section
 
 
+@pytest.mark.slow
 def test_brier_and_ece_per_label_and_mean(study):
     _, results, out = study
     labels, by_config = _predictions(out)
@@ -232,6 +234,7 @@ def test_recalibration_needs_both_classes_on_validation():
         per_label_statistics(_ctx(Y_val, Y_val, "isotonic"), Y_val, P, P)
 
 
+@pytest.mark.slow
 def test_methods_paragraph_describes_the_multilabel_analysis(study):
     _, _, out = study
     methods = (out / "report.md").read_text().split("## Methods (for a paper)")[1]

@@ -188,6 +188,7 @@ def test_same_outputs_after_loading(saved, name):
             assert got_classes.dtype == want_classes.dtype
 
 
+@pytest.mark.slow
 def test_fresh_process_without_pickle(saved, tmp_path):
     """All models load and predict identically in a process where pickle raises."""
     args, names = [], []
@@ -259,6 +260,7 @@ def test_head_only_network_shared_with_features(saved):
     assert "$network_ref" in json.dumps(tree["state"]["features_"])
 
 
+@pytest.mark.slow
 def test_cnn_features_needs_no_weights_file(tmp_path):
     """Weights loaded from a file are in the directory; the file may disappear."""
     import torch

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,36 +12,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 import skmedtl
 from skmedtl.persistence import UnsafeModelError, read_manifest
-
-LENET = dict(weights=None, random_state=0, verbose=0)
-
-
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 256, (12, 28, 28), dtype=np.uint8)
-    return X, np.array([0, 1] * 6)
-
-
-@pytest.fixture(scope="module")
-def hybrid(data):
-    return skmedtl.make_hybrid("lenet5", "logreg", **LENET).fit(*data)
-
-
-@pytest.fixture
-def saved(hybrid, tmp_path):
-    return skmedtl.save(hybrid, tmp_path / "model")
-
-
-def _rewrite(path: Path, name: str, data: bytes) -> None:
-    """Replace a file and re-sign the manifest, as a forger would."""
-    (path / name).parent.mkdir(parents=True, exist_ok=True)
-    (path / name).write_bytes(data)
-    manifest = json.loads((path / "manifest.json").read_text())
-    manifest["files"][name] = hashlib.sha256(data).hexdigest()
-    files = json.dumps(manifest["files"], sort_keys=True, separators=(",", ":"))
-    manifest["digest"] = hashlib.sha256(files.encode()).hexdigest()
-    (path / "manifest.json").write_text(json.dumps(manifest))
+from tests._helpers import LENET, forge
 
 
 def test_changed_file_is_refused(saved):
@@ -92,7 +61,7 @@ def test_not_a_model_directory(tmp_path):
 def test_unknown_estimator_type_is_refused(saved):
     tree = json.loads((saved / "model.json").read_text())
     tree["$estimator"] = "os.system"
-    _rewrite(saved, "model.json", json.dumps(tree).encode())
+    forge(saved, "model.json", json.dumps(tree).encode())
     with pytest.raises(UnsafeModelError, match="unknown estimator type 'os.system'"):
         skmedtl.load(saved)
 
@@ -100,11 +69,11 @@ def test_unknown_estimator_type_is_refused(saved):
 def test_unknown_dataclass_and_tag_are_refused(saved):
     tree = json.loads((saved / "model.json").read_text())
     tree["params"]["memory"] = {"$dataclass": "subprocess.Popen", "fields": {}}
-    _rewrite(saved, "model.json", json.dumps(tree).encode())
+    forge(saved, "model.json", json.dumps(tree).encode())
     with pytest.raises(UnsafeModelError, match="unknown type 'subprocess.Popen'"):
         skmedtl.load(saved)
     tree["params"]["memory"] = {"$pickle": "gASVAAAA"}
-    _rewrite(saved, "model.json", json.dumps(tree).encode())
+    forge(saved, "model.json", json.dumps(tree).encode())
     with pytest.raises(UnsafeModelError, match=r"unknown tag '\$pickle'"):
         skmedtl.load(saved)
 
@@ -115,7 +84,7 @@ def test_untrusted_skops_type_is_refused(saved):
 
     name = next(p for p in (saved / "skops").iterdir()).relative_to(saved).as_posix()
     evil = sio.dumps(FunctionTransformer(func=np.save))
-    _rewrite(saved, name, evil)
+    forge(saved, name, evil)
     with pytest.raises(UnsafeModelError, match=r"not on skmedtl's allowlist.*numpy"):
         skmedtl.load(saved)
 
@@ -125,7 +94,7 @@ def test_unknown_network_kind_is_refused(tmp_path, data):
     path = skmedtl.save(features, tmp_path / "f")
     tree = json.loads((path / "model.json").read_text())
     tree["state"]["model_"]["$network"]["kind"] = "torch.hub.load"
-    _rewrite(path, "model.json", json.dumps(tree).encode())
+    forge(path, "model.json", json.dumps(tree).encode())
     with pytest.raises(ValueError, match="Unknown network kind 'torch.hub.load'"):
         skmedtl.load(path)
 

@@ -17,8 +17,7 @@ from PIL import Image
 
 import skmedtl
 from skmedtl.utils import _outputs
-
-from .conftest import run_cli
+from tests._helpers import call_main
 
 
 def digest(path: Path) -> str:
@@ -47,7 +46,7 @@ def scan(tmp_path):
 # -- case 4: explain --out the images' folder ----------------------------------------
 def test_explain_out_onto_the_images_folder_keeps_the_image(saved, scan, capsys):
     before = digest(scan)
-    code, out, err = run_cli(
+    code, out, err = call_main(
         ["explain", "--model", saved, "--images", scan, "--out", scan.parent], capsys
     )
     assert code == 2
@@ -63,13 +62,13 @@ def test_explain_keeps_a_file_it_did_not_write(saved, scan, tmp_path, capsys):
     np.save(mine, np.arange(3))
     before = digest(mine)
     argv = ["explain", "--model", saved, "--images", scan, "--out", out, "-q"]
-    code, _, err = run_cli(argv, capsys)
+    code, _, err = call_main(argv, capsys)
     assert code == 2 and "--overwrite" in err
     assert digest(mine) == before
     # with consent it is replaced; a rerun then replaces its own maps freely
-    assert run_cli([*argv, "--overwrite"], capsys)[0] == 0
+    assert call_main([*argv, "--overwrite"], capsys)[0] == 0
     assert np.load(mine).shape == (28, 28)
-    assert run_cli(argv, capsys)[0] == 0
+    assert call_main(argv, capsys)[0] == 0
 
 
 # -- case 5: predict --out onto its input, or onto a file it did not write ----------
@@ -77,7 +76,7 @@ def test_predict_out_onto_the_images_csv_keeps_the_list(saved, scan, tmp_path, c
     listing = tmp_path / "list.csv"
     listing.write_text(f"path,patient,notes\n{scan},p01,keep me\n")
     before = digest(listing)
-    code, _, err = run_cli(
+    code, _, err = call_main(
         [
             "predict",
             "--model",
@@ -102,14 +101,14 @@ def test_predict_out_onto_an_existing_file(saved, scan, tmp_path, capsys, target
         victim.write_text("a,b\n1,2\n")
     before = digest(victim)
     argv = ["predict", "--model", saved, "--images", scan, "--out", victim, "-q"]
-    code, _, err = run_cli(argv, capsys)
+    code, _, err = call_main(argv, capsys)
     assert code == 2
     assert digest(victim) == before
     if target == "other":
         assert "--overwrite" in err
-        assert run_cli([*argv, "--overwrite"], capsys)[0] == 0
+        assert call_main([*argv, "--overwrite"], capsys)[0] == 0
         assert victim.read_text().startswith("path,")
-        assert run_cli(argv, capsys)[0] == 0  # its own CSV: a rerun replaces it
+        assert call_main(argv, capsys)[0] == 0  # its own CSV: a rerun replaces it
 
 
 # -- case 6: study --out a folder holding the user's files, or a model -------------
@@ -119,7 +118,7 @@ def test_study_out_with_the_users_files(tmp_path, capsys, name):
     out.mkdir()
     (out / name).write_text("my own results\n")
     before = digest(out)
-    code, _, err = run_cli(
+    code, _, err = call_main(
         ["study", "--dataset", "breastmnist", "--out", out, "--dry-run"], capsys
     )
     assert code == 2 and "--overwrite" in err
@@ -128,7 +127,7 @@ def test_study_out_with_the_users_files(tmp_path, capsys, name):
 
 def test_study_out_onto_a_saved_model(saved, capsys):
     before = digest(saved)
-    code, _, err = run_cli(
+    code, _, err = call_main(
         [
             "study",
             "--dataset",

@@ -20,8 +20,7 @@ import pytest
 
 import skmedtl
 from skmedtl.persistence import UnsafeModelError
-
-from .conftest import LENET, find_estimator, forge, forge_tree, run_cli
+from tests._helpers import LENET, call_main, find_estimator, forge, forge_tree
 
 ADDRESS = "tcp://203.0.113.7:8786"  # TEST-NET-3: never a real host
 
@@ -67,7 +66,7 @@ def test_forged_address_through_predict_command(saved, tmp_path, capsys, no_esca
     )
     image = tmp_path / "scan.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
-    code, out, err = run_cli(
+    code, out, err = call_main(
         ["predict", "--model", saved, "--images", image, "-q"], capsys
     )
     assert code == 0, err
@@ -96,7 +95,7 @@ def test_pickle_file_is_refused_without_consent(command, tmp_path, capsys):
     argv = [command, "--model", evil, "--images", image, "--out", tmp_path / "o"]
     if command == "predict":
         argv[-1] = tmp_path / "o.csv"
-    code, _, err = run_cli(argv, capsys)
+    code, _, err = call_main(argv, capsys)
     assert code == 2
     assert "--allow-pickle" in err and "runs whatever code" in err
     assert not marker.exists()  # nothing was unpickled
@@ -333,7 +332,7 @@ def test_damaged_model_through_predict_is_a_usage_error(saved, tmp_path, capsys)
     data = (saved / "tensors.safetensors").read_bytes()
     forge(saved, "tensors.safetensors", data[:100])
     np.save(tmp_path / "scan.npy", np.zeros((28, 28), np.uint8))
-    code, _, err = run_cli(
+    code, _, err = call_main(
         ["predict", "--model", saved, "--images", tmp_path / "scan.npy"], capsys
     )
     assert code == 2

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import skmedtl
-
-from .conftest import run_cli
+from tests._helpers import call_main
 
 
 def test_occlusion_fill_outside_the_dtype_range_is_refused():
@@ -30,7 +29,7 @@ def test_explain_fill_outside_range_is_a_usage_error(saved, tmp_path, capsys):
 
     image = tmp_path / "scan.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
-    code, _, err = run_cli(
+    code, _, err = call_main(
         [
             "explain",
             "--model",
@@ -56,7 +55,7 @@ def test_explain_has_quiet(saved, tmp_path, capsys):
 
     image = tmp_path / "scan.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
-    code, out, err = run_cli(
+    code, out, err = call_main(
         ["explain", "--model", saved, "--images", image, "--out", tmp_path / "o", "-q"],
         capsys,
     )
@@ -137,7 +136,7 @@ def test_cli_messages_name_commands_not_python(
     images.mkdir()
     np.save(images / "x.npy", np.zeros((28, 28), np.uint8))
     argv = ["extract", images, "--cache", tmp_path / "c.h5", *extra]
-    code, _, err = run_cli(argv, capsys)
+    code, _, err = call_main(argv, capsys)
     assert code == 2
     assert expected in err
     assert python_only not in err
@@ -153,7 +152,7 @@ def test_unreadable_image_hints_on_error(tmp_path, capsys):
         for i in range(3):
             Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / cls / f"{i}.png")
     (data / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
-    code, _, err = run_cli(
+    code, _, err = call_main(
         ["study", "--dataset", data, "--out", tmp_path / "o", "--dry-run"], capsys
     )
     assert code == 2

@@ -5,26 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skmedtl.cli import main
+from tests._helpers import tiny_study_flags
 
 #: A tiny study: random LeNet-5 at 32 px, one epoch: seconds per cell.
-TINY = [
-    "--profile",
-    "quick",
-    "--backbones",
-    "lenet5",
-    "--weights",
-    "none",
-    "--input-size",
-    "32",
-    "--train-input-size",
-    "32",
-    "--max-epochs",
-    "1",
-    "--n-bootstraps",
-    "50",
-    "-q",
-]
+TINY = ["--profile", "quick", *tiny_study_flags()]
 
 
 def make_images(rng, labels) -> np.ndarray:
@@ -47,15 +31,3 @@ def tiny_npz(tmp_path):
     path = tmp_path / "tiny.npz"
     np.savez(path, **arrays)
     return path
-
-
-@pytest.fixture
-def run_cli(capsys):
-    """``main(argv)`` -> (exit code, stdout, stderr)."""
-
-    def run(argv):
-        code = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run

@@ -14,6 +14,7 @@ from skmedtl.persistence import load
 from skmedtl.study import TransferStudy, load_study_dataset
 from skmedtl.study._localisation import localisation_blocks, study_localisation
 from skmedtl.study._save import _pick_cell
+from tests._helpers import tiny_study
 
 from .conftest import make_images
 
@@ -72,19 +73,8 @@ def _boxes(root: Path, names, wrong=()) -> Path:
 
 
 def _study(dataset, out, **kwargs) -> TransferStudy:
-    options = dict(
-        backbones=["lenet5"],
-        approaches=["hybrid-logreg"],
-        weights=None,
-        input_size=32,
-        train_input_size=32,
-        max_epochs=1,
-        n_bootstraps=50,
-        pos_label="b",
-        verbose=0,
-    )
-    options.update(kwargs)
-    return TransferStudy(dataset, out, **options)
+    options = dict(approaches=["hybrid-logreg"], pos_label="b")
+    return tiny_study(dataset, out, **{**options, **kwargs})
 
 
 @pytest.mark.slow

@@ -12,18 +12,9 @@ from PIL import Image
 from sklearn.metrics import balanced_accuracy_score, recall_score, roc_auc_score
 
 from skmedtl.study import StudyDataset, TransferStudy
+from tests._helpers import TINY_STUDY
 
 from .conftest import TINY, make_images
-
-TINY_KW = dict(
-    backbones=["lenet5"],
-    weights=None,
-    input_size=32,
-    train_input_size=32,
-    max_epochs=1,
-    n_bootstraps=50,
-    verbose=0,
-)
 
 
 def _data(n=40, seed=0):
@@ -53,7 +44,7 @@ def test_learning_curve_study_writes_curves_and_reports_skipped_sizes(tmp_path):
         approaches=["hybrid-logreg", "fine_tune:1"],
         train_sizes=[4, 10, "all"],
         train_repeats=2,
-        **TINY_KW,
+        **TINY_STUDY,
     )
     results = study.run()
     log = _log(out)
@@ -100,7 +91,7 @@ def test_learning_curve_study_writes_curves_and_reports_skipped_sizes(tmp_path):
         approaches=["hybrid-logreg", "fine_tune:1"],
         train_sizes=[4, 10, "all"],
         train_repeats=2,
-        **TINY_KW,
+        **TINY_STUDY,
     ).run()
     # (each run logs its own timings and outputs records; no cell, curve cell or
     # extraction is logged again)
@@ -124,7 +115,7 @@ def test_external_set_with_an_intensity_shift_reports_the_drop(calibrate, tmp_pa
         approaches=["hybrid-logreg"],
         external=[ext],
         calibrate=calibrate,
-        **TINY_KW,
+        **TINY_STUDY,
     )
     study.run()
     [result] = study.external_results_
@@ -167,13 +158,13 @@ def test_external_set_with_an_intensity_shift_reports_the_drop(calibrate, tmp_pa
 @pytest.mark.parametrize("sizes", [[0], [10, 10], "25,x", []])
 def test_bad_train_sizes_name_the_parameter(sizes, tmp_path):
     with pytest.raises(ValueError, match="train_sizes"):
-        TransferStudy(_data(), tmp_path, train_sizes=sizes, **TINY_KW).plan()
+        TransferStudy(_data(), tmp_path, train_sizes=sizes, **TINY_STUDY).plan()
 
 
 def test_external_that_does_not_exist_names_the_parameter(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(ValueError, match=r"external.*nowhere.*does not exist"):
-        TransferStudy(_data(), tmp_path / "o", external=missing, **TINY_KW).plan()
+        TransferStudy(_data(), tmp_path / "o", external=missing, **TINY_STUDY).plan()
 
 
 def test_external_with_other_classes_is_refused_naming_the_path(tmp_path):
@@ -182,14 +173,14 @@ def test_external_with_other_classes_is_refused_naming_the_path(tmp_path):
     images = rng.integers(0, 255, (8, 16, 16), dtype=np.uint8)
     ext = _folder(tmp_path / "other", images, labels)
     with pytest.raises(ValueError, match=r"other.*has classes.*same classes"):
-        TransferStudy(_data(), tmp_path / "o", external=[ext], **TINY_KW).plan()
+        TransferStudy(_data(), tmp_path / "o", external=[ext], **TINY_STUDY).plan()
 
 
 def test_external_needs_a_saved_model(tmp_path):
     ext = _folder(tmp_path / "e", make_images(np.random.default_rng(0), [0, 1]), [0, 1])
     with pytest.raises(ValueError, match="save"):
         TransferStudy(
-            _data(), tmp_path / "o", external=[ext], save="none", **TINY_KW
+            _data(), tmp_path / "o", external=[ext], save="none", **TINY_STUDY
         ).plan()
 
 

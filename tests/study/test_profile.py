@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from skmedtl.study import TransferStudy
 from skmedtl.study._measure import CellTimes, StudyTimes
+from tests._helpers import tiny_study
 
 APPROACHES = ["hybrid-logreg", "fine_tune:1"]
 #: What a resumed finished study must not redo.
@@ -16,18 +16,7 @@ OUTPUT_STAGES = ("statistics_s", "model_save_s", "saliency_s", "report_s")
 
 
 def _study(data, out, **params):
-    settings = dict(
-        backbones=["lenet5"],
-        approaches=APPROACHES,
-        weights=None,
-        input_size=32,
-        train_input_size=32,
-        max_epochs=1,
-        n_bootstraps=50,
-        verbose=0,
-    )
-    settings.update(params)
-    return TransferStudy(data, out, **settings)
+    return tiny_study(data, out, **{"approaches": APPROACHES, **params})
 
 
 def _cells(out) -> list[dict]:

@@ -10,24 +10,19 @@ import textwrap
 
 import pytest
 
-from skmedtl.study import LocalExecutor, TransferStudy
+from skmedtl.study import LocalExecutor
+from tests._helpers import tiny_study, tiny_study_flags
 
 APPROACHES = ["hybrid-logreg", "feature_extractor", "fine_tune:1", "full"]
+#: A quick study (frozen backbone: one extraction) and the whole one.
+STUDIES = [
+    pytest.param(["hybrid-logreg", "hybrid-svm", "feature_extractor"], id="frozen"),
+    pytest.param(APPROACHES, id="all", marks=pytest.mark.slow),
+]
 
 
 def _study(data, out, **params):
-    settings = dict(
-        backbones=["lenet5"],
-        approaches=APPROACHES,
-        weights=None,
-        input_size=32,
-        train_input_size=32,
-        max_epochs=1,
-        n_bootstraps=50,
-        verbose=0,
-    )
-    settings.update(params)
-    return TransferStudy(data, out, **settings)
+    return tiny_study(data, out, **{"approaches": APPROACHES, **params})
 
 
 def _records(out, kind="cell"):
@@ -41,8 +36,9 @@ def _records(out, kind="cell"):
     return [r for r in records if r["type"] == kind]
 
 
+@pytest.mark.parametrize("approaches", STUDIES)
 def test_exception_after_k_cells_then_rerun_finishes_only_the_rest(
-    tiny_npz, tmp_path, monkeypatch
+    approaches, tiny_npz, tmp_path, monkeypatch
 ):
     out = tmp_path / "out"
     calls = []
@@ -54,7 +50,9 @@ def test_exception_after_k_cells_then_rerun_finishes_only_the_rest(
         return task.fn(*task.args)
 
     with pytest.raises(RuntimeError, match="injected failure"):
-        _study(tiny_npz, out, executor=LocalExecutor(failing)).run()
+        _study(
+            tiny_npz, out, approaches=approaches, executor=LocalExecutor(failing)
+        ).run()
     first = _records(out)
     assert [r["cell_id"] for r in first] == calls
     assert not (out / "report.md").exists()  # no report from a broken run
@@ -65,22 +63,25 @@ def test_exception_after_k_cells_then_rerun_finishes_only_the_rest(
         ran.append(task.label)
         return task.fn(*task.args)
 
-    study = _study(tiny_npz, out, executor=LocalExecutor(counting))
+    study = _study(
+        tiny_npz, out, approaches=approaches, executor=LocalExecutor(counting)
+    )
     results = study.run()
     all_cells = [c["cell"] for c in study.plan()]
     assert ran == [c for c in all_cells if c not in calls]
-    assert (results.n_skipped, results.n_run) == (2, len(APPROACHES) - 2)
+    assert (results.n_skipped, results.n_run) == (2, len(approaches) - 2)
     records = _records(out)
-    assert len(records) == len(APPROACHES) == len({r["key"] for r in records})
+    assert len(records) == len(approaches) == len({r["key"] for r in records})
     assert records[:2] == first  # finished cells untouched
     assert len({r["run_id"] for r in records[:2]}) == 1
     assert records[2]["run_id"] != records[0]["run_id"]
-    assert results.complete and len(results.table) == len(APPROACHES)
+    assert results.complete and len(results.table) == len(approaches)
     # a third run has nothing left to do
-    again = _study(tiny_npz, out).run()
-    assert (again.n_run, again.n_skipped) == (0, len(APPROACHES))
+    again = _study(tiny_npz, out, approaches=approaches).run()
+    assert (again.n_run, again.n_skipped) == (0, len(approaches))
 
 
+@pytest.mark.slow  # a fresh process: its imports alone take seconds
 def test_killed_process_leaves_a_resumable_log(tiny_npz, tmp_path):
     """SIGKILL in the middle of writing the third record; the rerun finishes."""
     out = tmp_path / "out"
@@ -102,10 +103,7 @@ def test_killed_process_leaves_a_resumable_log(tiny_npz, tmp_path):
 
         LocalExecutor.call_task = call_task
         main(["study", "--dataset", {str(tiny_npz)!r}, "--out", {str(out)!r},
-              "--backbones", "lenet5", "--weights", "none", "--input-size", "32",
-              "--train-input-size", "32", "--max-epochs", "1",
-              "--n-bootstraps", "50", "--approaches", {",".join(APPROACHES)!r},
-              "-q"])
+              *{tiny_study_flags(approaches=APPROACHES)!r}])
         """
     )
     env = {**os.environ, "SKMEDTL_OFFLINE": "1"}
@@ -137,6 +135,7 @@ def test_killed_process_leaves_a_resumable_log(tiny_npz, tmp_path):
     assert {r["extract_time_s"] for r in frozen} == {extractions[0]["extract_time_s"]}
 
 
+@pytest.mark.slow
 def test_changed_settings_rerun_only_the_cells_they_affect(tiny_npz, tmp_path):
     out = tmp_path / "out"
     _study(tiny_npz, out).run()
@@ -149,6 +148,7 @@ def test_changed_settings_rerun_only_the_cells_they_affect(tiny_npz, tmp_path):
     assert len(results.table) == len(APPROACHES)
 
 
+@pytest.mark.slow
 def test_report_only_rewrites_the_report_from_finished_cells(tiny_npz, tmp_path):
     out = tmp_path / "out"
     first = _study(tiny_npz, out, approaches=["hybrid-logreg"]).run()
@@ -171,6 +171,7 @@ def test_a_second_concurrent_run_is_refused(tiny_npz, tmp_path):
             _study(tiny_npz, out).run()
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_cli_exits_130_and_the_rerun_finishes(
     tiny_npz, tmp_path, monkeypatch, run_cli
 ):
@@ -181,21 +182,7 @@ def test_ctrl_c_in_the_cli_exits_130_and_the_rerun_finishes(
         tiny_npz,
         "--out",
         out,
-        "--backbones",
-        "lenet5",
-        "--weights",
-        "none",
-        "--input-size",
-        "32",
-        "--train-input-size",
-        "32",
-        "--max-epochs",
-        "1",
-        "--n-bootstraps",
-        "20",
-        "-q",
-        "--approaches",
-        ",".join(APPROACHES),
+        *tiny_study_flags(n_bootstraps=20, approaches=APPROACHES),
     ]
     calls = []
 

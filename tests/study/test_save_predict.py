@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,26 +21,17 @@ from skmedtl.cli import main
 from skmedtl.persistence import UnsafeModelError
 from skmedtl.study import StudyModel, TransferStudy, load_study_dataset
 from skmedtl.study._save import parse_save
+from tests._helpers import cell_predictions, predict_saved_model, tiny_study
 
 #: Images per split and class taken from the bundled BreastMNIST.
 PER_CLASS = {"train": 16, "val": 6, "test": 8}
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _study(dataset, out, **kwargs) -> TransferStudy:
     options = dict(
-        backbones=["lenet5"],
-        approaches=["hybrid-logreg", "feature_extractor"],
-        weights=None,
-        input_size=32,
-        train_input_size=32,
-        max_epochs=1,
-        n_bootstraps=50,
-        calibrate="temperature",
-        verbose=0,
+        approaches=["hybrid-logreg", "feature_extractor"], calibrate="temperature"
     )
-    options.update(kwargs)
-    return TransferStudy(dataset, out, **options)
+    return tiny_study(dataset, out, **{**options, **kwargs})
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +65,6 @@ def png_study(tmp_path_factory):
     study = _study(dataset, out, pos_label="malignant", save="best,recommended")
     results = study.run()
     return {"root": root, "dataset": dataset, "out": out, "results": results}
-
-
-def _predictions(out: Path, key: str) -> list[dict]:
-    with open(out / "predictions.csv", newline="") as f:
-        return [r for r in csv.DictReader(f) if r["cell_key"] == key]
 
 
 def _metadata(path: Path) -> dict:
@@ -123,7 +107,7 @@ def test_loaded_model_is_a_fitted_classifier(png_study):
     assert isinstance(model, StudyModel)
     assert clone(model) is model  # frozen: scikit-learn code cannot unfit it
     assert model.classes_.tolist() == ["normal or benign", "malignant"]
-    rows = _predictions(out, meta["cell_key"])
+    rows = cell_predictions(out, meta["cell_key"])
     paths = [r["image"] for r in rows]
     y = [r["true_label"] for r in rows]
     predicted = model.predict(paths)
@@ -139,47 +123,10 @@ def test_loaded_model_is_a_fitted_classifier(png_study):
         model.predict(paths, threshold="youden")
 
 
-_NO_PICKLE = """
-import pickle, sys
-def refuse(*args, **kwargs):
-    raise RuntimeError("pickle was used to load the model")
-class Refused:
-    def __init__(self, *args, **kwargs):
-        refuse()
-pickle.load = pickle.loads = refuse
-pickle.Unpickler = Refused
-import torch
-torch.load = refuse
-from skmedtl.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
+@pytest.mark.slow
 def test_predict_in_a_fresh_process_reproduces_the_study(png_study, tmp_path):
-    out = png_study["out"]
-    key = _metadata(out / "model")["cell_key"]
-    rows = _predictions(out, key)
     target = tmp_path / "predictions.csv"
-    env = {**os.environ, "PYTHONPATH": os.fspath(REPO)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _NO_PICKLE,
-            "predict",
-            "--model",
-            out / "model",
-            "--images",
-            out / "predictions.csv",
-            "--out",
-            target,
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    rows, done = predict_saved_model(png_study["out"], target)
     assert done.returncode == 0, done.stderr
     with open(target, newline="") as f:
         predicted = {r["path"]: r for r in csv.DictReader(f)}
@@ -289,6 +236,7 @@ def test_resumed_and_report_only_runs_keep_the_saved_model(png_study, monkeypatc
         assert (out / t / "manifest.json").stat().st_mtime_ns == mtime
 
 
+@pytest.mark.slow
 def test_a_cell_finished_without_saving_is_fitted_again_once(tiny_npz, tmp_path):
     out = tmp_path / "study"
     options = dict(approaches=["hybrid-svm"], calibrate="none")  # seeded folds

@@ -14,16 +14,11 @@ from skmedtl.metrics._report import _binary_auc
 from skmedtl.study import StudyDataset, TransferStudy
 from skmedtl.study._stats import compare_configurations, pooled_validation
 from skmedtl.study._summary import recommend
+from tests._helpers import TINY_STUDY
 
 from .conftest import make_images
 
-COMMON = dict(
-    backbones=["lenet5"],
-    weights=None,
-    input_size=32,
-    n_bootstraps=50,
-    verbose=0,
-)
+COMMON = TINY_STUDY  # hybrid approaches only: the epochs do not matter
 
 
 def _csv(path):
@@ -52,6 +47,7 @@ def _equal_configurations(rng, n_configs=6, n_val=80, n_test=150):
     return groups
 
 
+@pytest.mark.slow
 def test_planted_winners_curse_no_false_significance_after_holm():
     """Six configurations of equal true performance, selected on validation:
     after Holm, 'distinguishable from the selected one' in <= ~5% of studies;
@@ -111,6 +107,7 @@ def noise_study(tmp_path_factory):
     return study, study.run(), out
 
 
+@pytest.mark.slow
 def test_noise_study_selects_on_validation_and_finds_nothing(noise_study):
     study, results, out = noise_study
     report = (out / "report.md").read_text(encoding="utf-8")
@@ -132,6 +129,7 @@ def test_noise_study_selects_on_validation_and_finds_nothing(noise_study):
         assert row["n_seeds"] == 2 and row["validation_sd"] is not None
 
 
+@pytest.mark.slow
 def test_predictions_csv_recomputes_the_reported_aucs_exactly(noise_study):
     study, results, out = noise_study
     rows = _csv(out / "predictions.csv")
@@ -161,6 +159,7 @@ def test_predictions_csv_recomputes_the_reported_aucs_exactly(noise_study):
         assert np.mean(per_config[row["config"]]) == row["auc"]
 
 
+@pytest.mark.slow
 def test_rerun_recomputes_only_cells_whose_settings_changed(noise_study, monkeypatch):
     study, results, out = noise_study
     same = TransferStudy(
@@ -199,6 +198,7 @@ def test_rerun_recomputes_only_cells_whose_settings_changed(noise_study, monkeyp
     assert upgraded.n_run == 2  # an upgrade invalidates every cell
 
 
+@pytest.mark.slow
 def test_operating_point_target_and_ordinal_task(tmp_path):
     rng = np.random.default_rng(2)
     labels = np.repeat([0, 1, 2], 20)
@@ -253,6 +253,7 @@ def test_statistics_options_are_checked(params, message, tiny_npz, tmp_path):
         study.plan()
 
 
+@pytest.mark.slow
 def test_seeds_vary_the_svm_calibration_folds(noise_study):
     """A deterministic SVC still differs between seeds: its sigmoid calibration
     folds are drawn with the seed."""

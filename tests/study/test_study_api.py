@@ -18,6 +18,7 @@ from skmedtl.study import (
     recommend,
 )
 from skmedtl.study._evaluate import pooled_metrics
+from tests._helpers import tiny_study
 
 from .conftest import make_images
 
@@ -203,6 +204,7 @@ def test_volumes_and_multilabel_are_refused():
 
 
 # -- protocol --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_hybrid_heads_tune_inside_training_and_validate_on_val(tiny_npz, tmp_path):
     """Heads tune by inner CV of the training images; validation (own val split,
     or one stratified split of the training data) scores them once."""
@@ -235,17 +237,11 @@ def test_hybrid_heads_tune_inside_training_and_validate_on_val(tiny_npz, tmp_pat
 
 
 def test_seeds_are_pooled_with_bootstrap_cis(tiny_npz, tmp_path):
-    results = TransferStudy(
+    results = tiny_study(
         tiny_npz,
         tmp_path / "study",  # not beside tiny.npz: a folder it did not write
-        backbones=["lenet5"],
         approaches=["full"],
         seeds=2,
-        weights=None,
-        train_input_size=32,
-        max_epochs=1,
-        n_bootstraps=50,
-        verbose=0,
     ).run()
     row = results.table[0]
     assert row["n_seeds"] == 2 and row["seeds"] == [0, 1]
@@ -321,21 +317,17 @@ def test_recommendation_rule_uses_validation_only():
 
 
 def test_verbose_0_prints_nothing(tiny_npz, tmp_path, capsys):
-    TransferStudy(
+    tiny_study(
         tiny_npz,
         tmp_path / "study",
-        backbones=["lenet5"],
         approaches=["full"],
-        weights=None,
-        train_input_size=32,
-        max_epochs=1,
         n_bootstraps=20,
-        verbose=0,
     ).run()
     out, err = capsys.readouterr()
     assert out == "" and err == ""
 
 
+@pytest.mark.slow
 def test_three_classes_use_macro_metrics_and_micro_roc(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.repeat(["a", "b", "c"], 14)
@@ -344,17 +336,11 @@ def test_three_classes_use_macro_metrics_and_micro_roc(tmp_path):
         images[labels == cls, 2 + 4 * k : 6 + 4 * k, 4:12] = 255
     data = StudyDataset.from_arrays(images, labels, random_state=0)
     assert data.pos_label is None
-    results = TransferStudy(
+    results = tiny_study(
         data,
         tmp_path,
-        backbones=["lenet5"],
         approaches=["hybrid-logreg", "full"],
-        weights=None,
-        input_size=32,
-        train_input_size=32,
-        max_epochs=1,
         n_bootstraps=30,
-        verbose=0,
     ).run()
     assert len(results.table) == 2
     for row in results.table:
@@ -382,16 +368,11 @@ def test_trained_approaches_early_stop_inside_training(tiny_npz, tmp_path, monke
         return original(self, X, y, groups=groups, validation_mask=validation_mask)
 
     monkeypatch.setattr(FineTuneClassifier, "fit", recording)
-    TransferStudy(
+    tiny_study(
         grouped,
         tmp_path / "study",
-        backbones=["lenet5"],
         approaches=["full"],
-        weights=None,
-        train_input_size=32,
-        max_epochs=1,
         n_bootstraps=20,
-        verbose=0,
     ).run()
     dev = grouped.split != "test"
     assert len(seen) == 1

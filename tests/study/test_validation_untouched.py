@@ -12,7 +12,8 @@ import csv
 import numpy as np
 import pytest
 
-from skmedtl.study import StudyDataset, TransferStudy
+from skmedtl.study import StudyDataset
+from tests._helpers import tiny_study
 
 from ._golden import _images
 
@@ -31,18 +32,13 @@ def _data(permute: bool) -> StudyDataset:
 
 def _run(tmp_path, name: str, permute: bool) -> tuple[dict, dict]:
     out = tmp_path / name
-    TransferStudy(
+    tiny_study(
         _data(permute),
         out,
-        backbones=["lenet5"],
         approaches=["hybrid-logreg", "hybrid-svm", "full"],
-        weights=None,
-        input_size=32,
-        train_input_size=32,
         max_epochs=2,
         n_bootstraps=20,
         seeds=1,
-        verbose=0,
         n_threads=1,
         save=None,
     ).run()
