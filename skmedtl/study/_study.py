@@ -19,6 +19,7 @@ from ..utils._validation import (
 from ._choices import COSTS
 from ._cost import torch_threads
 from ._curves import parse_train_sizes
+from ._localisation import check_annotations
 from ._manifest import MANIFEST_NAME, manifest, report_context
 from ._measure import StudyTimes
 from ._nested import parse_cv
@@ -459,6 +460,7 @@ class TransferStudy:
     def _check_out_dir(self) -> Path:
         """``out_dir``, after the output rule of every command (before any work)."""
         check_params(self)
+        check_annotations(self.annotations, self.out_dir)  # the specific refusal first
         check_out_dir(
             self.out_dir, self.dataset, cache=self.cache_path, overwrite=self.overwrite
         )

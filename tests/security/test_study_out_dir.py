@@ -134,12 +134,10 @@ def test_the_overwrite_parameter_is_checked(arrays, tmp_path):
         TransferStudy(arrays, tmp_path / "o", overwrite="yes", **TINY).run()
 
 
-def test_the_command_line_says_the_same_in_flags(foreign, capsys):
-    from .conftest import run_cli
-
+def test_the_command_line_says_the_same_in_flags(foreign, run_cli):
     before = digest(foreign)
     argv = ["study", "--dataset", "breastmnist", "--out", foreign, "--dry-run"]
-    code, _, err = run_cli(argv, capsys)
+    code, _, err = run_cli(argv)
     assert code == 2
     assert f"--out {foreign} is an existing folder" in err and "--overwrite" in err
     assert "overwrite=True" not in err and "out_dir" not in err
@@ -147,17 +145,15 @@ def test_the_command_line_says_the_same_in_flags(foreign, capsys):
 
 
 @pytest.mark.parametrize("flags", [[], ["--overwrite"]])
-def test_the_demo_hands_its_consent_to_the_study(tmp_path, capsys, monkeypatch, flags):
+def test_the_demo_hands_its_consent_to_the_study(tmp_path, run_cli, monkeypatch, flags):
     from skmedtl.cli import demo
-
-    from .conftest import run_cli
 
     studies = []
     monkeypatch.setattr(demo, "run_study", lambda study: studies.append(study) or 0)
     out = tmp_path / "demo"
     out.mkdir()
     (out / "notes.txt").write_text("mine\n")
-    code, _, err = run_cli(["demo", "--out", out, *flags], capsys)
+    code, _, err = run_cli(["demo", "--out", out, *flags])
     if flags:  # the study itself would refuse the folder without the consent
         assert code == 0 and studies[0].overwrite is True
         check_out_dir(studies[0].out_dir, overwrite=studies[0].overwrite)
