@@ -169,7 +169,7 @@ STUDY_PARAMS = [
           "report plots AUC against training images and states the crossover"),
     Param("train_repeats", "--train-repeats", type=positive_int, default=3,
           metavar="N", help="learning curves: subsamples drawn of each size"),
-    Param("cv", "--cv", metavar="K|auto|none",
+    Param("cv", "--cv", default="auto", metavar="K|auto|none",
           help="nested cross-validation (data sets without an official test "
           "split): the whole selection in K patient-grouped outer folds; the "
           "report adds the estimate of the selection procedure ('auto': 5 folds "

@@ -204,7 +204,7 @@ class TransferStudy:
         :ref:`the user guide <external>`).
     train_repeats : int, default=3
         Subsamples drawn of each size.
-    cv : int, "auto" or None, default=None
+    cv : int, "auto" or None, default="auto"
         Nested cross-validation (data sets without an official test split):
         the whole selection protocol runs in ``cv`` stratified, patient-grouped
         outer folds, and the report adds each configuration's mean and SD over
@@ -349,7 +349,7 @@ class TransferStudy:
         annotations: str | os.PathLike | None = None,
         train_sizes: list | str | None = None,
         train_repeats: int = 3,
-        cv: int | str | None = None,
+        cv: int | str | None = "auto",
         external: list | str | os.PathLike | None = None,
         executor=None,
         random_state: int = 0,
