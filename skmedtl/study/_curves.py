@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._cells import Cell, CellContext, Embeddings, run_cell
+from ._cells import Cell, CellContext, Embeddings
+from ._derived import run_derived
 from ._records import settings_key
-from ._run import CellTask, check_executor, failure_record, now, run_cells
+from ._run import now
 
 __all__ = [
     "CurvePlan",
@@ -200,66 +201,25 @@ def run_curves(run, ctx: CellContext, plan: CurvePlan) -> list[dict]:
     """Run the unfinished curve cells of ``plan``; returns their failures.
 
     ``run`` is the :class:`~._runner.StudyRun`: its embeddings (one extraction
-    per backbone, through the cache) and its store are reused.
+    per backbone, through the cache) and its store are reused. The size
+    ``"all"`` is the study's own cell (a ``"cell"`` record counts as done).
     """
-    study, store = run.study, run.study._store
-    done = set(store.latest("curve")) | set(store.latest("cell"))
-    todo = [p for p in plan.points if p.cell.key not in done]
-    by_key = {p.cell.key: p for p in todo}
-    failures: list[dict] = []
-    if not todo:
-        return failures
-    logger.info("Learning curves: %d cells to run.", len(todo))
 
-    def finished(task: CellTask, result: dict) -> None:
-        result.pop("_model", None)  # curve models are not kept
-        store.append(_curve_record(by_key[task.key], run.run_id, result))
-
-    def failed(task: CellTask, error: BaseException) -> None:
-        record = failure_record(task, error, run.run_id)
-        failures.append({"cell": record["cell"], "error": record["error"]})
-        store.append(record)
-
-    run_cells(
-        _batches(run, ctx, todo),
-        check_executor(study.executor),
-        on_error=study.on_error,
-        on_result=finished,
-        on_failure=failed,
-    )
-    return failures
-
-
-def _batches(run, ctx: CellContext, todo: list[CurvePoint]):
-    """One :class:`~._run.CellTask` per curve point, its embeddings subsampled.
-
-    Each point runs the study's own task of its cell (its embeddings through
-    the cache: computed once for the study, one extraction in memory at a
-    time) on the point's subsample of the training images.
-    """
-    embeddings: dict = {}
-    current = None
-    for point in todo:
-        key = run._embedding_key(ctx, point.cell)
-        if key != current:
-            embeddings.clear()  # one extraction in memory at a time
-            current = key
-        task = run._task(ctx, point.cell, embeddings)
-        label = _label(point)
-        if task.fn is not run_cell:  # the extraction failed
-            yield [CellTask(point.cell.key, label, task.fn, task.args)]
-            continue
-        shipped, cell, emb = task.args
+    def derive(point: CurvePoint, shipped: CellContext, emb):
         sub, positions = subsample_context(shipped, point)
-        yield [
-            CellTask(
-                point.cell.key,
-                label,
-                run_cell,
-                (sub, cell, subsample_embeddings(emb, positions)),
-                task.resources,
-            )
-        ]
+        return sub, subsample_embeddings(emb, positions)
+
+    return run_derived(
+        run,
+        ctx,
+        plan.points,
+        what="Learning curves",
+        kinds=("curve", "cell"),
+        base=lambda point: point.cell,
+        derive=derive,
+        record=_curve_record,
+        label=_label,
+    )
 
 
 def _curve_record(point: CurvePoint, run_id: str, result: dict) -> dict:

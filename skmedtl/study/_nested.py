@@ -27,10 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._cells import Cell, CellContext, Embeddings, run_cell
+from ._cells import Cell, CellContext, Embeddings
+from ._derived import run_derived
 from ._plan import validation_split
 from ._records import settings_key
-from ._run import CellTask, check_executor, failure_record, now, run_cells
+from ._run import now
 
 __all__ = [
     "AUTO_K",
@@ -302,55 +303,23 @@ def run_nested(run, ctx: CellContext, plan: NestedPlan) -> list[dict]:
     ``run`` is the :class:`~._runner.StudyRun` (its embeddings, through the
     cache, and its store are reused); ``ctx`` the study's context.
     """
-    study, store = run.study, run.study._store
-    done = set(store.latest("nested"))
-    todo = [c for c in plan.cells if c.cell.key not in done]
-    by_key = {c.cell.key: c for c in todo}
     folds = {f.index: f for f in plan.folds}
-    failures: list[dict] = []
-    if not todo:
-        return failures
-    logger.info("Nested cross-validation: %d fold cells to run.", len(todo))
 
-    def batches():
-        embeddings: dict = {}
-        current = None
-        for item in todo:
-            key = run._embedding_key(ctx, item.base)
-            if key != current:
-                embeddings.clear()  # one extraction in memory at a time
-                current = key
-            task = run._task(ctx, item.base, embeddings)
-            label = _label(item, plan.k)
-            if task.fn is not run_cell:  # the extraction failed
-                yield [CellTask(item.cell.key, label, task.fn, task.args)]
-                continue
-            shipped, _, emb = task.args
-            fold = folds[item.fold]
-            args = (
-                fold_context(shipped, fold),
-                item.cell,
-                fold_embeddings(emb, shipped, fold),
-            )
-            yield [CellTask(item.cell.key, label, run_cell, args, task.resources)]
+    def derive(item: NestedCell, shipped: CellContext, emb):
+        fold = folds[item.fold]
+        return fold_context(shipped, fold), fold_embeddings(emb, shipped, fold)
 
-    def finished(task: CellTask, result: dict) -> None:
-        result.pop("_model", None)  # fold models are not kept
-        store.append(_record(by_key[task.key], plan.k, run.run_id, result))
-
-    def failed(task: CellTask, error: BaseException) -> None:
-        record = failure_record(task, error, run.run_id)
-        failures.append({"cell": record["cell"], "error": record["error"]})
-        store.append(record)
-
-    run_cells(
-        batches(),
-        check_executor(study.executor),
-        on_error=study.on_error,
-        on_result=finished,
-        on_failure=failed,
+    return run_derived(
+        run,
+        ctx,
+        plan.cells,
+        what="Nested cross-validation",
+        kinds=("nested",),
+        base=lambda item: item.base,
+        derive=derive,
+        record=lambda item, run_id, result: _record(item, plan.k, run_id, result),
+        label=lambda item: _label(item, plan.k),
     )
-    return failures
 
 
 def _record(item: NestedCell, k: int, run_id: str, result: dict) -> dict:
