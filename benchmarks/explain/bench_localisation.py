@@ -89,21 +89,37 @@ def plant(X: np.ndarray, rng):
     return (out.clip(0, 1) * 255).astype(np.uint8), y, masks
 
 
-def methods_for(differentiable: bool):
-    if not differentiable:
-        return [("occlusion", None)]
-    return [
-        ("gradcam", None),
-        ("gradcam (uniform grid)", None),
-        ("gradcam++", None),
-        ("hirescam", None),
-        ("gradcam", "stride16"),
-        ("layercam", "stride16"),
-        ("layercam", "stride8+stride16+final"),
-        ("gradxinput", None),
-        ("integrated_gradients", None),
-        ("occlusion", None),
-    ]
+#: The maps measured: label -> (method, layer). ``"default"`` is
+#: ``saliency(model, X)`` with no method or layer given (what a user gets).
+METHODS = {
+    "default": (None, None),
+    "gradcam": ("gradcam", None),
+    "gradcam (uniform grid)": ("gradcam (uniform grid)", None),
+    "gradcam++": ("gradcam++", None),
+    "hirescam": ("hirescam", None),
+    "gradcam / 16": ("gradcam", "stride16"),
+    "layercam / 16": ("layercam", "stride16"),
+    "layercam / 8+16+final": ("layercam", "stride8+stride16+final"),
+    "gradxinput": ("gradxinput", None),
+    "integrated_gradients": ("integrated_gradients", None),
+    "occlusion": ("occlusion", None),
+}
+#: The models: --models name -> label in the table.
+MODELS = {
+    "logreg": "hybrid logreg",
+    "svm": "hybrid svm",
+    "rf": "hybrid rf",
+    "xgboost": "hybrid xgboost",
+    "finetuned": "fine-tuned",
+}
+#: Methods that cost many passes per image: measured on --occlusion-images.
+EXPENSIVE = ("occlusion", "integrated_gradients")
+
+
+def methods_for(differentiable: bool, chosen: list[str]) -> list[str]:
+    if not differentiable:  # no gradient through the head: occlusion only
+        return [m for m in chosen if m == "occlusion"]
+    return chosen
 
 
 def layer_arg(stage):
@@ -120,43 +136,63 @@ def explain(model, X, method, stage):
         kwargs = {"patch_size": X.shape[1] // 8, "stride": X.shape[1] // 16}
     elif stage is not None:
         kwargs = {"layer": layer_arg(stage)}
-    name = method.split(" ")[0]
+    args = () if method is None else (method.split(" ")[0],)
     original = saliency_module.trace_cell_grid
-    if "uniform" in method:  # the geometry before issue #32
+    if method is not None and "uniform" in method:  # the geometry before #32
         saliency_module.trace_cell_grid = lambda *args: None
     try:
         start = time.perf_counter()
-        maps = saliency(model, X, name, target=1, batch_size=8, **kwargs)
+        maps = saliency(model, X, *args, target=1, batch_size=8, **kwargs)
         seconds = (time.perf_counter() - start) / len(X)
     finally:
         saliency_module.trace_cell_grid = original
     return maps, seconds
 
 
-def models(X, y, size, epochs, seed):
+def models(X, y, size, epochs, seed, names, n_finetune=None):
     from sklearn.pipeline import Pipeline
 
     from skmedtl.features import CNNFeatures
     from skmedtl.finetune import FineTuneClassifier
 
-    features = CNNFeatures("efficientnet_lite0", input_size=size, verbose=0).fit(X)
-    Z = features.transform(X)
-    for head in ("logreg", "svm", "rf", "xgboost"):
+    heads = [n for n in names if n != "finetuned"]
+    if heads:
+        start = time.perf_counter()
+        features = CNNFeatures("efficientnet_lite0", input_size=size, verbose=0).fit(X)
+        Z = features.transform(X)
+        print(f"features: {time.perf_counter() - start:.0f} s", flush=True)
+    for head in heads:
+        start = time.perf_counter()
         hybrid = make_hybrid("efficientnet_lite0", head, random_state=seed, verbose=0)
         rest = Pipeline(hybrid.steps[1:]).fit(Z, y)
-        yield f"hybrid {head}", Pipeline([("features", features), *rest.steps])
-    net = FineTuneClassifier(
-        "efficientnet_lite0",
-        input_size=size,
-        strategy="full",
-        max_epochs=epochs,
-        batch_size=16,
-        validation_fraction=None,
-        early_stopping=False,
-        random_state=seed,
-        verbose=0,
-    ).fit(X, y)
-    yield "fine-tuned", net
+        print(f"{head}: fitted in {time.perf_counter() - start:.0f} s", flush=True)
+        yield MODELS[head], Pipeline([("features", features), *rest.steps])
+    if "finetuned" in names:
+        start = time.perf_counter()
+        net = FineTuneClassifier(
+            "efficientnet_lite0",
+            input_size=size,
+            strategy="full",
+            max_epochs=epochs,
+            batch_size=16,
+            validation_fraction=None,
+            early_stopping=False,
+            random_state=seed,
+            verbose=0,
+        ).fit(X[:n_finetune], y[:n_finetune])
+        print(f"fine-tuned in {time.perf_counter() - start:.0f} s", flush=True)
+        yield MODELS["finetuned"], net
+
+
+def _choices(flag: str, value: str, known) -> list[str]:
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in known]
+    if unknown or not chosen:
+        raise SystemExit(
+            f"{flag}: unknown {unknown or value!r}; choose from {', '.join(known)} "
+            "(comma-separated)."
+        )
+    return chosen
 
 
 def main(argv=None):
@@ -166,29 +202,67 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=24)
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument(
+        "--n-train-finetune",
+        type=int,
+        default=None,
+        help="the first N training images fine-tune the network (default: all; "
+        "fine-tuning costs far more per image than fitting a hybrid's head)",
+    )
     parser.add_argument("--occlusion-images", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--sets", default="breastmnist,chest_xray", help="comma-separated"
     )
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help="comma-separated, of: " + ", ".join(METHODS),
+    )
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help="comma-separated, of: " + ", ".join(MODELS),
+    )
     parser.add_argument("--out", default=None, help="CSV of the results")
     args = parser.parse_args(argv)
+    chosen_methods = _choices("--methods", args.methods, METHODS)
+    chosen_models = _choices("--models", args.models, MODELS)
     torch.manual_seed(args.seed)
     sets = [s for s in args.sets.split(",") if s != "chest_xray" or args.data_dir]
     rows = []
-    print(f"load: {os.getloadavg()}; n_train={args.n_train}, n_test={args.n_test}")
+    print(
+        f"load: {os.getloadavg()}; n_train={args.n_train} (fine-tuning: "
+        f"{args.n_train_finetune or args.n_train}), n_test={args.n_test}, "
+        f"threads={torch.get_num_threads()}"
+    )
     for data in sets:
         rng = np.random.default_rng(args.seed)
         X = backgrounds(data, args.n_train + args.n_test, args.size, args.data_dir, rng)
-        X, y, masks = plant(X, rng)
+        # Planted per split: half of the test images (n_test // 2) have a blob.
+        X_train, y_train, masks_train = plant(X[: args.n_train], rng)
+        X_test, y_test, masks_test = plant(X[args.n_train :], rng)
+        X = np.concatenate([X_train, X_test])
+        y = np.concatenate([y_train, y_test])
+        masks = masks_train + masks_test
         train, test = slice(0, args.n_train), slice(args.n_train, None)
         positive = [i for i in range(args.n_train, len(X)) if y[i] == 1]
-        for name, model in models(X[train], y[train], args.size, args.epochs, 0):
+        fitted = models(
+            X[train],
+            y[train],
+            args.size,
+            args.epochs,
+            args.seed,
+            chosen_models,
+            args.n_train_finetune,
+        )
+        for name, model in fitted:
             accuracy = float((model.predict(X[test]) == y[test]).mean())
             differentiable = name in ("hybrid logreg", "fine-tuned")
-            for method, stage in methods_for(differentiable):
+            for label in methods_for(differentiable, chosen_methods):
+                method, stage = METHODS[label]
                 chosen = positive
-                if method in ("occlusion", "integrated_gradients"):
+                if method in EXPENSIVE:
                     chosen = positive[: args.occlusion_images]
                 maps, seconds = explain(model, X[chosen], method, stage)
                 report = localisation_scores(
@@ -199,8 +273,8 @@ def main(argv=None):
                     data=data,
                     model=name,
                     accuracy=accuracy,
-                    method=method,
-                    layer=stage or "final",
+                    method=label,
+                    layer=stage or ("multiscale" if method is None else "final"),
                     n=len(chosen),
                     pointing=model_row.pointing_game.value,
                     pointing_ci=f"{model_row.pointing_game.ci_low:.2f}-"
@@ -213,7 +287,7 @@ def main(argv=None):
                 )
                 rows.append(row)
                 print(
-                    f"{data:11s} {name:15s} acc {accuracy:.2f} {method:22s} "
+                    f"{data:11s} {name:15s} acc {accuracy:.2f} {label:22s} "
                     f"{row['layer']:16s} n={len(chosen):2d} pointing "
                     f"{row['pointing']:.2f} ({row['pointing_ci']}) energy "
                     f"{row['energy']:.2f} iou {row['iou']:.2f} | centre "
