@@ -43,50 +43,76 @@ CONTRASTS = (0.6, 0.9)  # added intensity, on images in [0, 1]
 LITE0_STAGES = {"final": None, "stride16": "blocks.4", "stride8": "blocks.2"}
 
 
-def backgrounds(name: str, n: int, size: int, data_dir, rng) -> np.ndarray:
+def backgrounds(
+    name: str, n_train: int, n_test: int, size: int, data_dir, rng
+) -> np.ndarray:
+    """``n_train`` training then ``n_test`` test backgrounds, resized to ``size``.
+
+    When the set has fewer than ``n_train + n_test`` images (BreastMNIST: 546),
+    the test backgrounds are drawn first, and the training ones repeat the
+    others, mirrored left-right on repetition (each copy gets its own blob).
+    """
+    n = n_train + n_test
     if name == "breastmnist":
         from skmedtl.datasets import load_breastmnist
 
         loaded = load_breastmnist()
-        X = np.asarray(loaded[0] if isinstance(loaded, tuple) else loaded.X)
-        X = X[rng.choice(len(X), n, replace=False)].astype(np.float32) / 255
+        pool = np.asarray(loaded[0] if isinstance(loaded, tuple) else loaded.X)
+        read = lambda chosen: pool[chosen].astype(np.float32) / 255  # noqa: E731
+        n_available = len(pool)
     else:
         from PIL import Image
 
         files = sorted(Path(data_dir, "train", "NORMAL").glob("*.jpeg"))
         files += sorted(Path(data_dir, "train", "PNEUMONIA").glob("*.jpeg"))
-        chosen = rng.choice(len(files), n, replace=False)
-        X = np.stack(
-            [
-                np.asarray(Image.open(files[i]).convert("L"), dtype=np.float32) / 255
-                for i in chosen
-            ]
-        )
-    t = torch.as_tensor(X)[:, None]
+
+        def read(chosen):
+            return np.stack(
+                [
+                    np.asarray(Image.open(files[i]).convert("L"), np.float32) / 255
+                    for i in chosen
+                ]
+            )
+
+        n_available = len(files)
+    if n <= n_available:
+        X = read(rng.choice(n_available, n, replace=False))
+    else:
+        if n_test >= n_available:
+            raise SystemExit(f"--n-test must be below {n_available} for {name}.")
+        order = rng.permutation(n_available)
+        test, rest = order[:n_test], order[n_test:]
+        extra = rng.choice(rest, n_train - len(rest), replace=True)
+        mirrored = read(extra)[:, :, ::-1]
+        X = np.concatenate([read(rest), mirrored, read(test)])
+        print(f"{name}: {len(rest)} training backgrounds, {len(extra)} repeated")
+    t = torch.as_tensor(np.ascontiguousarray(X))[:, None]
     t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True)
     return t[:, 0].numpy().clip(0, 1)
 
 
 def plant(X: np.ndarray, rng):
-    """Blobs into half the images: images (uint8), labels, masks (None: no blob)."""
+    """Blobs into half the images: images (uint8), labels, masks (None: no blob),
+    sigmas (0: no blob)."""
     n, h, w = X.shape
     y = np.zeros(n, dtype=int)
     y[rng.permutation(n)[: n // 2]] = 1
     masks = []
+    sigmas = np.zeros(n)
     yy, xx = np.mgrid[0:h, 0:w] + 0.5
     out = X.copy()
     for i in range(n):
         if not y[i]:
             masks.append(None)
             continue
-        sigma = rng.choice(SIGMAS)
+        sigma = sigmas[i] = rng.choice(SIGMAS)
         contrast = rng.choice(CONTRASTS)
         margin = 2 * sigma
         cy, cx = rng.uniform(margin, h - margin), rng.uniform(margin, w - margin)
         d2 = (yy - cy) ** 2 + (xx - cx) ** 2
         out[i] = out[i] + contrast * np.exp(-d2 / (2 * sigma**2))
         masks.append(d2 <= (2 * sigma) ** 2)
-    return (out.clip(0, 1) * 255).astype(np.uint8), y, masks
+    return (out.clip(0, 1) * 255).astype(np.uint8), y, masks, sigmas
 
 
 #: The maps measured: label -> (method, layer). ``"default"`` is
@@ -149,7 +175,7 @@ def explain(model, X, method, stage):
     return maps, seconds
 
 
-def models(X, y, size, epochs, seed, names, n_finetune=None):
+def models(X, y, size, epochs, seed, names, n_finetune=None, pooling="avg"):
     from sklearn.pipeline import Pipeline
 
     from skmedtl.features import CNNFeatures
@@ -158,14 +184,22 @@ def models(X, y, size, epochs, seed, names, n_finetune=None):
     heads = [n for n in names if n != "finetuned"]
     if heads:
         start = time.perf_counter()
-        features = CNNFeatures("efficientnet_lite0", input_size=size, verbose=0).fit(X)
+        features = CNNFeatures(
+            "efficientnet_lite0", input_size=size, pooling=pooling, verbose=0
+        ).fit(X)
         Z = features.transform(X)
         print(f"features: {time.perf_counter() - start:.0f} s", flush=True)
     for head in heads:
         start = time.perf_counter()
         hybrid = make_hybrid("efficientnet_lite0", head, random_state=seed, verbose=0)
         rest = Pipeline(hybrid.steps[1:]).fit(Z, y)
-        print(f"{head}: fitted in {time.perf_counter() - start:.0f} s", flush=True)
+        # The head's own choice of C: cross-validated on the training images.
+        cv = getattr(rest.steps[-1][1], "best_score_", float("nan"))
+        print(
+            f"{head} ({pooling} pooling): fitted in "
+            f"{time.perf_counter() - start:.0f} s, internal CV score {cv:.3f}",
+            flush=True,
+        )
         yield MODELS[head], Pipeline([("features", features), *rest.steps])
     if "finetuned" in names:
         start = time.perf_counter()
@@ -212,6 +246,14 @@ def main(argv=None):
     parser.add_argument("--occlusion-images", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--pooling",
+        default="avg",
+        help="the hybrids' CNNFeatures pooling (avg, max, gem)",
+    )
+    parser.add_argument(
+        "--n-boot", type=int, default=2000, help="bootstrap resamples of the images"
+    )
+    parser.add_argument(
         "--sets", default="breastmnist,chest_xray", help="comma-separated"
     )
     parser.add_argument(
@@ -238,13 +280,14 @@ def main(argv=None):
     )
     for data in sets:
         rng = np.random.default_rng(args.seed)
-        X = backgrounds(data, args.n_train + args.n_test, args.size, args.data_dir, rng)
+        X = backgrounds(data, args.n_train, args.n_test, args.size, args.data_dir, rng)
         # Planted per split: half of the test images (n_test // 2) have a blob.
-        X_train, y_train, masks_train = plant(X[: args.n_train], rng)
-        X_test, y_test, masks_test = plant(X[args.n_train :], rng)
+        X_train, y_train, masks_train, _ = plant(X[: args.n_train], rng)
+        X_test, y_test, masks_test, sigma_test = plant(X[args.n_train :], rng)
         X = np.concatenate([X_train, X_test])
         y = np.concatenate([y_train, y_test])
         masks = masks_train + masks_test
+        sigmas = np.concatenate([np.zeros(args.n_train), sigma_test])
         train, test = slice(0, args.n_train), slice(args.n_train, None)
         positive = [i for i in range(args.n_train, len(X)) if y[i] == 1]
         fitted = models(
@@ -255,9 +298,12 @@ def main(argv=None):
             args.seed,
             chosen_models,
             args.n_train_finetune,
+            args.pooling,
         )
         for name, model in fitted:
-            accuracy = float((model.predict(X[test]) == y[test]).mean())
+            predicted = np.full(len(X), -1)
+            predicted[test] = model.predict(X[test])
+            accuracy = float((predicted[test] == y[test]).mean())
             differentiable = name in ("hybrid logreg", "fine-tuned")
             for label in methods_for(differentiable, chosen_methods):
                 method, stage = METHODS[label]
@@ -266,9 +312,18 @@ def main(argv=None):
                     chosen = positive[: args.occlusion_images]
                 maps, seconds = explain(model, X[chosen], method, stage)
                 report = localisation_scores(
-                    list(maps), [masks[i] for i in chosen], n_boot=200
+                    list(maps), [masks[i] for i in chosen], n_boot=args.n_boot
                 )
                 model_row, centre, mean_map = report.rows
+                # Diagnosis: does the map miss where the model misses the blob?
+                detected = predicted[chosen] == 1
+                by_sigma = {
+                    f"pointing_sigma{int(s)}": float(
+                        report.hits[sigmas[chosen] == s].mean()
+                    )
+                    for s in SIGMAS
+                    if np.any(sigmas[chosen] == s)
+                }
                 row = dict(
                     data=data,
                     model=name,
@@ -284,6 +339,14 @@ def main(argv=None):
                     centre_pointing=centre.pointing_game.value,
                     mean_map_pointing=mean_map.pointing_game.value,
                     seconds_per_image=seconds,
+                    n_detected=int(detected.sum()),
+                    pointing_detected=float(report.hits[detected].mean())
+                    if detected.any()
+                    else float("nan"),
+                    pointing_undetected=float(report.hits[~detected].mean())
+                    if (~detected).any()
+                    else float("nan"),
+                    **by_sigma,
                 )
                 rows.append(row)
                 print(
@@ -292,7 +355,11 @@ def main(argv=None):
                     f"{row['pointing']:.2f} ({row['pointing_ci']}) energy "
                     f"{row['energy']:.2f} iou {row['iou']:.2f} | centre "
                     f"{row['centre_pointing']:.2f} mean map "
-                    f"{row['mean_map_pointing']:.2f} | {seconds:.3f} s/img",
+                    f"{row['mean_map_pointing']:.2f} | {seconds:.3f} s/img | "
+                    f"detected {row['n_detected']}: pointing "
+                    f"{row['pointing_detected']:.2f}, undetected "
+                    f"{row['pointing_undetected']:.2f} | by sigma "
+                    + " ".join(f"{k[14:]}: {v:.2f}" for k, v in by_sigma.items()),
                     flush=True,
                 )
     if args.out:
