@@ -176,6 +176,7 @@ def explain(model, X, method, stage):
 
 
 def models(X, y, size, epochs, seed, names, n_finetune=None, pooling="avg"):
+    """The fitted models, ``size`` their input (the images are resized to it)."""
     from sklearn.pipeline import Pipeline
 
     from skmedtl.features import CNNFeatures
@@ -234,7 +235,14 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None, help="chest_xray_kermany_224")
     parser.add_argument("--n-train", type=int, default=64)
     parser.add_argument("--n-test", type=int, default=24)
-    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--size", type=int, default=160, help="image size, px")
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="the networks' input, px (default: --size; maps and scores stay in "
+        "the images' pixels)",
+    )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument(
         "--n-train-finetune",
@@ -293,7 +301,7 @@ def main(argv=None):
         fitted = models(
             X[train],
             y[train],
-            args.size,
+            args.input_size or args.size,
             args.epochs,
             args.seed,
             chosen_models,
