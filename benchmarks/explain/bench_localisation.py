@@ -13,13 +13,20 @@ and the time per image are reported for:
   gradient methods and occlusion), SVM (RBF), random forest and XGBoost
   (occlusion only: no gradient through the head).
 
-``gradcam (uniform grid)`` is Grad-CAM placed on the uniform cell grid, the
-geometry before issue #32, for comparison.
+``default`` is ``saliency(model, X)`` as a user calls it (no method, no
+layer); ``gradcam (uniform grid)`` is Grad-CAM placed on the uniform cell grid,
+the geometry before issue #32, for comparison. Each row also gives the pointing
+game on the blobs the model detects (classifies positive) and on the others,
+and per blob size: a map cannot point at a lesion the model does not see.
 
-Run::
+Run (the deciding run of RESULTS.md, chest X-rays; ``--methods`` and
+``--models`` restrict the run, ``--input-size`` sets the networks' input while
+the images, maps and scores stay at ``--size``)::
 
-    python benchmarks/explain/bench_localisation.py \
-        --data-dir /work/shared/data/chest_xray_kermany_224 --out RESULTS.csv
+    python benchmarks/explain/bench_localisation.py --sets chest_xray \
+        --data-dir /work/shared/data/chest_xray_kermany_224 --size 128 \
+        --input-size 224 --n-train 2000 --n-test 160 --models logreg \
+        --methods default,gradcam --out results.csv
 """
 
 from __future__ import annotations
