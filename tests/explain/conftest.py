@@ -83,14 +83,33 @@ def _register() -> None:
 
 _register()
 
+#: What the CAM geometry checks measured (``test_cam_geometry``): per family,
+#: ``(family, mean offset (row, col) in cells, largest offset on either axis in
+#: cells, the same in pixels of the original image, interior cells)``. Reported
+#: at the end of the run.
+GEOMETRY_OFFSETS: list[tuple] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The largest remaining offset of each family the geometry test probed."""
+    if not GEOMETRY_OFFSETS:
+        return
+    terminalreporter.section("CAM geometry: offset of each cell from where it looks")
+    for family, mean, largest, largest_px, n in GEOMETRY_OFFSETS:
+        terminalreporter.write_line(
+            f"{family}: largest {largest:.3f} cells ({largest_px:.1f} px), mean "
+            f"({mean[0]:+.3f}, {mean[1]:+.3f}) cells, over {n} interior cells"
+        )
+
 
 def _pattern(k: int, size: int, rng) -> np.ndarray:
     """A bright patch: the same for every class (only its position differs)."""
     return rng.integers(200, 256, (size, size)).astype(np.uint8)
 
 
-def planted(n: int, seed: int, *, size=(32, 32), corners=CORNERS, patch=PATCH,
-            jitter: int = 1):
+def planted(
+    n: int, seed: int, *, size=(32, 32), corners=CORNERS, patch=PATCH, jitter: int = 1
+):
     """Images ``(n, h, w)`` uint8, labels, and each patch's box ``(r, c, h, w)``.
 
     Class ``k`` has a bright patch at ``corners[k]`` (moved by up to ``jitter``
@@ -126,8 +145,15 @@ def fit_network(X, y, **params):
     from skmedtl.finetune import FineTuneClassifier
 
     defaults = dict(
-        weights=None, strategy="full", max_epochs=12, lr=3e-3, batch_size=16,
-        validation_fraction=None, early_stopping=False, random_state=0, verbose=0,
+        weights=None,
+        strategy="full",
+        max_epochs=12,
+        lr=3e-3,
+        batch_size=16,
+        validation_fraction=None,
+        early_stopping=False,
+        random_state=0,
+        verbose=0,
     )
     return FineTuneClassifier(TEST_CNN, **{**defaults, **params}).fit(X, y)
 
@@ -151,8 +177,9 @@ def transferred_weights(finetuned, tmp_path_factory):
     import torch
 
     model = TinyCNN()
-    missing = model.load_state_dict(finetuned.model_.backbone.state_dict(),
-                                    strict=False)
+    missing = model.load_state_dict(
+        finetuned.model_.backbone.state_dict(), strict=False
+    )
     assert set(missing.missing_keys) == {"fc.weight", "fc.bias"}
     path = tmp_path_factory.mktemp("weights") / "tiny_cnn.pth"
     torch.save(model.state_dict(), path)
@@ -166,6 +193,9 @@ def hybrid(planted_data, transferred_weights):
 
     (X, y, _), _ = planted_data
     return make_hybrid(
-        TEST_CNN, "svm", weights=str(transferred_weights), random_state=0,
+        TEST_CNN,
+        "svm",
+        weights=str(transferred_weights),
+        random_state=0,
         verbose=0,
     ).fit(X, y)

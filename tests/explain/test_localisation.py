@@ -63,6 +63,102 @@ def test_topk_iou_by_hand():
         topk_iou(m, mask, top_k=0)
 
 
+def test_topk_iou_keeps_ties():
+    m = np.zeros((10, 10))
+    m[0:2, :] = 1.0  # a plateau of 20 px at the top: all tied for the top 10%
+    mask = _box((10, 10), 0, 1, 0, 10)  # row 0: 10 px, all inside the plateau
+    # top = rows 0-1 (20 px, ties kept); intersection 10; union 20
+    assert topk_iou(m, mask, top_k=10) == pytest.approx(10 / 20)
+    assert topk_iou(m, _box((10, 10), 0, 2, 0, 10), top_k=10) == pytest.approx(1.0)
+
+
+def test_bootstrap_interval_is_the_exact_resampling_quantile():
+    """14 hits out of 20: a resample's hit rate is Binomial(20, 0.7) / 20.
+
+    Its 2.5% and 97.5% quantiles (scipy) are 10/20 and 18/20, each well inside
+    a step of the distribution function (F(9) = .017, F(10) = .048; F(17) = .965,
+    F(18) = .992), so 20,000 resamples give them exactly.
+    """
+    from scipy.stats import binom
+
+    shape = (40, 40)
+    mask = _box(shape, 0, 5, 0, 5)
+    hit, miss = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    hit[2, 2] = 1
+    miss[39, 39] = 1
+    maps = [hit] * 14 + [miss] * 6
+    report = localisation_scores(maps, [mask] * 20, n_boot=20_000, random_state=3)
+    pointing = report.rows[0].pointing_game
+    exact = binom(20, 0.7)
+    assert pointing.value == pytest.approx(0.7)
+    assert pointing.ci_low == pytest.approx(exact.ppf(0.025) / 20)
+    assert pointing.ci_high == pytest.approx(exact.ppf(0.975) / 20)
+    assert (pointing.ci_low, pointing.ci_high) == pytest.approx((0.5, 0.9))
+    # No resampling: the interval is the value itself.
+    flat = localisation_scores(maps, [mask] * 20, n_boot=0).rows[0].pointing_game
+    assert (flat.ci_low, flat.ci_high) == (0.7, 0.7)
+
+
+def test_report_rows_are_means_of_hand_computed_scores():
+    """Energy and top-k IoU per image by explicit pixel loops, then averaged."""
+    rng = np.random.default_rng(0)
+    shape = (12, 16)
+    maps = [rng.uniform(-0.2, 1, shape).astype(np.float32) for _ in range(3)]
+    masks = [
+        _box(shape, 2, 6, 3, 9),
+        _box(shape, 0, 12, 0, 4),
+        _box(shape, 8, 12, 10, 16),
+    ]
+
+    def energy_by_hand(m, r):
+        inside = total = 0.0
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                v = max(float(m[i, j]), 0.0)
+                total += v
+                inside += v if r[i, j] else 0.0
+        return inside / total
+
+    def iou_by_hand(m, r, k):
+        ranked = sorted(m.ravel().tolist(), reverse=True)
+        cut = ranked[int(round(m.size * k / 100)) - 1]  # no ties in uniform noise
+        top = [[m[i, j] >= cut for j in range(shape[1])] for i in range(shape[0])]
+        both = sum(
+            top[i][j] and r[i, j] for i in range(shape[0]) for j in range(shape[1])
+        )
+        either = sum(
+            top[i][j] or r[i, j] for i in range(shape[0]) for j in range(shape[1])
+        )
+        return both / either
+
+    report = localisation_scores(maps, masks, top_k=25, n_boot=0)
+    energies = [energy_by_hand(m, r) for m, r in zip(maps, masks, strict=True)]
+    ious = [iou_by_hand(m, r, 25) for m, r in zip(maps, masks, strict=True)]
+    np.testing.assert_allclose(report.energy, energies, rtol=1e-6)
+    np.testing.assert_allclose(report.iou, ious)
+    model, centre, _ = report.rows
+    assert model.energy.value == pytest.approx(np.mean(energies))
+    assert model.topk_iou.value == pytest.approx(np.mean(ious))
+    # The centre baseline: the cone 1 - d / sqrt(2), d the distance from the
+    # centre in half-sizes, evaluated at each pixel's centre.
+    cone = np.array(
+        [
+            [
+                1
+                - np.hypot(
+                    (i + 0.5 - shape[0] / 2) / (shape[0] / 2),
+                    (j + 0.5 - shape[1] / 2) / (shape[1] / 2),
+                )
+                / np.sqrt(2)
+                for j in range(shape[1])
+            ]
+            for i in range(shape[0])
+        ]
+    )
+    expected = np.mean([energy_by_hand(cone, r) for r in masks])
+    assert centre.energy.value == pytest.approx(expected, rel=1e-6)
+
+
 def test_bad_shapes_and_empty_masks_are_refused():
     with pytest.raises(ValueError, match="same shape"):
         pointing_hit(np.zeros((4, 4)), np.ones((4, 5), bool))
