@@ -179,38 +179,45 @@ def _hybrid_costs(
 def run_hybrid(
     ctx: CellContext, cell: Cell, emb: Embeddings, times: CellTimes | None = None
 ) -> dict:
-    """A hybrid head on frozen embeddings: fitted on train, tuned on validation."""
+    """A hybrid head on frozen embeddings (one per label for a multi-label task):
+    tuned by inner cross-validation of the training images, refitted on all of
+    them, then the validation set scored once and the test set predicted once."""
     from sklearn.base import clone
     from sklearn.model_selection import ParameterGrid
 
     from ..hybrid import head_pipeline
 
     times = CellTimes() if times is None else times
-    if ctx.data.task.per_label:  # one head per label
-        return run_per_label_hybrid(ctx, cell, emb, times)
-    head = cell.approach.head
-    data = ctx.data
-    y_dev = data.labels[ctx.dev]
-    mask = ctx.val_mask
-    order = data.label_order()
+    task, head = ctx.data.task, cell.approach.head
+    y_dev, mask = ctx.data.labels[ctx.dev], ctx.val_mask
     pipe = head_pipeline(
-        head, class_weight="balanced", random_state=cell.seed, n_jobs=ctx.n_jobs
+        head,
+        class_weight="balanced",
+        random_state=cell.seed,
+        n_jobs=ctx.n_jobs,
+        **task.head_options(),
     )
     X_train, y_train = emb.dev[~mask], y_dev[~mask]
     X_val, y_val = emb.dev[mask], y_dev[mask]
-    y_val_enc = _encoded(y_val, order)
-    # tuning sees the training images only; the validation set is scored once
-    grid = list(ParameterGrid(head_grid(head, ctx.profile.head_grid)))
-    groups = _train_groups(ctx)
-    folds = inner_folds(y_train, groups, seed=cell.seed)
+    grid = list(ParameterGrid(_task_grid(head, ctx)))
+    folds = inner_folds(y_train, _train_groups(ctx), seed=cell.seed)
+    proba_of, score_of = _head_scoring(ctx)
+
+    unfitted: list = []  # inner fits a grid value could not make
 
     def fit(params, index=None):
-        index = slice(None) if index is None else index
-        return clone(pipe).set_params(**params).fit(X_train[index], y_train[index])
+        if index is None:
+            return clone(pipe).set_params(**params).fit(X_train, y_train)
+        try:  # e.g. an SVM's calibration folds on a label's few positives
+            return clone(pipe).set_params(**params).fit(X_train[index], y_train[index])
+        except ValueError as error:
+            unfitted.append(f"{params}: {error}")
+            return None
 
     def inner_score(model, held_out) -> float:
-        proba = _aligned(model.predict_proba(X_train[held_out]), model.classes_, order)
-        return score(ctx.metric, _encoded(y_train[held_out], order), proba)
+        if model is None:
+            return float("nan")
+        return score_of(model, y_train[held_out], proba_of(model, X_train[held_out]))
 
     with PeakMemory() as memory, Stopwatch() as train:
         with times.stage("head_tuning_s"):
@@ -218,88 +225,73 @@ def run_hybrid(
         with times.stage("head_fit_s"):
             model = fit(params)  # refitted on every training image
     with times.stage("prediction_s"):
-        proba_val = model.predict_proba(X_val)  # the validation set, once
-    value = score(ctx.metric, y_val_enc, _aligned(proba_val, model.classes_, order))
+        proba_val = proba_of(model, X_val)  # the validation set, once
+    value = score_of(model, y_val, proba_val)
     with Stopwatch() as infer, times.stage("prediction_s"):
-        proba = model.predict_proba(emb.test)
-    trainable = count_head_params(model.named_steps["clf"])
+        proba = proba_of(model, emb.test)
     result = {
-        **_hybrid_costs(ctx, emb, train, infer, memory, trainable),
+        **_hybrid_costs(ctx, emb, train, infer, memory, _head_size(model, task)),
         "selection": {
-            "params": {k.removeprefix("clf__"): v for k, v in params.items()},
+            "params": {k.removeprefix(task.head_prefix): v for k, v in params.items()},
             "validation_score": float(value),
             "inner_score": inner,
             "scheme": f"{folds.n_splits}-fold inner CV of the training images"
             + (", patient-grouped" if folds.grouped else ""),
             "inner_folds": folds.n_splits,
-            "inner_note": folds.note,
+            "inner_note": _inner_note(folds.note, unfitted, len(grid) * folds.n_splits),
             "n_candidates": len(grid),
         },
     }
-    result.update(_finish(ctx, proba_val, proba, model.classes_, y_val, times))
+    classes = None if task.per_label else model.classes_
+    result.update(_finish(ctx, proba_val, proba, classes, y_val, times))
     result["_model"] = model  # the fitted head; popped before the record is logged
     return result
 
 
-def run_per_label_hybrid(
-    ctx: CellContext, cell: Cell, emb: Embeddings, times: CellTimes
-) -> dict:
-    """A hybrid head per label on frozen embeddings: fitted on train, its
-    hyperparameters chosen on the study's validation set by the mean per-label
-    ``ctx.metric``; thresholds and statistics as every cell's (:func:`_finish`)."""
-    from sklearn.base import clone
-    from sklearn.model_selection import ParameterGrid
-
-    from ..hybrid import head_pipeline
-
-    head = cell.approach.head
-    Y_dev, mask = ctx.data.labels[ctx.dev], ctx.val_mask
-    pipe = head_pipeline(
-        head,
-        class_weight="balanced",
-        random_state=cell.seed,
-        n_jobs=ctx.n_jobs,
-        **ctx.data.task.head_options(),
+def _inner_note(note: str | None, unfitted: list, n_fits: int) -> str | None:
+    """The folds' note, and how many inner fits failed (scored NaN, so a grid
+    value that fails on every fold is never chosen; all failing: the first)."""
+    if not unfitted:
+        return note
+    failed = (
+        f"{len(unfitted)} of {n_fits} inner fits could not be made and were "
+        f"scored NaN (first: {unfitted[0]})"
     )
-    grid = list(
-        ParameterGrid(
-            {
-                k.replace("clf__", "clf__estimator__", 1): v
-                for k, v in head_grid(head, ctx.profile.head_grid).items()
-            }
-        )
-    )
-    metric = per_label_metric(ctx.metric)
-    X_train, Y_train = emb.dev[~mask], Y_dev[~mask]
-    X_val, Y_val = emb.dev[mask], Y_dev[mask]
-    with PeakMemory() as memory, Stopwatch() as train:
-        with times.stage("head_tuning_s"):
-            best = select_on_validation(
-                grid,
-                fit=lambda p: clone(pipe).set_params(**p).fit(X_train, Y_train),
-                score=lambda model: metric(Y_val, label_probabilities(model, X_val)),
-            )
-    model = best.model
-    with times.stage("prediction_s"):
-        proba_val = label_probabilities(model, X_val)
-    with Stopwatch() as infer, times.stage("prediction_s"):
-        proba = label_probabilities(model, emb.test)
-    heads = model.named_steps["clf"].estimators_
-    trainable = int(sum(count_head_params(e) or 0 for e in heads))
-    result = {
-        **_hybrid_costs(ctx, emb, train, infer, memory, trainable),
-        "selection": {
-            "params": {
-                k.removeprefix("clf__estimator__"): v for k, v in best.candidate.items()
-            },
-            "validation_score": float(best.score),
-            "scheme": "validation split",
-            "n_candidates": len(grid),
-        },
-    }
-    result.update(_finish(ctx, proba_val, proba, None, Y_val, times))
-    result["_model"] = model  # the fitted heads; popped before the record is logged
-    return result
+    return failed if note is None else f"{note}; {failed}"
+
+
+def _task_grid(head: str, ctx: CellContext) -> dict:
+    """The profile's grid of ``head``, keyed where the task's pipeline has it."""
+    prefix = ctx.data.task.head_prefix
+    grid = head_grid(head, ctx.profile.head_grid)
+    return {prefix + k.removeprefix("clf__"): v for k, v in grid.items()}
+
+
+def _head_scoring(ctx: CellContext):
+    """``proba_of(model, X)`` and ``score_of(model, y, proba)`` of the task.
+
+    Single-label: the head's own probability columns, scored in the study's
+    label order. Multi-label: each label's positive probability, scored by the
+    mean per-label metric.
+    """
+    if ctx.data.task.per_label:
+        metric = per_label_metric(ctx.metric)
+        return label_probabilities, lambda model, y, proba: metric(y, proba)
+    order = ctx.data.label_order()
+
+    def score_of(model, y, proba) -> float:
+        aligned = _aligned(proba, model.classes_, order)
+        return score(ctx.metric, _encoded(y, order), aligned)
+
+    return (lambda model, X: model.predict_proba(X)), score_of
+
+
+def _head_size(model, task) -> int | None:
+    """Numbers the fitted head learned (every label's head, multi-label)."""
+    clf = model.named_steps["clf"]
+    if task.per_label:
+        return int(sum(count_head_params(e) or 0 for e in clf.estimators_))
+    return count_head_params(clf)
 
 
 def run_finetune(

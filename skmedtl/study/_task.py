@@ -108,6 +108,12 @@ class Task:
         """Keyword arguments of :func:`skmedtl.hybrid.head_pipeline` for this task."""
         return {"multilabel": True} if self.per_label else {}
 
+    @property
+    def head_prefix(self) -> str:
+        """Where the head's own parameters sit in its pipeline (multi-label: in
+        the one-head-per-label wrapper of step ``clf``)."""
+        return "clf__estimator__" if self.per_label else "clf__"
+
     def finetune_options(self) -> dict:
         """Keyword arguments of :class:`~skmedtl.finetune.FineTuneClassifier`
         for this task (multi-label: per-label thresholds by Youden's J)."""
