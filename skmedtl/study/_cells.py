@@ -191,11 +191,12 @@ def run_hybrid(
         proba = _aligned(model.predict_proba(X_train[held_out]), model.classes_, order)
         return score(ctx.metric, _encoded(y_train[held_out], order), proba)
 
+    workers = _head_workers(ctx)
     with PeakMemory() as memory, Stopwatch() as train:
         with times.stage("head_tuning_s"):
-            params, inner = tune_by_cv(grid, fit, inner_score, folds)
-        with times.stage("head_fit_s"):
-            model = fit(params)  # refitted on every training image
+            params, inner = tune_by_cv(grid, fit, inner_score, folds, workers)
+        with times.stage("head_fit_s"):  # refitted on every training image
+            model = _refit(fit, params, pipe, workers)
     with times.stage("prediction_s"):
         proba_val = model.predict_proba(X_val)  # the validation set, once
     value = score(ctx.metric, y_val_enc, _aligned(proba_val, model.classes_, order))
@@ -224,6 +225,45 @@ def run_hybrid(
     result.update(_finish(ctx, proba_val, proba, model.classes_, y_val, times))
     result["_model"] = model  # the fitted head; popped before the record is logged
     return result
+
+
+def _head_workers(ctx: CellContext) -> int:
+    """Threads for a hybrid head's inner fits: the run's PyTorch threads.
+
+    The study's ``n_threads`` (load-aware by default) is how many cores the run
+    may use; the cells run one after the other, so a head's tuning may use them
+    all: that many fits at once, each with ``ctx.n_jobs`` threads of its own.
+    """
+    import torch
+
+    return max(1, torch.get_num_threads() // max(1, int(ctx.n_jobs or 1)))
+
+
+#: Head parameters whose value changes how fast the head fits, not what it
+#: learns: a random forest draws every tree's seed before fitting any, and the
+#: calibrated SVM's folds are predicted into their own rows whatever order they
+#: finish in. (XGBoost's thread count can change its sums, so it is not here.)
+_PARALLEL_FIT = {
+    "RandomForestClassifier": "clf__n_jobs",
+    "CalibratedClassifierCV": "clf__n_jobs",
+}
+
+
+def _refit(fit, params: dict, pipe, workers: int):
+    """``fit(params)`` on every training image, on ``workers`` threads where the
+    head learns the same whatever its threads (:data:`_PARALLEL_FIT`).
+
+    The parameter is set back afterwards, so the fitted model predicts (the
+    forest sums its trees in order) and is saved as if fitted on one thread.
+    """
+    key = _PARALLEL_FIT.get(type(pipe.named_steps["clf"]).__name__)
+    if key is None or workers < 2 or key in params:
+        return fit(params)
+    before = pipe.get_params()[key]
+    if before not in (None, 1):  # the user's own n_jobs: left as it is
+        return fit(params)
+    model = fit({**params, key: workers})
+    return model.set_params(**{key: before})
 
 
 def run_finetune(
