@@ -42,7 +42,12 @@ from pathlib import Path
 
 MARK = ".bench_interleaved"  # marks the folders this benchmark wrote
 #: Columns that are costs or places, not results: not compared.
-_COST_WORDS = ("time", "_ms", "memory", "device", "engine", "_s", "date", "path")
+_COST_ENDINGS = ("_s", "_mb", "_ms_per_image")
+_COST_COLUMNS = ("device", "engine", "run_id")
+
+
+def _is_cost(column: str) -> bool:
+    return column.endswith(_COST_ENDINGS) or column in _COST_COLUMNS
 
 
 def uptime() -> str:
@@ -99,14 +104,11 @@ def stages(study: Path) -> dict:
 def results_of(study: Path, name: str) -> list[dict]:
     with open(study / name, newline="") as f:
         rows = list(csv.DictReader(f))
-    return [
-        {k: v for k, v in r.items() if not any(w in k for w in _COST_WORDS)}
-        for r in rows
-    ]
+    return [{k: v for k, v in r.items() if not _is_cost(k)} for r in rows]
 
 
 def median(values) -> float:
-    values = [v for v in values if v is not None]
+    values = [v for v in values if v is not None and not isinstance(v, bool)]
     return statistics.median(values) if values else float("nan")
 
 
@@ -119,7 +121,15 @@ def main(argv=None) -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--approaches", default="")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--tabulate", action="store_true", help="only tabulate WORK/runs.json"
+    )
     args = p.parse_args(argv)
+    saved = args.work / "runs.json"
+    if args.tabulate:
+        runs = json.loads(saved.read_text())
+        args.rounds = len(runs["old"])
+        return tabulate(runs, args)
     print(f"start: {uptime()}", flush=True)
     runs = {"old": [], "new": []}
     for r in range(args.rounds):
@@ -133,13 +143,20 @@ def main(argv=None) -> None:
                 f"{found['cpu']:.1f} s ({uptime()})",
                 flush=True,
             )
+            saved.write_text(json.dumps(runs))
     print(f"end: {uptime()}\n")
+    tabulate(runs, args)
+
+
+def tabulate(runs: dict, args) -> None:
+    """The median table of ``runs`` and the comparison of the outputs."""
     print("| stage (s, median) | old | new | old / new |\n|---|---:|---:|---:|")
 
     def row(name, get):
         old = median(get(x) for x in runs["old"])
         new = median(get(x) for x in runs["new"])
-        print(f"| {name} | {old:.2f} | {new:.2f} | {old / new:.2f}x |")
+        ratio = f"{old / new:.2f}x" if new > 0 else "–"
+        print(f"| {name} | {old:.2f} | {new:.2f} | {ratio} |")
 
     row("command wall", lambda x: x["wall"])
     row("command CPU (all threads)", lambda x: x["cpu"])
@@ -160,6 +177,13 @@ def main(argv=None) -> None:
             for r in range(args.rounds)
         )
         print(f"\n{name}: {'identical' if same else 'DIFFERENT'} (non-cost columns)")
+        if not same:
+            old = results_of(args.work / "old0" / "study", name)
+            new = results_of(args.work / "new0" / "study", name)
+            for a, b in zip(old, new, strict=False):
+                for k in a:
+                    if a[k] != b.get(k):
+                        print(f"  {k}: {a[k][:60]!r} != {b.get(k, '')[:60]!r}")
 
 
 if __name__ == "__main__":
