@@ -240,13 +240,11 @@ def _head_workers(ctx: CellContext) -> int:
 
 
 #: Head parameters whose value changes how fast the head fits, not what it
-#: learns: a random forest draws every tree's seed before fitting any, and the
-#: calibrated SVM's folds are predicted into their own rows whatever order they
-#: finish in. (XGBoost's thread count can change its sums, so it is not here.)
-_PARALLEL_FIT = {
-    "RandomForestClassifier": "clf__n_jobs",
-    "CalibratedClassifierCV": "clf__n_jobs",
-}
+#: learns: a random forest draws every tree's seed before fitting any (its
+#: trees are fitted in threads). Not the calibrated SVM (its ``n_jobs`` starts
+#: processes: 2x slower for the demo's refit) nor XGBoost (its thread count can
+#: change its sums, and its OpenMP threads spin on a busy CPU).
+_PARALLEL_FIT = {"RandomForestClassifier": "clf__n_jobs"}
 
 
 def _refit(fit, params: dict, pipe, workers: int):
