@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
@@ -17,22 +16,14 @@ from .._constants import HEADS
 from ..features import CNNFeatures
 from ..utils._naming import did_you_mean
 from ..utils._validation import Check, Interval, StrOptions, validate_params
+from ._grids import TUNE_GRIDS
 from ._label_encoding import LabelEncodedClassifier
 from ._multilabel import HybridPipeline
 from ._tuned import TunedClassifier
 
-__all__ = ["HEADS", "TUNE_GRIDS", "head_pipeline", "hybrid_head", "make_hybrid"]
+__all__ = ["HEADS", "head_pipeline", "hybrid_head", "make_hybrid"]
 
-#: Names of the hybrid heads (:func:`hybrid_head`): RBF SVM, logistic
-#: regression, random forest, XGBoost.
 _UNSCALED = ("rf", "xgboost")  # trees do not care about feature scale
-#: C values tried by the self-tuning heads (``tune=True``): 13 log-spaced
-#: values for the logistic regression (cheap fits), 4 for the calibrated SVM
-#: (each value costs 6 SVC fits per fold).
-TUNE_GRIDS = {
-    "logreg": {"C": [float(c) for c in 10.0 ** np.arange(-4.0, 2.5, 0.5)]},
-    "svm": {"estimator__C": [0.1, 1.0, 10.0, 100.0]},
-}
 
 
 def _check_classifier(head) -> None:

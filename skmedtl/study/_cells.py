@@ -23,7 +23,7 @@ from ._heads import count_head_params, head_grid
 from ._measure import CellTimes, PeakMemory, Stopwatch, describe_device
 from ._per_label import finish_per_label, label_probabilities, per_label_metric
 from ._stats import cell_statistics, score
-from ._tuning import INNER_FRACTION, inner_folds, tune_by_cv
+from ._tuning import INNER_FRACTION, head_workers, inner_folds, refit, tune_by_cv
 
 __all__ = ["Cell", "CellContext", "Embeddings", "run_cell"]
 
@@ -219,11 +219,12 @@ def run_hybrid(
             return float("nan")
         return score_of(model, y_train[held_out], proba_of(model, X_train[held_out]))
 
+    workers = head_workers(ctx.n_jobs)
     with PeakMemory() as memory, Stopwatch() as train:
         with times.stage("head_tuning_s"):
-            params, inner = tune_by_cv(grid, fit, inner_score, folds)
-        with times.stage("head_fit_s"):
-            model = fit(params)  # refitted on every training image
+            params, inner = tune_by_cv(grid, fit, inner_score, folds, workers)
+        with times.stage("head_fit_s"):  # refitted on every training image
+            model = refit(fit, params, pipe, workers)
     with times.stage("prediction_s"):
         proba_val = proba_of(model, X_val)  # the validation set, once
     value = score_of(model, y_val, proba_val)

@@ -1,41 +1,22 @@
-"""Hybrid heads: hyperparameter grids and the size of what they learn."""
+"""Hybrid heads in the study: their grids (from ``hybrid``) and what they learn."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HEAD_GRIDS", "count_head_params", "head_grid"]
-
-#: Hyperparameter grids of the hybrid heads (parameters of the pipeline step
-#: ``clf``), by profile setting. Searched on the validation split or by inner CV.
-HEAD_GRIDS = {
-    "small": {
-        "svm": {"clf__estimator__C": [0.1, 1.0, 10.0]},
-        "logreg": {"clf__C": [0.01, 0.1, 1.0]},
-        "rf": {"clf__min_samples_leaf": [1, 5]},
-        "xgboost": {"clf__estimator__max_depth": [2, 4]},
-    },
-    "full": {
-        "svm": {
-            "clf__estimator__C": [0.01, 0.1, 1.0, 10.0, 100.0],
-            "clf__estimator__gamma": ["scale", "auto"],
-        },
-        "logreg": {"clf__C": [0.001, 0.01, 0.1, 1.0, 10.0]},
-        "rf": {
-            "clf__max_features": ["sqrt", 0.1],
-            "clf__min_samples_leaf": [1, 3, 10],
-        },
-        "xgboost": {
-            "clf__estimator__max_depth": [2, 4, 6],
-            "clf__estimator__learning_rate": [0.05, 0.1],
-        },
-    },
-}
+__all__ = ["count_head_params", "head_grid"]
 
 
 def head_grid(head: str, size: str) -> dict:
-    """The grid of ``head`` for the profile's ``head_grid`` setting."""
-    return {k: list(v) for k, v in HEAD_GRIDS[size][head].items()}
+    """The grid of ``head`` for the profile's ``head_grid`` setting.
+
+    A copy of ``skmedtl.hybrid.HEAD_GRIDS[size][head]`` (the one grid table),
+    its keys as parameters of :func:`~skmedtl.hybrid.head_pipeline`'s
+    ``clf`` step (``clf__...``).
+    """
+    from ..hybrid import head_grid as grid
+
+    return grid(head, size, prefix="clf__")
 
 
 def count_head_params(clf) -> int | None:

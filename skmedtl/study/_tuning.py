@@ -18,7 +18,15 @@ import numpy as np
 
 from ..model_selection import make_cv, select_on_validation
 
-__all__ = ["INNER_FOLDS", "INNER_FRACTION", "InnerFolds", "inner_folds", "tune_by_cv"]
+__all__ = [
+    "INNER_FOLDS",
+    "INNER_FRACTION",
+    "InnerFolds",
+    "head_workers",
+    "inner_folds",
+    "refit",
+    "tune_by_cv",
+]
 
 #: Folds of the inner cross-validation that chooses a hybrid head's grid value.
 INNER_FOLDS = 5
@@ -104,6 +112,7 @@ def tune_by_cv(
     fit: Callable[[object, np.ndarray], object],
     score: Callable[[object, np.ndarray], float],
     folds: InnerFolds,
+    n_jobs: int | None = None,
 ):
     """Choose among ``candidates`` by their mean inner-fold score.
 
@@ -112,16 +121,86 @@ def tune_by_cv(
     one selection loop (:func:`~skmedtl.model_selection.select_on_validation`,
     first among equals); without folds the first candidate is kept, unscored.
 
+    Parameters
+    ----------
+    candidates : list
+    fit, score : callable
+    folds : InnerFolds
+    n_jobs : int or None, default=None
+        Threads fitting (candidate, fold) pairs at the same time (``None``:
+        one), each under one BLAS / OpenMP thread (``threadpoolctl``), so that
+        ``n_jobs`` threads use ``n_jobs`` cores: a logistic regression's BLAS
+        on two threads spent 5x the CPU time of one on a busy 2-core machine.
+        The fits must release the GIL to gain (scikit-learn's trees and
+        libsvm, XGBoost, BLAS do). Every pair is fitted and scored as one at a
+        time would: the choice and its score do not depend on ``n_jobs``.
+
     Returns
     -------
     candidate, inner_score : object, float
     """
     if not folds.splits:
         return candidates[0], float("nan")
+    pairs = [(c, tr, te) for c in candidates for tr, te in folds.splits]
+    values = _map(lambda pair: score(fit(pair[0], pair[1]), pair[2]), pairs, n_jobs)
+    k = len(folds.splits)
+    means = []
+    for i in range(len(candidates)):
+        mine = values[i * k : (i + 1) * k]
+        means.append(float(np.nanmean(mine)) if np.isfinite(mine).any() else np.nan)
+    best = select_on_validation(
+        range(len(candidates)), fit=means.__getitem__, score=lambda v: v
+    )
+    return candidates[best.candidate], float(best.score)
 
-    def cross_validate(candidate) -> float:
-        values = [score(fit(candidate, tr), te) for tr, te in folds.splits]
-        return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
 
-    best = select_on_validation(candidates, fit=cross_validate, score=lambda v: v)
-    return best.candidate, float(best.score)
+def _map(function: Callable, items: list, n_jobs: int | None) -> list:
+    """``[function(item) for item in items]`` in ``n_jobs`` threads, each with
+    one BLAS / OpenMP thread."""
+    from joblib import Parallel, delayed
+    from threadpoolctl import threadpool_limits
+
+    n_jobs = 1 if n_jobs is None else int(n_jobs)
+    with threadpool_limits(1):
+        if n_jobs == 1 or len(items) < 2:
+            return [function(item) for item in items]
+        return Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(function)(item) for item in items
+        )
+
+
+def head_workers(n_jobs: int | None) -> int:
+    """Threads for a hybrid head's inner fits: the run's PyTorch threads.
+
+    The study's ``n_threads`` (load-aware by default) is how many cores the run
+    may use; the cells run one after the other, so a head's tuning may use them
+    all: that many fits at once, each with ``n_jobs`` threads of its own.
+    """
+    import torch
+
+    return max(1, torch.get_num_threads() // max(1, int(n_jobs or 1)))
+
+
+#: Head parameters whose value changes how fast the head fits, not what it
+#: learns: a random forest draws every tree's seed before fitting any (its
+#: trees are fitted in threads). Not the calibrated SVM (its ``n_jobs`` starts
+#: processes: 2x slower for the demo's refit) nor XGBoost (its thread count can
+#: change its sums, and its OpenMP threads spin on a busy CPU).
+_PARALLEL_FIT = {"RandomForestClassifier": "clf__n_jobs"}
+
+
+def refit(fit, params: dict, pipe, workers: int):
+    """``fit(params)`` on every training image, on ``workers`` threads where the
+    head learns the same whatever its threads (:data:`_PARALLEL_FIT`).
+
+    The parameter is set back afterwards, so the fitted model predicts (the
+    forest sums its trees in order) and is saved as if fitted on one thread.
+    """
+    key = _PARALLEL_FIT.get(type(pipe.named_steps["clf"]).__name__)
+    if key is None or workers < 2 or key in params:
+        return fit(params)
+    before = pipe.get_params()[key]
+    if before not in (None, 1):  # the user's own n_jobs: left as it is
+        return fit(params)
+    model = fit({**params, key: workers})
+    return model.set_params(**{key: before})

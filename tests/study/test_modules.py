@@ -11,10 +11,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from skmedtl.hybrid import HEAD_GRIDS
 from skmedtl.study._approaches import parse_approach, parse_approaches
 from skmedtl.study._cells import Cell
 from skmedtl.study._cost import _measured_cost, resolve_threads
-from skmedtl.study._heads import HEAD_GRIDS, count_head_params, head_grid
+from skmedtl.study._heads import count_head_params, head_grid
 from skmedtl.study._measure import Stopwatch, describe_device
 from skmedtl.study._outputs import _logged_failures, grade_names, package_versions
 from skmedtl.study._records import ResultStore, settings_key, to_json
@@ -118,8 +119,7 @@ def test_approaches_parse_with_their_family_and_freezing():
 def test_head_grids_are_copies_of_the_table(size):
     for head in ("svm", "logreg", "rf", "xgboost"):
         grid = head_grid(head, size)
-        assert grid == HEAD_GRIDS[size][head]
-        assert all(k.startswith("clf__") for k in grid)
+        assert grid == {f"clf__{k}": v for k, v in HEAD_GRIDS[size][head].items()}
         grid[next(iter(grid))].append("x")
         assert "x" not in next(iter(HEAD_GRIDS[size][head].values()))
 

@@ -60,3 +60,68 @@ def test_tune_by_cv_takes_the_best_mean_first_among_equals():
     untuned = inner_folds(np.repeat([0, 1], [5, 1]), n_splits=3)
     chosen, value = tune_by_cv(["a", "b"], fit, lambda m, te: 1.0, untuned)
     assert chosen == "a" and np.isnan(value)
+
+
+def test_tune_by_cv_in_threads_fits_and_chooses_as_one_at_a_time():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 6))
+    y = (X[:, 0] + rng.normal(scale=2.0, size=120) > 0).astype(int)
+    folds = inner_folds(y, n_splits=4, seed=3)
+
+    def fit(c, index):
+        return LogisticRegression(C=c).fit(X[index], y[index])
+
+    def score(model, held_out):  # mean log-likelihood of the held-out images
+        p = model.predict_proba(X[held_out])[np.arange(len(held_out)), y[held_out]]
+        return float(np.mean(np.log(p)))
+
+    grid = [1e-3, 1e-2, 1e-1, 1.0]
+    expected = [
+        np.mean([score(fit(c, tr), te) for tr, te in folds.splits]) for c in grid
+    ]
+    serial = tune_by_cv(grid, fit, score, folds)
+    threaded = tune_by_cv(grid, fit, score, folds, n_jobs=2)
+    assert serial == threaded  # the same value and the same score, bit for bit
+    assert serial == (grid[int(np.argmax(expected))], max(expected))
+
+
+def test_tune_by_cv_in_threads_keeps_the_first_among_equals_and_nan_folds():
+    y = np.repeat([0, 1], 12)
+    folds = inner_folds(y, n_splits=3, seed=0)
+    nan_on_first_fold = {id(folds.splits[0][1])}
+
+    def score(candidate, held_out):
+        if id(held_out) in nan_on_first_fold and candidate == "b":
+            return float("nan")  # a fold without a score is left out of the mean
+        return {"a": 0.5, "b": 0.9, "c": 0.9}[candidate]
+
+    chosen, value = tune_by_cv(["a", "b", "c"], lambda c, tr: c, score, folds, 3)
+    assert chosen == "b" and value == 0.9
+
+
+def test_a_head_refitted_on_two_threads_learns_and_predicts_as_on_one():
+    from sklearn.base import clone
+
+    from skmedtl.hybrid import head_pipeline
+    from skmedtl.study._tuning import refit
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(80, 5))
+    y = (X[:, 0] + rng.normal(size=80) > 0).astype(int)
+    for head in ("rf",):
+        pipe = head_pipeline(head, class_weight="balanced", random_state=0, n_jobs=1)
+        if head == "rf":
+            pipe.set_params(clf__n_estimators=20)
+        seen = []
+
+        def fit(params, pipe=pipe, seen=seen):
+            seen.append(params)
+            return clone(pipe).set_params(**params).fit(X, y)
+
+        one = refit(fit, {}, pipe, workers=1)
+        two = refit(fit, {}, pipe, workers=2)
+        assert seen == [{}, {"clf__n_jobs": 2}]
+        assert two.get_params()["clf__n_jobs"] == pipe.get_params()["clf__n_jobs"]
+        np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
