@@ -88,15 +88,20 @@ def _cells(m: MethodFacts) -> list[str]:
     return items
 
 
-def _optimism(m: MethodFacts) -> list[str]:
+def _optimism(f: StudyFacts, m: MethodFacts) -> list[str]:
     if m.optimism is None:
         return []
     d = m.optimism
+    publish = (
+        "the nested cross-validation estimate of the selection procedure is the "
+        "one to publish"
+        if f.outer_folds
+        else "the test score is the estimate to publish"
+    )
     return [
         "The selected configuration's validation score is optimistic (best of "
         f"{len(d['selection_rates'])}): bias-corrected estimate "
-        f"{d['corrected']:.3f}, optimism {d['optimism']:+.3f}; "
-        "the test score is the estimate to publish."
+        f"{d['corrected']:.3f}, optimism {d['optimism']:+.3f}; {publish}."
     ]
 
 
@@ -123,7 +128,7 @@ def limitation_items(f: StudyFacts, m: MethodFacts) -> list[str]:
         *_small_sets(f),
         _training_randomness(f),
         *_cells(m),
-        *_optimism(m),
+        *_optimism(f, m),
         *_weights(f),
         *_incomplete(m),
     ]

@@ -101,7 +101,8 @@ def _mean(values) -> float | None:
 
 
 def t_interval(values) -> tuple[float | None, float | None]:
-    """95% t-interval of the mean of ``values`` (``None`` with fewer than 2)."""
+    """95% t-interval of the mean of ``values`` (``None`` with fewer than 2),
+    clipped to [0, 1], the range of every selection metric."""
     from scipy.stats import t
 
     if len(values) < 2:
@@ -109,7 +110,8 @@ def t_interval(values) -> tuple[float | None, float | None]:
     half = (
         t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values))
     )
-    return float(np.mean(values) - half), float(np.mean(values) + half)
+    mean = float(np.mean(values))
+    return max(0.0, mean - half), min(1.0, mean + half)
 
 
 def fold_result(plan, fold, records: dict, study) -> FoldResult:

@@ -274,3 +274,18 @@ def test_cv_flag_end_to_end(tmp_path, run_cli):
     assert facts["k"] == 2 and facts["n_complete"] == 2 and not facts["grouped"]
     assert [f["sizes"]["n_test"] for f in facts["folds"]] == [12, 12]
     assert "## Nested cross-validation" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_t_interval_is_the_t_interval_of_the_mean_clipped_to_the_metric_range():
+    from scipy import stats
+
+    from skmedtl.study._nested_summary import t_interval
+
+    values = [0.70, 0.74, 0.81, 0.77]
+    low, high = t_interval(values)
+    expected = stats.t.interval(
+        0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values)
+    )
+    assert (low, high) == pytest.approx(expected)
+    assert t_interval([0.96, 1.0, 0.97])[1] == 1.0  # an AUC never exceeds 1
+    assert t_interval([0.8]) == (None, None)

@@ -307,6 +307,10 @@ def test_limitations_follow_their_facts():
     optimism["optimism"] = 0.05
     text = _limits(method=_method_facts(optimism=optimism))
     assert "(best of 2): bias-corrected estimate 0.800, optimism +0.050" in text
+    assert "the test score is the estimate to publish" in text
+    nested = _limits(_study_facts(outer_folds=5), _method_facts(optimism=optimism))
+    assert "the nested cross-validation estimate" in nested
+    assert "the test score is the estimate to publish" not in nested
 
 
 # -- external test sets ---------------------------------------------------------------

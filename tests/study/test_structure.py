@@ -32,7 +32,10 @@ def code_lines(function: ast.FunctionDef, lines: list[str]) -> int:
 
 
 def test_code_lines_counts_code_not_docstrings_or_comments():
-    source = 'def f():\n    """Doc.\n\n    More.\n    """\n    # why\n    a = 1\n\n    return a\n'
+    source = (
+        'def f():\n    """Doc.\n\n    More.\n    """\n'
+        "    # why\n    a = 1\n\n    return a\n"
+    )
     (function,) = ast.parse(source).body
     assert code_lines(function, source.splitlines()) == 2
 
