@@ -57,4 +57,3 @@ def test_functions_are_at_most_60_code_lines(path):
         and code_lines(node, lines) > MAX_FUNCTION_CODE_LINES
     ]
     assert not long, f"{path.name}: functions over 60 code lines: {long}"
-
