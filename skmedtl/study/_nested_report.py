@@ -38,7 +38,7 @@ def _estimate_text(facts: dict, metric: str) -> str:
         return "No outer fold has finished all its cells yet: no estimate."
     text = (
         f"**Estimate of the selection procedure** (the number to publish): "
-        f"{metric} {_f(facts['estimate'])}, the mean over {n} outer fold(s) of the "
+        f"{metric} {_f(facts['estimate'])}, the mean over {n} outer {'fold' if n == 1 else 'folds'} of the "
         "selected configuration's outer test score"
     )
     if facts["sd"] is not None:
@@ -97,8 +97,10 @@ def nested_section(facts: dict) -> list:
         blocks.append(
             (
                 "p",
-                f"Outer fold(s) {', '.join(missing)} have unfinished cells and "
-                "take no part in the estimate; run the study again to finish them.",
+                f"{'Outer fold' if len(missing) == 1 else 'Outer folds'} "
+                f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} "
+                "unfinished cells and take no part in the estimate; run the study "
+                "again to finish them.",
             )
         )
     return blocks + _tables(facts, metric)
