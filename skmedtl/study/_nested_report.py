@@ -38,7 +38,8 @@ def _estimate_text(facts: dict, metric: str) -> str:
         return "No outer fold has finished all its cells yet: no estimate."
     text = (
         f"**Estimate of the selection procedure** (the number to publish): "
-        f"{metric} {_f(facts['estimate'])}, the mean over {n} outer {'fold' if n == 1 else 'folds'} of the "
+        f"{metric} {_f(facts['estimate'])}, the mean over {n} outer "
+        f"{'fold' if n == 1 else 'folds'} of the "
         "selected configuration's outer test score"
     )
     if facts["sd"] is not None:

@@ -188,7 +188,7 @@ def test_summary_numbers_match_the_fold_records(nested_study):
     # the report states the recorded numbers
     report = (out / "report.md").read_text()
     assert "## Nested cross-validation" in report
-    assert f"AUC {facts['estimate']:.3f}, the mean over {k} outer fold(s)" in report
+    assert f"AUC {facts['estimate']:.3f}, the mean over {k} outer folds" in report
     assert f"SD {facts['sd']:.3f} over folds" in report
     # the fold cells reused the study's embeddings: one extraction in the log
     lines = (out / "results.jsonl").read_text().splitlines()
