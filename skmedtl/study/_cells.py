@@ -263,9 +263,7 @@ def _inner_note(note: str | None, unfitted: list, n_fits: int) -> str | None:
 
 def _task_grid(head: str, ctx: CellContext) -> dict:
     """The profile's grid of ``head``, keyed where the task's pipeline has it."""
-    prefix = ctx.data.task.head_prefix
-    grid = head_grid(head, ctx.profile.head_grid)
-    return {prefix + k.removeprefix("clf__"): v for k, v in grid.items()}
+    return head_grid(head, ctx.profile.head_grid, prefix=ctx.data.task.head_prefix)
 
 
 def _head_scoring(ctx: CellContext):

@@ -7,16 +7,17 @@ import numpy as np
 __all__ = ["count_head_params", "head_grid"]
 
 
-def head_grid(head: str, size: str) -> dict:
+def head_grid(head: str, size: str, prefix: str = "clf__") -> dict:
     """The grid of ``head`` for the profile's ``head_grid`` setting.
 
     A copy of ``skmedtl.hybrid.HEAD_GRIDS[size][head]`` (the one grid table),
     its keys as parameters of :func:`~skmedtl.hybrid.head_pipeline`'s
-    ``clf`` step (``clf__...``).
+    ``clf`` step (``clf__...``; a multi-label pipeline's heads sit under
+    ``clf__estimator__``: :attr:`~._task.Task.head_prefix`).
     """
     from ..hybrid import head_grid as grid
 
-    return grid(head, size, prefix="clf__")
+    return grid(head, size, prefix=prefix)
 
 
 def count_head_params(clf) -> int | None:
