@@ -99,11 +99,10 @@ def _probe(network, prep, shape, patch, step, layer=None, batch=16, cut=None):
         edge |= centres[:, axis] == centres[:, axis].max()
     offsets = []
     sy, ty, sx, tx = _window(shape, prep)
-    # One cell: the spacing of neighbouring cells, in original pixels.
-    if grid is None:
-        step_y, step_x = prep.input_size[0] / fh, prep.input_size[1] / fw
-    else:
-        step_y, step_x = grid.step_y, grid.step_x
+    # One cell: the input over the map's size, in original pixels (the traced
+    # spacing differs where the map does not tile the input: 32 px for 30 px at
+    # Lite1's 240, for 40.6 px at Inception's 203).
+    step_y, step_x = prep.input_size[0] / fh, prep.input_size[1] / fw
     for cell in range(fh * fw):
         i, j = divmod(cell, fw)
         if not (0 < i < fh - 1 and 0 < j < fw - 1):
@@ -214,7 +213,7 @@ def test_cells_are_placed_where_they_look_slow(family):
 _LITE_MISSES = {
     "efficientnet_lite0": "the trained weights look ~0.4 cells up and left of "
     "the traced centres, beyond the 0.3 mean tolerance",
-    "efficientnet_lite1": "the trained weights look ~0.45 cells up (0.4 left) of "
+    "efficientnet_lite1": "the trained weights look ~0.47 cells up (0.4 left) of "
     "the traced centres, beyond the 0.3 mean tolerance",
 }
 
@@ -242,5 +241,5 @@ def test_efficientnet_lite_real_weights(name):
     size = config.input_size[0]
     prep = _prep(size, "stretch", config.mean, config.std)
     offsets, cell = _probe(network, prep, (size, size), 16, 16, cut=CUT)
-    # Lite2, measured: (-0.18, -0.04) cells, largest 0.32 (uncut cells only).
+    # Lite2, measured: (-0.20, -0.04) cells, largest 0.35 (uncut cells only).
     _check(f"{name} (ImageNet, {size} px)", offsets, cell, mean_tolerance=0.3)
