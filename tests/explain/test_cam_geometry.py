@@ -55,7 +55,12 @@ def _feature_map(network, module, x):
     return fmap
 
 
-def _probe(network, prep, shape, patch, step, layer=None, batch=16):
+#: The largest share of a cell's squared response on the outermost patch
+#: positions for its centroid to count (see :func:`_probe`).
+CUT = 0.05
+
+
+def _probe(network, prep, shape, patch, step, layer=None, batch=16, cut=None):
     name, module = cam_layers(network, layer)[0]
     h, w = shape
     rng = np.random.default_rng(0)
@@ -80,19 +85,35 @@ def _probe(network, prep, shape, patch, step, layer=None, batch=16):
     # Where the placement puts each cell: the peak of its one-hot map.
     onehots = torch.eye(fh * fw).reshape(fh * fw, fh, fw)
     placed = to_image_geometry(onehots, [shape] * (fh * fw), prep, grid)
-    # Cells whose receptive field the border cuts respond most at the border.
-    offsets, steps = [], None
+    # A cell's centroid is measured without bias only if its response lies
+    # inside the probed area: where the area's edge (the patch cannot leave the
+    # image) cuts the response, the centroid is pulled inwards. Such cells are
+    # the border ring and, for a network whose evidence is wider than a cell
+    # (trained EfficientNet-Lite2 at 260 px: the second ring, up to 1.3 cells
+    # inwards), those with more than ``cut`` of their squared response on the
+    # outermost patch positions. (Random-weight networks respond over the whole
+    # image, every cell's response is cut: for them, ``cut=None``, the ring.)
+    edge = np.zeros(len(spots), dtype=bool)
+    for axis in (0, 1):
+        edge |= centres[:, axis] == centres[:, axis].min()
+        edge |= centres[:, axis] == centres[:, axis].max()
+    offsets = []
     sy, ty, sx, tx = _window(shape, prep)
-    cell_y = prep.input_size[0] / fh / sy  # one cell, in original pixels
-    cell_x = prep.input_size[1] / fw / sx
+    # One cell: the input over the map's size, in original pixels (the traced
+    # spacing differs where the map does not tile the input: 32 px for 30 px at
+    # Lite1's 240, for 40.6 px at Inception's 203).
+    step_y, step_x = prep.input_size[0] / fh, prep.input_size[1] / fw
     for cell in range(fh * fw):
         i, j = divmod(cell, fw)
         if not (0 < i < fh - 1 and 0 < j < fw - 1):
             continue
         weight = responses[:, cell] ** 2
+        if cut is not None and weight[edge].sum() > cut * weight.sum():
+            continue
         looked = weight @ centres / weight.sum()
         offsets.append(np.subtract(looked, peak(placed[cell])))
-    steps = np.array([cell_y, cell_x])
+    steps = np.array([step_y / sy, step_x / sx])
+    assert offsets, "no cell's response lies inside the probed area"
     return np.array(offsets) / steps, steps
 
 
@@ -177,15 +198,23 @@ def test_cells_are_placed_where_they_look_slow(family):
     _check(label, offsets, cell)
 
 
-#: Measured (16 px patch, 16 px step), not corrected. Like Lite0 (below),
-#: Lite1 looks further up than its traced receptive-field centres, more on
-#: rows than on columns (the traced placement is the same on both axes of a
-#: square input, so the asymmetry comes from the weights, not the tracing);
-#: Lite2 is within the mean tolerance but has one outlying cell.
+#: Measured (16 px patch, 16 px step, cells whose response the image border
+#: cuts left out), not corrected. Lite0 and Lite1 look further up and left than
+#: their traced receptive-field centres, by 12-15 px in their uncut middle
+#: cells: the traced grids (offset 0.5 px, step 32 px at 224, 240 and 256 px)
+#: follow the architecture exactly, and Lite1 shows the same offset at 256 px, a
+#: multiple of the stride, so it is the trained weights' effective receptive
+#: field, not the placement; the gradient of a cell's features with respect to
+#: the input (its effective receptive field) is off by the same amount on
+#: average (Lite1: (-15, -18) px). A geometry trace cannot correct it; see #32's
+#: report. Lite0 passed before only because the border-cut cells next to the
+#: border ring, pulled inwards, offset the mean; Lite2's earlier 1.36-cell
+#: outlier was such a cell.
 _LITE_MISSES = {
-    "efficientnet_lite1": "mean offset (-0.36, -0.18) cells: rows beyond 0.3",
-    "efficientnet_lite2": "mean (-0.13, +0.08) cells, but one interior cell "
-    "1.36 cells off (39 px)",
+    "efficientnet_lite0": "the trained weights look ~0.4 cells up and left of "
+    "the traced centres, beyond the 0.3 mean tolerance",
+    "efficientnet_lite1": "the trained weights look ~0.47 cells up (0.4 left) of "
+    "the traced centres, beyond the 0.3 mean tolerance",
 }
 
 
@@ -193,7 +222,7 @@ _LITE_MISSES = {
 @pytest.mark.parametrize(
     "name",
     [
-        "efficientnet_lite0",
+        "efficientnet_lite2",
         *(
             pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=why))
             for n, why in _LITE_MISSES.items()
@@ -211,8 +240,6 @@ def test_efficientnet_lite_real_weights(name):
     config = spec.data_config("imagenet")
     size = config.input_size[0]
     prep = _prep(size, "stretch", config.mean, config.std)
-    offsets, cell = _probe(network, prep, (size, size), 16, 16)
-    # Lite0, measured: (-0.27, -0.13) cells: the trained network looks about
-    # 9 px further up than its traced receptive-field centre (the even tiling is
-    # another half cell, 15.5 px, further off). Not corrected; see #32's report.
+    offsets, cell = _probe(network, prep, (size, size), 16, 16, cut=CUT)
+    # Lite2, measured: (-0.20, -0.04) cells, largest 0.35 (uncut cells only).
     _check(f"{name} (ImageNet, {size} px)", offsets, cell, mean_tolerance=0.3)
