@@ -42,6 +42,7 @@ TINY_STUDY = dict(
     train_input_size=32,
     max_epochs=1,
     n_bootstraps=50,
+    cv=0,  # no nested folds: a tiny data set without a split would get 5 (auto)
     verbose=0,
 )
 
@@ -56,7 +57,7 @@ def tiny_study_flags(**params) -> list[str]:
     --------
     >>> tiny_study_flags(backbones=["a", "b"], input_size=False,
     ...                  train_input_size=False, max_epochs=None, n_bootstraps=None)
-    ['--backbones', 'a,b', '--weights', 'none', '-q']
+    ['--backbones', 'a,b', '--weights', 'none', '--cv', '0', '-q']
     """
     settings = {**TINY_STUDY, **params}
     flags = []

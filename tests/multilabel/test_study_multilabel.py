@@ -181,8 +181,10 @@ def test_hybrid_without_validation_split_holds_out_patients_iteratively(tmp_path
     results = tiny_study(
         data, tmp_path / "out", approaches=["hybrid-logreg"], n_bootstraps=20
     ).run()
-    selection = results.cells[0]["selection"]
-    assert selection["scheme"] == "validation split"
+    selection = results.cells[0]["selection"]  # tuned inside the training images
+    scheme = "inner CV of the training images, patient-grouped"
+    assert selection["scheme"].endswith(scheme)
+    assert selection["inner_folds"] >= 2 and np.isfinite(selection["inner_score"])
     assert (
         "iteratively stratified patient-level"
         in (tmp_path / "out" / "report.md").read_text()

@@ -19,11 +19,16 @@ N_BOOT = 40
 
 
 def _ece(y, p, n_bins=10):
-    """Equal-mass ECE of one binary label, written out here (not the library's)."""
+    """Equal-mass ECE of one binary label, written out here (not the library's):
+    positions split into ``n_bins`` runs in sorted order, then every probability
+    moved to the run of its first occurrence, so that ties share a bin."""
     order = np.argsort(p, kind="stable")
-    total = 0.0
-    for b in np.array_split(order, n_bins):
-        total += len(b) * abs(y[b].mean() - p[b].mean())
+    first_bin = {}
+    for b, run in enumerate(np.array_split(order, n_bins)):
+        for i in run:
+            first_bin.setdefault(p[i], b)
+    bins = [[i for i in range(len(p)) if first_bin[p[i]] == b] for b in range(n_bins)]
+    total = sum(len(b) * abs(y[b].mean() - p[b].mean()) for b in bins if b)
     return total / len(y)
 
 
