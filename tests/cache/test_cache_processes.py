@@ -113,6 +113,7 @@ def test_repeated_kills_around_checkpoints_lose_nothing_complete(
     np.testing.assert_allclose(resumed, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # the SIGKILL test keeps a quick multi-process case
 def test_two_processes_extract_into_one_cache_concurrently(tmp_path, reference):
     X, expected = reference
     path = tmp_path / "emb.h5"

@@ -111,6 +111,7 @@ def test_a_worker_killed_mid_task_costs_only_a_rerun(client, tmp_path):
     client.wait_for_workers(2)  # the nanny restarted it
 
 
+@pytest.mark.slow  # test_results_equal_local_calls keeps the quick cluster case
 def test_shared_arguments_travel_once(client):
     """Pickled a fixed number of times per run, however many tasks share it."""
     pickled = []

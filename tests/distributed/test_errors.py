@@ -35,6 +35,7 @@ def test_missing_dask_names_the_extra(no_dask):
     assert make_features().fit(X).transform(X).shape == (2, 120)
 
 
+@pytest.mark.slow  # a fresh interpreter: ~5 s
 def test_import_skmedtl_does_not_need_dask():
     code = (
         "import sys; sys.modules['dask'] = sys.modules['distributed'] = None\n"
