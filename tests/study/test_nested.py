@@ -12,19 +12,16 @@ from scipy.stats import t as student_t
 
 from skmedtl.study import StudyDataset, TransferStudy
 from skmedtl.study._nested import AUTO_K, AUTO_MAX_IMAGES, parse_cv, resolve_cv
+from tests._helpers import TINY_STUDY
 
 from .conftest import TINY
 
-FAST = dict(
-    backbones=["lenet5"],
-    weights=None,
-    input_size=32,
-    train_input_size=32,
-    max_epochs=1,
-    n_bootstraps=20,
-    save="none",
-    verbose=0,
-)
+# the tiny study without its cv (each test sets its own), fewer resamples, no save
+FAST = {
+    **{k: v for k, v in TINY_STUDY.items() if k != "cv"},
+    "n_bootstraps": 20,
+    "save": "none",
+}
 
 
 def _images(rng, labels, signal=40):
