@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import numbers
 from dataclasses import dataclass
 
@@ -33,7 +32,6 @@ __all__ = [
     "run_curves",
 ]
 
-logger = logging.getLogger(__name__)
 
 ALL = "all"
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import numbers
 from dataclasses import dataclass
 
@@ -44,7 +43,6 @@ __all__ = [
     "run_nested",
 ]
 
-logger = logging.getLogger(__name__)
 
 AUTO = "auto"
 #: Outer folds of ``cv="auto"``.
