@@ -410,6 +410,26 @@ def _finetune_selection(ctx, clf, best, params: dict, grouped: bool) -> dict:
         + (", patient-grouped" if grouped else "")
         + " for early stopping and the learning rate",
         "inner_fraction": fraction,
+        **_groups_trained(clf),
+    }
+
+
+def _groups_trained(clf) -> dict:
+    """Backbone block groups trainable at the restored epoch, and at most.
+
+    ``gradual`` unfreezes one more group each time validation stops improving;
+    a short budget can end (or restore an epoch) before it unfreezes any, and
+    its model is then a head trained on the frozen backbone. The Methods and
+    limitations say so from these two numbers.
+    """
+    entries = [e for e in clf.history_ if e.get("epoch") == clf.best_epoch_]
+    entries = entries or clf.history_[-1:]
+    trainable = entries[0].get("trainable") if entries else None
+    return {
+        "groups_at_best": (
+            None if trainable is None else sum(1 for t in trainable if t != "head")
+        ),
+        "groups_max": int(clf.strategy_.stop),
     }
 
 

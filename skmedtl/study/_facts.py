@@ -48,6 +48,10 @@ class MethodFacts:
         Planned cells without a result.
     optimism : dict or None
         The selection's optimism disclosure (``None``: not estimated).
+    head_only : tuple of str
+        Trained approaches that may unfreeze backbone groups but, in every
+        cell, ended with none trainable at the restored epoch (``gradual``
+        whose budget ran out first): their models are trained heads.
     """
 
     training: dict
@@ -61,6 +65,7 @@ class MethodFacts:
     n_comparisons: int
     n_missing: int = 0
     optimism: dict | None = None
+    head_only: tuple = ()
 
 
 def _size_text(value) -> str:
@@ -75,6 +80,7 @@ def method_facts(results) -> MethodFacts:
     heads, folds, fractions, engines = [], set(), set(), set()
     on_validation: list = []
     sizes: dict = {}
+    frozen_at_best: dict = {}  # approach -> every cell ended with 0 groups
     for c in results.cells:
         selection = c.get("selection") or {}
         if isinstance(selection, str):  # a row read back from a CSV: not recorded
@@ -107,6 +113,10 @@ def method_facts(results) -> MethodFacts:
         )
         if selection.get("inner_fraction") is not None:
             fractions.add(float(selection["inner_fraction"]))
+        if selection.get("groups_max") and selection.get("groups_at_best") is not None:
+            frozen_at_best[approach] = frozen_at_best.get(approach, True) and (
+                selection["groups_at_best"] == 0
+            )
     packages = []
     if "xgboost" in heads or "xgboost" in on_validation:
         packages.append("xgboost")
@@ -123,6 +133,7 @@ def method_facts(results) -> MethodFacts:
         n_comparisons=len(results.comparisons or []),
         n_missing=results.n_cells - len(results.cells),
         optimism=(results.recommendation or {}).get("optimism"),
+        head_only=tuple(a for a, frozen in frozen_at_best.items() if frozen),
     )
 
 

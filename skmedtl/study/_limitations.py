@@ -79,6 +79,16 @@ def _cells(m: MethodFacts) -> list[str]:
             f"Approaches saw different input sizes ({sizes}): their comparison "
             "mixes the approach with the resolution."
         )
+    if m.head_only:
+        one = len(m.head_only) == 1
+        items.append(
+            f"{', '.join(m.head_only)} had no backbone block trainable at "
+            + ("its" if one else "their")
+            + " restored epoch (the budget of epochs and patience ended first): "
+            + ("it measures" if one else "they measure")
+            + " a trained head on the frozen backbone, not fine-tuning; a larger "
+            "budget (more epochs, e.g. the standard profile) lets it unfreeze."
+        )
     if m.heads_on_validation:
         items.append(
             f"The per-label heads ({', '.join(m.heads_on_validation)}) were tuned "

@@ -76,7 +76,20 @@ def _tuning_sentence(facts: MethodFacts, head_grid) -> str:
             + "; ".join(_training_sentence(a, f) for a, f in facts.training.items())
             + "."
         )
+    if facts.head_only:
+        text += (
+            f" {_names(facts.head_only)} unfroze no backbone block group before "
+            "the restored epoch: "
+            + ("its model is" if len(facts.head_only) == 1 else "their models are")
+            + " a classifier head trained on the frozen backbone."
+        )
     return text
+
+
+def _names(approaches) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    *rest, last = approaches
+    return f"{', '.join(rest)} and {last}" if rest else last
 
 
 def _data_sentence(f: StudyFacts) -> str:

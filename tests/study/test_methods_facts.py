@@ -182,6 +182,18 @@ def _cells(approach):
             "per-label classifier heads (logreg; grid 'small') were chosen on the "
             "validation partition",
         ),
+        (
+            lambda r, c: r.cells.append(
+                _cell("gradual", selection={"groups_at_best": 0, "groups_max": 4})
+            ),
+            "gradual unfroze no backbone block group before the restored epoch",
+        ),
+        (
+            lambda r, c: r.cells.append(
+                _cell("gradual", selection={"groups_at_best": 0, "groups_max": 4})
+            ),
+            "gradual had no backbone block trainable at its restored epoch",
+        ),
     ],
 )
 def test_each_fact_changes_its_sentence(mutate, says):
@@ -198,4 +210,42 @@ def test_one_input_size_is_not_flagged():
     assert "different input sizes" not in text
     assert method_facts(results).input_sizes == {
         "224 x 224 pixels": ("hybrid-logreg", "full", "feature_extractor")
+    }
+
+
+def test_head_only_needs_every_cell_of_the_approach_frozen():
+    """One seed of gradual that unfroze a group: its approach is not head-only;
+    fine_tune (groups_max > 0, never 0 at best) and feature_extractor
+    (groups_max 0) never are."""
+    results, _ = _base()
+    results.cells += [
+        _cell("gradual", seed=0, selection={"groups_at_best": 0, "groups_max": 4}),
+        _cell("gradual", seed=1, selection={"groups_at_best": 1, "groups_max": 4}),
+        _cell("fine_tune:2", selection={"groups_at_best": 2, "groups_max": 2}),
+        _cell("feature_extractor", selection={"groups_at_best": 0, "groups_max": 0}),
+    ]
+    assert method_facts(results).head_only == ()
+    results.cells[-3]["selection"]["groups_at_best"] = 0
+    assert method_facts(results).head_only == ("gradual",)
+
+
+def test_gradual_cell_records_the_groups_it_unfroze():
+    """The recorded numbers come from the classifier's own epoch history: a
+    one-epoch gradual fit never leaves its head-only stage; full trains all."""
+    import numpy as np
+
+    from skmedtl.finetune import FineTuneClassifier
+    from skmedtl.study._cells import _groups_trained
+
+    X = np.random.default_rng(0).integers(0, 256, (24, 28, 28), dtype=np.uint8)
+    y = np.array([0, 1] * 12)
+    common = dict(weights=None, max_epochs=1, random_state=0, verbose=0)
+    gradual = FineTuneClassifier("lenet5", strategy="gradual", **common).fit(X, y)
+    full = FineTuneClassifier("lenet5", strategy="full", **common).fit(X, y)
+    n_groups = full.strategy_.stop
+    assert n_groups >= 2
+    assert _groups_trained(gradual) == {"groups_at_best": 0, "groups_max": n_groups}
+    assert _groups_trained(full) == {
+        "groups_at_best": n_groups,
+        "groups_max": n_groups,
     }
