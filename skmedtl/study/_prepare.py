@@ -36,7 +36,7 @@ from ._profiles import get_profile
 from ._records import ResultStore
 from ._save import parse_save
 
-__all__ = ["prepare"]
+__all__ = ["preflight", "prepare"]
 
 
 def prepare(study) -> None:
@@ -52,6 +52,20 @@ def prepare(study) -> None:
     with study._prepared.stage("preparation_s"):
         _prepare_now(study)
     study._prepared_for = key
+
+
+def preflight(study) -> None:
+    """The checks every entry point runs before any work, once per parameters.
+
+    Parameters, then the annotations (their own refusal comes before the output
+    folder's rule, which :meth:`TransferStudy._check_out_dir` applies next).
+    """
+    key = _parameters_key(study)
+    if getattr(study, "_checked_for", None) == key:
+        return
+    check_params(study)
+    check_annotations(study.annotations, study.out_dir)
+    study._checked_for = key
 
 
 def _parameters_key(study) -> str:
@@ -72,8 +86,7 @@ def _parameters_key(study) -> str:
 def _prepare_now(study) -> None:
     from ..utils._devices import resolve_device
 
-    check_params(study)
-    check_annotations(study.annotations, study.out_dir)
+    preflight(study)
     study.save_ = parse_save(study.save)
     profile = profile_overrides(get_profile(study.profile), vars(study))
     approaches = parse_approaches(

@@ -14,19 +14,17 @@ from ..utils._validation import (
     Check,
     Interval,
     StrOptions,
-    check_params,
 )
 from ._choices import COSTS
 from ._cost import torch_threads
 from ._curves import parse_train_sizes
-from ._localisation import check_annotations
 from ._manifest import MANIFEST_NAME, manifest, report_context
 from ._measure import StudyTimes
 from ._nested import parse_cv
 from ._out_dir import check_out_dir, study_lock
 from ._outputs import write_results
 from ._plan import check_device, check_lrs
-from ._prepare import prepare
+from ._prepare import preflight, prepare
 from ._profiles import Profile
 from ._records import to_json
 from ._results import StudyResults
@@ -459,8 +457,7 @@ class TransferStudy:
     # -- preparation ------------------------------------------------------------------
     def _check_out_dir(self) -> Path:
         """``out_dir``, after the output rule of every command (before any work)."""
-        check_params(self)
-        check_annotations(self.annotations, self.out_dir)  # the specific refusal first
+        preflight(self)
         check_out_dir(
             self.out_dir, self.dataset, cache=self.cache_path, overwrite=self.overwrite
         )
