@@ -48,7 +48,7 @@ def test_report_only_regenerates_results_byte_for_byte(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,  # minutes on a loaded 2-core machine
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert out.read_bytes() == (BENCH / "RESULTS.md").read_bytes()
