@@ -11,9 +11,11 @@ folder of a work folder (and one of them to another folder), fits and saves
 then times, interleaved over ``--rounds`` rounds (median), on ``1`` and on
 ``n`` images:
 
-- ``transform``: ``CNNFeatures("efficientnet_lite0").transform`` on the images
-  already in memory (engine built before timing): bare extraction;
-- ``model (memory)``: the loaded model's ``predict_proba`` on the same arrays;
+- ``transform <tree>``: ``CNNFeatures("efficientnet_lite0").transform`` on the
+  images already in memory (engine built before timing), in a fresh process
+  of each source tree (below), on 1 and on ``n`` images: bare extraction;
+- ``model (memory)``: the loaded model's ``predict_proba`` on the same arrays
+  (this tree, in the benchmark's process);
 - ``cli <tree>``: ``skmedtl predict --model M --images DIR --out CSV -q`` of a
   source tree (this one: ``after``; ``--before TREE``, e.g. a ``git archive``
   of an older commit: ``before``), each call in a fresh Python process that
@@ -24,7 +26,8 @@ then times, interleaved over ``--rounds`` rounds (median), on ``1`` and on
 Ratios:
 
 - **per call** = ``cli(n) / transform(n)``: everything a call costs, load and
-  engine build included, against bare extraction of the same images;
+  engine build included, against bare extraction of the same images by the
+  same source tree;
 - **per image** = ``(cli(n) - cli(1)) / (transform(n) - transform(1))``: the
   marginal cost of ``n - 1`` more images; the fixed costs of a call (load,
   engine build, first run) are in both terms and cancel;
@@ -105,6 +108,23 @@ def time_cli_here(tree: str, argv: list[str]) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t, "code": code}))
 
 
+def time_transform_here(tree: str, folder: str) -> None:
+    """In a fresh process: bare ``transform`` on 1 and on all images of ``folder``."""
+    sys.path.insert(0, tree)
+    from PIL import Image
+
+    import skmedtl
+    from skmedtl import CNNFeatures
+
+    assert Path(skmedtl.__file__).resolve().is_relative_to(Path(tree).resolve())
+    paths = sorted(Path(folder).iterdir())
+    X = np.stack([np.asarray(Image.open(p)) for p in paths])
+    features = CNNFeatures("efficientnet_lite0", verbose=0).fit(X[:1])
+    features.transform(X[:2])  # build the engine before timing
+    one = timed(lambda: features.transform(X[:1]))
+    print(json.dumps({"1": one, "n": timed(lambda: features.transform(X))}))
+
+
 def fit_models(args, work: Path) -> dict[str, Path]:
     import skmedtl
     from skmedtl import make_hybrid
@@ -142,6 +162,8 @@ def fit_models(args, work: Path) -> dict[str, Path]:
 def main(argv=None):
     if argv is None and sys.argv[1:2] == ["--time-cli"]:
         return time_cli_here(sys.argv[2], sys.argv[3:])
+    if argv is None and sys.argv[1:2] == ["--time-transform"]:
+        return time_transform_here(sys.argv[2], sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="/work/shared/data")
     parser.add_argument("--work", default="/tmp/skmedtl_predict_bench")
@@ -154,7 +176,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import skmedtl
-    from skmedtl import CNNFeatures
 
     work = Path(args.work)
     print(f"# load average at start: {os.getloadavg()}", flush=True)
@@ -168,8 +189,6 @@ def main(argv=None):
     if args.before:
         trees = {"before": Path(args.before).resolve(), **trees}
 
-    features = CNNFeatures("efficientnet_lite0", verbose=0).fit(arrays[args.n][:1])
-    features.transform(arrays[args.n][:2])  # build the engine before timing
     loaded = {k: skmedtl.load(f) for k, f in folders.items()}
     for m in loaded.values():
         m.predict_proba(arrays[args.n][:2])  # warm
@@ -179,20 +198,27 @@ def main(argv=None):
 
     walls: dict[str, list] = {}
 
+    def child(tree, *arguments) -> dict:
+        env = dict(os.environ, SKMEDTL_OFFLINE="1", PYTHONPATH=str(trees[tree]))
+        command = [sys.executable, __file__, *arguments]
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{command} failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def run_transform(tree):
+        result = child(tree, "--time-transform", str(trees[tree]), str(images[b]))
+        return result["1"], result["n"]
+
     def run_cli(kind, tree, n):
         out = csv_path(kind, tree, n)
         with contextlib.suppress(FileNotFoundError):
             out.unlink()
         argv = ["predict", "--model", str(folders[kind]), "--images"]
         argv += [str(images[n]), "--out", str(out), "-q"]
-        env = dict(os.environ, SKMEDTL_OFFLINE="1", PYTHONPATH=str(trees[tree]))
-        command = [sys.executable, __file__, "--time-cli", str(trees[tree]), *argv]
         t = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        result = child(tree, "--time-cli", str(trees[tree]), *argv)
         wall = time.perf_counter() - t
-        if done.returncode != 0:
-            raise RuntimeError(f"{command} failed:\n{done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
         assert result["code"] == 0, result
         walls.setdefault(f"{kind}: cli {tree}@{n}", []).append(wall)
         return result["seconds"]
@@ -202,11 +228,15 @@ def main(argv=None):
     def record(key, seconds):
         times.setdefault(key, []).append(seconds)
 
+    a, b = sizes
     for r in range(args.rounds):
         order = list(trees) if r % 2 == 0 else list(trees)[::-1]
+        for tree in order:
+            one, all_ = run_transform(tree)
+            record(f"transform {tree}@{a}", one)
+            record(f"transform {tree}@{b}", all_)
         for n in sizes:
             x = arrays[n]
-            record(f"transform@{n}", timed(lambda x=x: features.transform(x)))
             for kind, m in loaded.items():
                 record(
                     f"{kind}: model (memory)@{n}",
@@ -247,7 +277,6 @@ def main(argv=None):
 def report(args, med, wall, folders, trees, sizes) -> None:
     """The markdown table: seconds on 1 and n images, per-call and per-image ratios."""
     a, b = sizes
-    t_a, t_b = med[f"transform@{a}"], med[f"transform@{b}"]
     print(f"\n{a} and {b} images, 256-px PNG; median of {args.rounds} rounds\n")
     print(
         f"| what | s @{a} | s @{b} | images/s @{b} | wall @{b} | "
@@ -255,17 +284,23 @@ def report(args, med, wall, folders, trees, sizes) -> None:
         "per image vs model (memory) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| transform | {t_a:.2f} | {t_b:.2f} | {b / t_b:.1f} | — | 1.00 | 1.00 | — |"
-    )
+    for tree in trees:
+        t_a, t_b = med[f"transform {tree}@{a}"], med[f"transform {tree}@{b}"]
+        print(
+            f"| transform {tree} | {t_a:.2f} | {t_b:.2f} | {b / t_b:.1f} | — | "
+            "1.00 | 1.00 | — |"
+        )
+    t_a, t_b = med[f"transform after@{a}"], med[f"transform after@{b}"]
     for kind in folders:
         m_a = med[f"{kind}: model (memory)@{a}"]
         m_b = med[f"{kind}: model (memory)@{b}"]
         print(
-            f"| {kind}: model (memory) | {m_a:.2f} | {m_b:.2f} | {b / m_b:.1f} | — "
-            f"| {m_b / t_b:.2f} | {(m_b - m_a) / (t_b - t_a):.2f} | 1.00 |"
+            f"| {kind}: model (memory), after | {m_a:.2f} | {m_b:.2f} | "
+            f"{b / m_b:.1f} | — | {m_b / t_b:.2f} | {(m_b - m_a) / (t_b - t_a):.2f} "
+            "| 1.00 |"
         )
         for tree in trees:
+            t_a, t_b = med[f"transform {tree}@{a}"], med[f"transform {tree}@{b}"]
             c_a, c_b = med[f"{kind}: cli {tree}@{a}"], med[f"{kind}: cli {tree}@{b}"]
             w_b = wall[f"{kind}: cli {tree}@{b}"]
             print(
