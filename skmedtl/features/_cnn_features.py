@@ -419,8 +419,12 @@ default="imagenet"
         # Decode and preprocess batch i + 1 on a thread while the network runs
         # batch i (decoding, resizing and the engines release the GIL); files
         # are decoded by several threads, so a GPU is not starved by one decoder.
-        with bar, _file_readers(images) as readers:
-            batches = prefetched(prepare, spans)
+        with (
+            bar,
+            _file_readers(images) as readers,
+            # closed (its thread joined) before the readers, even on an error
+            contextlib.closing(prefetched(prepare, spans)) as batches,
+        ):
             for (a, b), x in zip(spans, batches, strict=True):
                 out[a:b] = engine(x)
                 bar.update(b - a)

@@ -8,6 +8,7 @@ gets a row with the reason in ``error``; nothing is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
@@ -217,10 +218,10 @@ def predict_files(
         return _read_batch(paths, span, expected_input)
 
     bar = tqdm(total=len(paths), desc="predict", unit="img", disable=verbose <= 0)
-    with bar:
-        # Batch k + 1 is read and checked on a thread while batch k is predicted;
-        # the model gets the decoded arrays, not the paths: each file is read once.
-        for batch in prefetched(read, spans):
+    # Batch k + 1 is read and checked on a thread while batch k is predicted; the
+    # model gets the decoded arrays, not the paths: each file is read once.
+    with bar, contextlib.closing(prefetched(read, spans)) as batches:
+        for batch in batches:
             for i, reason in batch.errors.items():
                 rows[i]["error"] = reason
             for dtype in batch.dtypes:
