@@ -32,6 +32,7 @@ from ..cache._cache import shared_cache
 from ..io._intensity import IntensityPolicy
 from ..io._sequence import ImageSequence
 from ..utils._devices import resolve_device
+from ..utils._prefetch import prefetched
 from ..utils._transient import persistent_state, transient_attributes
 from ..utils._validation import (
     Check,
@@ -418,12 +419,13 @@ default="imagenet"
         # Decode and preprocess batch i + 1 on a thread while the network runs
         # batch i (decoding, resizing and the engines release the GIL); files
         # are decoded by several threads, so a GPU is not starved by one decoder.
-        with bar, ThreadPoolExecutor(1) as pool, _file_readers(images) as readers:
-            pending = pool.submit(prepare, spans[0])
-            for k, (a, b) in enumerate(spans):
-                x = pending.result()
-                if k + 1 < len(spans):
-                    pending = pool.submit(prepare, spans[k + 1])
+        with (
+            bar,
+            _file_readers(images) as readers,
+            # closed (its thread joined) before the readers, even on an error
+            contextlib.closing(prefetched(prepare, spans)) as batches,
+        ):
+            for (a, b), x in zip(spans, batches, strict=True):
                 out[a:b] = engine(x)
                 bar.update(b - a)
         return out

@@ -133,7 +133,12 @@ class Preprocessing:
             )
         mean = torch.tensor(self.mean, device=out.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=out.device).view(1, -1, 1, 1)
-        return (out - mean) / std
+        if torch.broadcast_shapes(out.shape, mean.shape) != out.shape:
+            return (out - mean) / std  # one plane, per-channel statistics: widened
+        # ``out`` is this call's own tensor (every step above allocates it, never
+        # the caller's memory): normalised in place, the same arithmetic without
+        # two more batch-sized allocations.
+        return out.sub_(mean).div_(std)
 
     # -- steps -------------------------------------------------------------------
     def _batch(self, batch: np.ndarray, device, names) -> torch.Tensor:
@@ -144,9 +149,12 @@ class Preprocessing:
         if self.channels == "mean":  # a one-channel network
             if x.shape[1] != 1:
                 x = x[:, :3].mean(dim=1, keepdim=True)
-        elif x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        return self._resize(x).contiguous()
+            return self._resize(x).contiguous()
+        # Greyscale is repeated after resizing: each plane is resized on its own,
+        # so the three planes are the same numbers for a third of the work.
+        grey = x.shape[1] == 1
+        x = self._resize(x)
+        return (x.expand(-1, 3, -1, -1) if grey else x).contiguous()
 
     def _resize(self, x: torch.Tensor) -> torch.Tensor:
         target_h, target_w = self.input_size

@@ -8,14 +8,17 @@ gets a row with the reason in ``error``; nothing is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..utils._prefetch import prefetched
 from ._task import Task
 
 __all__ = [
@@ -189,6 +192,9 @@ def predict_files(
         policy of the training images): images with other channels are not
         predicted (their ``error`` says why); other bit depths are warned about.
     batch_size : int, default=32
+        Images read and predicted together. Batch ``k + 1`` is read while batch
+        ``k`` is predicted: at most two batches of decoded images are held, however
+        many files there are.
     verbose : int, default=1
         0 hides the progress bar.
 
@@ -199,39 +205,80 @@ def predict_files(
     warnings : list of str
         Input mismatches that did not stop a prediction (bit depth).
     """
-    from ..io import read_image
-
     fill = _row_filler(model)
     dtypes = set((expected_input or {}).get("dtypes") or [])
     other_dtypes: dict[str, int] = {}
     rows: list[dict] = [{"path": p, "error": ""} for p in paths]
+    spans = [
+        range(start, min(start + batch_size, len(paths)))
+        for start in range(0, len(paths), batch_size)
+    ]
+
+    def read(span: range) -> _Batch:
+        return _read_batch(paths, span, expected_input)
+
     bar = tqdm(total=len(paths), desc="predict", unit="img", disable=verbose <= 0)
-    with bar:
-        for start in range(0, len(paths), batch_size):
-            batch = list(range(start, min(start + batch_size, len(paths))))
-            ready, arrays = [], []
-            for i in batch:
-                try:
-                    array = read_image(paths[i])
-                except ImportError:
-                    raise
-                except Exception as e:  # noqa: BLE001 - reported per image
-                    rows[i]["error"] = _reason(e)
-                    continue
-                problem = check_input(array, expected_input)
-                if problem is not None:
-                    rows[i]["error"] = problem
-                    continue
-                if dtypes and str(array.dtype) not in dtypes:
-                    dtype = str(array.dtype)
+    # Batch k + 1 is read and checked on a thread while batch k is predicted; the
+    # model gets the decoded arrays, not the paths: each file is read once.
+    with bar, contextlib.closing(prefetched(read, spans)) as batches:
+        for batch in batches:
+            for i, reason in batch.errors.items():
+                rows[i]["error"] = reason
+            for dtype in batch.dtypes:
+                if dtypes and dtype not in dtypes:
                     other_dtypes[dtype] = other_dtypes.get(dtype, 0) + 1
-                ready.append(i)
-                arrays.append(array)
-            # The decoded arrays, not the paths: each file is read once.
-            for i, raw, final in _predict(model, arrays, ready, rows):
+            for i, raw, final in _predict(model, batch.arrays, batch.ready, rows):
                 rows[i].update(fill(raw, final))
-            bar.update(len(batch))
+            bar.update(len(batch.span))
     return rows, _dtype_notes(other_dtypes, dtypes, expected_input)
+
+
+@dataclass
+class _Batch:
+    """One batch of files, read and checked: what is predicted, and why not.
+
+    Attributes
+    ----------
+    span : range
+        The indices of the batch's paths.
+    ready : list of int
+        The indices of the images that fit the model, in order.
+    arrays : list of ndarray
+        Their decoded arrays (one per ``ready`` index).
+    dtypes : list of str
+        Their bit depths (one per ``ready`` index).
+    errors : dict
+        ``index -> reason`` for the files that could not be read or do not fit.
+    """
+
+    span: range
+    ready: list[int] = field(default_factory=list)
+    arrays: list[np.ndarray] = field(default_factory=list)
+    dtypes: list[str] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def _read_batch(paths: list[str], span: range, expected_input: dict | None) -> _Batch:
+    """Read and check ``paths[span]``; a missing reader's ImportError is raised."""
+    from ..io import read_image
+
+    batch = _Batch(span)
+    for i in span:
+        try:
+            array = read_image(paths[i])
+        except ImportError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported per image
+            batch.errors[i] = _reason(e)
+            continue
+        problem = check_input(array, expected_input)
+        if problem is not None:
+            batch.errors[i] = problem
+            continue
+        batch.ready.append(i)
+        batch.arrays.append(array)
+        batch.dtypes.append(str(array.dtype))
+    return batch
 
 
 def _row_filler(model):

@@ -64,6 +64,47 @@ def test_array_layouts_and_greyscale_policy_agree(gray_images):
     )
 
 
+@pytest.mark.parametrize("resize", ["stretch", "crop", "pad"])
+@pytest.mark.parametrize("interpolation", ["bicubic", "bilinear", "nearest"])
+def test_greyscale_is_exactly_its_rgb_repeat_and_input_is_untouched(
+    rng, resize, interpolation
+):
+    """Greyscale is resized once and repeated: the same numbers as the RGB path."""
+    from skmedtl.features._preprocess import Preprocessing
+
+    prep = Preprocessing(
+        input_size=(24, 24),
+        interpolation=interpolation,
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        crop_pct=0.875,
+        resize=resize,
+    )
+    grey = rng.integers(0, 256, (3, 37, 29), dtype=np.uint8)
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    with torch.inference_mode():
+        assert torch.equal(prep(grey), prep(rgb))
+        assert torch.equal(prep(list(grey)), prep(rgb))
+        # Normalised in place, but never in the caller's memory: a float32 batch
+        # already at the input size comes out unchanged.
+        unit = rng.random((2, 24, 24, 3), dtype=np.float32)
+        before = unit.copy()
+        out = prep(unit)
+        np.testing.assert_array_equal(unit, before)
+        if resize != "crop":  # at the input size: only normalised
+            mean = np.asarray(prep.mean, np.float32)[:, None, None]
+            std = np.asarray(prep.std, np.float32)[:, None, None]
+            expected = (np.moveaxis(before, -1, 1) - mean) / std
+            np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6, atol=1e-6)
+        single = Preprocessing(
+            **{**prep.__dict__, "channels": "mean", "mean": (0.5,), "std": (0.25,)}
+        )
+        one = rng.random((2, 24, 24), dtype=np.float32)
+        kept = one.copy()
+        single(one)
+        np.testing.assert_array_equal(one, kept)
+
+
 def test_colour_channels_are_not_collapsed(rng):
     rgb = rng.integers(0, 256, (3, 20, 20, 3), dtype=np.uint8)
     features = tiny_features().fit(rgb)

@@ -130,3 +130,100 @@ def test_recalibrate_is_predict_proba_from_the_models_own_probabilities(pngs):
     np.testing.assert_allclose(
         model.recalibrate(own), model.predict_proba(list(images)), rtol=1e-12
     )
+
+
+def _grey_model(images):
+    y = (images.mean(axis=(1, 2)) > images.mean()).astype(int)
+    y[:2] = [0, 1]
+    return StudyModel(_pipeline().fit(list(images), y)).fit()
+
+
+def _spoil(paths, broken: int, colour: int) -> None:
+    """Make ``paths[broken]`` an unreadable file and ``paths[colour]`` RGB."""
+    from PIL import Image
+
+    with open(paths[broken], "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n truncated")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(paths[colour])
+
+
+def test_each_file_is_read_once_in_streamed_batches(pngs, monkeypatch):
+    from PIL import Image
+
+    import skmedtl.io
+
+    paths, images = pngs
+    model = _grey_model(images)
+    _spoil(paths, broken=2, colour=6)
+    events: list[tuple[str, int]] = []
+    read_image = skmedtl.io.read_image
+
+    def logged_read(path, **kwargs):
+        events.append(("read", paths.index(path)))
+        return read_image(path, **kwargs)
+
+    class Logged(Counting):
+        def predict_proba(self, X):
+            events.append(("predict", len(X)))
+            return super().predict_proba(X)
+
+    monkeypatch.setattr(skmedtl.io, "read_image", logged_read)
+    counting = Logged(model.estimator)
+    model.estimator = counting
+    grey = {"channels": [1], "dtypes": ["uint8"], "intensity": "auto"}
+
+    rows, notes = predict_files(
+        model, paths, expected_input=grey, batch_size=3, verbose=0
+    )
+
+    reads = [i for kind, i in events if kind == "read"]
+    assert sorted(reads) == list(range(11))  # every file read once, no more
+    assert counting.calls == [2, 3, 2, 2]  # the batches, less the two bad files
+    # Streaming: when batch k is predicted, at most batch k + 1 has been read.
+    for k, at in enumerate(i for i, e in enumerate(events) if e[0] == "predict"):
+        assert max(i for kind, i in events[:at] if kind == "read") < 3 * (k + 2)
+    assert notes == []
+    # Unreadable and unfitting files are rows with their reason, in place.
+    assert "not a readable image" in rows[2]["error"] and "p_0" not in rows[2]
+    assert "3 channels" in rows[6]["error"] and "greyscale" in rows[6]["error"]
+    assert [r["path"] for r in rows] == paths
+    # The others: exactly the model's probabilities of the arrays, read apart.
+    for batch in ([0, 1], [3, 4, 5], [7, 8], [9, 10]):
+        arrays = [np.asarray(Image.open(paths[i])) for i in batch]
+        expected = model.estimator.estimator.predict_proba(arrays)
+        for i, p in zip(batch, expected, strict=True):
+            assert rows[i]["error"] == ""
+            assert [rows[i]["p_0"], rows[i]["p_1"]] == p.tolist()
+            assert rows[i]["predicted_label"] == str(int(np.argmax(p)))
+
+
+def test_a_missing_reader_stops_predict_instead_of_becoming_a_row(pngs, monkeypatch):
+    import skmedtl.io
+
+    paths, images = pngs
+    model = _grey_model(images)
+    read_image = skmedtl.io.read_image
+
+    def needs_a_plugin(path, **kwargs):
+        if path == paths[7]:
+            raise ImportError("reading this file needs pydicom")
+        return read_image(path, **kwargs)
+
+    monkeypatch.setattr(skmedtl.io, "read_image", needs_a_plugin)
+    with pytest.raises(ImportError, match="pydicom"):
+        predict_files(model, paths, batch_size=3, verbose=0)
+
+
+def test_other_bit_depths_are_counted_across_batches(pngs):
+    from PIL import Image
+
+    paths, images = pngs
+    model = _grey_model(images)
+    for i in (1, 5, 9):  # 16-bit PNGs, one in each of three batches
+        Image.fromarray(images[i].astype(np.uint16) * 257).save(paths[i])
+    grey = {"channels": [1], "dtypes": ["uint8"], "intensity": "auto"}
+    rows, notes = predict_files(
+        model, paths, expected_input=grey, batch_size=4, verbose=0
+    )
+    assert all(r["error"] == "" for r in rows)
+    assert len(notes) == 1 and notes[0].startswith("3 image(s) are uint16")

@@ -180,6 +180,53 @@ def test_predict_reports_unreadable_and_mismatched_images(png_study, tmp_path, c
     assert "5 image(s): 3 predicted, 2 failed" in err and "broken.png" in err
 
 
+def test_predict_csv_holds_the_models_probabilities_of_the_arrays(png_study, tmp_path):
+    """Every cell of the CSV, from ``predict_proba`` on arrays read apart (PIL)."""
+    from PIL import Image
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for p in sorted((png_study["root"] / "png" / "test").glob("*.png")):
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "5_broken.png").write_bytes(b"not an image")
+    target = tmp_path / "p.csv"
+    argv = ["predict", "--model", os.fspath(png_study["out"] / "model"),
+            "--images", os.fspath(folder), "--out", os.fspath(target),
+            "--batch-size", "5", "-q"]  # fmt: skip
+    assert main(argv) == 1  # one file failed
+
+    model = skmedtl.load(png_study["out"] / "model")
+    classes = [str(c) for c in model.classes_]
+    paths = sorted(os.fspath(p) for p in folder.iterdir())
+    expected = {}
+    for start in range(0, len(paths), 5):  # the command's batches of 5 files
+        good = [p for p in paths[start : start + 5] if "broken" not in p]
+        arrays = [np.asarray(Image.open(p)) for p in good]
+        raw = model.predict_proba(arrays, calibrated=False)
+        final = model.predict_proba(arrays)  # the network again, then calibrated
+        for p, r, f in zip(good, raw, final, strict=True):
+            top, decision = int(np.argmax(r)), int(f[1] >= model.threshold_)
+            expected[p] = [
+                p, classes[top], model.class_names_[top], classes[decision],
+                model.class_names_[decision], *map(repr, r.tolist()),
+                *map(repr, f.tolist()), "",
+            ]  # fmt: skip
+    with open(target, newline="") as f:
+        header, *rows = list(csv.reader(f))
+    assert header == [
+        "path", "predicted_label", "predicted_class", "decision_label",
+        "decision_class", *[f"p_{c}" for c in classes],
+        *[f"p_calibrated_{c}" for c in classes], "error",
+    ]  # fmt: skip
+    assert [r[0] for r in rows] == paths
+    for r in rows:
+        if "broken" in r[0]:
+            assert r[1:-1] == [""] * (len(header) - 2)
+            assert "not a readable image" in r[-1]
+        else:
+            assert r == expected[r[0]]
+
+
 def test_predict_prints_a_table_without_out(png_study, capsys):
     image = sorted((png_study["root"] / "png" / "test").glob("*.png"))[0]
     code = main(
