@@ -22,7 +22,7 @@ from torch import nn
 
 from skmedtl.backbones import create_backbone, get_backbone
 from skmedtl.explain._cam import cam_layers, token_grid
-from skmedtl.explain._geometry import to_image_geometry, trace_cell_grid
+from skmedtl.explain._geometry import cell_grid, to_image_geometry, trace_cell_grid
 from skmedtl.explain._localisation import peak
 from skmedtl.explain._models import ScoreNetwork
 from skmedtl.features import Preprocessing
@@ -60,7 +60,21 @@ def _feature_map(network, module, x):
 CUT = 0.05
 
 
-def _probe(network, prep, shape, patch, step, layer=None, batch=16, cut=None):
+def _white(prep):
+    return [(1 - m) / s for m, s in zip(prep.mean, prep.std, strict=True)]
+
+
+def _probe(
+    network,
+    prep,
+    shape,
+    patch,
+    step,
+    layer=None,
+    batch=16,
+    cut=None,
+    placement="measured",
+):
     name, module = cam_layers(network, layer)[0]
     h, w = shape
     rng = np.random.default_rng(0)
@@ -81,7 +95,9 @@ def _probe(network, prep, shape, patch, step, layer=None, batch=16, cut=None):
         responses.append((fmap - base).abs().sum(dim=1).flatten(1))
     responses = torch.cat(responses).numpy()  # (positions, cells)
     centres = np.array([(r + patch / 2, c + patch / 2) for r, c in spots])
-    grid = trace_cell_grid(network, prep(image[None]), module)
+    x = prep(image[None])
+    reshape = token_grid(network, tuple(x.shape[-2:]))
+    grid = cell_grid(network, x, module, placement, _white(prep), reshape=reshape)
     # Where the placement puts each cell: the peak of its one-hot map.
     onehots = torch.eye(fh * fw).reshape(fh * fw, fh, fw)
     placed = to_image_geometry(onehots, [shape] * (fh * fw), prep, grid)
