@@ -93,9 +93,10 @@ def saliency(
     placement : {"measured", "traced"}, default="measured"
         CAM family only: where each cell's value is placed on the input.
         ``"measured"``: where the network's central cells respond to a white
-        square on an input of the mean colour (the traced grid shifted by their
-        mean offset; measured once per network weights, layer and input size,
-        one forward pass per 32 square positions, at most 256 positions);
+        square on a faintly textured input of the mean colour (the traced grid
+        shifted by their mean offset; measured once per network weights, layer
+        and input size: two textures, one forward pass per 32 square positions,
+        at most 256 positions each);
         ``"traced"``: the centres of the cells' receptive fields, traced
         through the convolutions, poolings and paddings (for a token map, the
         patch grid).
@@ -230,7 +231,6 @@ def _gradient_based(
 ):
     network, device = explained.network()
     prep = explained.preprocessing
-    white = [(1 - m) / s for m, s in zip(prep.mean, prep.std, strict=True)]
     network.eval()
     layers = None
     grids: dict[str, CellGrid | None] = {}
@@ -265,7 +265,8 @@ def _gradient_based(
                         x[:1],
                         module,
                         placement,
-                        white,
+                        prep.mean,
+                        prep.std,
                         owner=extractor.model,
                         key=(name, extractor.layer_module),
                         reshape=token_grid(network, tuple(x.shape[-2:])),

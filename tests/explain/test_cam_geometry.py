@@ -60,10 +60,6 @@ def _feature_map(network, module, x):
 CUT = 0.05
 
 
-def _white(prep):
-    return [(1 - m) / s for m, s in zip(prep.mean, prep.std, strict=True)]
-
-
 def _probe(
     network,
     prep,
@@ -97,7 +93,9 @@ def _probe(
     centres = np.array([(r + patch / 2, c + patch / 2) for r, c in spots])
     x = prep(image[None])
     reshape = token_grid(network, tuple(x.shape[-2:]))
-    grid = cell_grid(network, x, module, placement, _white(prep), reshape=reshape)
+    grid = cell_grid(
+        network, x, module, placement, prep.mean, prep.std, reshape=reshape
+    )
     # Where the placement puts each cell: the peak of its one-hot map.
     onehots = torch.eye(fh * fw).reshape(fh * fw, fh, fw)
     placed = to_image_geometry(onehots, [shape] * (fh * fw), prep, grid)

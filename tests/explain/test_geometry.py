@@ -141,8 +141,8 @@ def test_measured_grid_moves_by_the_known_shift(tap):
 
     net = _ShiftedNet(tap)
     x = torch.zeros(1, 3, 64, 64)
-    traced = cell_grid(net, x, net.pool, "traced", (1.0,) * 3)
-    measured = cell_grid(net, x, net.pool, "measured", (1.0,) * 3)
+    traced = cell_grid(net, x, net.pool, "traced", (0.0,) * 3, (1.0,) * 3)
+    measured = cell_grid(net, x, net.pool, "measured", (0.0,) * 3, (1.0,) * 3)
     # Traced: 5 x 5 with padding 2 keeps the pixel centres, the 8 x 8 pooling
     # centres cell i on 8 i + 4, whatever the tap.
     assert (traced.offset_y, traced.step_y, traced.offset_x, traced.step_x) == (
@@ -155,14 +155,14 @@ def test_measured_grid_moves_by_the_known_shift(tap):
     # on 8 i + 4 + (r - 2). The white square tiles the input in 4 px steps;
     # the centroid of the squared responses sampled on those tiles is exact
     # for an even shift and 0.23 px short of an odd one (weights 3, 4, 1 on
-    # three tiles: squared, 9 : 16 : 1), a 35th of a cell.
+    # three tiles: squared, 9 : 16 : 1), a 35th of a cell. The neutral inputs'
+    # faint texture (+-0.1 against the square's 1) moves it by under 0.05 px.
     for offset, shift in (
         (measured.offset_y, tap[0] - 2),
         (measured.offset_x, tap[1] - 2),
     ):
-        assert offset == pytest.approx(
-            4.0 + shift, abs=1e-6 if shift % 2 == 0 else 0.25
-        )
+        tolerance = 0.05 if shift % 2 == 0 else 0.25
+        assert offset == pytest.approx(4.0 + shift, abs=tolerance)
     assert (measured.step_y, measured.step_x) == (8.0, 8.0)
 
 
@@ -176,16 +176,16 @@ def test_measured_grid_is_cached_per_weights_and_input_size():
     def measured(size=64):
         x = torch.zeros(1, 3, size, size)
         return cell_grid(
-            net, x, net.pool, "measured", (1.0,) * 3, owner=net, key="pool"
+            net, x, net.pool, "measured", (0.0,) * 3, (1.0,) * 3, owner=net, key="pool"
         )
 
     first = measured()
     n_calls = len(calls)
     assert measured() == first
     assert len(calls) == n_calls + 1  # the trace's forward pass only
-    assert first.offset_y == pytest.approx(2.0)
-    assert measured(48).offset_y == pytest.approx(2.0)  # another size: measured
+    assert first.offset_y == pytest.approx(2.0, abs=0.05)
+    assert measured(48).offset_y == pytest.approx(2.0, abs=0.05)  # measured again
     assert len(calls) > n_calls + 3
     with torch.no_grad():
         net.set_tap((4, 4))  # new weights, in place: measured again
-    assert measured().offset_y == pytest.approx(6.0)
+    assert measured().offset_y == pytest.approx(6.0, abs=0.05)
