@@ -325,7 +325,7 @@ def localisation_report(
     *,
     method: str | None = None,
     layer=None,
-    placement: str = "measured",
+    placement: str | None = None,
     positive_class=None,
     tolerance: float = TOLERANCE,
     top_k: float = 10.0,
@@ -349,8 +349,9 @@ def localisation_report(
         A method of :func:`saliency` (default: its default).
     layer : str or list of str, optional
         CAM layer(s), as in :func:`saliency`.
-    placement : {"measured", "traced"}, default="measured"
-        Where a CAM's cells are placed, as in :func:`saliency`.
+    placement : {"measured", "traced"} or None, default=None
+        Where a CAM's cells are placed, as in :func:`saliency` (``None``:
+        ``"measured"``).
     positive_class : label, optional
         The class explained for every image (the report's positive class);
         default: :func:`saliency`'s default (``classes_[1]`` for two classes).
@@ -419,5 +420,5 @@ def localisation_report(
         random_state=random_state,
         method=method,
         layer=layer_name,
-        placement=placement if method in CAM_METHODS else "",
+        placement=(placement or "measured") if method in CAM_METHODS else "",
     )

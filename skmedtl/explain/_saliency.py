@@ -37,7 +37,7 @@ def saliency(
     *,
     target=None,
     layer=None,
-    placement: str = "measured",
+    placement: str | None = None,
     patch_size: int | tuple[int, int] | None = None,
     stride: int | tuple[int, int] | None = None,
     fill: str | float = "mean",
@@ -90,16 +90,15 @@ def saliency(
         of several layers, each scaled to a maximum of 1 (multi-layer CAM);
         ``"multiscale"`` is the last maps at strides 8 and 16 (input pixels per
         cell, traced) and the final map.
-    placement : {"measured", "traced"}, default="measured"
-        CAM family only: where each cell's value is placed on the input.
-        ``"measured"``: where the network's central cells respond to a white
-        square on a faintly textured input of the mean colour (the traced grid
-        shifted by their mean offset; measured once per network weights, layer
-        and input size: two textures, one forward pass per 32 square positions,
-        at most 256 positions each);
-        ``"traced"``: the centres of the cells' receptive fields, traced
-        through the convolutions, poolings and paddings (for a token map, the
-        patch grid).
+    placement : {"measured", "traced"} or None, default=None
+        CAM family only: where each cell's value is placed on the input (``None``:
+        ``"measured"``). ``"measured"``: where the network's central cells respond
+        to a white square on a faintly textured input of the mean colour (the traced
+        grid shifted by their mean offset; measured once per network weights, layer
+        and input size: two textures, one forward pass per 32 square positions, at
+        most 256 positions each); ``"traced"``: the centres of the cells' receptive
+        fields, traced through the convolutions, poolings and paddings (for a token
+        map, the patch grid).
     patch_size, stride : int or (int, int), default=None
         Occlusion only, in pixels of the original image: the patch (default
         1/8 of the shorter side) and its step (default half the patch).
@@ -147,7 +146,7 @@ def saliency(
     convolutions on even-sized inputs, symmetric or TF "same" padding alike),
     and by default moved to where the trained network's central cells respond
     (:func:`~skmedtl.explain._geometry.measure_cell_grid`): the ImageNet
-    EfficientNet-Lite0 and Lite1 respond 8-14 px up and left of their traced
+    EfficientNet-Lite0 and Lite1 respond 10-16 px up and left of their traced
     centres.
 
     Examples
@@ -167,7 +166,13 @@ def saliency(
     (2, 40, 30)
     """
     check_choice("method", method, METHODS)
-    check_choice("placement", placement, PLACEMENTS)
+    if placement is not None:
+        check_choice("placement", placement, PLACEMENTS)
+        if method not in CAM_METHODS:
+            raise ValueError(
+                f"placement is for the CAM methods, not {method!r} (which has no "
+                "feature cells to place)."
+            )
     check_int("batch_size", batch_size, 1)
     # Gradients need tensors made outside inference mode, even when the caller
     # runs under it.
@@ -217,7 +222,7 @@ def saliency(
                 images,
                 target_idx,
                 layer,
-                placement,
+                placement or "measured",
                 batch_size,
                 verbose,
             )
