@@ -43,7 +43,8 @@ traced grid by the mean of centroid minus traced centre per axis.
 ``"traced"``), the measured one cached per network weights, layer and input
 size. (The input gradient of a cell's features, its effective receptive field
 at first order, did not predict the response to a bright patch on these
-networks: off by 5-25 px per axis on average, whatever the neutral input.)
+networks: on Lite0 its centroid was 7-37 px per cell from the patch's, for
+every weighting and neutral input tried; ``benchmarks/explain/RESULTS.md``.)
 """
 
 from __future__ import annotations
