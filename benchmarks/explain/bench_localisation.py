@@ -14,8 +14,12 @@ and the time per image are reported for:
   (occlusion only: no gradient through the head).
 
 ``default`` is ``saliency(model, X)`` as a user calls it (no method, no
-layer); ``gradcam (uniform grid)`` is Grad-CAM placed on the uniform cell grid,
-the geometry before issue #32, for comparison. Each row also gives the pointing
+layer); ``default (traced)`` the same with ``placement="traced"`` (the cells
+at their traced receptive-field centres, not moved to where the network
+responds: the default before the measured placement); ``gradcam (uniform
+grid)`` is Grad-CAM placed on the uniform cell grid, the geometry before issue
+#32, for comparison. The first map of each model also pays for measuring its
+cell placement (once per layer and input size). Each row also gives the pointing
 game on the blobs the model detects (classifies positive) and on the others,
 and per blob size: a map cannot point at a lesion the model does not see.
 
@@ -126,6 +130,7 @@ def plant(X: np.ndarray, rng):
 #: ``saliency(model, X)`` with no method or layer given (what a user gets).
 METHODS = {
     "default": (None, None),
+    "default (traced)": ("default (traced)", None),
     "gradcam": ("gradcam", None),
     "gradcam (uniform grid)": ("gradcam (uniform grid)", None),
     "gradcam++": ("gradcam++", None),
@@ -169,17 +174,23 @@ def explain(model, X, method, stage):
         kwargs = {"patch_size": X.shape[1] // 8, "stride": X.shape[1] // 16}
     elif stage is not None:
         kwargs = {"layer": layer_arg(stage)}
-    args = () if method is None else (method.split(" ")[0],)
-    original = saliency_module.trace_cell_grid
+    args = () if _is_default(method) else (method.split(" ")[0],)
+    if method is not None and "traced" in method:
+        kwargs["placement"] = "traced"
+    original = saliency_module.cell_grid
     if method is not None and "uniform" in method:  # the geometry before #32
-        saliency_module.trace_cell_grid = lambda *args: None
+        saliency_module.cell_grid = lambda *args, **kwargs: None
     try:
         start = time.perf_counter()
         maps = saliency(model, X, *args, target=1, batch_size=8, **kwargs)
         seconds = (time.perf_counter() - start) / len(X)
     finally:
-        saliency_module.trace_cell_grid = original
+        saliency_module.cell_grid = original
     return maps, seconds
+
+
+def _is_default(method) -> bool:
+    return method is None or method.startswith("default")
 
 
 def models(X, y, size, epochs, seed, names, n_finetune=None, pooling="avg"):
@@ -344,7 +355,7 @@ def main(argv=None):
                     model=name,
                     accuracy=accuracy,
                     method=label,
-                    layer=stage or ("multiscale" if method is None else "final"),
+                    layer=stage or ("multiscale" if _is_default(method) else "final"),
                     n=len(chosen),
                     pointing=model_row.pointing_game.value,
                     pointing_ci=f"{model_row.pointing_game.ci_low:.2f}-"

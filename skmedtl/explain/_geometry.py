@@ -29,11 +29,28 @@ through every convolution, pooling and padding (``torch.nn.functional`` calls,
 whatever module makes them) and returns the centres of the cells of a feature
 map in input pixels, a :class:`CellGrid`; :func:`to_image_geometry` places each
 cell's value at its centre.
+
+A trained network need not look where its architecture centres it: the
+ImageNet-trained EfficientNet-Lite0 and Lite1 respond to a bright patch 12-15 px
+up and left of their traced centres at 224 and 240 px, in every interior cell
+(``tests/explain/test_cam_geometry.py``). :func:`measure_cell_grid` measures
+that shift on the network itself: on inputs of the preprocessing's mean colour
+with a faint texture it moves a white square (half a cell wide) over a tiling
+of the input,
+takes the centroid of each central cell's squared response, and shifts the
+traced grid by the mean of centroid minus traced centre per axis.
+:func:`cell_grid` gives either grid (``placement="measured"`` or
+``"traced"``), the measured one cached per network weights, layer and input
+size. (The input gradient of a cell's features, its effective receptive field
+at first order, did not predict the response to a bright patch on these
+networks: on Lite0 its centroid was 7-37 px per cell from the patch's, for
+every weighting and neutral input tried; ``benchmarks/explain/RESULTS.md``.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -41,12 +58,20 @@ from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
 __all__ = [
+    "PLACEMENTS",
     "CellGrid",
+    "cell_grid",
     "input_window",
     "to_image_geometry",
     "trace_cell_grid",
+    "measure_cell_grid",
     "trace_cell_grids",
 ]
+
+#: Where a CAM's cells are placed: ``"measured"`` (the traced grid shifted to
+#: where the network responds, :func:`measure_cell_grid`) or ``"traced"``
+#: (:func:`trace_cell_grid`, the uniform grid for a token map).
+PLACEMENTS = ("measured", "traced")
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,10 @@ class CellGrid:
         step_y = input_size[0] / map_size[0]
         step_x = input_size[1] / map_size[1]
         return cls(step_y / 2, step_y, step_x / 2, step_x)
+
+    def shifted(self, dy: float, dx: float) -> CellGrid:
+        """The same grid moved by ``(dy, dx)`` input pixels."""
+        return replace(self, offset_y=self.offset_y + dy, offset_x=self.offset_x + dx)
 
     def centres(self, map_size) -> tuple[np.ndarray, np.ndarray]:
         """Row and column centres of a map of ``map_size`` cells."""
@@ -228,6 +257,246 @@ def trace_cell_grids(forward, x: torch.Tensor, modules) -> list[CellGrid | None]
         grid = tracer.grid_of(out) if isinstance(out, torch.Tensor) else None
         grids.append(None if grid is None else CellGrid(*grid))
     return grids
+
+
+class _Stop(Exception):
+    """Ends a forward pass once the explained layer has run."""
+
+
+def _layer_output(forward, module, x, reshape=None) -> torch.Tensor:
+    """``module``'s output on ``x`` (the rest of the network does not run)."""
+    captured = []
+
+    def hook(mod, inputs, output):
+        captured.append(output[0] if isinstance(output, (tuple, list)) else output)
+        raise _Stop
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            forward(x)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if not captured:
+        raise RuntimeError("The explained layer did not run in the forward pass.")
+    out = captured[0]
+    if out.ndim == 3 and reshape is not None:
+        out = reshape(out)
+    return out
+
+
+def _central(n: int) -> list[int]:
+    """The middle cells of an axis of ``n``: 3 (odd ``n``), 2 (even) or 1."""
+    return [i for i in range(n) if abs(i - (n - 1) / 2) <= 1]
+
+
+#: The neutral inputs' noise: uniform, this far either side of the mean colour
+#: (intensities in ``[0, 1]``), the same in every channel (a greyscale texture).
+NOISE = 0.1
+
+
+def _backgrounds(input_size, std, textures, device) -> list[torch.Tensor]:
+    """``textures`` greyscale noise textures around the mean colour."""
+    height, width = input_size
+    out = []
+    generator = torch.Generator().manual_seed(0)
+    scale = torch.as_tensor(std, dtype=torch.float32)[None, :, None, None]
+    for _ in range(textures):
+        grey = torch.rand(1, 1, height, width, generator=generator) * 2 - 1
+        out.append((NOISE * grey / scale).to(device))
+    return out
+
+
+def _measured_shift(
+    forward, module, zero, grid, white, reshape, max_positions, batch_size
+):
+    """``(grid, (dy, dx))``: the central cells' mean offset on one background."""
+    height, width = zero.shape[-2:]
+    device = zero.device
+    base = _layer_output(forward, module, zero, reshape)
+    fh, fw = base.shape[-2:]
+    if grid is None:
+        grid = CellGrid.uniform((fh, fw), (height, width))
+    side = max(1, round(min(grid.step_y, grid.step_x) / 2))
+    while ((height + side - 1) // side) * ((width + side - 1) // side) > max_positions:
+        side += 1
+    tops = list(range(0, height, side))
+    lefts = list(range(0, width, side))
+    spots = [(r, c) for r in tops for c in lefts]
+    rows, cols = _central(fh), _central(fw)
+    cells = [(i, j) for i in rows for j in cols]
+    colour = torch.as_tensor(white, dtype=zero.dtype, device=device)[:, None, None]
+    responses = []
+    for a in range(0, len(spots), batch_size):
+        chunk = spots[a : a + batch_size]
+        x = zero.repeat(len(chunk), 1, 1, 1)
+        for k, (r, c) in enumerate(chunk):
+            x[k, :, r : r + side, c : c + side] = colour
+        out = _layer_output(forward, module, x, reshape)
+        change = (out - base).abs().sum(dim=1)  # (positions, fh, fw)
+        responses.append(torch.stack([change[:, i, j] for i, j in cells], dim=1))
+    weight = torch.cat(responses).double().cpu().numpy() ** 2  # (positions, cells)
+    centres = np.array(
+        [
+            (r + min(side, height - r) / 2, c + min(side, width - c) / 2)
+            for r, c in spots
+        ]
+    )
+    total = weight.sum(axis=0)
+    if not np.all(total > 0):
+        return grid, (0.0, 0.0)  # a cell that nothing moves: no evidence of a shift
+    looked = (weight.T @ centres) / total[:, None]
+    centre_y, centre_x = grid.centres((fh, fw))
+    traced = np.array([(centre_y[i], centre_x[j]) for i, j in cells])
+    return grid, tuple(float(v) for v in (looked - traced).mean(axis=0))
+
+
+def measure_cell_grid(
+    forward,
+    module,
+    input_size: tuple[int, int],
+    grid: CellGrid | None,
+    mean,
+    std,
+    *,
+    textures: int = 2,
+    reshape=None,
+    device="cpu",
+    max_positions: int = 256,
+    batch_size: int = 32,
+) -> CellGrid:
+    """The traced grid shifted to where the network's central cells respond.
+
+    On a neutral input, the preprocessing's mean colour with a faint greyscale
+    texture (uniform noise, +-0.1 in intensity), a white square of half a cell moves
+    over a tiling of the input; each central cell's response at each position is the
+    absolute change of its features summed over channels. The centroid of a cell's
+    squared responses is where it looks; the grid moves by the mean of that minus
+    the cell's centre on ``grid``, per axis. The central cells (3 x 3, or 2 x 2 on
+    an even-sized map) are symmetric about the input's centre, so the image border,
+    which pulls the centroid of a wide response inwards, moves their mean as little
+    as possible. The shift is averaged over ``textures`` such inputs. (A flat input
+    of the mean colour alone is further from what a patch probe on a textured image
+    measures: on EfficientNet-Lite2 at 260 px, 4-5 px more to the left than any of
+    four textures, which agree within 2 px.)
+
+    Parameters
+    ----------
+    forward : callable
+        Runs the network on a normalised batch ``(n, 3, H, W)``.
+    module : nn.Module
+        The layer whose output is explained.
+    input_size : (H, W)
+    grid : CellGrid or None
+        The traced grid (``None``: the uniform one).
+    mean, std : sequence of 3 floats
+        The normalisation of the network input (of intensities in ``[0, 1]``).
+    textures : int, default=2
+        Neutral inputs the shift is averaged over.
+    reshape : callable, optional
+        Token map to ``(n, c, h, w)`` (:func:`~skmedtl.explain._cam.token_grid`).
+    device : torch.device or str
+    max_positions : int, default=256
+        At most this many square positions (the square grows for a fine map).
+    batch_size : int, default=32
+        Inputs per forward pass.
+
+    Returns
+    -------
+    CellGrid
+        ``grid`` with its offsets shifted; the steps are kept.
+
+    Notes
+    -----
+    Costs ``textures * ceil(positions / batch_size)`` forward passes up to
+    ``module`` (196 positions at 224 px for a stride-32 map).
+    """
+    white = [(1 - m) / s for m, s in zip(mean, std, strict=True)]
+    shifts = [
+        _measured_shift(
+            forward, module, background, grid, white, reshape, max_positions, batch_size
+        )
+        for background in _backgrounds(input_size, std, textures, device)
+    ]
+    grid = shifts[0][0]
+    dy, dx = np.mean([shift for _, shift in shifts], axis=0)
+    return grid.shifted(float(dy), float(dx))
+
+
+#: Measured grids: backbone -> {(layer, input size, normalisation, weights):
+#: CellGrid}.
+_MEASURED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _weights_version(model) -> tuple[int, int]:
+    """Changes whenever a parameter or buffer is modified in place (training,
+    ``load_state_dict``)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return len(tensors), sum(t._version for t in tensors)
+
+
+def cell_grid(
+    network,
+    x: torch.Tensor,
+    module,
+    placement: str,
+    mean,
+    std,
+    *,
+    owner=None,
+    key=None,
+    reshape=None,
+) -> CellGrid | None:
+    """Where the CAM places the cells of ``module``'s output.
+
+    Parameters
+    ----------
+    network : callable
+        Runs the network on a normalised batch.
+    x : tensor of shape (n, 3, H, W)
+        An input of the size the maps are computed at (its values do not
+        matter).
+    module : nn.Module
+        The explained layer.
+    placement : {"measured", "traced"}
+        :func:`measure_cell_grid` or :func:`trace_cell_grid`.
+    mean, std : sequence of 3 floats
+        The normalisation of the network input.
+    owner : nn.Module, optional
+        The module whose weights the measured grid depends on (the backbone):
+        the grid is cached on it, per ``key``, input size and weights version.
+    key : hashable, optional
+        Names the layer in the cache.
+    reshape : callable, optional
+        Token map to ``(n, c, h, w)``.
+
+    Returns
+    -------
+    CellGrid or None
+        ``None``: the uniform grid (``"traced"`` on a map the trace cannot
+        follow).
+    """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}; got {placement!r}.")
+    traced = trace_cell_grid(network, x[:1], module)
+    if placement == "traced":
+        return traced
+    size = tuple(int(v) for v in x.shape[-2:])
+    norm = tuple(float(v) for v in (*mean, *std))
+    cache = None
+    if owner is not None:
+        cache = _MEASURED.setdefault(owner, {})
+        entry = (key, size, norm, _weights_version(owner))
+        if entry in cache:
+            return cache[entry]
+    grid = measure_cell_grid(
+        network, module, size, traced, mean, std, reshape=reshape, device=x.device
+    )
+    if cache is not None:
+        cache[entry] = grid
+    return grid
 
 
 def input_window(shape: tuple[int, int], preprocessing) -> tuple[float, ...]:

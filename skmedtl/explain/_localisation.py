@@ -133,6 +133,9 @@ class LocalisationReport:
         Which of the given images were scored (those with a region).
     method, layer : str
         What made the maps (``layer`` ``"final"`` for the last feature map).
+    placement : str
+        Where a CAM's cells were placed (``"measured"`` or ``"traced"``, see
+        :func:`saliency`); ``""`` for other maps.
     tolerance, top_k, confidence : float
     n_skipped : int
         Images without an annotated region (not scored).
@@ -147,6 +150,7 @@ class LocalisationReport:
     indices: np.ndarray
     method: str = ""
     layer: str = "final"
+    placement: str = ""
     tolerance: float = TOLERANCE
     top_k: float = 10.0
     confidence: float = 0.95
@@ -234,6 +238,7 @@ def localisation_scores(
     random_state=0,
     method: str = "",
     layer: str = "final",
+    placement: str = "",
 ) -> LocalisationReport:
     """Localisation metrics of precomputed maps, with CIs and both baselines.
 
@@ -254,7 +259,7 @@ def localisation_scores(
     confidence : float, default=0.95
     random_state : int or None, default=0
         Seeds the bootstrap; the same resamples serve every row.
-    method, layer : str
+    method, layer, placement : str
         Recorded in the report.
 
     Returns
@@ -304,6 +309,7 @@ def localisation_scores(
         indices=np.asarray(scored, dtype=int),
         method=method,
         layer=layer,
+        placement=placement,
         tolerance=float(tolerance),
         top_k=float(top_k),
         confidence=float(confidence),
@@ -319,6 +325,7 @@ def localisation_report(
     *,
     method: str | None = None,
     layer=None,
+    placement: str | None = None,
     positive_class=None,
     tolerance: float = TOLERANCE,
     top_k: float = 10.0,
@@ -342,6 +349,9 @@ def localisation_report(
         A method of :func:`saliency` (default: its default).
     layer : str or list of str, optional
         CAM layer(s), as in :func:`saliency`.
+    placement : {"measured", "traced"} or None, default=None
+        Where a CAM's cells are placed, as in :func:`saliency` (``None``:
+        ``"measured"``).
     positive_class : label, optional
         The class explained for every image (the report's positive class);
         default: :func:`saliency`'s default (``classes_[1]`` for two classes).
@@ -361,6 +371,7 @@ def localisation_report(
     ...     "boxes.csv", paths), positive_class="malignant")
     >>> report.to_frame()  # doctest: +SKIP
     """
+    from ._cam import CAM_METHODS
     from ._saliency import DEFAULT_METHOD, saliency
 
     method = DEFAULT_METHOD if method is None else method
@@ -383,6 +394,7 @@ def localisation_report(
         method,
         target=positive_class,
         layer=layer,
+        placement=placement,
         batch_size=batch_size,
     )
     full = [None] * n
@@ -408,4 +420,5 @@ def localisation_report(
         random_state=random_state,
         method=method,
         layer=layer_name,
+        placement=(placement or "measured") if method in CAM_METHODS else "",
     )

@@ -11,8 +11,8 @@ from tqdm.auto import tqdm
 from .._constants import DEFAULT_SALIENCY_METHOD
 from ..utils._naming import check_choice
 from ..utils._validation import check_int
-from ._cam import CAM_METHODS, MULTISCALE, cam_layers, cam_maps
-from ._geometry import CellGrid, to_image_geometry, trace_cell_grid
+from ._cam import CAM_METHODS, MULTISCALE, cam_layers, cam_maps, token_grid
+from ._geometry import PLACEMENTS, CellGrid, cell_grid, to_image_geometry
 from ._gradients import GRADIENT_METHODS, gradient_maps
 from ._models import resolve_model
 from ._occlusion import occlusion_maps
@@ -37,6 +37,7 @@ def saliency(
     *,
     target=None,
     layer=None,
+    placement: str | None = None,
     patch_size: int | tuple[int, int] | None = None,
     stride: int | tuple[int, int] | None = None,
     fill: str | float = "mean",
@@ -89,6 +90,15 @@ def saliency(
         of several layers, each scaled to a maximum of 1 (multi-layer CAM);
         ``"multiscale"`` is the last maps at strides 8 and 16 (input pixels per
         cell, traced) and the final map.
+    placement : {"measured", "traced"} or None, default=None
+        CAM family only: where each cell's value is placed on the input (``None``:
+        ``"measured"``). ``"measured"``: where the network's central cells respond
+        to a white square on a faintly textured input of the mean colour (the traced
+        grid shifted by their mean offset; measured once per network weights, layer
+        and input size: two textures, one forward pass per 32 square positions, at
+        most 256 positions each); ``"traced"``: the centres of the cells' receptive
+        fields, traced through the convolutions, poolings and paddings (for a token
+        map, the patch grid).
     patch_size, stride : int or (int, int), default=None
         Occlusion only, in pixels of the original image: the patch (default
         1/8 of the shorter side) and its step (default half the patch).
@@ -133,7 +143,11 @@ def saliency(
     centre, traced through the network's convolutions, poolings and paddings
     (:func:`~skmedtl.explain._geometry.trace_cell_grid`), not the centre of an
     even tiling of the input (which is off by half a cell for stride-2
-    convolutions on even-sized inputs, symmetric or TF "same" padding alike).
+    convolutions on even-sized inputs, symmetric or TF "same" padding alike),
+    and by default moved to where the trained network's central cells respond
+    (:func:`~skmedtl.explain._geometry.measure_cell_grid`): the ImageNet
+    EfficientNet-Lite0 and Lite1 respond 10-16 px up and left of their traced
+    centres.
 
     Examples
     --------
@@ -152,6 +166,13 @@ def saliency(
     (2, 40, 30)
     """
     check_choice("method", method, METHODS)
+    if placement is not None:
+        check_choice("placement", placement, PLACEMENTS)
+        if method not in CAM_METHODS:
+            raise ValueError(
+                f"placement is for the CAM methods, not {method!r} (which has no "
+                "feature cells to place)."
+            )
     check_int("batch_size", batch_size, 1)
     # Gradients need tensors made outside inference mode, even when the caller
     # runs under it.
@@ -196,15 +217,25 @@ def saliency(
             if layer is None and method == "layercam":
                 layer = MULTISCALE
             raw = _gradient_based(
-                method, explained, images, target_idx, layer, batch_size, verbose
+                method,
+                explained,
+                images,
+                target_idx,
+                layer,
+                placement or "measured",
+                batch_size,
+                verbose,
             )
     maps = [_normalise(r) for r in raw]
     maps, raw = _stack(maps), _stack(raw)
     return (maps, raw) if return_raw else maps
 
 
-def _gradient_based(method, explained, images, target_idx, layer, batch_size, verbose):
+def _gradient_based(
+    method, explained, images, target_idx, layer, placement, batch_size, verbose
+):
     network, device = explained.network()
+    prep = explained.preprocessing
     network.eval()
     layers = None
     grids: dict[str, CellGrid | None] = {}
@@ -233,7 +264,18 @@ def _gradient_based(method, explained, images, target_idx, layer, batch_size, ve
             per_layer = []
             for name, module in layers:
                 if name not in grids:  # where the layer's cells sit on the input
-                    grids[name] = trace_cell_grid(network, x[:1], module)
+                    extractor = network.extractor
+                    grids[name] = cell_grid(
+                        network,
+                        x[:1],
+                        module,
+                        placement,
+                        prep.mean,
+                        prep.std,
+                        owner=extractor.model,
+                        key=(name, extractor.layer_module),
+                        reshape=token_grid(network, tuple(x.shape[-2:])),
+                    )
                 grid, _ = cam_maps(method, network, x, target, module)
                 per_layer.append(
                     to_image_geometry(

@@ -222,11 +222,13 @@ def localisation_blocks(loc: StudyLocalisation | None) -> list:
     if loc is None:
         return []
     first = next(iter(loc.reports.values()))
+    placement = f", {first.placement} cell placement" if first.placement else ""
     blocks = [
         ("h2", "Does the map point at the lesion?"),
         (
             "p",
-            f"Saliency maps ({first.method}, layer {first.layer}) of the positive "
+            f"Saliency maps ({first.method}, layer {first.layer}{placement}) of the "
+            "positive "
             f"class on the {len(first.indices)} of {loc.n_test} test images with an "
             f"annotated region (`{loc.annotations}`): pointing game (the map's "
             f"maximum within {first.tolerance:g} px of the region), energy share "

@@ -15,8 +15,12 @@ from .conftest import fit_network, planted, pointing_hits
 
 def _preprocessing(resize, input_size=(32, 32), crop_pct=0.875):
     return Preprocessing(
-        input_size=input_size, interpolation="bilinear", mean=(0.0,) * 3,
-        std=(1.0,) * 3, crop_pct=crop_pct, resize=resize,
+        input_size=input_size,
+        interpolation="bilinear",
+        mean=(0.0,) * 3,
+        std=(1.0,) * 3,
+        crop_pct=crop_pct,
+        resize=resize,
     )
 
 
@@ -106,3 +110,82 @@ def test_images_of_different_sizes_give_a_list(finetuned):
     assert isinstance(maps, list)
     assert [m.shape for m in maps] == [(32, 32), (40, 24)]
 
+
+class _ShiftedNet(torch.nn.Module):
+    """A 5 x 5 convolution with one non-zero tap, then 8 x 8 average pooling.
+
+    The tap at ``(r, c)`` makes output pixel ``p`` copy input pixel ``p + (r, c)
+    - 2``: each cell of the pooled map averages the input 8 x 8 block that its
+    traced receptive field is centred on, moved by ``(r - 2, c - 2)`` pixels.
+    The trace sees only the kernel's size, so it cannot tell.
+    """
+
+    def __init__(self, tap):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 1, 5, padding=2, bias=False)
+        with torch.no_grad():
+            self.set_tap(tap)
+        self.pool = torch.nn.AvgPool2d(8)
+
+    def set_tap(self, tap):
+        self.conv.weight.zero_()
+        self.conv.weight[0, :, tap[0], tap[1]] = 1.0
+
+    def forward(self, x):
+        return self.pool(self.conv(x))
+
+
+@pytest.mark.parametrize("tap", [(0, 4), (2, 2), (3, 1)])
+def test_measured_grid_moves_by_the_known_shift(tap):
+    from skmedtl.explain._geometry import cell_grid
+
+    net = _ShiftedNet(tap)
+    x = torch.zeros(1, 3, 64, 64)
+    traced = cell_grid(net, x, net.pool, "traced", (0.0,) * 3, (1.0,) * 3)
+    measured = cell_grid(net, x, net.pool, "measured", (0.0,) * 3, (1.0,) * 3)
+    # Traced: 5 x 5 with padding 2 keeps the pixel centres, the 8 x 8 pooling
+    # centres cell i on 8 i + 4, whatever the tap.
+    assert (traced.offset_y, traced.step_y, traced.offset_x, traced.step_x) == (
+        4.0,
+        8.0,
+        4.0,
+        8.0,
+    )
+    # Measured: cell i averages input rows 8 i + r - 2 .. 8 i + r + 5, centred
+    # on 8 i + 4 + (r - 2). The white square tiles the input in 4 px steps;
+    # the centroid of the squared responses sampled on those tiles is exact
+    # for an even shift and 0.23 px short of an odd one (weights 3, 4, 1 on
+    # three tiles: squared, 9 : 16 : 1), a 35th of a cell. The neutral inputs'
+    # faint texture (+-0.1 against the square's 1) moves it by under 0.05 px.
+    for offset, shift in (
+        (measured.offset_y, tap[0] - 2),
+        (measured.offset_x, tap[1] - 2),
+    ):
+        tolerance = 0.05 if shift % 2 == 0 else 0.25
+        assert offset == pytest.approx(4.0 + shift, abs=tolerance)
+    assert (measured.step_y, measured.step_x) == (8.0, 8.0)
+
+
+def test_measured_grid_is_cached_per_weights_and_input_size():
+    from skmedtl.explain._geometry import cell_grid
+
+    net = _ShiftedNet((0, 0))
+    calls = []
+    net.pool.register_forward_hook(lambda *args: calls.append(1))
+
+    def measured(size=64):
+        x = torch.zeros(1, 3, size, size)
+        return cell_grid(
+            net, x, net.pool, "measured", (0.0,) * 3, (1.0,) * 3, owner=net, key="pool"
+        )
+
+    first = measured()
+    n_calls = len(calls)
+    assert measured() == first
+    assert len(calls) == n_calls + 1  # the trace's forward pass only
+    assert first.offset_y == pytest.approx(2.0, abs=0.05)
+    assert measured(48).offset_y == pytest.approx(2.0, abs=0.05)  # measured again
+    assert len(calls) > n_calls + 3
+    with torch.no_grad():
+        net.set_tap((4, 4))  # new weights, in place: measured again
+    assert measured().offset_y == pytest.approx(6.0, abs=0.05)

@@ -132,6 +132,10 @@ def test_clear_errors(logreg_hybrid, binary_data):
         saliency(logreg_hybrid, X[:2], "gradcam", patch_size=4)
     with pytest.raises(ValueError, match="patch_size must be positive"):
         saliency(logreg_hybrid, X[:2], "occlusion", patch_size=0)
+    with pytest.raises(ValueError, match="placement"):
+        saliency(logreg_hybrid, X[:2], "gradcam", placement="uniform")
+    with pytest.raises(ValueError, match="placement is for the CAM methods"):
+        saliency(logreg_hybrid, X[:2], "occlusion", placement="traced")
     with pytest.raises(ValueError, match="fill must be"):
         saliency(logreg_hybrid, X[:2], "occlusion", fill="median")
     with pytest.raises(NotFittedError):

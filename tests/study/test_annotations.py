@@ -91,6 +91,7 @@ def test_report_holds_the_localisation_of_the_saved_model(tmp_path):
 
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "## Does the map point at the lesion?" in text
+    assert "measured cell placement" in text
     section = text.split("## Does the map point at the lesion?")[1]
     section = section.split("\n## ")[0]
 
