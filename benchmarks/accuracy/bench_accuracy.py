@@ -1819,7 +1819,11 @@ class Report:
     def budget(self, key: str, family: str) -> str:
         fam = self.arch["sets"][key]["families"][family]
         s = fam["settings"]
-        parts = [f"{len(s['backbones'])} backbone ({', '.join(s['backbones'])})"]
+        n_backbones = len(s["backbones"])
+        parts = [
+            f"{n_backbones} backbone{'s' if n_backbones > 1 else ''} "
+            f"({', '.join(s['backbones'])})"
+        ]
         if fam.get("n_train"):
             total = self.arch["sets"][key]["notes"]["summary"]["counts"]["train"]
             parts.append(
@@ -2268,10 +2272,12 @@ class Report:
             "same data set, size and paradigm; our frozen rows beside its linear "
             "probes, our trained rows beside its end-to-end models): "
             + "; ".join(sentences)
-            + f". Of these {n} placements, {tally['above']} are above the "
-            f"published spread, {tally['inside']} inside and {tally['below']} "
-            "below. The spread is of means; where the highest published mean "
-            "lies inside our 95% CI, this test set does not separate the two. "
+            + f". Of these {n} placements, {tally['above']} "
+            + ("is" if tally["above"] == 1 else "are")
+            + f" above the published spread, {tally['inside']} inside and "
+            f"{tally['below']} below. The spread is of means; where the highest "
+            "published mean lies inside our 95% CI, this test set does not "
+            "separate the two. "
             "These rows differ from the published ones in backbone, input policy "
             "(zero-padding against upsampling), class weighting, budget and "
             "selection (each table names which), so a placement describes where "
