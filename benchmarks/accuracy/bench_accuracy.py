@@ -1148,6 +1148,38 @@ def _json(obj) -> str:
     return json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n"
 
 
+#: The work folder's log of the commands that computed in it, one per line.
+COMMANDS_LOG = "commands.txt"
+
+
+def _command_line(argv: list[str]) -> str:
+    skip = ("--archive-only", "--no-archive")
+    return " ".join(
+        ["python", "benchmarks/accuracy/bench_accuracy.py"]
+        + [a for a in argv[1:] if a not in skip]
+    )
+
+
+def log_command(work: Path, argv: list[str]) -> None:
+    """Append this computing command to the work folder's log (once)."""
+    path = Path(work) / COMMANDS_LOG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = _command_line(argv)
+    done = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if line not in done:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+def computing_commands(work: Path, argv: list[str]) -> list[str]:
+    """The commands that computed the archived results, in order: the work
+    folder's log, or (a folder from before the log) this command."""
+    path = Path(work) / COMMANDS_LOG
+    if path.exists():
+        return path.read_text(encoding="utf-8").splitlines()
+    return [_command_line(argv)]
+
+
 def archive(args, runs: list[RunSpec], argv: list[str]) -> None:
     """Copy the finished studies' predictions and metadata into ``args.archive``."""
     work, dest = Path(args.work), Path(args.archive)
@@ -1215,13 +1247,8 @@ def archive(args, runs: list[RunSpec], argv: list[str]) -> None:
         (dest / d.key / "notes.json").write_text(_json(data))
         if names:
             _write_gz(dest / d.key / "names.json.gz", _json(names))
-    skip = ("--archive-only", "--no-archive")
-    command = " ".join(
-        ["python", "benchmarks/accuracy/bench_accuracy.py"]
-        + [a for a in argv[1:] if a not in skip]
-    )
     manifest = {
-        "command": f"nice -n 10 {command}",
+        "commands": computing_commands(work, argv),
         "generated": datetime.date.today().isoformat(),
         "platform": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
         f"{platform.system()}",
@@ -1871,8 +1898,9 @@ class Report:
             "python benchmarks/accuracy/bench_accuracy.py --report-only",
             "```",
             "",
-            f"The predictions were produced on {m['generated']} by `{m['command']}` "
-            f"({m['grid']} grid) on {m['platform']}, device `{m['device']}`, with "
+            f"The predictions were produced on {m['generated']} by "
+            + ", then ".join(f"`{c}`" for c in m.get("commands") or [m["command"]])
+            + f" ({m['grid']} grid) on {m['platform']}, device `{m['device']}`, with "
             f"{versions}. The machine was shared with other jobs while it ran "
             "(load averages under Run time), so times only orient.",
             "",
@@ -2513,16 +2541,46 @@ class Report:
                     f"| {spec.title} | not run: needs a GPU | - | - | - | {pub} | "
                     f"{pub_b4} |"
                 )
+        lines.append("")
+        lines += self.recipe_against_ours(records)
+        if any(r.get("measured") and not r["runs"] for r in records.values()):
+            lines += [
+                "The estimate's range: early stopping ends a seed after 6 epochs at "
+                "the earliest (patience 5) and after 100 at the latest; CPU time is "
+                "the process's, so on an idle machine the wall time with 2 threads "
+                "is at best half of it.",
+                "",
+            ]
         lines += [
-            "",
-            "The estimate's range: early stopping ends a seed after 6 epochs at "
-            "the earliest (patience 5) and after 100 at the latest; CPU time is "
-            "the process's, so on an idle machine the wall time with 2 threads is "
-            "at best half of it. Run it with `--steps recipe` (on a GPU every set "
-            "above by default).",
+            "Run it with `--steps recipe` (on a GPU every set above by default).",
             "",
         ]
         return lines
+
+    def recipe_against_ours(self, records: dict) -> list[str]:
+        """Each run recipe beside our selected trained row on the same test images."""
+        lines = []
+        for key in RECIPE_SETS:
+            rec, st = records.get(key), self.stats.get((key, "trained"))
+            if not (rec and rec["runs"]) or st is None:
+                continue
+            spec = next(d for d in DATASETS if d.key == key)
+            y = np.array(rec["y_test"])
+            auc = float(
+                np.mean(
+                    [fast_score("auc", y, np.array(r["proba"])) for r in rec["runs"]]
+                )
+            )
+            row = st["rows"][st["selected"]]
+            lines.append(
+                f"- {spec.title}: the recipe's seed-mean test AUC {pct(auc)} lies "
+                f"{placement(auc, row['auc']).replace('our CI', 'the 95% CI')} of "
+                f"our selected trained configuration ({st['selected']}, "
+                f"{pct(row['auc'][0])} [{pct(row['auc'][1])}, {pct(row['auc'][2])}]) "
+                "on the same test images (its input upsampled, class-balanced loss, "
+                "its own budget: see the headline)."
+            )
+        return [*lines, ""] if lines else []
 
     def still_to_run(self) -> list[str]:
         """What a rerun must add, from the archive's own settings."""
@@ -3271,6 +3329,7 @@ def main(argv=None) -> int:
         archive(args, plan(args), sys.argv)
     elif not args.report_only:
         runs = plan(args)
+        log_command(args.work, sys.argv if argv is None else ["", *argv])
         print(
             f"steps {', '.join(args.steps)}: "
             + (
