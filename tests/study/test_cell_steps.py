@@ -151,9 +151,10 @@ def test_finetune_selection_says_how_the_learning_rate_was_chosen():
     clf = SimpleNamespace(
         best_epoch_=3,
         history_=[
-            {"epoch": 3, "valid_roc_auc": 0.8},
-            {"epoch": 4, "valid_roc_auc": 0.7},
+            {"epoch": 3, "valid_roc_auc": 0.8, "trainable": ["head", "g4"]},
+            {"epoch": 4, "valid_roc_auc": 0.7, "trainable": ["head", "g4", "g3"]},
         ],
+        strategy_=SimpleNamespace(stop=4),
     )
     best = SimpleNamespace(candidate=1e-3, score=-0.25)
     ctx = SimpleNamespace(profile=SimpleNamespace(lrs=(1e-3, 1e-4)), metric="auc")
@@ -161,6 +162,8 @@ def test_finetune_selection_says_how_the_learning_rate_was_chosen():
     sel = _finetune_selection(ctx, clf, best, params, grouped=True)
     assert sel["inner_loss"] == 0.25 and sel["inner_score"] == 0.8
     assert sel["lrs_tried"] == [1e-3, 1e-4]
+    # the restored epoch's trainable groups (not the last epoch's), of at most 4
+    assert (sel["groups_at_best"], sel["groups_max"]) == (1, 4)
     assert sel["scheme"] == (
         "20% of the training images held out, patient-grouped "
         "for early stopping and the learning rate"
