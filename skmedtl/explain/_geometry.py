@@ -57,7 +57,10 @@ import torch
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from ..utils._naming import check_choice
+
 __all__ = [
+    "DEFAULT_PLACEMENT",
     "PLACEMENTS",
     "CellGrid",
     "cell_grid",
@@ -72,6 +75,8 @@ __all__ = [
 #: where the network responds, :func:`measure_cell_grid`) or ``"traced"``
 #: (:func:`trace_cell_grid`, the uniform grid for a token map).
 PLACEMENTS = ("measured", "traced")
+#: The placement :func:`~skmedtl.explain.saliency` uses when none is given.
+DEFAULT_PLACEMENT = "measured"
 
 
 @dataclass(frozen=True)
@@ -478,19 +483,18 @@ def cell_grid(
         ``None``: the uniform grid (``"traced"`` on a map the trace cannot
         follow).
     """
-    if placement not in PLACEMENTS:
-        raise ValueError(f"placement must be one of {PLACEMENTS}; got {placement!r}.")
-    traced = trace_cell_grid(network, x[:1], module)
+    check_choice("placement", placement, PLACEMENTS)
     if placement == "traced":
-        return traced
+        return trace_cell_grid(network, x[:1], module)
     size = tuple(int(v) for v in x.shape[-2:])
     norm = tuple(float(v) for v in (*mean, *std))
     cache = None
-    if owner is not None:
+    if owner is not None:  # a cached grid needs no trace either
         cache = _MEASURED.setdefault(owner, {})
         entry = (key, size, norm, _weights_version(owner))
         if entry in cache:
             return cache[entry]
+    traced = trace_cell_grid(network, x[:1], module)
     grid = measure_cell_grid(
         network, module, size, traced, mean, std, reshape=reshape, device=x.device
     )

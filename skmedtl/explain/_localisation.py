@@ -372,6 +372,7 @@ def localisation_report(
     >>> report.to_frame()  # doctest: +SKIP
     """
     from ._cam import CAM_METHODS
+    from ._geometry import DEFAULT_PLACEMENT
     from ._saliency import DEFAULT_METHOD, saliency
 
     method = DEFAULT_METHOD if method is None else method
@@ -420,5 +421,5 @@ def localisation_report(
         random_state=random_state,
         method=method,
         layer=layer_name,
-        placement=(placement or "measured") if method in CAM_METHODS else "",
+        placement=(placement or DEFAULT_PLACEMENT) if method in CAM_METHODS else "",
     )

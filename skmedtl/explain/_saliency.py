@@ -12,7 +12,13 @@ from .._constants import DEFAULT_SALIENCY_METHOD
 from ..utils._naming import check_choice
 from ..utils._validation import check_int
 from ._cam import CAM_METHODS, MULTISCALE, cam_layers, cam_maps, token_grid
-from ._geometry import PLACEMENTS, CellGrid, cell_grid, to_image_geometry
+from ._geometry import (
+    DEFAULT_PLACEMENT,
+    PLACEMENTS,
+    CellGrid,
+    cell_grid,
+    to_image_geometry,
+)
 from ._gradients import GRADIENT_METHODS, gradient_maps
 from ._models import resolve_model
 from ._occlusion import occlusion_maps
@@ -222,7 +228,7 @@ def saliency(
                 images,
                 target_idx,
                 layer,
-                placement or "measured",
+                placement or DEFAULT_PLACEMENT,
                 batch_size,
                 verbose,
             )
