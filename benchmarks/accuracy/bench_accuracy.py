@@ -78,7 +78,8 @@ DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_WORK = HERE / "_work"
 ARCHIVE = HERE / "predictions"
 PUBLISHED_CSV = HERE / "published.csv"
-COMMAND = "nice -n 10 python benchmarks/accuracy/bench_accuracy.py"
+SCRIPT = "python benchmarks/accuracy/bench_accuracy.py"
+COMMAND = f"nice -n 10 {SCRIPT}"
 
 #: Backbones whose ImageNet weights ship with skmedtl (lite1 / lite2: the
 #: ``lite`` extra); others join when their weights are in the local caches.
@@ -1154,10 +1155,7 @@ COMMANDS_LOG = "commands.txt"
 
 def _command_line(argv: list[str]) -> str:
     skip = ("--archive-only", "--no-archive")
-    return " ".join(
-        ["python", "benchmarks/accuracy/bench_accuracy.py"]
-        + [a for a in argv[1:] if a not in skip]
-    )
+    return " ".join([SCRIPT, *(a for a in argv[1:] if a not in skip)])
 
 
 def log_command(work: Path, argv: list[str]) -> None:
@@ -1491,9 +1489,7 @@ def config_stats(pred: dict, n_boot: int, ordinal: bool = False) -> dict:
         est, low, high = boot_ci(y, fns[metric], n_boot)
         per_seed = [fast_score(metric, y, P[:, s]) for s in range(P.shape[1])]
         out[metric] = (est, low, high)
-        out[f"{metric}_sd"] = (
-            float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None
-        )
+        out[f"{metric}_sd"] = _sample_sd(per_seed)
     out["brier"], out["ece"] = _calibration(y, P)
     if ordinal:
         preds = [P[:, s].argmax(1) for s in range(P.shape[1])]
@@ -1620,6 +1616,12 @@ def pct(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{100 * value:.2f}"
+
+
+def recipe_scores(record: dict, metric: str) -> list[float]:
+    """``metric`` of each seed the end-to-end recipe ran (a ``recipe`` record)."""
+    y = np.array(record["y_test"])
+    return [fast_score(metric, y, np.array(r["proba"])) for r in record["runs"]]
 
 
 def _sample_sd(values) -> float | None:
@@ -2502,11 +2504,7 @@ class Report:
             pub_b4 = plus_cell(b4.auc, b4.auc_sd) if b4 else "-"
             rec = records.get(key)
             if rec and rec["runs"]:
-                y = np.array(rec["y_test"])
-                aucs = [fast_score("auc", y, np.array(r["proba"])) for r in rec["runs"]]
-                accs = [
-                    fast_score("accuracy", y, np.array(r["proba"])) for r in rec["runs"]
-                ]
+                aucs, accs = recipe_scores(rec, "auc"), recipe_scores(rec, "accuracy")
                 wall = np.mean([r["wall_s"] for r in rec["runs"]]) / 60
                 n = len(rec["runs"])
                 ran = (
@@ -2565,12 +2563,7 @@ class Report:
             if not (rec and rec["runs"]) or st is None:
                 continue
             spec = next(d for d in DATASETS if d.key == key)
-            y = np.array(rec["y_test"])
-            auc = float(
-                np.mean(
-                    [fast_score("auc", y, np.array(r["proba"])) for r in rec["runs"]]
-                )
-            )
+            auc = float(np.mean(recipe_scores(rec, "auc")))
             row = st["rows"][st["selected"]]
             lines.append(
                 f"- {spec.title}: the recipe's seed-mean test AUC {pct(auc)} lies "
