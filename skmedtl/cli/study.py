@@ -131,9 +131,10 @@ STUDY_PARAMS = [
     Param("n_bootstraps", "--n-bootstraps", type=positive_int, metavar="N",
           help="bootstrap resamples of the 95%% CIs"),
     Param("n_threads", "--threads", type=int_or("auto", "a number of threads"),
-          default="auto", metavar="N",
-          help="PyTorch CPU threads, or 'auto' (default: the cores other processes "
-          "leave idle)"),
+          metavar="N",
+          help="PyTorch CPU threads (default: PyTorch's, within the cores this "
+          "process may use; the trained approaches' results depend on it), or "
+          "'auto': only the cores other processes leave idle"),
     Param("n_jobs", "--n-jobs", type=int, metavar="N",
           help="threads of the forest / XGBoost heads (default 1)"),
     Param("calibrate", "--calibrate",

@@ -104,6 +104,12 @@ def _train_groups(ctx: CellContext) -> np.ndarray | None:
     return np.asarray(groups)[ctx.dev][~ctx.val_mask]
 
 
+def _cpu_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _torch_device(name: str):
     from ..utils._devices import resolve_device
 
@@ -483,7 +489,13 @@ def run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     result["wall_time_s"] = time.perf_counter() - start
     # Described where the cell ran (a cluster's worker may have a GPU the
     # driver lacks); in the driver's process this equals ctx.device_name.
-    result["device"] = describe_device(_torch_device(ctx.device))
+    device = _torch_device(ctx.device)
+    result["device"] = describe_device(device)
+    # PyTorch splits its CPU sums by thread, so a trained network depends on
+    # the thread count: recorded for the Methods paragraph.
+    result["cpu_threads"] = (
+        _cpu_threads() if device.type == "cpu" and not cell.approach.frozen else None
+    )
     if emb is not None and cell.approach.frozen and emb.engine != "torch":
         result["device"] += f", embeddings by {emb.engine}"
     return result

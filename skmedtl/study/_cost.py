@@ -154,14 +154,44 @@ def _time_uncached(features, images, device) -> tuple[float, float]:
 
 
 def resolve_threads(n_threads, default: int, device_type: str, constraint) -> int:
-    """PyTorch threads for ``n_threads`` ("auto": the cores other processes leave)."""
+    """PyTorch threads for ``n_threads``.
+
+    ``None``: PyTorch's ``default``, within the cores this process may use
+    (:func:`~skmedtl.utils._devices.usable_cpus`), the same count on every run
+    on this machine. ``"auto"``: only the cores other processes leave idle, by
+    the 1-minute load average (at least one).
+    """
+    from ..utils._devices import usable_cpus
+
+    if n_threads is None:
+        return default if device_type != "cpu" else max(1, min(default, usable_cpus()))
     if n_threads == "auto":
         if device_type != "cpu" or not hasattr(os, "getloadavg"):
             return default
-        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
+        idle = usable_cpus() - os.getloadavg()[0]
         return max(1, min(default, round(idle)))
     validate_params({"n_threads": n_threads}, {"n_threads": constraint})
     return int(n_threads)
+
+
+def busy_cpu_warning(n_threads, threads: int, device_type: str) -> str | None:
+    """A warning when the default thread count meets a CPU others keep busy."""
+    from ..utils._devices import usable_cpus
+
+    if n_threads is not None or device_type != "cpu" or threads < 2:
+        return None
+    if not hasattr(os, "getloadavg"):
+        return None
+    load, cores = os.getloadavg()[0], usable_cpus()
+    if load < cores:
+        return None
+    return (
+        f"The CPU is busy (1-minute load {load:.1f} on {cores} cores): training on "
+        f"{threads} threads may run several times slower while other processes "
+        "compute. n_threads=1 (--threads 1) keeps the run reproducible; "
+        "n_threads='auto' (--threads auto) uses only idle cores, but then the "
+        "trained approaches' results depend on the load."
+    )
 
 
 @contextlib.contextmanager
@@ -176,6 +206,9 @@ def torch_threads(study):
         study.device_.type,
         study._parameter_constraints["n_threads"],
     )
+    warning = busy_cpu_warning(study.n_threads, threads, study.device_.type)
+    if warning:
+        logger.warning(warning)
     try:
         if threads != previous:
             logger.info(

@@ -52,6 +52,9 @@ class MethodFacts:
         Trained approaches that may unfreeze backbone groups but, in every
         cell, ended with none trainable at the restored epoch (``gradual``
         whose budget ran out first): their models are trained heads.
+    train_threads : tuple of int
+        PyTorch CPU thread counts the trained approaches' cells ran on (empty
+        when none trained on a CPU, or none recorded it).
     """
 
     training: dict
@@ -66,6 +69,7 @@ class MethodFacts:
     n_missing: int = 0
     optimism: dict | None = None
     head_only: tuple = ()
+    train_threads: tuple = ()
 
 
 def _size_text(value) -> str:
@@ -81,7 +85,10 @@ def method_facts(results) -> MethodFacts:
     on_validation: list = []
     sizes: dict = {}
     frozen_at_best: dict = {}  # approach -> every cell ended with 0 groups
+    threads: set = set()
     for c in results.cells:
+        if isinstance(c.get("cpu_threads"), int):
+            threads.add(c["cpu_threads"])
         selection = c.get("selection") or {}
         if isinstance(selection, str):  # a row read back from a CSV: not recorded
             selection = {}
@@ -134,6 +141,7 @@ def method_facts(results) -> MethodFacts:
         n_missing=results.n_cells - len(results.cells),
         optimism=(results.recommendation or {}).get("optimism"),
         head_only=tuple(a for a, frozen in frozen_at_best.items() if frozen),
+        train_threads=tuple(sorted(threads)),
     )
 
 

@@ -251,6 +251,25 @@ def _software_sentence(f: StudyFacts, m: MethodFacts) -> str:
     return f"Software: {software or 'skmedtl ' + str(f.version)}; device: {f.device}."
 
 
+def _threads_sentence(m: MethodFacts) -> list[str]:
+    """How many CPU threads trained the networks: their results depend on it."""
+    if not m.train_threads:
+        return []
+    if len(m.train_threads) == 1:
+        n = m.train_threads[0]
+        return [
+            f"The trained approaches ran on {n} PyTorch CPU thread"
+            f"{'s' if n != 1 else ''}; PyTorch splits its CPU sums by thread, so "
+            f"they reproduce on {n} (n_threads={n}, --threads {n})."
+        ]
+    counts = " and ".join(str(n) for n in m.train_threads)
+    return [
+        f"The trained approaches' cells ran on {counts} PyTorch CPU threads; "
+        "PyTorch splits its CPU sums by thread, so each cell reproduces only on "
+        "its own count (the device column)."
+    ]
+
+
 def methods_sentences(f: StudyFacts, m: MethodFacts) -> list[str]:
     """The Methods paragraph's sentences, in order (CLAIM items that apply)."""
     return [
@@ -266,6 +285,7 @@ def methods_sentences(f: StudyFacts, m: MethodFacts) -> list[str]:
         _statistics_sentence(f, m),
         *_nested_sentence(f),
         _software_sentence(f, m),
+        *_threads_sentence(m),
     ]
 
 

@@ -61,6 +61,7 @@ CELL_COLUMNS = [
     *[f"{m}{s}" for m in METRICS for s in ("", "_low", "_high")],
     *COST_FIELDS,
     "device",
+    "cpu_threads",
     "input_size",
     "epochs",
     "lr",

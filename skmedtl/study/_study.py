@@ -136,13 +136,17 @@ class TransferStudy:
     batch_size : int, default=32
     n_bootstraps : int, optional
         Bootstrap resamples for the 95% confidence intervals.
-    n_threads : int or "auto", default="auto"
-        PyTorch CPU threads during the run (restored afterwards). ``"auto"``
-        keeps PyTorch's default but, when other processes keep the CPU busy,
-        uses only the cores they leave idle (by the 1-minute load average, at
-        least one): on a shared 2-core machine, training with 2 threads while
-        another process computes was measured 5-20x slower than with 1, as
-        PyTorch's threads wait for each other at every operation.
+    n_threads : int, "auto" or None, default=None
+        PyTorch CPU threads during the run (restored afterwards). ``None``:
+        PyTorch's default within the cores this process may use (its affinity
+        and container quota), the same on every run on this machine. The
+        trained approaches' results depend on the thread count (PyTorch splits
+        its sums by thread), so the count is recorded with each cell and named
+        in the Methods paragraph. ``"auto"``: only the cores other processes
+        leave idle (by the 1-minute load average, at least one), for a shared
+        machine: training with 2 threads while another process computes was
+        measured 5-20x slower than with 1; but a rerun under another load may
+        then train other models.
     n_jobs : int, optional
         Parallel jobs of the random forest and XGBoost heads. ``None`` means 1:
         XGBoost's default (every core) runs up to 50x slower on a busy CPU in a
@@ -281,7 +285,7 @@ class TransferStudy:
         "device": [Check(check_device, "a torch device")],
         "batch_size": [Interval(numbers.Integral, 1)],
         "n_bootstraps": [Interval(numbers.Integral, 10), None],
-        "n_threads": [Interval(numbers.Integral, 1), StrOptions(("auto",))],
+        "n_threads": [Interval(numbers.Integral, 1), StrOptions(("auto",)), None],
         "n_jobs": [  # joblib: 0 has no meaning
             Interval(numbers.Integral, 1),
             Interval(numbers.Integral, None, -1),
@@ -335,7 +339,7 @@ class TransferStudy:
         device: str = "auto",
         batch_size: int = 32,
         n_bootstraps: int | None = None,
-        n_threads: int | str = "auto",
+        n_threads: int | str | None = None,
         n_jobs: int | None = None,
         calibrate: str = "none",
         target_sensitivity: float | None = None,

@@ -84,8 +84,9 @@ def cell_row(record: dict) -> dict:
         row.update({m: est, f"{m}_low": low, f"{m}_high": high})
     for f in COST_FIELDS:
         row[f] = record.get(f)
-    for f in ("device", "input_size", "epochs", "lr", "selection", "run_id"):
+    for f in ("device", "cpu_threads", "input_size", "epochs", "lr", "selection"):
         row[f] = record.get(f)
+    row["run_id"] = record.get("run_id")
     row["key"] = record["key"]
     row["validation_score"] = record["validation"]["score"]
     row["inner_score"] = _inner_score(record)

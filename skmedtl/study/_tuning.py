@@ -172,7 +172,7 @@ def _map(function: Callable, items: list, n_jobs: int | None) -> list:
 def head_workers(n_jobs: int | None) -> int:
     """Threads for a hybrid head's inner fits: the run's PyTorch threads.
 
-    The study's ``n_threads`` (load-aware by default) is how many cores the run
+    The study's ``n_threads`` (the usable cores by default) is how many cores the run
     may use; the cells run one after the other, so a head's tuning may use them
     all: that many fits at once, each with ``n_jobs`` threads of its own.
     """

@@ -8,6 +8,7 @@ The golden files were written by the study before its rebuild (issue #27), by
 from __future__ import annotations
 
 import difflib
+import json
 
 import pytest
 
@@ -25,6 +26,14 @@ def test_study_outputs_match_the_golden_files(task, tmp_path):
                 expected.splitlines(), text.splitlines(), "golden", "now", lineterm=""
             )
             pytest.fail(f"{task}/{name} differs:\n" + "\n".join(list(diff)[:40]))
+    # the trained cells record the thread count they ran on (the study pins 1),
+    # and the Methods paragraph names it; frozen hybrids record none
+    lines = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    cells = [r for r in map(json.loads, lines) if "approach" in r]
+    threads = {(r["approach"], r.get("cpu_threads")) for r in cells}
+    assert threads == {(a, None if a.startswith("hybrid-") else 1) for a, _ in threads}
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "The trained approaches ran on 1 PyTorch CPU thread;" in report
 
 
 def test_the_golden_files_exist_for_every_task():

@@ -194,6 +194,18 @@ def _cells(approach):
             ),
             "gradual had no backbone block trainable at its restored epoch",
         ),
+        (
+            lambda r, c: _cells("full")(r)[0].update(cpu_threads=2),
+            "The trained approaches ran on 2 PyTorch CPU threads; PyTorch splits "
+            "its CPU sums by thread, so they reproduce on 2 (n_threads=2, "
+            "--threads 2).",
+        ),
+        (
+            lambda r, c: r.cells.extend(
+                [_cell("full", seed=1, cpu_threads=1), _cell("full", cpu_threads=2)]
+            ),
+            "cells ran on 1 and 2 PyTorch CPU threads",
+        ),
     ],
 )
 def test_each_fact_changes_its_sentence(mutate, says):
@@ -249,3 +261,13 @@ def test_gradual_cell_records_the_groups_it_unfroze():
         "groups_at_best": n_groups,
         "groups_max": n_groups,
     }
+
+
+def test_thread_counts_come_from_the_trained_cells_only():
+    """Frozen and hybrid cells record no thread count (their numbers do not
+    depend on it); a cell without the field (older records) adds nothing."""
+    results, _ = _base()
+    assert method_facts(results).train_threads == ()
+    results.cells.append(_cell("fine_tune:2", cpu_threads=1))
+    results.cells.append(_cell("gradual", cpu_threads=None))
+    assert method_facts(results).train_threads == (1,)

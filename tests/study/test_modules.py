@@ -154,8 +154,9 @@ def test_resolve_split_keeps_a_given_test_split():
 
 
 # -- cost ---------------------------------------------------------------------------
-def test_threads_auto_and_explicit():
+def test_threads_default_auto_and_explicit(monkeypatch):
     from skmedtl.study import TransferStudy
+    from skmedtl.utils import _devices
 
     constraint = TransferStudy._parameter_constraints["n_threads"]
     assert resolve_threads(3, 8, "cpu", constraint) == 3
@@ -164,6 +165,58 @@ def test_threads_auto_and_explicit():
     assert 1 <= auto <= 4
     with pytest.raises((ValueError, TypeError), match="n_threads"):
         resolve_threads(0, 4, "cpu", constraint)
+    # the default: PyTorch's count within the usable cores, whatever the load
+    monkeypatch.setattr(_devices, "usable_cpus", lambda: 3)
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
+    assert resolve_threads(None, 8, "cpu", constraint) == 3
+    assert resolve_threads(None, 2, "cpu", constraint) == 2
+    assert resolve_threads(None, 8, "cuda", constraint) == 8
+    assert resolve_threads("auto", 8, "cpu", constraint) == 1  # busy: one thread
+
+
+def test_busy_cpu_warns_only_for_the_default_on_a_full_cpu(monkeypatch):
+    from skmedtl.study._cost import busy_cpu_warning
+    from skmedtl.utils import _devices
+
+    monkeypatch.setattr(_devices, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 1.0, 1.0))
+    text = busy_cpu_warning(None, 2, "cpu")
+    assert "load 2.5 on 2 cores" in text and "--threads 1" in text
+    assert busy_cpu_warning(2, 2, "cpu") is None  # the user chose it
+    assert busy_cpu_warning("auto", 1, "cpu") is None
+    assert busy_cpu_warning(None, 1, "cpu") is None  # one thread waits for none
+    assert busy_cpu_warning(None, 2, "cuda") is None
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+    assert busy_cpu_warning(None, 2, "cpu") is None
+
+
+def test_usable_cpus_follows_affinity_and_container_quota(monkeypatch, tmp_path):
+    from skmedtl.utils import _devices
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    v2 = tmp_path / "cpu.max"
+    monkeypatch.setattr(_devices, "_CGROUP_V2_MAX", v2)
+    monkeypatch.setattr(_devices, "_CGROUP_V1_QUOTA", tmp_path / "none")
+    assert _devices.usable_cpus() == 4  # no cgroup file: the affinity
+    v2.write_text("max 100000\n")
+    assert _devices.usable_cpus() == 4  # no quota
+    v2.write_text("150000 100000\n")
+    assert _devices.usable_cpus() == 2  # 1.5 cores: two threads
+    v2.write_text("50000 100000\n")
+    assert _devices.usable_cpus() == 1
+    v2.write_text("garbage\n")
+    assert _devices.usable_cpus() == 4  # unreadable: no quota
+    v2.unlink()
+    quota, period = tmp_path / "quota", tmp_path / "period"
+    monkeypatch.setattr(_devices, "_CGROUP_V1_QUOTA", quota)
+    monkeypatch.setattr(_devices, "_CGROUP_V1_PERIOD", period)
+    quota.write_text("300000\n")
+    period.write_text("100000\n")
+    assert _devices.usable_cpus() == 3
+    quota.write_text("-1\n")
+    assert _devices.usable_cpus() == 4
 
 
 def test_measured_cost_divides_by_the_images_computed():
