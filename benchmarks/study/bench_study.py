@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-MARK = ".bench_study"  # marks the study folders this benchmark wrote
+MARK = ".bench_study"  # lists, in the work folder, the study folders written
 
 
 def uptime() -> str:
@@ -165,6 +165,8 @@ def main(argv=None):
                 Path(args.data_dir), work / "xray_subset", args.xray_subset
             )
             datasets[f"chest_xray ({args.xray_subset} train)"] = str(sub)
+    ledger = work / MARK
+    ours = set(ledger.read_text().split()) if ledger.exists() else set()
     gpu = torch.cuda.is_available()
     print(f"# start: {uptime()}", flush=True)
     print(f"# device: {'CUDA ' + torch.cuda.get_device_name() if gpu else 'CPU'}")
@@ -172,16 +174,19 @@ def main(argv=None):
     for name, dataset in datasets.items():
         for profile in args.profiles:
             out = work / f"{name.split()[0]}_{profile}{args.label and '_' + args.label}"
-            if (out / MARK).exists():
-                shutil.rmtree(out)  # ours: a previous run of this benchmark
+            if out.name in ours:
+                shutil.rmtree(out, ignore_errors=True)  # a previous run of ours
             elif out.exists():
                 raise SystemExit(f"{out} exists and was not written by this benchmark")
             extra = args.study_args.split()
-            out.mkdir(parents=True)
-            (out / MARK).write_text("written by benchmarks/study/bench_study.py\n")
+            # the study writes only a new or empty --out: the folders this
+            # benchmark wrote are listed in the work folder instead
+            ours.add(out.name)
+            ledger.write_text("".join(f"{n}\n" for n in sorted(ours)))
             first = run_study(dataset, out, profile, extra)
-            resume = None if args.no_resume else run_study(dataset, out, profile, extra)
+            # the stages of the first run (a resume rewrites study.json)
             manifest = json.loads((out / "study.json").read_text())
+            resume = None if args.no_resume else run_study(dataset, out, profile, extra)
             row = {
                 "data": name,
                 "profile": profile,

@@ -126,9 +126,11 @@ def hybrid_head(
         Parallel jobs for the forest and XGBoost (and the tuning search).
     tune : bool, default=False
         For ``"logreg"`` and ``"svm"``: wrap the head in a
-        :class:`TunedClassifier` that chooses ``C`` by internal stratified
-        5-fold CV (group-aware when ``fit`` gets ``groups``) over
-        ``TUNE_GRIDS[name]``, scored by log-loss. Ignored for the tree heads.
+        :class:`TunedClassifier` that chooses ``C`` over ``TUNE_GRIDS[name]``
+        inside the training data, scored by log-loss: approximate
+        leave-one-out for a binary logistic regression with no more images
+        than features, else stratified 5-fold CV (group-aware when ``fit``
+        gets ``groups``). Ignored for the tree heads.
 
     Returns
     -------
@@ -230,12 +232,13 @@ def make_hybrid(
     n_jobs : int or None
         Parallel jobs of the head.
     tune : bool, default=True
-        ``"logreg"`` and ``"svm"`` heads choose their regularisation ``C`` by
-        internal stratified 5-fold CV on the training embeddings
-        (:class:`TunedClassifier`; the embeddings are computed once, so this
-        costs only the head's fits). Give patient ids to make the folds
-        group-aware: ``pipe.fit(X, y, clf__groups=groups)``. ``False`` keeps
-        scikit-learn's default ``C=1``.
+        ``"logreg"`` and ``"svm"`` heads choose their regularisation ``C``
+        inside the training embeddings (:class:`TunedClassifier`: approximate
+        leave-one-out for a binary logistic regression with no more images
+        than features, else stratified 5-fold CV; the embeddings are computed
+        once, so this costs only the head's fits). Give patient ids to keep a
+        patient's images together: ``pipe.fit(X, y, clf__groups=groups)``.
+        ``False`` keeps scikit-learn's default ``C=1``.
     **feature_params
         Parameters of :class:`~skmedtl.CNNFeatures` (``weights``, ``cache_path``,
         ``batch_size``, ``device``, ``input_size``, ``verbose``, ...).

@@ -1,4 +1,4 @@
-"""Self-tuning heads: regularisation chosen by internal cross-validation."""
+"""Self-tuning heads: regularisation chosen inside the training data."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from ..utils._validation import check_int
 from ._cv_path import path_search, supports_path
+from ._loo import loo_search, supports_loo
 
 __all__ = ["TunedClassifier"]
 
@@ -39,14 +40,15 @@ def _best_has(attr):
 
 
 class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """A classifier whose hyperparameter is chosen by internal stratified CV.
+    """A classifier whose hyperparameter is chosen inside its training data.
 
     What ``make_hybrid(head="logreg" | "svm")`` uses by default: the embeddings
     are computed once by the pipeline's feature step, so a cross-validated choice
     of the regularisation ``C`` costs only the head's own fits. Folds are
     stratified, and group-aware when ``fit`` gets ``groups`` (in a pipeline:
-    ``pipe.fit(X, y, clf__groups=groups)``), so images of one patient never
-    inform their own validation score.
+    ``pipe.fit(X, y, clf__groups=groups)``; approximate leave-one-out then
+    leaves each group out whole), so images of one patient never inform their
+    own validation score.
 
     Parameters
     ----------
@@ -66,17 +68,22 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Shuffles the folds.
     n_jobs : int, default=None
         Parallel fits of the search.
-    search : {"path", "grid"}, default="path"
-        ``"path"``: for a logistic regression or an RBF SVM tuned over ``C``
-        alone, fit the ``C`` values in increasing order (warm starts, the
+    search : {"auto", "loo", "path", "grid"}, default="auto"
+        How the values are scored. ``"loo"``: for a binary L2 logistic
+        regression tuned over ``C`` alone, scored by log-loss, with no more
+        images than features, one fit per ``C`` on all the images
+        (warm-started) gives every image's approximate leave-one-out
+        prediction in closed form (leave one group out with ``groups``); see
+        :mod:`skmedtl.hybrid._loo`. ``"path"``: for
+        a logistic regression or an RBF SVM tuned over ``C`` alone, fit the
+        ``C`` values on the ``cv`` folds in increasing order (warm starts, the
         fold's row space or a precomputed kernel; see
-        :func:`~skmedtl.hybrid._cv_path.path_search`) and stop after two values
-        in a row below the best mean score; other heads and grids fall back
-        to ``"grid"``. The path and the final refit run on one BLAS / OpenMP
-        thread. ``"grid"``: an exhaustive
-        :class:`~sklearn.model_selection.GridSearchCV` over the same folds.
-        Both score every value on the same folds the same way; the path stops
-        before the weakly regularised values past the optimum.
+        :func:`~skmedtl.hybrid._cv_path.path_search`). Both stop after two
+        values in a row below the best score and run on one BLAS / OpenMP
+        thread, as does the final refit. ``"grid"``: an exhaustive
+        :class:`~sklearn.model_selection.GridSearchCV` over the ``cv`` folds.
+        ``"auto"``: the first of ``"loo"``, ``"path"``, ``"grid"`` that
+        applies; ``"loo"`` and ``"path"`` fall back the same way.
 
     Attributes
     ----------
@@ -88,10 +95,12 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``estimator`` with ``best_params_``, refitted on all the training data.
     classes_ : ndarray
     n_splits_ : int
-        Folds used (0 when untuned).
+        Folds used (0 when untuned; with leave-one-out, the images or groups).
+    search_ : {"loo", "path", "grid"} or None
+        The search that ran (None when untuned).
     path_ : PathResult or None
-        With ``search="path"``: the values fitted and their mean scores
-        (None after a grid search or when untuned).
+        After a leave-one-out or path search: the values fitted and their
+        mean scores (None after a grid search or when untuned).
 
     Examples
     --------
@@ -115,7 +124,7 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scoring: str = "neg_log_loss",
         random_state=None,
         n_jobs: int | None = None,
-        search: str = "path",
+        search: str = "auto",
     ):
         self.estimator = estimator
         self.param_grid = param_grid
@@ -145,10 +154,13 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         splits = self._splits(X, y, groups)
         self.n_splits_ = 0 if splits is None else len(splits)
         self.path_ = None
+        self.search_ = None if splits is None else self._search_kind(X, y)
         if splits is None:
             self.best_params_, self.best_score_ = {}, float("nan")
             self.best_estimator_ = clone(self.estimator).fit(X, y)
-        elif self.search == "path" and supports_path(self.estimator, self.param_grid):
+        elif self.search_ == "loo":
+            self._fit_loo(X, y, groups)
+        elif self.search_ == "path":
             (name,) = self.param_grid
             path = path_search(
                 self.estimator,
@@ -182,14 +194,43 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.best_estimator_ = search.best_estimator_
         self.classes_ = self.best_estimator_.classes_
         logger.info(
-            "%s: chose %s by %d-fold CV (%s %.4f)",
+            "%s: chose %s by %s over %d folds (%s %.4f)",
             type(self.estimator).__name__,
             self.best_params_,
+            self.search_,
             self.n_splits_,
             self.scoring,
             self.best_score_,
         )
         return self
+
+    def _search_kind(self, X, y) -> str:
+        """The first of the searches ``search`` allows that fits this head."""
+        if self.search in ("auto", "loo") and supports_loo(
+            self.estimator, self.param_grid, X, y, self.scoring
+        ):
+            return "loo"
+        if self.search != "grid" and supports_path(self.estimator, self.param_grid):
+            return "path"
+        return "grid"
+
+    def _fit_loo(self, X, y, groups) -> None:
+        (name,) = self.param_grid
+        path, (coef, intercept) = loo_search(
+            self.estimator, self.param_grid, X, y, groups=groups
+        )
+        self.path_ = path
+        self.n_splits_ = len(y) if groups is None else len(np.unique(groups))
+        self.best_params_ = {name: path.best_value}
+        self.best_score_ = path.best_score
+        # scikit-learn's own fit, started at the leave-one-out fit's optimum
+        # (the same objective): it stops within an iteration or two.
+        warm = self.estimator.get_params()["warm_start"]
+        est = clone(self.estimator).set_params(**self.best_params_, warm_start=True)
+        est.coef_, est.intercept_ = coef, intercept
+        with threadpool_limits(1):
+            est.fit(X, y)
+        self.best_estimator_ = est.set_params(warm_start=warm)
 
     def predict(self, X):
         check_is_fitted(self, "best_estimator_")
@@ -236,8 +277,10 @@ class TunedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if len(list(values)) == 0:
                 raise ValueError(f"param_grid[{name!r}] is empty.")
         check_int("cv", self.cv, 2)
-        if self.search not in ("path", "grid"):
-            raise ValueError(f"search must be 'path' or 'grid'; got {self.search!r}.")
+        if self.search not in ("auto", "loo", "path", "grid"):
+            raise ValueError(
+                f"search must be 'auto', 'loo', 'path' or 'grid'; got {self.search!r}."
+            )
 
     def _splits(self, X, y, groups):
         _, counts = np.unique(y, return_counts=True)

@@ -106,8 +106,9 @@ def test_calibrated_svm_path_chooses_like_grid_search():
 
 def test_tuned_classifier_uses_the_path_and_refits_the_plain_head():
     X, y = _data(80, 200)
-    tuned = hybrid_head("logreg", tune=True, random_state=0).fit(X, y)
-    assert tuned.search == "path" and tuned.path_ is not None
+    tuned = hybrid_head("logreg", tune=True, random_state=0)
+    tuned = tuned.set_params(search="path").fit(X, y)
+    assert tuned.search_ == "path" and tuned.path_ is not None
     with threadpool_limits(1):
         old = clone(tuned).set_params(search="grid").fit(X, y)
     assert tuned.best_params_ == old.best_params_
@@ -127,7 +128,7 @@ def test_path_is_deterministic_and_clone_safe():
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     # The template is untouched: no fitted state, its grid unchanged.
     assert not hasattr(head, "path_") and head.param_grid == TUNE_GRIDS["svm"]
-    assert clone(a).get_params()["search"] == "path"
+    assert a.search_ == "path" and clone(a).get_params()["search"] == "auto"
     assert not hasattr(clone(a), "best_estimator_")
     # The fitted head's SVC still computes its own RBF kernel.
     assert a.best_estimator_.estimator.kernel == "rbf"
@@ -166,7 +167,7 @@ def test_unsupported_heads_fall_back_to_grid_search():
 
 def test_bad_search_is_reported():
     X, y = _data(60, 5)
-    with pytest.raises(ValueError, match="search must be 'path' or 'grid'"):
+    with pytest.raises(ValueError, match="search must be 'auto', 'loo', 'path' or"):
         TunedClassifier(LogisticRegression(), {"C": [1.0]}, search="fast").fit(X, y)
 
 
