@@ -24,6 +24,8 @@ __all__ = [
     "PRECISIONS",
     "RESIZE_MODES",
     "SALIENCY_METHODS",
+    "CAM_PLACEMENTS",
+    "DEFAULT_CAM_PLACEMENT",
     "SELECTION_METRICS",
     "SLICE_MODES",
     "SLICE_POOLINGS",
@@ -92,3 +94,8 @@ SALIENCY_METHODS = (
     "integrated_gradients",
     "occlusion",
 )
+#: Where a CAM's cells are placed: ``"measured"`` (the traced grid shifted to
+#: where the network responds) or ``"traced"`` (the architecture's own grid).
+CAM_PLACEMENTS = ("measured", "traced")
+#: The placement ``skmedtl.explain.saliency`` uses when none is given.
+DEFAULT_CAM_PLACEMENT = "measured"

@@ -357,13 +357,13 @@ def main(argv=None):
                     method=label,
                     layer=stage or ("multiscale" if _is_default(method) else "final"),
                     n=len(chosen),
-                    pointing=model_row.pointing_game.value,
-                    pointing_ci=f"{model_row.pointing_game.ci_low:.2f}-"
-                    f"{model_row.pointing_game.ci_high:.2f}",
-                    energy=model_row.energy.value,
-                    iou=model_row.topk_iou.value,
-                    centre_pointing=centre.pointing_game.value,
-                    mean_map_pointing=mean_map.pointing_game.value,
+                    pointing=model_row.pointing_game.estimate,
+                    pointing_ci=f"{model_row.pointing_game.low:.2f}-"
+                    f"{model_row.pointing_game.high:.2f}",
+                    energy=model_row.energy.estimate,
+                    iou=model_row.topk_iou.estimate,
+                    centre_pointing=centre.pointing_game.estimate,
+                    mean_map_pointing=mean_map.pointing_game.estimate,
                     seconds_per_image=seconds,
                     n_detected=int(detected.sum()),
                     pointing_detected=float(report.hits[detected].mean())

@@ -8,7 +8,12 @@ import logging
 import math
 from pathlib import Path
 
-from .._constants import DEFAULT_SALIENCY_METHOD, SALIENCY_METHODS
+from .._constants import (
+    CAM_PLACEMENTS,
+    DEFAULT_CAM_PLACEMENT,
+    DEFAULT_SALIENCY_METHOD,
+    SALIENCY_METHODS,
+)
 from ._base import EXIT_OK, check_writable, command_parser
 from ._common import MODEL_PARAMS, OUTPUT_PARAMS, QUIET, load_model_flags
 from ._params import REQUIRED, Param, add_params, choice, positive_int
@@ -63,6 +68,12 @@ EXPLAIN_PARAMS = [
           help="CAM layer: a block group or module name, or 'multiscale' (the "
           "default of layercam: the maps at strides 8, 16 and the last); "
           "default: the method's own"),
+    Param("placement", "--placement", type=choice(CAM_PLACEMENTS),
+          default=DEFAULT_CAM_PLACEMENT,
+          help="CAM: where the feature map's cells sit on the image: 'measured' "
+          "(where the network's cells respond, measured once per model and "
+          "input size) or 'traced' (the architecture's grid); default: "
+          f"{DEFAULT_CAM_PLACEMENT}"),
     Param("target", "--target", metavar="LABEL",
           help="class to explain (default: the predicted class; the positive "
           "class for two classes)"),
@@ -148,6 +159,11 @@ def check_explain_outputs(args) -> list[Path]:
             f"--layer is for the CAM methods ({', '.join(CAM_METHODS)}), not "
             f"--method {args.method}."
         )
+    if args.placement != DEFAULT_CAM_PLACEMENT and args.method not in CAM_METHODS:
+        raise ValueError(
+            f"--placement is for the CAM methods ({', '.join(CAM_METHODS)}), not "
+            f"--method {args.method}."
+        )
     if args.method != "occlusion" and (
         args.patch_size is not None or args.stride is not None
     ):
@@ -191,6 +207,7 @@ def run(args) -> int:
     maps = saliency(
         model, list(args.images), args.method, target=_target(args.target, model),
         layer=args.layer,
+        placement=args.placement if args.method in CAM_METHODS else None,
         batch_size=args.batch_size, verbose=QUIET.value(args), **params,
     )
     images = explained.read(list(args.images))

@@ -17,7 +17,6 @@ from ._annotations import load_annotations
 from ._localisation import (
     LocalisationReport,
     LocalisationRow,
-    MetricEstimate,
     energy_fraction,
     localisation_report,
     localisation_scores,
@@ -32,7 +31,6 @@ __all__ = [
     "METHODS",
     "LocalisationReport",
     "LocalisationRow",
-    "MetricEstimate",
     "energy_fraction",
     "load_annotations",
     "localisation_report",

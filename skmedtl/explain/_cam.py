@@ -69,6 +69,15 @@ def token_grid(network, input_size: tuple[int, int]):
 MULTISCALE = "multiscale"
 
 
+def default_layer(method: str) -> str | None:
+    """The layer a CAM method explains when none is given (None: the final map).
+
+    LayerCAM fuses the maps at strides 8, 16 and the last (:data:`MULTISCALE`):
+    its element-wise weights keep the finer maps' detail.
+    """
+    return MULTISCALE if method == "layercam" else None
+
+
 def _multiscale(network, x) -> list:
     """The last block groups at strides 8 and 16 (input pixels per cell), final."""
     from ..features._extractor import resolve_layer

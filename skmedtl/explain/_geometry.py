@@ -57,6 +57,7 @@ import torch
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from .._constants import CAM_PLACEMENTS, DEFAULT_CAM_PLACEMENT
 from ..utils._naming import check_choice
 
 __all__ = [
@@ -73,10 +74,10 @@ __all__ = [
 
 #: Where a CAM's cells are placed: ``"measured"`` (the traced grid shifted to
 #: where the network responds, :func:`measure_cell_grid`) or ``"traced"``
-#: (:func:`trace_cell_grid`, the uniform grid for a token map).
-PLACEMENTS = ("measured", "traced")
-#: The placement :func:`~skmedtl.explain.saliency` uses when none is given.
-DEFAULT_PLACEMENT = "measured"
+#: (:func:`trace_cell_grid`, the uniform grid for a token map); the default
+#: is ``"measured"`` (defined with the other choices, for the command line).
+PLACEMENTS = CAM_PLACEMENTS
+DEFAULT_PLACEMENT = DEFAULT_CAM_PLACEMENT
 
 
 @dataclass(frozen=True)

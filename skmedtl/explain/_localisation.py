@@ -26,12 +26,12 @@ import torch
 from scipy import ndimage
 from torch.nn import functional as F
 
+from ..metrics._interval import MetricCI
 from ..utils._validation import check_int
 
 __all__ = [
     "LocalisationReport",
     "LocalisationRow",
-    "MetricEstimate",
     "energy_fraction",
     "localisation_report",
     "localisation_scores",
@@ -96,25 +96,13 @@ def topk_iou(saliency_map, mask, top_k: float = 10.0) -> float:
 
 
 @dataclass(frozen=True)
-class MetricEstimate:
-    """A mean over images with its bootstrap confidence interval."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-
-    def __str__(self) -> str:
-        return f"{self.value:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}]"
-
-
-@dataclass(frozen=True)
 class LocalisationRow:
     """The three metrics of one kind of map (the model's, or a baseline's)."""
 
     maps: str
-    pointing_game: MetricEstimate
-    energy: MetricEstimate
-    topk_iou: MetricEstimate
+    pointing_game: MetricCI
+    energy: MetricCI
+    topk_iou: MetricCI
 
 
 @dataclass(frozen=True)
@@ -132,7 +120,8 @@ class LocalisationReport:
     indices : ndarray of int
         Which of the given images were scored (those with a region).
     method, layer : str
-        What made the maps (``layer`` ``"final"`` for the last feature map).
+        What made the maps (``layer`` ``"final"`` for the last feature map,
+        ``"multiscale"`` for LayerCAM's default fusion of three).
     placement : str
         Where a CAM's cells were placed (``"measured"`` or ``"traced"``, see
         :func:`saliency`); ``""`` for other maps.
@@ -171,9 +160,9 @@ class LocalisationReport:
             record = {"maps": row.maps}
             for name in ("pointing_game", "energy", "topk_iou"):
                 est = getattr(row, name)
-                record[name] = est.value
-                record[f"{name}_ci_low"] = est.ci_low
-                record[f"{name}_ci_high"] = est.ci_high
+                record[name] = est.estimate
+                record[f"{name}_low"] = est.low
+                record[f"{name}_high"] = est.high
             records.append(record)
         return pd.DataFrame.from_records(records).set_index("maps")
 
@@ -182,12 +171,12 @@ def _bootstrap(values: np.ndarray, n_boot: int, confidence: float, rng):
     values = np.asarray(values, dtype=np.float64)
     mean = float(values.mean())
     if n_boot == 0 or len(values) < 2:
-        return MetricEstimate(mean, mean, mean)
+        return MetricCI(mean, mean, mean, 0)
     idx = rng.integers(0, len(values), (n_boot, len(values)))
     means = values[idx].mean(axis=1)
     alpha = (1 - confidence) / 2
     low, high = np.quantile(means, [alpha, 1 - alpha])
-    return MetricEstimate(mean, float(low), float(high))
+    return MetricCI(mean, float(low), float(high), n_boot)
 
 
 def centre_map(shape: tuple[int, int]) -> np.ndarray:
@@ -371,7 +360,7 @@ def localisation_report(
     ...     "boxes.csv", paths), positive_class="malignant")
     >>> report.to_frame()  # doctest: +SKIP
     """
-    from ._cam import CAM_METHODS
+    from ._cam import CAM_METHODS, default_layer
     from ._geometry import DEFAULT_PLACEMENT
     from ._saliency import DEFAULT_METHOD, saliency
 
@@ -410,6 +399,8 @@ def localisation_report(
             )
         masks.append(a)
     placeholder = [np.zeros((1, 1), np.float32) if m is None else m for m in full]
+    if layer is None and method in CAM_METHODS:
+        layer = default_layer(method)
     layer_name = "final" if layer is None else str(layer)
     return localisation_scores(
         placeholder,

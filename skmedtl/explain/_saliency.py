@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from .._constants import DEFAULT_SALIENCY_METHOD
 from ..utils._naming import check_choice
 from ..utils._validation import check_int
-from ._cam import CAM_METHODS, MULTISCALE, cam_layers, cam_maps, token_grid
+from ._cam import CAM_METHODS, cam_layers, cam_maps, default_layer, token_grid
 from ._geometry import (
     DEFAULT_PLACEMENT,
     PLACEMENTS,
@@ -220,8 +220,8 @@ def saliency(
                     f"but {explained.no_gradient}. Use method='occlusion', which "
                     "needs only predict_proba."
                 )
-            if layer is None and method == "layercam":
-                layer = MULTISCALE
+            if layer is None:
+                layer = default_layer(method)
             raw = _gradient_based(
                 method,
                 explained,

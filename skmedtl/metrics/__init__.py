@@ -36,13 +36,13 @@ from ._external import (
     CalibrationCheck,
     ExternalValidation,
     IntensityStatistics,
-    MetricCI,
     MetricShift,
     ShiftDiagnostic,
     distribution_shift,
     external_validation,
     intensity_statistics,
 )
+from ._interval import MetricCI
 from ._multiclass import ordinal_mae, per_class_auc, quadratic_weighted_kappa
 from ._multilabel import (
     MultiLabelReport,

@@ -32,6 +32,7 @@ from ._calibration import (
     expected_ece_under_calibration,
     reliability_curve,
 )
+from ._interval import MetricCI
 from ._multilabel import SUMMARY as ML_SUMMARY
 from ._multilabel import _batched_summary_and_per_label
 from ._report import METRICS as REPORT_METRICS
@@ -53,7 +54,6 @@ __all__ = [
     "CalibrationCheck",
     "ExternalValidation",
     "IntensityStatistics",
-    "MetricCI",
     "MetricShift",
     "ShiftDiagnostic",
     "distribution_shift",
@@ -76,23 +76,6 @@ EXTERNAL_METRICS = (
 _LOWER_IS_BETTER = frozenset({"brier", "ece"})
 #: Columns of the report's batched metrics giving EXTERNAL_METRICS[:-1].
 _REPORT_COLUMNS = [REPORT_METRICS.index(name) for name in EXTERNAL_METRICS[:-1]]
-
-
-@dataclass(frozen=True)
-class MetricCI:
-    """A point estimate with its percentile bootstrap interval.
-
-    Attributes
-    ----------
-    estimate, low, high : float
-    n_valid : int
-        Resamples on which the statistic was defined (those the interval uses).
-    """
-
-    estimate: float
-    low: float
-    high: float
-    n_valid: int
 
 
 @dataclass(frozen=True)

@@ -97,3 +97,25 @@ def test_explain_layer_flag(saved_model, images, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "f"), "--method", "layercam",
                  "--layer", "nonexistent_block"]) == 2
     assert "nonexistent_block" in capsys.readouterr().err
+
+
+def test_explain_placement_flag(saved_model, images, tmp_path, capsys):
+    """--placement reaches saliency: the traced grid gives the maps
+    saliency(placement="traced") gives; occlusion has no cells to place."""
+    from skmedtl.explain import saliency
+
+    args = ["explain", "--model", str(saved_model), "--images", str(images[0])]
+    assert main([*args, "--out", str(tmp_path / "o"), "--method", "occlusion",
+                 "--placement", "traced"]) == 2
+    assert "--placement is for the CAM methods" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse: a usage error
+        main([*args, "--out", str(tmp_path / "p"), "--placement", "wrong"])
+    assert exit_.value.code == 2
+    assert "Choose from measured, traced" in capsys.readouterr().err
+    model = skmedtl.load(saved_model)
+    for placement in ("traced", "measured"):
+        out = tmp_path / placement
+        assert main([*args, "--out", str(out), "--method", "gradcam",
+                     "--placement", placement]) == 0
+        expected = saliency(model, [str(images[0])], "gradcam", placement=placement)
+        np.testing.assert_allclose(np.load(out / "a.npy"), expected[0], atol=1e-6)

@@ -90,13 +90,13 @@ def test_bootstrap_interval_is_the_exact_resampling_quantile():
     report = localisation_scores(maps, [mask] * 20, n_boot=20_000, random_state=3)
     pointing = report.rows[0].pointing_game
     exact = binom(20, 0.7)
-    assert pointing.value == pytest.approx(0.7)
-    assert pointing.ci_low == pytest.approx(exact.ppf(0.025) / 20)
-    assert pointing.ci_high == pytest.approx(exact.ppf(0.975) / 20)
-    assert (pointing.ci_low, pointing.ci_high) == pytest.approx((0.5, 0.9))
+    assert pointing.estimate == pytest.approx(0.7)
+    assert pointing.low == pytest.approx(exact.ppf(0.025) / 20)
+    assert pointing.high == pytest.approx(exact.ppf(0.975) / 20)
+    assert (pointing.low, pointing.high) == pytest.approx((0.5, 0.9))
     # No resampling: the interval is the value itself.
     flat = localisation_scores(maps, [mask] * 20, n_boot=0).rows[0].pointing_game
-    assert (flat.ci_low, flat.ci_high) == (0.7, 0.7)
+    assert (flat.low, flat.high) == (0.7, 0.7)
 
 
 def test_report_rows_are_means_of_hand_computed_scores():
@@ -137,8 +137,8 @@ def test_report_rows_are_means_of_hand_computed_scores():
     np.testing.assert_allclose(report.energy, energies, rtol=1e-6)
     np.testing.assert_allclose(report.iou, ious)
     model, centre, _ = report.rows
-    assert model.energy.value == pytest.approx(np.mean(energies))
-    assert model.topk_iou.value == pytest.approx(np.mean(ious))
+    assert model.energy.estimate == pytest.approx(np.mean(energies))
+    assert model.topk_iou.estimate == pytest.approx(np.mean(ious))
     # The centre baseline: the cone 1 - d / sqrt(2), d the distance from the
     # centre in half-sizes, evaluated at each pixel's centre.
     cone = np.array(
@@ -156,7 +156,7 @@ def test_report_rows_are_means_of_hand_computed_scores():
         ]
     )
     expected = np.mean([energy_by_hand(cone, r) for r in masks])
-    assert centre.energy.value == pytest.approx(expected, rel=1e-6)
+    assert centre.energy.estimate == pytest.approx(expected, rel=1e-6)
 
 
 def test_bad_shapes_and_empty_masks_are_refused():
@@ -185,22 +185,22 @@ def test_scores_with_bootstrap_and_baselines_by_hand():
     np.testing.assert_array_equal(report.hits, [True, True, False])
     np.testing.assert_array_equal(report.misses, [2])
     model, centre, mean_map = report.rows
-    assert model.pointing_game.value == pytest.approx(2 / 3)
+    assert model.pointing_game.estimate == pytest.approx(2 / 3)
     # Bootstrap of (1, 1, 0): a resample is all misses with probability
     # (1/3)^3 = 3.7% > 2.5%, all hits with (2/3)^3 = 29.6%: the interval is 0 .. 1.
-    assert model.pointing_game.ci_low == pytest.approx(0.0)
-    assert model.pointing_game.ci_high == pytest.approx(1.0)
-    assert model.energy.value == pytest.approx(2 / 3)
+    assert model.pointing_game.low == pytest.approx(0.0)
+    assert model.pointing_game.high == pytest.approx(1.0)
+    assert model.energy.estimate == pytest.approx(2 / 3)
     # Centre cone: its peak (the 2x2 plateau at 31.5, 31.5) hits only the
     # central box.
-    assert centre.pointing_game.value == pytest.approx(1 / 3)
+    assert centre.pointing_game.estimate == pytest.approx(1 / 3)
     # Mean map: three single-pixel peaks; its plateau centroid is their mean.
     mean = np.mean([(5, 5), (55, 55), (5, 60)], axis=0)  # (21.67, 40)
     expected = [
         np.hypot(*(np.round(mean) - np.clip(np.round(mean), lo, hi))) <= 15
         for lo, hi in [((2, 2), (9, 9)), ((50, 50), (59, 59)), ((28, 28), (35, 35))]
     ]
-    assert mean_map.pointing_game.value == pytest.approx(np.mean(expected))
+    assert mean_map.pointing_game.estimate == pytest.approx(np.mean(expected))
     frame = report.to_frame()
     assert list(frame.index) == ["model", "image centre", "mean map"]
 

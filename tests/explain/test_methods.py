@@ -125,13 +125,18 @@ def test_localisation_report_of_a_model(planted_data, finetuned):
     np.testing.assert_array_equal(report.hits, expected)
     assert report.n_skipped == 1 and report.method == DEFAULT_METHOD
     assert report.placement == "measured"  # the default's cell placement
+    assert report.layer == "multiscale"  # LayerCAM's default: three maps fused
     traced = localisation_report(
         finetuned, X[:12], masks, tolerance=0, n_boot=0, placement="traced"
     )
     assert traced.placement == "traced"
+    final = localisation_report(
+        finetuned, X[:4], masks[:4], n_boot=0, method="gradcam", placement="traced"
+    )
+    assert final.layer == "final" and final.method == "gradcam"
     maps = saliency(finetuned, X[:12], placement="traced")
     hits = [pointing_hit(maps[i], masks[i], 0) for i in range(12) if i != 3]
     np.testing.assert_array_equal(traced.hits, hits)
-    assert report.rows[0].pointing_game.value == pytest.approx(np.mean(expected))
+    assert report.rows[0].pointing_game.estimate == pytest.approx(np.mean(expected))
     with pytest.raises(ValueError, match="one region"):
         localisation_report(finetuned, X[:3], masks[:2])
