@@ -84,7 +84,7 @@ PROFILES = {
     # the demo this cost the frozen approaches nothing measurable (test AUC at
     # 224 px -0.041 to +0.048, mean -0.001; BreastMNIST's 28-px images are
     # upsampled either way): benchmarks/protocol/BEFORE_AFTER.md.
-    # The whole profile: ~2 minutes on 2 idle cores.
+    # The whole profile: about a minute on 2 idle cores (64 s on the demo).
     "quick": Profile(
         name="quick",
         backbones=("efficientnet_lite0",),

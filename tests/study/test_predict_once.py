@@ -17,7 +17,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skmedtl.metrics import ProbabilityCalibrator
 from skmedtl.study import StudyModel
-from skmedtl.study._predict import predict_files
+from skmedtl.study._predict import CALL_BATCHES, predict_files
 
 
 class Counting:
@@ -53,6 +53,12 @@ def pngs(tmp_path):
     return paths, images
 
 
+def _call_sizes(n: int, batch_size: int) -> list[int]:
+    """Images per call of the model: CALL_BATCHES batches at a time."""
+    span = batch_size * CALL_BATCHES
+    return [min(span, n - start) for start in range(0, n, span)]
+
+
 def _pipeline():
     return make_pipeline(FunctionTransformer(_flatten), LogisticRegression(C=0.1))
 
@@ -69,9 +75,9 @@ def test_a_calibrated_model_is_predicted_once_per_batch(pngs):
     counting = Counting(estimator)
     model.estimator = counting
 
-    rows, notes = predict_files(model, paths, batch_size=4, verbose=0)
+    rows, notes = predict_files(model, paths, batch_size=1, verbose=0)
 
-    assert counting.calls == [4, 4, 3]  # once per batch, not twice
+    assert counting.calls == _call_sizes(11, 1)  # once per call, not twice
     assert notes == []
     got_own = np.array([[r["p_0"], r["p_1"]] for r in rows])
     got_final = np.array([[r["p_calibrated_0"], r["p_calibrated_1"]] for r in rows])
@@ -102,9 +108,9 @@ def test_a_calibrated_multilabel_model_is_predicted_once_per_batch(pngs):
     counting = Counting(estimator)
     model.estimator = counting
 
-    rows, _ = predict_files(model, paths, batch_size=5, verbose=0)
+    rows, _ = predict_files(model, paths, batch_size=1, verbose=0)
 
-    assert counting.calls == [5, 5, 1]
+    assert counting.calls == _call_sizes(11, 1)
     got_own = np.array([[r["p_a"], r["p_b"]] for r in rows])
     got_final = np.array([[r["p_calibrated_a"], r["p_calibrated_b"]] for r in rows])
     np.testing.assert_allclose(got_own, own, rtol=1e-6)
@@ -173,22 +179,32 @@ def test_each_file_is_read_once_in_streamed_batches(pngs, monkeypatch):
     grey = {"channels": [1], "dtypes": ["uint8"], "intensity": "auto"}
 
     rows, notes = predict_files(
-        model, paths, expected_input=grey, batch_size=3, verbose=0
+        model, paths, expected_input=grey, batch_size=1, verbose=0
     )
 
     reads = [i for kind, i in events if kind == "read"]
     assert sorted(reads) == list(range(11))  # every file read once, no more
-    assert counting.calls == [2, 3, 2, 2]  # the batches, less the two bad files
-    # Streaming: when batch k is predicted, at most batch k + 1 has been read.
+    span = CALL_BATCHES  # images per call of the model
+    bad = {2, 6}
+    expected = [
+        len(set(range(start, min(start + span, 11))) - bad)
+        for start in range(0, 11, span)
+    ]
+    assert len(expected) > 2 and counting.calls == expected  # less the bad files
+    # Streaming: when call k is predicted, at most call k + 1 has been read.
     for k, at in enumerate(i for i, e in enumerate(events) if e[0] == "predict"):
-        assert max(i for kind, i in events[:at] if kind == "read") < 3 * (k + 2)
+        assert max(i for kind, i in events[:at] if kind == "read") < span * (k + 2)
     assert notes == []
     # Unreadable and unfitting files are rows with their reason, in place.
     assert "not a readable image" in rows[2]["error"] and "p_0" not in rows[2]
     assert "3 channels" in rows[6]["error"] and "greyscale" in rows[6]["error"]
     assert [r["path"] for r in rows] == paths
     # The others: exactly the model's probabilities of the arrays, read apart.
-    for batch in ([0, 1], [3, 4, 5], [7, 8], [9, 10]):
+    calls = [
+        [i for i in range(start, min(start + span, 11)) if i not in bad]
+        for start in range(0, 11, span)
+    ]
+    for batch in calls:
         arrays = [np.asarray(Image.open(paths[i])) for i in batch]
         expected = model.estimator.estimator.predict_proba(arrays)
         for i, p in zip(batch, expected, strict=True):

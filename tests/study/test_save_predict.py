@@ -20,6 +20,7 @@ import skmedtl
 from skmedtl.cli import main
 from skmedtl.persistence import UnsafeModelError
 from skmedtl.study import StudyModel, TransferStudy, load_study_dataset
+from skmedtl.study._predict import CALL_BATCHES
 from skmedtl.study._save import parse_save
 from tests._helpers import cell_predictions, predict_saved_model, tiny_study
 
@@ -192,15 +193,17 @@ def test_predict_csv_holds_the_models_probabilities_of_the_arrays(png_study, tmp
     target = tmp_path / "p.csv"
     argv = ["predict", "--model", os.fspath(png_study["out"] / "model"),
             "--images", os.fspath(folder), "--out", os.fspath(target),
-            "--batch-size", "5", "-q"]  # fmt: skip
+            "--batch-size", "2", "-q"]  # fmt: skip
     assert main(argv) == 1  # one file failed
 
     model = skmedtl.load(png_study["out"] / "model")
     classes = [str(c) for c in model.classes_]
     paths = sorted(os.fspath(p) for p in folder.iterdir())
     expected = {}
-    for start in range(0, len(paths), 5):  # the command's batches of 5 files
-        good = [p for p in paths[start : start + 5] if "broken" not in p]
+    call = 2 * CALL_BATCHES  # the command hands the model 4 batches of 2 files
+    assert len(paths) > call  # more than one call: the read-ahead is exercised
+    for start in range(0, len(paths), call):
+        good = [p for p in paths[start : start + call] if "broken" not in p]
         arrays = [np.asarray(Image.open(p)) for p in good]
         raw = model.predict_proba(arrays, calibrated=False)
         final = model.predict_proba(arrays)  # the network again, then calibrated
