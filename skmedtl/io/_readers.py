@@ -379,3 +379,26 @@ def read_image(
     chosen = _resolve_reader(reader, path)
     logger.debug("Reading %s with the %s reader", path, chosen.name)
     return chosen.read(path, intensity=intensity, frame=frame)
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(height, width)`` of a 2-D image file; ``None`` for a volume or a stack.
+
+    Pillow formats are sized from their header, without decoding the pixels;
+    other formats are read.
+
+    Raises
+    ------
+    FileNotFoundError, ImageReadError
+        As :func:`read_image`.
+    """
+    if get_reader(path).name == "pil":
+        from PIL import Image
+
+        with Image.open(check_file(path)) as image:
+            width, height = image.size
+        return int(height), int(width)
+    shape = read_image(path).shape
+    if len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4)):
+        return int(shape[0]), int(shape[1])
+    return None

@@ -8,6 +8,7 @@ argument through the readers of :mod:`._readers`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -34,6 +35,9 @@ from ._task import Task
 __all__ = ["BUNDLED", "StudyDataset", "load_study_dataset"]
 
 logger = logging.getLogger(__name__)
+
+#: Images sized to describe a data set's image size (evenly spaced).
+SIZE_SAMPLE = 32
 
 
 @dataclass(eq=False)
@@ -186,6 +190,35 @@ class StudyDataset:
             return self.images[index]
         return [self.images[i] for i in index]
 
+    @functools.cached_property
+    def image_size(self) -> dict | None:
+        """The images' median ``[height, width]`` (of up to :data:`SIZE_SAMPLE`
+        evenly spaced ones, sized from their headers where the format allows),
+        and how many were sized; ``None`` when none could be."""
+        from ..io._readers import image_size
+
+        if isinstance(self.images, np.ndarray):
+            return {
+                "median": [int(v) for v in self.images.shape[1:3]],
+                "n_sampled": len(self.images),
+            }
+        picks = np.unique(np.linspace(0, len(self.images) - 1, SIZE_SAMPLE).astype(int))
+        sizes = []
+        for i in picks:
+            item = self.images[i]
+            try:
+                size = (
+                    item.shape[:2] if isinstance(item, np.ndarray) else image_size(item)
+                )
+            except (OSError, ValueError, ImportError):  # reported where it is read
+                size = None
+            if size is not None:
+                sizes.append(size)
+        if not sizes:
+            return None
+        median = np.median(np.asarray(sizes), axis=0)
+        return {"median": [int(round(v)) for v in median], "n_sampled": len(sizes)}
+
     def summary(self) -> dict:
         """Counts per split and class, or positives per split and label
         (multi-label), JSON-serialisable."""
@@ -217,6 +250,7 @@ class StudyDataset:
         summary["counts"] = counts
         if task.per_label:
             summary["n_per_split"] = {part: self.n_images(part) for part in SPLITS}
+        summary["image_size"] = self.image_size
         summary.update(
             positive_class=None
             if self.pos_label is None

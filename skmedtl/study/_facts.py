@@ -9,7 +9,7 @@ engines). The Methods paragraph (:mod:`._methods`) and the limitations
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._evaluate import METRICS
 from ._task import Task
@@ -55,6 +55,9 @@ class MethodFacts:
     train_threads : tuple of int
         PyTorch CPU thread counts the trained approaches' cells ran on (empty
         when none trained on a CPU, or none recorded it).
+    input_sides : dict
+        ``{approach: the shorter side of its input, in pixels}`` (recorded
+        sizes only).
     """
 
     training: dict
@@ -70,6 +73,13 @@ class MethodFacts:
     optimism: dict | None = None
     head_only: tuple = ()
     train_threads: tuple = ()
+    input_sides: dict = field(default_factory=dict)
+
+
+def _shorter_side(value) -> int | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return int(min(value))
+    return int(value) if isinstance(value, (int, float)) else None
 
 
 def _size_text(value) -> str:
@@ -86,6 +96,7 @@ def method_facts(results) -> MethodFacts:
     sizes: dict = {}
     frozen_at_best: dict = {}  # approach -> every cell ended with 0 groups
     threads: set = set()
+    sides: dict = {}
     for c in results.cells:
         if isinstance(c.get("cpu_threads"), int):
             threads.add(c["cpu_threads"])
@@ -94,6 +105,9 @@ def method_facts(results) -> MethodFacts:
             selection = {}
         approach = c["approach"]
         sizes.setdefault(_size_text(c.get("input_size")), []).append(approach)
+        side = _shorter_side(c.get("input_size"))
+        if side is not None:
+            sides[approach] = min(side, sides.get(approach, side))
         device = c.get("device") or ""
         if "embeddings by " in device:
             engines.add(device.split("embeddings by ", 1)[1].strip())
@@ -142,6 +156,7 @@ def method_facts(results) -> MethodFacts:
         optimism=(results.recommendation or {}).get("optimism"),
         head_only=tuple(a for a, frozen in frozen_at_best.items() if frozen),
         train_threads=tuple(sorted(threads)),
+        input_sides=sides,
     )
 
 
@@ -190,6 +205,8 @@ class StudyFacts:
         Outer folds of the nested cross-validation (``None``: not run).
     outer_grouped : bool
         Whether the outer folds keep each patient in one fold.
+    image_size : tuple of int or None
+        The images' median ``(height, width)`` (``None``: not recorded).
     version : str or None
         skmedtl's version (when the manifest has no packages).
     """
@@ -221,6 +238,7 @@ class StudyFacts:
     external: tuple = ()
     outer_folds: int | None = None
     outer_grouped: bool = False
+    image_size: tuple | None = None
 
     @property
     def metric_name(self) -> str:
@@ -265,4 +283,5 @@ def study_facts(context: dict) -> StudyFacts:
         external=tuple(e["path"] for e in context.get("external") or []),
         outer_folds=s.get("outer_folds"),
         outer_grouped=bool(s.get("outer_grouped")),
+        image_size=tuple((ds.get("image_size") or {}).get("median") or ()) or None,
     )

@@ -98,6 +98,34 @@ def _cells(m: MethodFacts) -> list[str]:
     return items
 
 
+#: Images at least this many times their input size were resized down enough
+#: for the limitation to name it.
+DOWNSAMPLED = 2.0
+
+
+def _downsampled(f: StudyFacts, m: MethodFacts) -> list[str]:
+    """Approaches that saw the images much smaller than they are."""
+    if not f.image_size:
+        return []
+    native = min(f.image_size)
+    small: dict = {}
+    for approach, side in m.input_sides.items():
+        if side * DOWNSAMPLED <= native:
+            small.setdefault(side, []).append(approach)
+    items = []
+    height, width = f.image_size
+    for side, approaches in sorted(small.items()):
+        items.append(
+            f"The images (median {height} x {width} pixels) were resized down to "
+            f"{side} pixels on the shorter side for {', '.join(approaches)} "
+            f"({native / side:.1f}x smaller), so detail at the images' own "
+            "resolution was not available to them; a larger input size "
+            "(input_size, or the standard profile's native sizes) may score "
+            "higher on these images."
+        )
+    return items
+
+
 def _optimism(f: StudyFacts, m: MethodFacts) -> list[str]:
     if m.optimism is None:
         return []
@@ -138,6 +166,7 @@ def limitation_items(f: StudyFacts, m: MethodFacts) -> list[str]:
         *_small_sets(f),
         _training_randomness(f),
         *_cells(m),
+        *_downsampled(f, m),
         *_optimism(f, m),
         *_weights(f),
         *_incomplete(m),

@@ -218,3 +218,26 @@ def test_no_warning_for_ordinary_files(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_image(tmp_path / "z.png")
+
+
+def test_image_size_from_the_header_or_the_pixels(tmp_path, monkeypatch):
+    from skmedtl.io import _readers
+    from skmedtl.io._readers import image_size
+
+    png = tmp_path / "a.png"
+    Image.fromarray(np.zeros((30, 47), np.uint8)).save(png)
+    rgb = tmp_path / "b.jpg"
+    Image.fromarray(np.zeros((12, 9, 3), np.uint8)).save(rgb)
+    # Pillow formats are not decoded: read_image must not be called for them
+    monkeypatch.setattr(_readers, "read_image", None)
+    assert image_size(png) == (30, 47) and image_size(rgb) == (12, 9)
+    monkeypatch.undo()
+    pytest.importorskip("pydicom")
+    assert image_size(DICOM / "MR_small.dcm") == (64, 64)
+    pytest.importorskip("nibabel")
+    assert image_size(NIFTI / "anatomical.nii") is None  # a volume: no 2-D size
+    with pytest.raises(FileNotFoundError):
+        image_size(tmp_path / "missing.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty"):
+        image_size(tmp_path / "empty.png")

@@ -186,3 +186,23 @@ def test_summary_of_one_class_per_image_has_no_task_field():
         assert s["counts"][part]["pos"] == int(
             ((data.split == part) & (labels == 1)).sum()
         )
+
+
+def test_image_size_is_the_median_of_the_images_read_or_held(tmp_path):
+    """Files are sized from their headers (an unreadable one is skipped);
+    arrays by their shape; the summary carries it into the report."""
+    paths = []
+    for i, (h, w) in enumerate([(100, 80), (120, 90), (300, 200), (110, 70)]):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(np.zeros((h, w), np.uint8)).save(path)
+        paths.append(str(path))
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    paths.append(str(tmp_path / "bad.png"))
+    labels = np.array([0, 1, 0, 1, 0])
+    data = StudyDataset.from_arrays(paths, labels, split=["train"] * 3 + ["test"] * 2)
+    assert data.image_size == {"median": [115, 85], "n_sampled": 4}
+    assert data.summary()["image_size"] == data.image_size
+    arrays = StudyDataset.from_arrays(
+        np.zeros((6, 28, 33), np.uint8), np.arange(6) % 2, random_state=0
+    )
+    assert arrays.image_size == {"median": [28, 33], "n_sampled": 6}

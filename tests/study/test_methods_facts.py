@@ -206,6 +206,11 @@ def _cells(approach):
             ),
             "cells ran on 1 and 2 PyTorch CPU threads",
         ),
+        (
+            lambda r, c: c["dataset"].update(image_size={"median": [224, 200]}),
+            "The images (median 224 x 200 pixels) were resized down to 64 pixels "
+            "on the shorter side for full, feature_extractor (3.1x smaller)",
+        ),
     ],
 )
 def test_each_fact_changes_its_sentence(mutate, says):
@@ -271,3 +276,15 @@ def test_thread_counts_come_from_the_trained_cells_only():
     results.cells.append(_cell("fine_tune:2", cpu_threads=1))
     results.cells.append(_cell("gradual", cpu_threads=None))
     assert method_facts(results).train_threads == (1,)
+
+
+def test_images_near_their_input_size_are_not_called_downsampled():
+    results, context = _base()
+    context["dataset"]["image_size"] = {"median": [28, 28], "n_sampled": 100}
+    assert "resized down" not in _render(results, context)  # upsampled: 28 -> 64
+    context["dataset"]["image_size"] = {"median": [127, 300], "n_sampled": 9}
+    assert "resized down" not in _render(results, context)  # 127 < 2 x 64
+    context["dataset"]["image_size"] = {"median": [128, 300], "n_sampled": 9}
+    text = _render(results, context)
+    assert "resized down to 64 pixels on the shorter side for full" in text
+    assert "hybrid-logreg" not in text.split("resized down")[1].split(".")[0]
