@@ -19,11 +19,20 @@ import numpy as np
 from ..model_selection import select_on_validation
 from ._approaches import Approach
 from ._evaluate import evaluate
+from ._finetune_history import best_valid_loss, cached_trunk, finetune_selection
 from ._heads import count_head_params, head_grid
 from ._measure import CellTimes, PeakMemory, Stopwatch, describe_device
 from ._per_label import finish_per_label, label_probabilities, per_label_metric
 from ._stats import cell_statistics, score
-from ._tuning import INNER_FRACTION, head_workers, inner_folds, refit, tune_by_cv
+from ._tuning import (
+    INNER_FRACTION,
+    OUT_OF_BAG,
+    head_workers,
+    inner_folds,
+    refit,
+    tune_by_cv,
+    tune_forest_out_of_bag,
+)
 
 __all__ = ["Cell", "CellContext", "Embeddings", "run_cell"]
 
@@ -186,9 +195,8 @@ def run_hybrid(
     ctx: CellContext, cell: Cell, emb: Embeddings, times: CellTimes | None = None
 ) -> dict:
     """A hybrid head on frozen embeddings (one per label for a multi-label task):
-    tuned by inner cross-validation of the training images, refitted on all of
-    them, then the validation set scored once and the test set predicted once."""
-    from sklearn.base import clone
+    tuned inside the training images (:func:`_tune_head`), then the validation
+    set scored once and the test set predicted once."""
     from sklearn.model_selection import ParameterGrid
 
     from ..hybrid import head_pipeline
@@ -208,7 +216,54 @@ def run_hybrid(
     grid = list(ParameterGrid(_task_grid(head, ctx)))
     folds = inner_folds(y_train, _train_groups(ctx), seed=cell.seed)
     proba_of, score_of = _head_scoring(ctx)
+    with PeakMemory() as memory, Stopwatch() as train:
+        params, inner, model, scheme = _tune_head(
+            ctx, pipe, grid, (X_train, y_train), folds, times
+        )
+    with times.stage("prediction_s"):
+        proba_val = proba_of(model, X_val)  # the validation set, once
+    value = score_of(model, y_val, proba_val)
+    with Stopwatch() as infer, times.stage("prediction_s"):
+        proba = proba_of(model, emb.test)
+    result = {
+        **_hybrid_costs(ctx, emb, train, infer, memory, _head_size(model, task)),
+        "selection": {
+            "params": {k.removeprefix(task.head_prefix): v for k, v in params.items()},
+            "validation_score": float(value),
+            "inner_score": inner,
+            **scheme,
+            "n_candidates": len(grid),
+        },
+    }
+    classes = None if task.per_label else model.classes_
+    result.update(_finish(ctx, proba_val, proba, classes, y_val, times))
+    result["_model"] = model  # the fitted head; popped before the record is logged
+    return result
 
+
+def _tune_head(ctx, pipe, grid, training, folds, times):
+    """Choose a hybrid head's grid value inside the training images and fit it.
+
+    By the inner folds, then refitted on every training image; a random
+    forest without patient groups (single-label) by its trees' out-of-bag
+    predictions instead, one fit per grid value (not across patients: an
+    image's trees drew the patient's other images). Returns the chosen
+    parameters, their inner score, the fitted head and the selection fields
+    saying how.
+    """
+    from sklearn.base import clone
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_train, y_train = training
+    proba_of, score_of = _head_scoring(ctx)
+    workers = head_workers(ctx.n_jobs)
+    forest = isinstance(pipe.named_steps["clf"], RandomForestClassifier)
+    if forest and folds.splits and not folds.grouped:  # per label: a wrapper
+        with times.stage("head_tuning_s"):  # the chosen fit is the model
+            params, inner, model = tune_forest_out_of_bag(
+                pipe, grid, X_train, y_train, score_of, workers
+            )
+        return params, inner, model, {"scheme": OUT_OF_BAG, "inner_folds": None}
     unfitted: list = []  # inner fits a grid value could not make
 
     def fit(params, index=None):
@@ -225,34 +280,17 @@ def run_hybrid(
             return float("nan")
         return score_of(model, y_train[held_out], proba_of(model, X_train[held_out]))
 
-    workers = head_workers(ctx.n_jobs)
-    with PeakMemory() as memory, Stopwatch() as train:
-        with times.stage("head_tuning_s"):
-            params, inner = tune_by_cv(grid, fit, inner_score, folds, workers)
-        with times.stage("head_fit_s"):  # refitted on every training image
-            model = refit(fit, params, pipe, workers)
-    with times.stage("prediction_s"):
-        proba_val = proba_of(model, X_val)  # the validation set, once
-    value = score_of(model, y_val, proba_val)
-    with Stopwatch() as infer, times.stage("prediction_s"):
-        proba = proba_of(model, emb.test)
-    result = {
-        **_hybrid_costs(ctx, emb, train, infer, memory, _head_size(model, task)),
-        "selection": {
-            "params": {k.removeprefix(task.head_prefix): v for k, v in params.items()},
-            "validation_score": float(value),
-            "inner_score": inner,
-            "scheme": f"{folds.n_splits}-fold inner CV of the training images"
-            + (", patient-grouped" if folds.grouped else ""),
-            "inner_folds": folds.n_splits,
-            "inner_note": _inner_note(folds.note, unfitted, len(grid) * folds.n_splits),
-            "n_candidates": len(grid),
-        },
+    with times.stage("head_tuning_s"):
+        params, inner = tune_by_cv(grid, fit, inner_score, folds, workers)
+    with times.stage("head_fit_s"):  # refitted on every training image
+        model = refit(fit, params, pipe, workers)
+    scheme = {
+        "scheme": f"{folds.n_splits}-fold inner CV of the training images"
+        + (", patient-grouped" if folds.grouped else ""),
+        "inner_folds": folds.n_splits,
+        "inner_note": _inner_note(folds.note, unfitted, len(grid) * folds.n_splits),
     }
-    classes = None if task.per_label else model.classes_
-    result.update(_finish(ctx, proba_val, proba, classes, y_val, times))
-    result["_model"] = model  # the fitted head; popped before the record is logged
-    return result
+    return params, inner, model, scheme
 
 
 def _inner_note(note: str | None, unfitted: list, n_fits: int) -> str | None:
@@ -332,7 +370,7 @@ def run_finetune(
         "input_size": list(clf.preprocessing_.input_size),
         "epochs": int(clf.n_epochs_),
         "lr": best.candidate,
-        "selection": _finetune_selection(ctx, clf, best, params, cost.grouped),
+        "selection": finetune_selection(ctx, clf, best, params, cost.grouped),
     }
     y_val = ctx.data.labels[ctx.dev][mask]
     result.update(_finish(ctx, proba_val, proba, clf.classes_, y_val, times))
@@ -395,69 +433,10 @@ def _fit_finetune(ctx: CellContext, cell: Cell, params: dict, times: CellTimes):
             fit=lambda lr: FineTuneClassifier(cell.backbone, lr=lr, **params).fit(
                 X_train, y_train, groups=groups
             ),
-            score=lambda clf: -_best_valid_loss(clf),
+            score=lambda clf: -best_valid_loss(clf),
         )
-    times.cached_trunk = _cached_trunk(best.model)
+    times.cached_trunk = cached_trunk(best.model)
     return best.model, best, _FitCost(train, memory, groups is not None)
-
-
-def _finetune_selection(ctx, clf, best, params: dict, grouped: bool) -> dict:
-    """The ``selection`` field of a fine-tuning cell: how its lr was chosen."""
-    fraction = params["validation_fraction"]
-    return {
-        "lr": best.candidate,
-        "lrs_tried": list(ctx.profile.lrs),
-        "inner_loss": -best.score,
-        "inner_score": _inner_metric(clf, ctx.metric),
-        "best_epoch": clf.best_epoch_,
-        "patience": params["patience"],
-        "max_epochs": params["max_epochs"],
-        "scheme": f"{fraction:.0%} of the training images held out"
-        + (", patient-grouped" if grouped else "")
-        + " for early stopping and the learning rate",
-        "inner_fraction": fraction,
-        **_groups_trained(clf),
-    }
-
-
-def _groups_trained(clf) -> dict:
-    """Backbone block groups trainable at the restored epoch, and at most.
-
-    ``gradual`` unfreezes one more group each time validation stops improving;
-    a short budget can end (or restore an epoch) before it unfreezes any, and
-    its model is then a head trained on the frozen backbone. The Methods and
-    limitations say so from these two numbers.
-    """
-    entries = [e for e in clf.history_ if e.get("epoch") == clf.best_epoch_]
-    entries = entries or clf.history_[-1:]
-    trainable = entries[0].get("trainable") if entries else None
-    return {
-        "groups_at_best": (
-            None if trainable is None else sum(1 for t in trainable if t != "head")
-        ),
-        "groups_max": int(clf.strategy_.stop),
-    }
-
-
-def _inner_metric(clf, metric: str) -> float | None:
-    """The inner split's ``metric`` at the restored (best) epoch, when logged."""
-    key = {"auc": "valid_roc_auc"}.get(metric, f"valid_{metric}")
-    for entry in clf.history_:
-        if entry.get("epoch") == clf.best_epoch_ and entry.get(key) is not None:
-            return float(entry[key])
-    return None
-
-
-def _cached_trunk(clf) -> bool | None:
-    """Whether any epoch ran on cached frozen-trunk activations (None: unknown)."""
-    flags = [e["cached_trunk"] for e in clf.history_ if "cached_trunk" in e]
-    return any(flags) if flags else None
-
-
-def _best_valid_loss(clf) -> float:
-    losses = [e.get("valid_loss") for e in clf.history_]
-    losses = [v for v in losses if v is not None and np.isfinite(v)]
-    return float(min(losses)) if losses else float("inf")
 
 
 def run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ._evaluate import METRICS
 from ._task import Task
+from ._tuning import OUT_OF_BAG
 
 __all__ = ["MethodFacts", "StudyFacts", "method_facts", "study_facts"]
 
@@ -32,6 +33,9 @@ class MethodFacts:
     heads_on_validation : tuple of str
         Hybrid heads whose grid value the validation set chose (multi-label
         heads, not yet tuned inside the training images).
+    heads_out_of_bag : tuple of str
+        Hybrid heads (random forests) tuned by their out-of-bag predictions
+        on the training images.
     inner_folds : tuple of int
         Inner CV folds the hybrid heads were tuned with.
     inner_fraction : float or None
@@ -73,6 +77,7 @@ class MethodFacts:
     optimism: dict | None = None
     head_only: tuple = ()
     train_threads: tuple = ()
+    heads_out_of_bag: tuple = ()
     input_sides: dict = field(default_factory=dict)
 
 
@@ -88,11 +93,35 @@ def _size_text(value) -> str:
     return "an unrecorded size" if value is None else f"{value} x {value} pixels"
 
 
+def _merged_training(previous: tuple | None, cell: dict, selection: dict) -> tuple:
+    """One trained cell folded into its approach's (min epochs run, max epochs
+    run, max_epochs, patience, learning rates tried, learning rates chosen)."""
+    epochs = cell.get("epochs")
+    lrs = tuple(selection.get("lrs_tried") or ())
+    lo, hi, cap, patience, tried, chosen = previous or (
+        epochs,
+        epochs,
+        None,
+        None,
+        lrs,
+        (),
+    )
+    return (
+        min(v for v in (lo, epochs) if v is not None) if epochs else lo,
+        max(v for v in (hi, epochs) if v is not None) if epochs else hi,
+        selection.get("max_epochs", cap),
+        selection.get("patience", patience),
+        tried or lrs,
+        tuple(dict.fromkeys((*chosen, cell.get("lr")))),
+    )
+
+
 def method_facts(results) -> MethodFacts:
     """The facts of the Methods, from ``results.cells`` (what each cell did)."""
     training: dict = {}
     heads, folds, fractions, engines = [], set(), set(), set()
     on_validation: list = []
+    out_of_bag: list = []
     sizes: dict = {}
     frozen_at_best: dict = {}  # approach -> every cell ended with 0 groups
     threads: set = set()
@@ -112,26 +141,13 @@ def method_facts(results) -> MethodFacts:
         if "embeddings by " in device:
             engines.add(device.split("embeddings by ", 1)[1].strip())
         if approach.startswith("hybrid-"):
-            if selection.get("scheme") == "validation split":  # per-label heads
-                on_validation.append(approach.removeprefix("hybrid-"))
-                continue
-            heads.append(approach.removeprefix("hybrid-"))
-            if selection.get("inner_folds") is not None:
+            scheme = selection.get("scheme")
+            by_scheme = {"validation split": on_validation, OUT_OF_BAG: out_of_bag}
+            by_scheme.get(scheme, heads).append(approach.removeprefix("hybrid-"))
+            if scheme not in by_scheme and selection.get("inner_folds") is not None:
                 folds.add(int(selection["inner_folds"]))
             continue
-        epochs = c.get("epochs")
-        lrs = tuple(selection.get("lrs_tried") or ())
-        lo, hi, cap, patience, tried, chosen = training.get(
-            approach, (epochs, epochs, None, None, lrs, ())
-        )
-        training[approach] = (
-            min(v for v in (lo, epochs) if v is not None) if epochs else lo,
-            max(v for v in (hi, epochs) if v is not None) if epochs else hi,
-            selection.get("max_epochs", cap),
-            selection.get("patience", patience),
-            tried or lrs,
-            tuple(dict.fromkeys((*chosen, c.get("lr")))),
-        )
+        training[approach] = _merged_training(training.get(approach), c, selection)
         if selection.get("inner_fraction") is not None:
             fractions.add(float(selection["inner_fraction"]))
         if selection.get("groups_max") and selection.get("groups_at_best") is not None:
@@ -156,6 +172,7 @@ def method_facts(results) -> MethodFacts:
         optimism=(results.recommendation or {}).get("optimism"),
         head_only=tuple(a for a, frozen in frozen_at_best.items() if frozen),
         train_threads=tuple(sorted(threads)),
+        heads_out_of_bag=tuple(dict.fromkeys(out_of_bag)),
         input_sides=sides,
     )
 

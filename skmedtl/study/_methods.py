@@ -58,6 +58,14 @@ def _tuning_sentence(facts: MethodFacts, head_grid) -> str:
             "cross-validation inside the training partition, then refitted on all "
             "of it."
         )
+    if facts.heads_out_of_bag:
+        text += (
+            " The hyperparameters of the random-forest heads ("
+            f"{', '.join(facts.heads_out_of_bag)}; grid '{head_grid}') were chosen "
+            "by the out-of-bag predictions of their trees on the training "
+            "partition (each image scored by the trees that did not draw it); "
+            "the chosen forest is the one fitted on all of it."
+        )
     if facts.heads_on_validation:
         text += (
             " The hyperparameters of the per-label classifier heads ("

@@ -2,7 +2,10 @@
 
 A hybrid head's grid value is chosen by stratified (patient-grouped when the
 study has groups) K-fold cross-validation of the training images only, seeded by
-the cell's seed; the chosen value is refitted on all of them. Trained approaches
+the cell's seed; the chosen value is refitted on all of them. A random forest
+without patient groups is scored by its out-of-bag predictions instead (each
+training image by the trees that did not draw it): one fit per grid value, on
+all the training images, and the chosen forest is the one kept. Trained approaches
 take early stopping and the learning rate from a split carved out of the
 training images (``FineTuneClassifier(validation_fraction=...)``, with the
 patient groups). The study's validation set is predicted once per cell, to score
@@ -21,11 +24,15 @@ from ..model_selection import make_cv, select_on_validation
 __all__ = [
     "INNER_FOLDS",
     "INNER_FRACTION",
+    "OUT_OF_BAG",
     "InnerFolds",
+    "drop_out_of_bag",
     "head_workers",
     "inner_folds",
     "refit",
     "tune_by_cv",
+    "tune_forest_out_of_bag",
+    "tune_out_of_bag",
 ]
 
 #: Folds of the inner cross-validation that chooses a hybrid head's grid value.
@@ -33,6 +40,8 @@ INNER_FOLDS = 5
 #: Share of the training images a trained approach holds out for early stopping
 #: and its learning-rate choice.
 INNER_FRACTION = 0.2
+#: The selection scheme of a head tuned by its out-of-bag predictions.
+OUT_OF_BAG = "out-of-bag predictions of the forest's trees on the training images"
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,66 @@ def tune_by_cv(
         range(len(candidates)), fit=means.__getitem__, score=lambda v: v
     )
     return candidates[best.candidate], float(best.score)
+
+
+def tune_out_of_bag(
+    candidates: list,
+    fit: Callable[[object], object],
+    score: Callable[[object], float],
+    n_jobs: int | None = None,
+):
+    """Choose among ``candidates`` by the out-of-bag score of their fits.
+
+    ``fit(candidate)`` returns a bagged model fitted on every training image
+    with its out-of-bag predictions (a ``RandomForestClassifier`` with
+    ``oob_score=True``); ``score(model)`` scores those. No image informs its
+    own score (its trees did not draw it), so this is a score inside the
+    training images, like the inner folds, at the cost of one fit per
+    candidate instead of ``folds + 1``. The same selection loop as
+    :func:`tune_by_cv` (first among equals).
+
+    Returns
+    -------
+    candidate, inner_score, model
+        ``model``: the chosen candidate's fit (nothing to refit).
+    """
+    models = _map(fit, candidates, n_jobs)
+    scores = [score(m) for m in models]
+    best = select_on_validation(
+        range(len(candidates)), fit=scores.__getitem__, score=lambda v: v
+    )
+    return candidates[best.candidate], float(best.score), models[best.candidate]
+
+
+def tune_forest_out_of_bag(pipe, candidates: list, X, y, score_of, n_jobs=None):
+    """:func:`tune_out_of_bag` of a head pipeline whose step ``clf`` is a forest.
+
+    ``score_of(model, y, proba)`` scores the out-of-bag probabilities of the
+    training images (those every tree drew have none and are left out). The
+    chosen forest is returned without its out-of-bag predictions.
+    """
+    from sklearn.base import clone
+
+    def fit(params):
+        return clone(pipe).set_params(**params, clf__oob_score=True).fit(X, y)
+
+    def score(model) -> float:
+        proba = model.named_steps["clf"].oob_decision_function_
+        scored = np.isfinite(proba).all(axis=1)
+        return score_of(model, y[scored], proba[scored])
+
+    params, inner, model = tune_out_of_bag(candidates, fit, score, n_jobs)
+    drop_out_of_bag(model.named_steps["clf"])
+    return params, inner, model
+
+
+def drop_out_of_bag(forest) -> None:
+    """The forest as a plain fit makes it: the out-of-bag predictions (one row
+    per training image) are not saved with the model. Its trees are those of
+    ``oob_score=False``: scoring draws nothing from the forest's random state."""
+    forest.set_params(oob_score=False)
+    for name in ("oob_score_", "oob_decision_function_"):
+        forest.__dict__.pop(name, None)
 
 
 def _map(function: Callable, items: list, n_jobs: int | None) -> list:

@@ -8,8 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from skmedtl.study._cells import _finetune_selection, _hybrid_costs
+from skmedtl.study._cells import _hybrid_costs
 from skmedtl.study._curves import _curve_record
+from skmedtl.study._finetune_history import finetune_selection
 from skmedtl.study._measure import CellTimes
 from skmedtl.study._per_label import finish_per_label
 from skmedtl.study._per_label_report import per_label_blocks
@@ -159,7 +160,7 @@ def test_finetune_selection_says_how_the_learning_rate_was_chosen():
     best = SimpleNamespace(candidate=1e-3, score=-0.25)
     ctx = SimpleNamespace(profile=SimpleNamespace(lrs=(1e-3, 1e-4)), metric="auc")
     params = {"validation_fraction": 0.2, "patience": 2, "max_epochs": 5}
-    sel = _finetune_selection(ctx, clf, best, params, grouped=True)
+    sel = finetune_selection(ctx, clf, best, params, grouped=True)
     assert sel["inner_loss"] == 0.25 and sel["inner_score"] == 0.8
     assert sel["lrs_tried"] == [1e-3, 1e-4]
     # the restored epoch's trainable groups (not the last epoch's), of at most 4

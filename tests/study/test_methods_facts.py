@@ -14,6 +14,7 @@ import pytest
 from skmedtl.study._facts import method_facts
 from skmedtl.study._limitations import limitations
 from skmedtl.study._methods import methods_paragraph
+from skmedtl.study._tuning import OUT_OF_BAG
 
 
 def _cell(approach, seed=0, **extra):
@@ -207,6 +208,16 @@ def _cells(approach):
             "cells ran on 1 and 2 PyTorch CPU threads",
         ),
         (
+            lambda r, c: r.cells.append(
+                _cell(
+                    "hybrid-rf",
+                    selection={"scheme": OUT_OF_BAG, "inner_folds": None},
+                )
+            ),
+            "random-forest heads (rf; grid 'small') were chosen by the out-of-bag "
+            "predictions of their trees on the training partition",
+        ),
+        (
             lambda r, c: c["dataset"].update(image_size={"median": [224, 200]}),
             "The images (median 224 x 200 pixels) were resized down to 64 pixels "
             "on the shorter side for full, feature_extractor (3.1x smaller)",
@@ -252,7 +263,7 @@ def test_gradual_cell_records_the_groups_it_unfroze():
     import numpy as np
 
     from skmedtl.finetune import FineTuneClassifier
-    from skmedtl.study._cells import _groups_trained
+    from skmedtl.study._finetune_history import groups_trained
 
     X = np.random.default_rng(0).integers(0, 256, (24, 28, 28), dtype=np.uint8)
     y = np.array([0, 1] * 12)
@@ -261,8 +272,8 @@ def test_gradual_cell_records_the_groups_it_unfroze():
     full = FineTuneClassifier("lenet5", strategy="full", **common).fit(X, y)
     n_groups = full.strategy_.stop
     assert n_groups >= 2
-    assert _groups_trained(gradual) == {"groups_at_best": 0, "groups_max": n_groups}
-    assert _groups_trained(full) == {
+    assert groups_trained(gradual) == {"groups_at_best": 0, "groups_max": n_groups}
+    assert groups_trained(full) == {
         "groups_at_best": n_groups,
         "groups_max": n_groups,
     }

@@ -236,6 +236,40 @@ def test_hybrid_heads_tune_inside_training_and_validate_on_val(tiny_npz, tmp_pat
     assert "hold-out" in report and "one stratified split of 20%" in report
 
 
+@pytest.mark.slow
+def test_forest_head_tunes_out_of_bag_unless_patients_are_grouped(tiny_npz, tmp_path):
+    """Without patient ids a random forest is scored by its out-of-bag
+    predictions (one fit per grid value, the chosen one kept); with them, by
+    patient-grouped inner folds (its trees drew a patient's other images)."""
+    from skmedtl.study._tuning import OUT_OF_BAG
+
+    data = load_study_dataset(tiny_npz)
+    common = dict(
+        backbones=["lenet5"],
+        approaches=["hybrid-rf"],
+        weights=None,
+        input_size=32,
+        n_bootstraps=50,
+        verbose=0,
+    )
+    results = TransferStudy(data, tmp_path / "a", **common).run()
+    selection = results.cells[0]["selection"]
+    assert selection["scheme"] == OUT_OF_BAG and selection["inner_folds"] is None
+    assert selection["n_candidates"] == 2 and 0 <= selection["inner_score"] <= 1
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "out-of-bag predictions of their trees" in report
+    assert "cross-validation inside the training" not in report
+    grouped = StudyDataset.from_arrays(
+        data.images, data.labels, split=data.split, groups=np.arange(52) // 2
+    )
+    results = TransferStudy(grouped, tmp_path / "b", **common).run()
+    selection = results.cells[0]["selection"]
+    assert selection["scheme"].endswith(
+        "inner CV of the training images, patient-grouped"
+    )
+    assert "out-of-bag" not in (tmp_path / "b" / "report.md").read_text()
+
+
 def test_seeds_are_pooled_with_bootstrap_cis(tiny_npz, tmp_path):
     results = tiny_study(
         tiny_npz,

@@ -125,3 +125,34 @@ def test_a_head_refitted_on_two_threads_learns_and_predicts_as_on_one():
         assert seen == [{}, {"clf__n_jobs": 2}]
         assert two.get_params()["clf__n_jobs"] == pipe.get_params()["clf__n_jobs"]
         np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+
+
+def test_out_of_bag_choice_keeps_the_chosen_forest_as_a_plain_fit():
+    """The out-of-bag score is the forest's own (sklearn's oob_decision_function_,
+    scored apart); the kept forest predicts exactly as one fitted without
+    out-of-bag scoring, and carries no per-image out-of-bag rows."""
+    from sklearn.base import clone
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import roc_auc_score
+
+    from skmedtl.study._tuning import drop_out_of_bag, tune_out_of_bag
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6))
+    y = (X[:, 0] + rng.normal(scale=1.5, size=120) > 0).astype(int)
+    forest = RandomForestClassifier(n_estimators=60, random_state=3)
+    grid = [{"min_samples_leaf": 1}, {"min_samples_leaf": 20}]
+
+    def fit(params):
+        return clone(forest).set_params(**params, oob_score=True).fit(X, y)
+
+    def score(model):
+        return roc_auc_score(y, model.oob_decision_function_[:, 1])
+
+    params, inner, model = tune_out_of_bag(grid, fit, score, n_jobs=2)
+    apart = [score(fit(p)) for p in grid]
+    assert inner == max(apart) and params == grid[int(np.argmax(apart))]
+    drop_out_of_bag(model)
+    plain = clone(forest).set_params(**params).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), plain.predict_proba(X))
+    assert not hasattr(model, "oob_decision_function_") and not model.oob_score
