@@ -257,10 +257,38 @@ def path_search(
         )
 
 
-def _search(kind, estimator, param_grid, X, y, splits, scoring, n_jobs, patience):
+def walk_path(param_grid: dict, score_at, patience: int = PATIENCE) -> PathResult:
+    """Score the one parameter's values in increasing order, stopping early.
+
+    ``score_at(value)`` scores one value (higher is better); the walk stops once
+    ``patience`` values in a row score below the best so far (``0``: every
+    value). The choice is GridSearchCV's: the best score, the first in grid
+    order on ties.
+    """
     (name,) = param_grid
     grid = [float(v) for v in param_grid[name]]
-    order = sorted(range(len(grid)), key=lambda i: grid[i])
+    scores: dict[int, float] = {}
+    best, below = -np.inf, 0
+    for i in sorted(range(len(grid)), key=lambda i: grid[i]):
+        scores[i] = score_at(grid[i])
+        if scores[i] > best:
+            best, below = scores[i], 0
+        else:
+            below += 1
+            if patience and below >= patience:
+                break
+    top = max(scores.values())
+    chosen = min(i for i, m in scores.items() if m == top)
+    return PathResult(
+        best_value=list(param_grid[name])[chosen],
+        best_score=top,
+        values=[grid[i] for i in scores],
+        mean_scores=list(scores.values()),
+    )
+
+
+def _search(kind, estimator, param_grid, X, y, splits, scoring, n_jobs, patience):
+    (name,) = param_grid
     scorer = get_scorer(scoring)
     y = np.asarray(y)
     if sparse.issparse(X):
@@ -269,30 +297,17 @@ def _search(kind, estimator, param_grid, X, y, splits, scoring, n_jobs, patience
         folds, D2 = _logreg_folds(estimator, X, y, splits), None
     else:
         folds, D2 = _svm_folds(estimator, X, y, splits), _squared_distances(X)
-    means: dict[int, float] = {}
-    best, below = -np.inf, 0
+
+    def mean_score(value: float) -> float:
+        nonlocal folds  # the folds' estimators, warm-started from value to value
+        out = parallel(
+            delayed(_fit_score)(fold, name, value, scorer, D2) for fold in folds
+        )
+        folds = [fold for fold, _ in out]
+        return float(np.mean([score for _, score in out]))
+
     with Parallel(n_jobs=n_jobs) as parallel:
-        for i in order:
-            out = parallel(
-                delayed(_fit_score)(fold, name, grid[i], scorer, D2) for fold in folds
-            )
-            folds = [fold for fold, _ in out]
-            means[i] = float(np.mean([score for _, score in out]))
-            if means[i] > best:
-                best, below = means[i], 0
-            else:
-                below += 1
-                if patience and below >= patience:
-                    break
-    # GridSearchCV's choice: the best mean score, the first in grid order on ties.
-    top = max(means.values())
-    chosen = min(i for i, m in means.items() if m == top)
-    return PathResult(
-        best_value=list(param_grid[name])[chosen],
-        best_score=top,
-        values=[grid[i] for i in means],
-        mean_scores=list(means.values()),
-    )
+        return walk_path(param_grid, mean_score, patience)
 
 
 def _fit_score(fold, name, value, scorer, D2):

@@ -38,7 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.class_weight import compute_sample_weight
 from threadpoolctl import threadpool_limits
 
-from ._cv_path import PATIENCE, PathResult, supports_path
+from ._cv_path import PATIENCE, PathResult, supports_path, walk_path
 
 __all__ = ["loo_eta", "loo_search", "supports_loo"]
 
@@ -171,41 +171,25 @@ def loo_search(
     if groups is not None:
         _, codes = np.unique(np.asarray(groups), return_inverse=True)
         blocks = [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
-    (name,) = param_grid
-    grid = [float(v) for v in param_grid[name]]
-    order = sorted(range(len(grid)), key=lambda i: grid[i])
     fit = clone(estimator).set_params(
         warm_start=True, tol=min(float(params["tol"]), PATH_TOL)
     )
+    fit_intercept = bool(params["fit_intercept"])
+    states: dict[float, tuple] = {}
+
+    def loo_score(C: float) -> float:
+        fit.set_params(C=C).fit(X, y)  # warm-started from the previous C
+        states[C] = (fit.coef_.copy(), fit.intercept_.copy())
+        eta = fit.decision_function(X).astype(np.float64)
+        return _neg_log_loss(
+            loo_eta(K, eta, y01, weights, C, fit_intercept, blocks), y01
+        )
+
     # Small dense algebra (hundreds to thousands of rows): one BLAS thread, as
     # in the path search (threads waiting on each other cost more than they
     # gain, and a busy machine makes it 10x worse).
     with threadpool_limits(1):
         X64 = np.asarray(X, dtype=np.float64)
         K = X64 @ X64.T
-        scores: dict[int, float] = {}
-        states: dict[int, tuple] = {}
-        best, below = -np.inf, 0
-        for i in order:
-            fit.set_params(C=grid[i]).fit(X, y)
-            eta = fit.decision_function(X).astype(np.float64)
-            loo = loo_eta(
-                K, eta, y01, weights, grid[i], bool(params["fit_intercept"]), blocks
-            )
-            scores[i] = _neg_log_loss(loo, y01)
-            states[i] = (fit.coef_.copy(), fit.intercept_.copy())
-            if scores[i] > best:
-                best, below = scores[i], 0
-            else:
-                below += 1
-                if patience and below >= patience:
-                    break
-    top = max(scores.values())
-    chosen = min(i for i, s in scores.items() if s == top)
-    result = PathResult(
-        best_value=list(param_grid[name])[chosen],
-        best_score=top,
-        values=[grid[i] for i in scores],
-        mean_scores=list(scores.values()),
-    )
-    return result, states[chosen]
+        result = walk_path(param_grid, loo_score, patience)
+    return result, states[float(result.best_value)]

@@ -204,19 +204,24 @@ def test_volumes_and_multilabel_are_refused():
 
 
 # -- protocol --------------------------------------------------------------------------
-@pytest.mark.slow
-def test_hybrid_heads_tune_inside_training_and_validate_on_val(tiny_npz, tmp_path):
-    """Heads tune by inner CV of the training images; validation (own val split,
-    or one stratified split of the training data) scores them once."""
-    data = load_study_dataset(tiny_npz)
-    common = dict(
+def _one_head_study(approach: str) -> dict:
+    """A one-cell study of ``approach`` on LeNet-5 features of the tiny data."""
+    return dict(
         backbones=["lenet5"],
-        approaches=["hybrid-logreg"],
+        approaches=[approach],
         weights=None,
         input_size=32,
         n_bootstraps=50,
         verbose=0,
     )
+
+
+@pytest.mark.slow
+def test_hybrid_heads_tune_inside_training_and_validate_on_val(tiny_npz, tmp_path):
+    """Heads tune by inner CV of the training images; validation (own val split,
+    or one stratified split of the training data) scores them once."""
+    data = load_study_dataset(tiny_npz)
+    common = _one_head_study("hybrid-logreg")
     with_val = TransferStudy(data, tmp_path / "a", **common).run()
     selection = with_val.cells[0]["selection"]
     assert selection["scheme"] == "5-fold inner CV of the training images"
@@ -244,14 +249,7 @@ def test_forest_head_tunes_out_of_bag_unless_patients_are_grouped(tiny_npz, tmp_
     from skmedtl.study._tuning import OUT_OF_BAG
 
     data = load_study_dataset(tiny_npz)
-    common = dict(
-        backbones=["lenet5"],
-        approaches=["hybrid-rf"],
-        weights=None,
-        input_size=32,
-        n_bootstraps=50,
-        verbose=0,
-    )
+    common = _one_head_study("hybrid-rf")
     results = TransferStudy(data, tmp_path / "a", **common).run()
     selection = results.cells[0]["selection"]
     assert selection["scheme"] == OUT_OF_BAG and selection["inner_folds"] is None
