@@ -57,12 +57,10 @@ import torch
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
-from .._constants import CAM_PLACEMENTS, DEFAULT_CAM_PLACEMENT
+from .._constants import CAM_PLACEMENTS
 from ..utils._naming import check_choice
 
 __all__ = [
-    "DEFAULT_PLACEMENT",
-    "PLACEMENTS",
     "CellGrid",
     "cell_grid",
     "input_window",
@@ -71,13 +69,6 @@ __all__ = [
     "measure_cell_grid",
     "trace_cell_grids",
 ]
-
-#: Where a CAM's cells are placed: ``"measured"`` (the traced grid shifted to
-#: where the network responds, :func:`measure_cell_grid`) or ``"traced"``
-#: (:func:`trace_cell_grid`, the uniform grid for a token map); the default
-#: is ``"measured"`` (defined with the other choices, for the command line).
-PLACEMENTS = CAM_PLACEMENTS
-DEFAULT_PLACEMENT = DEFAULT_CAM_PLACEMENT
 
 
 @dataclass(frozen=True)
@@ -484,7 +475,7 @@ def cell_grid(
         ``None``: the uniform grid (``"traced"`` on a map the trace cannot
         follow).
     """
-    check_choice("placement", placement, PLACEMENTS)
+    check_choice("placement", placement, CAM_PLACEMENTS)
     if placement == "traced":
         return trace_cell_grid(network, x[:1], module)
     size = tuple(int(v) for v in x.shape[-2:])

@@ -360,8 +360,8 @@ def localisation_report(
     ...     "boxes.csv", paths), positive_class="malignant")
     >>> report.to_frame()  # doctest: +SKIP
     """
+    from .._constants import DEFAULT_CAM_PLACEMENT
     from ._cam import CAM_METHODS, default_layer
-    from ._geometry import DEFAULT_PLACEMENT
     from ._saliency import DEFAULT_METHOD, saliency
 
     method = DEFAULT_METHOD if method is None else method
@@ -412,5 +412,5 @@ def localisation_report(
         random_state=random_state,
         method=method,
         layer=layer_name,
-        placement=(placement or DEFAULT_PLACEMENT) if method in CAM_METHODS else "",
+        placement=(placement or DEFAULT_CAM_PLACEMENT) if method in CAM_METHODS else "",
     )

@@ -8,13 +8,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._constants import DEFAULT_SALIENCY_METHOD
+from .._constants import CAM_PLACEMENTS, DEFAULT_CAM_PLACEMENT, DEFAULT_SALIENCY_METHOD
 from ..utils._naming import check_choice
 from ..utils._validation import check_int
 from ._cam import CAM_METHODS, cam_layers, cam_maps, default_layer, token_grid
 from ._geometry import (
-    DEFAULT_PLACEMENT,
-    PLACEMENTS,
     CellGrid,
     cell_grid,
     to_image_geometry,
@@ -173,7 +171,7 @@ def saliency(
     """
     check_choice("method", method, METHODS)
     if placement is not None:
-        check_choice("placement", placement, PLACEMENTS)
+        check_choice("placement", placement, CAM_PLACEMENTS)
         if method not in CAM_METHODS:
             raise ValueError(
                 f"placement is for the CAM methods, not {method!r} (which has no "
@@ -228,7 +226,7 @@ def saliency(
                 images,
                 target_idx,
                 layer,
-                placement or DEFAULT_PLACEMENT,
+                placement or DEFAULT_CAM_PLACEMENT,
                 batch_size,
                 verbose,
             )
