@@ -66,11 +66,11 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
 max-width:1360px;padding:0 1em;color:#222;line-height:1.45}
 .table{overflow-x:auto;margin:1em 0}
-table{border-collapse:collapse;font-size:0.8em}
-th,td{border:1px solid #ccc;padding:3px 5px;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:0.78em}
+th,td{border:1px solid #ccc;padding:3px 4px;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;white-space:normal;vertical-align:bottom}
 td:nth-child(2),td:nth-child(3),td:first-child{text-align:left}
-table.device td:last-child{white-space:normal;min-width:8em;text-align:left}
+table.device td:last-child{white-space:normal;min-width:7em;text-align:left}
 .ci{color:#666;font-size:0.9em}
 figure{margin:1.5em 0}img{max-width:100%}figcaption{font-size:0.9em;color:#555}
 code{background:#f3f3f3;padding:0 3px}

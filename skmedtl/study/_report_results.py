@@ -125,9 +125,10 @@ COLUMN_NOTES = (
     "measured when computed, reused from the log on resume, or estimated "
     "from an uncached sample when the embedding cache already held them).",
     "**train s**: model fitting on the training images, hyperparameter "
-    "search included (hybrid heads: every grid candidate cross-validated "
-    "inside the training images, then the choice refitted on all of "
-    "them; trained approaches: every learning rate tried).",
+    "search included (hybrid heads: every grid candidate scored inside the "
+    "training images, by inner folds and then the choice refitted on all of "
+    "them, or, for a forest without patient ids, by its trees' out-of-bag "
+    "predictions; trained approaches: every learning rate tried).",
     "**infer ms/img**: predicting the test set, per image, from the image "
     "(frozen approaches: embedding + head).",
     "**trained params**: parameters that training changed (fine-tuning: "
