@@ -265,7 +265,9 @@ def test_forest_head_tunes_out_of_bag_unless_patients_are_grouped(tiny_npz, tmp_
     assert selection["scheme"].endswith(
         "inner CV of the training images, patient-grouped"
     )
-    assert "out-of-bag" not in (tmp_path / "b" / "report.md").read_text()
+    report = (tmp_path / "b" / "report.md").read_text()
+    assert "out-of-bag predictions of their trees" not in report  # the Methods
+    assert "cross-validation inside the training partition" in report
 
 
 def test_seeds_are_pooled_with_bootstrap_cis(tiny_npz, tmp_path):
