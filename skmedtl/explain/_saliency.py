@@ -12,11 +12,7 @@ from .._constants import CAM_PLACEMENTS, DEFAULT_CAM_PLACEMENT, DEFAULT_SALIENCY
 from ..utils._naming import check_choice
 from ..utils._validation import check_int
 from ._cam import CAM_METHODS, cam_layers, cam_maps, default_layer, token_grid
-from ._geometry import (
-    CellGrid,
-    cell_grid,
-    to_image_geometry,
-)
+from ._geometry import CellGrid, cell_grid, to_image_geometry
 from ._gradients import GRADIENT_METHODS, gradient_maps
 from ._models import resolve_model
 from ._occlusion import occlusion_maps

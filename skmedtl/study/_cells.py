@@ -21,7 +21,7 @@ from ._approaches import Approach
 from ._evaluate import evaluate
 from ._finetune_history import best_valid_loss, cached_trunk, finetune_selection
 from ._heads import count_head_params, head_grid
-from ._measure import CellTimes, PeakMemory, Stopwatch, describe_device
+from ._measure import CellTimes, PeakMemory, Stopwatch, cpu_threads, describe_device
 from ._per_label import finish_per_label, label_probabilities, per_label_metric
 from ._stats import cell_statistics, score
 from ._tuning import (
@@ -111,12 +111,6 @@ def _train_groups(ctx: CellContext) -> np.ndarray | None:
     if groups is None:
         return None
     return np.asarray(groups)[ctx.dev][~ctx.val_mask]
-
-
-def _cpu_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 def _torch_device(name: str):
@@ -218,7 +212,7 @@ def run_hybrid(
     proba_of, score_of = _head_scoring(ctx)
     with PeakMemory() as memory, Stopwatch() as train:
         params, inner, model, scheme = _tune_head(
-            ctx, pipe, grid, (X_train, y_train), folds, times
+            ctx, pipe, grid, (X_train, y_train), folds, times, (proba_of, score_of)
         )
     with times.stage("prediction_s"):
         proba_val = proba_of(model, X_val)  # the validation set, once
@@ -241,7 +235,7 @@ def run_hybrid(
     return result
 
 
-def _tune_head(ctx, pipe, grid, training, folds, times):
+def _tune_head(ctx, pipe, grid, training, folds, times, scoring):
     """Choose a hybrid head's grid value inside the training images and fit it.
 
     By the inner folds, then refitted on every training image; a random
@@ -249,13 +243,13 @@ def _tune_head(ctx, pipe, grid, training, folds, times):
     predictions instead, one fit per grid value (not across patients: an
     image's trees drew the patient's other images). Returns the chosen
     parameters, their inner score, the fitted head and the selection fields
-    saying how.
+    saying how. ``scoring`` is ``(proba_of, score_of)`` of :func:`_head_scoring`.
     """
     from sklearn.base import clone
     from sklearn.ensemble import RandomForestClassifier
 
     X_train, y_train = training
-    proba_of, score_of = _head_scoring(ctx)
+    proba_of, score_of = scoring
     workers = head_workers(ctx.n_jobs)
     forest = isinstance(pipe.named_steps["clf"], RandomForestClassifier)
     if forest and folds.splits and not folds.grouped:  # per label: a wrapper
@@ -470,11 +464,8 @@ def run_cell(ctx: CellContext, cell: Cell, emb: Embeddings | None) -> dict:
     # driver lacks); in the driver's process this equals ctx.device_name.
     device = _torch_device(ctx.device)
     result["device"] = describe_device(device)
-    # PyTorch splits its CPU sums by thread, so a trained network depends on
-    # the thread count: recorded for the Methods paragraph.
-    result["cpu_threads"] = (
-        _cpu_threads() if device.type == "cpu" and not cell.approach.frozen else None
-    )
+    # A trained network depends on the thread count: for the Methods paragraph.
+    result["cpu_threads"] = None if cell.approach.frozen else cpu_threads(device)
     if emb is not None and cell.approach.frozen and emb.engine != "torch":
         result["device"] += f", embeddings by {emb.engine}"
     return result

@@ -17,6 +17,7 @@ __all__ = [
     "PeakMemory",
     "StageTimes",
     "StudyTimes",
+    "cpu_threads",
     "describe_device",
 ]
 
@@ -231,6 +232,14 @@ class StudyTimes(StageTimes):
     outputs_reused: bool = False
 
 
+def cpu_threads(device) -> int | None:
+    """PyTorch's CPU threads on a CPU device (``None`` on a GPU): a network
+    trained on a CPU depends on them, as PyTorch splits its sums by thread."""
+    import torch
+
+    return torch.get_num_threads() if device.type == "cpu" else None
+
+
 def describe_device(device) -> str:
     """``"cpu (2 threads)"`` or ``"cuda:0 (NVIDIA H100 80GB HBM3)"``."""
     import torch
@@ -240,5 +249,5 @@ def describe_device(device) -> str:
             device.index if device.index is not None else torch.cuda.current_device()
         )
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    threads = torch.get_num_threads()
+    threads = cpu_threads(device)
     return f"{device.type} ({threads} thread{'s' if threads != 1 else ''})"

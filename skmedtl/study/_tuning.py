@@ -157,10 +157,8 @@ def tune_by_cv(
     for i in range(len(candidates)):
         mine = values[i * k : (i + 1) * k]
         means.append(float(np.nanmean(mine)) if np.isfinite(mine).any() else np.nan)
-    best = select_on_validation(
-        range(len(candidates)), fit=means.__getitem__, score=lambda v: v
-    )
-    return candidates[best.candidate], float(best.score)
+    best, score = _first_best(means)
+    return candidates[best], score
 
 
 def tune_out_of_bag(
@@ -185,11 +183,8 @@ def tune_out_of_bag(
         ``model``: the chosen candidate's fit (nothing to refit).
     """
     models = _map(fit, candidates, n_jobs)
-    scores = [score(m) for m in models]
-    best = select_on_validation(
-        range(len(candidates)), fit=scores.__getitem__, score=lambda v: v
-    )
-    return candidates[best.candidate], float(best.score), models[best.candidate]
+    best, inner = _first_best([score(m) for m in models])
+    return candidates[best], inner, models[best]
 
 
 def tune_forest_out_of_bag(pipe, candidates: list, X, y, score_of, n_jobs=None):
@@ -221,6 +216,15 @@ def drop_out_of_bag(forest) -> None:
     forest.set_params(oob_score=False)
     for name in ("oob_score_", "oob_decision_function_"):
         forest.__dict__.pop(name, None)
+
+
+def _first_best(scores: list) -> tuple[int, float]:
+    """The index and value of the best score, first among equals: the one
+    selection loop (:func:`~skmedtl.model_selection.select_on_validation`)."""
+    best = select_on_validation(
+        range(len(scores)), fit=scores.__getitem__, score=lambda v: v
+    )
+    return best.candidate, float(best.score)
 
 
 def _map(function: Callable, items: list, n_jobs: int | None) -> list:
