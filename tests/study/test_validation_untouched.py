@@ -35,7 +35,7 @@ def _run(tmp_path, name: str, permute: bool) -> tuple[dict, dict]:
     tiny_study(
         _data(permute),
         out,
-        approaches=["hybrid-logreg", "hybrid-svm", "full"],
+        approaches=["hybrid-logreg", "hybrid-svm", "hybrid-rf", "full"],
         max_epochs=2,
         n_bootstraps=20,
         seeds=1,
@@ -59,7 +59,7 @@ def test_permuting_validation_labels_leaves_test_predictions_unchanged(tmp_path)
     test_a, val_a = _run(tmp_path, "a", permute=False)
     test_b, val_b = _run(tmp_path, "b", permute=True)
     assert test_a.keys() == test_b.keys()
-    assert len({k[0] for k in test_a}) == 3  # every approach has test predictions
+    assert len({k[0] for k in test_a}) == 4  # every approach has test predictions
     for key, proba in test_a.items():
         np.testing.assert_array_equal(proba, test_b[key], err_msg=str(key))
     # the permutation did reach the study: the validation scores moved
